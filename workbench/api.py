@@ -1,0 +1,55 @@
+"""The Python entry points a notebook uses: devices, submit, run, jobs.
+
+    import workbench as wb
+    wb.devices()                                   # what is here
+    job = wb.submit("selftest", dtypes=("float32",), device="auto")
+    job.result()
+    wb.jobs()                                      # past jobs, from the store
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.devices import registry
+from workbench.devices.base import Device
+from workbench.jobs.job import Job
+from workbench.jobs.store import StoredJob, default_store
+from workbench.tasks.registry import TaskSpec, get_task
+
+
+def devices(refresh: bool = False) -> list[Device]:
+    """Every device this process can send work to."""
+    return registry.discover(refresh=refresh)
+
+
+def device(name: str = "auto") -> Device:
+    return registry.get(name)
+
+
+def submit(task: str | TaskSpec, request: Any = None, *, device: str | Device = "auto",
+           **fields: Any) -> Job:
+    """Queue a named task on a device (placed by the task's requirements) and return its job.
+
+    The request is a task's request object, or its fields as keywords.
+    """
+    spec = get_task(task) if isinstance(task, str) else task
+    req = spec.make_request(request, **fields)
+    target = registry.get(device, spec.requirements_for(req))
+    return target.submit(spec, req)
+
+
+def run(task: str | TaskSpec, request: Any = None, *, device: str | Device = "auto",
+        timeout: float | None = None, **fields: Any) -> Any:
+    """Submit and wait: the result, or the job's failure as an exception."""
+    return submit(task, request, device=device, **fields).result(timeout)
+
+
+def jobs(limit: int | None = 50, state: str | None = None, task: str | None = None) -> list[dict]:
+    """Past and current jobs of every process that shares this store, newest first."""
+    return default_store().list(limit=limit, state=state, task=task)
+
+
+def job(job_id: str) -> StoredJob:
+    """Reopen a job from the store (survives kernel restarts)."""
+    return default_store().get(job_id)

@@ -1,0 +1,312 @@
+"""`workbench`: devices, run, jobs, models, demo. A thin view over the job layer.
+
+Every listing has `--json`. Unknown tasks, devices, job ids and bad input exit with
+code 2 and one line on stderr; a job that fails or is cancelled exits with 1; nothing
+prints a traceback unless `WORKBENCH_DEBUG=1`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from workbench.errors import Cancelled, JobFailed, WorkbenchError
+from workbench.jobs.serialize import to_jsonable
+
+
+class UsageError(Exception):
+    """Bad command line: exit 2 with this message."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(to_jsonable(obj), indent=1))
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*headers), *(fmt.format(*map(str, r)) for r in rows)]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+# ---- devices ----------------------------------------------------------------------------
+
+def device_rows(profile: bool, seconds: float) -> list[dict[str, Any]]:
+    from workbench.devices import registry
+    from workbench.devices.profile import cached_profiles, profile_device
+
+    devs = registry.discover()
+    profiles = cached_profiles(devs)
+    if profile:
+        for d in devs:
+            print(f"profiling {d.id} ...", file=sys.stderr)
+            profiles[d.id] = profile_device(d, seconds_per_figure=seconds)
+    rows = []
+    for d in devs:
+        row = {"id": d.id, **d.capabilities.to_dict(), "load": d.load()}
+        p = profiles.get(d.id)
+        row["profile"] = p.to_dict() if p else None
+        rows.append(row)
+    return rows
+
+
+def cmd_devices(a: argparse.Namespace) -> int:
+    from workbench.devices import registry
+    from workbench.devices.base import format_bytes
+
+    rows = device_rows(a.profile, a.seconds)
+    if a.json:
+        _print_json(rows)
+        return 0
+    table = []
+    for r in rows:
+        p = r["profile"]
+        figures = (f"{p['matmul_tflops_fp32']:.2f} / {p['matmul_tflops_fast']:.2f} TFLOP/s "
+                   f"({p['fast_dtype']}), {p['memory_gbps']:.0f} GB/s") if p else "not profiled"
+        table.append([r["id"], r["kind"], r["name"], format_bytes(r["free_memory"]) + " free",
+                      ",".join(r["dtypes"]), figures])
+    print(_table(table, ["ID", "KIND", "NAME", "MEMORY", "DTYPES", "PROFILE"]))
+    for problem in registry.problems:
+        print(f"note: {problem}", file=sys.stderr)
+    return 0
+
+
+# ---- run --------------------------------------------------------------------------------
+
+def _copy_out(files: dict[str, Path], out: Path) -> list[Path]:
+    if len(files) == 1 and out.suffix:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        src = next(iter(files.values()))
+        shutil.copy2(src, out)
+        return [out]
+    out.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for src in files.values():
+        dest = out / src.name
+        (shutil.copytree(src, dest, dirs_exist_ok=True) if src.is_dir() else shutil.copy2(src, dest))
+        copied.append(dest)
+    return copied
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from workbench import api
+    from workbench.cli.task_args import TASK_ARGS
+    from workbench.jobs.serialize import result_files
+    from workbench.tasks.registry import get_task
+
+    spec = get_task(a.task)
+    request = TASK_ARGS[a.task].request(a)
+    job = api.submit(spec, request, device=a.device)
+    print(f"job {job.id}: {spec.name} on {job.device}", file=sys.stderr)
+    bar = tqdm(total=100, unit="%", file=sys.stderr, disable=a.quiet or not sys.stderr.isatty()
+               and os.environ.get("WORKBENCH_PROGRESS") != "1",
+               bar_format="{l_bar}{bar}| {elapsed} {postfix}")
+    try:
+        for ev in job.events():
+            if ev.progress is not None:
+                frac = ev.progress.fraction
+                if frac is not None:
+                    bar.n = round(100 * frac, 1)
+                bar.set_postfix_str(ev.progress.message[:60], refresh=True)
+            elif ev.kind == "note" and not a.quiet:
+                tqdm.write(ev.message, file=sys.stderr)
+    except KeyboardInterrupt:
+        job.cancel("interrupted from the command line")
+        job.wait(30)
+    finally:
+        bar.close()
+    try:
+        result = job.result()
+    except (JobFailed, Cancelled) as exc:
+        if a.json:
+            _print_json({"id": job.id, "state": job.state.value, "reason": str(exc)})
+        print(f"workbench: job {job.id} {job.state.value}: {exc}", file=sys.stderr)
+        return 1
+    files = result_files(result)
+    copied = _copy_out(files, Path(a.out)) if a.out and files else []
+    if a.json:
+        _print_json({"id": job.id, "state": job.state.value, "device": job.device,
+                     "result": result, "files": {k: str(v) for k, v in files.items()},
+                     "copied": [str(p) for p in copied],
+                     "folder": str(job._store.jobs_dir / job.id)})
+    else:
+        for p in copied or [job._store.jobs_dir / job.id]:
+            print(p)
+    return 0
+
+
+# ---- jobs -------------------------------------------------------------------------------
+
+def _fmt_time(t: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
+
+
+def cmd_jobs(a: argparse.Namespace) -> int:
+    from workbench.jobs.store import default_store
+
+    store = default_store()
+    for problem in store.problems:
+        print(f"note: {problem}", file=sys.stderr)
+    if a.jobs_cmd in (None, "list"):
+        rows = store.list(limit=getattr(a, "limit", 50), state=getattr(a, "state", None))
+        if getattr(a, "json", False):
+            _print_json(rows)
+        elif not rows:
+            print("no jobs yet")
+        else:
+            print(_table([[r["id"], r["task"], r["device"], r["state"], _fmt_time(r["created"]),
+                           (r["reason"] or r["message"] or "")[:60]] for r in rows],
+                         ["ID", "TASK", "DEVICE", "STATE", "CREATED", "NOTE"]))
+        return 0
+    if a.jobs_cmd == "show":
+        job = store.get(a.id)
+        if a.json:
+            _print_json(job)
+            return 0
+        print(f"job      {job.id}\ntask     {job.task}\ndevice   {job.device}\nstate    {job.state}"
+              + (f" ({job.reason})" if job.reason else "")
+              + f"\ncreated  {_fmt_time(job.created)}\nduration "
+              + (f"{job.duration:.2f} s" if job.duration is not None else "-"))
+        print(f"request  {json.dumps(job.request)}")
+        for name, path in job.files.items():
+            print(f"file     {name}: {path}")
+        return 0
+    if a.jobs_cmd == "cancel":
+        ok = store.request_cancel(a.id)
+        state = store.get(a.id).state
+        if a.json:
+            _print_json({"id": a.id, "cancel_requested": ok, "state": state})
+        else:
+            print(f"cancel requested for {a.id}" if ok else f"job {a.id} already {state}")
+        return 0
+    raise UsageError(f"unknown jobs command {a.jobs_cmd!r}")
+
+
+# ---- models -----------------------------------------------------------------------------
+
+def cmd_models(a: argparse.Namespace) -> int:
+    from workbench import models
+    from workbench.devices.base import format_bytes
+
+    if a.models_cmd in (None, "list"):
+        rows = models.list_models()
+        if getattr(a, "json", False):
+            _print_json(rows)
+        else:
+            print(_table([[r["id"], r["task"], r["repo_id"] or "(built in)",
+                           "yes" if r["cached"] else "no",
+                           format_bytes(r["size_bytes"]) if r["size_bytes"] else r["download_size"]]
+                          for r in rows], ["ID", "TASK", "SOURCE", "CACHED", "SIZE"]))
+        return 0
+    path = models.pull(a.id)
+    if a.json:
+        _print_json({"id": a.id, "path": str(path) if path else None})
+    else:
+        print(path or f"{a.id} is built in code; nothing to download")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from workbench.demo import run_demo
+
+    report = run_demo(Path(a.out), quiet=a.quiet)
+    print(report)
+    return 0
+
+
+# ---- parser -----------------------------------------------------------------------------
+
+def build_parser() -> Parser:
+    from workbench.cli.task_args import TASK_ARGS
+    from workbench.tasks.registry import TASKS
+
+    p = Parser(prog="workbench", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", parser_class=Parser, metavar="COMMAND")
+
+    d = sub.add_parser("devices", help="list devices (local, plug-ins, cluster)")
+    d.add_argument("--json", action="store_true")
+    d.add_argument("--profile", action="store_true", help="measure and cache device profiles")
+    d.add_argument("--seconds", type=float, default=0.3, help="profiling budget per figure")
+    d.set_defaults(func=cmd_devices)
+
+    r = sub.add_parser("run", help="run a task and wait for its result")
+    tasks = r.add_subparsers(dest="task", parser_class=Parser, metavar="TASK")
+    for name, spec in TASKS.items():
+        if name not in TASK_ARGS:
+            continue
+        t = tasks.add_parser(name, help=spec.summary, description=spec.summary)
+        TASK_ARGS[name].add(t)
+        t.add_argument("--device", default="auto", help="auto, cpu, cuda:0, npu, ray:... (default auto)")
+        t.add_argument("--out", help="copy the result files here (a file name or a folder)")
+        t.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+        t.add_argument("--quiet", action="store_true", help="no progress bar")
+        t.set_defaults(func=cmd_run)
+
+    j = sub.add_parser("jobs", help="list, show or cancel jobs in the result store")
+    js = j.add_subparsers(dest="jobs_cmd", parser_class=Parser, metavar="ACTION")
+    jl = js.add_parser("list", help="newest first")
+    jl.add_argument("--json", action="store_true")
+    jl.add_argument("--limit", type=int, default=50)
+    jl.add_argument("--state", choices=["queued", "running", "succeeded", "failed", "cancelled"])
+    for action in ("show", "cancel"):
+        ja = js.add_parser(action, help=f"{action} one job")
+        ja.add_argument("id")
+        ja.add_argument("--json", action="store_true")
+    j.set_defaults(func=cmd_jobs, json=False)
+
+    m = sub.add_parser("models", help="list cached models or pull one")
+    ms = m.add_subparsers(dest="models_cmd", parser_class=Parser, metavar="ACTION")
+    ml = ms.add_parser("list")
+    ml.add_argument("--json", action="store_true")
+    mp = ms.add_parser("pull")
+    mp.add_argument("id")
+    mp.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_models, json=False)
+
+    demo = sub.add_parser("demo", help="run the demo on every local device and write a report")
+    demo.add_argument("--out", default="workbench-demo", help="report folder (default workbench-demo)")
+    demo.add_argument("--quiet", action="store_true")
+    demo.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "func", None) is None:
+            if args.cmd == "run":
+                raise UsageError("workbench run: name a task (see workbench run --help)")
+            parser.print_help()
+            return 2
+        return args.func(args)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except WorkbenchError as exc:
+        if os.environ.get("WORKBENCH_DEBUG") == "1":
+            raise
+        print(f"workbench: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, (JobFailed, Cancelled)) else 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""`workbench demo`: find the devices, run a small job of each capability on each local
+device, and write `report.html` with the files it links.
+
+The demo is composed of steps; a capability adds its step to `STEPS`. A step whose
+optional dependencies or model weights are missing says so in the report in one sentence
+instead of failing the demo.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.devices import registry
+from workbench.devices.base import Device, format_bytes
+from workbench.errors import WorkbenchError
+from workbench.jobs.job import Job
+from workbench.jobs.serialize import result_files, to_jsonable
+
+
+@dataclass
+class StepOutcome:
+    """One row of the report: what ran where, how it ended, and the files it made."""
+
+    title: str
+    device: str
+    state: str
+    summary: str
+    seconds: float | None = None
+    job_id: str | None = None
+    files: list[Path] = field(default_factory=list)  #: relative to the report folder
+
+
+@dataclass
+class DemoContext:
+    out: Path
+    devices: list[Device]
+    log: Callable[[str], None]
+
+    def wait(self, title: str, job: Job, summarise: Callable[[Any], str],
+             keep: tuple[str, ...] | None = None) -> StepOutcome:
+        """Wait for `job`, copy its files into the report folder, and describe it."""
+        self.log(f"  {title} on {job.device} ...")
+        try:
+            result = job.result(timeout=900)
+        except WorkbenchError as exc:
+            return StepOutcome(title, job.device, job.state.value, str(exc), job_id=job.id)
+        files = []
+        dest_dir = self.out / "files" / job.id
+        for name, path in result_files(result).items():
+            if keep is not None and name not in keep:
+                continue
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            dest = dest_dir / path.name
+            shutil.copytree(path, dest) if path.is_dir() else shutil.copy2(path, dest)
+            files.append(dest.relative_to(self.out))
+        seconds = (job.finished or 0) - (job.started or 0)
+        return StepOutcome(title, job.device, job.state.value, summarise(result), seconds,
+                           job.id, files)
+
+
+Step = Callable[[DemoContext], list[StepOutcome]]
+
+
+def profile_step(ctx: DemoContext) -> list[StepOutcome]:
+    from workbench.devices.profile import profile_device
+
+    out = []
+    for d in ctx.devices:
+        ctx.log(f"  profiling {d.id} ...")
+        t0 = time.perf_counter()
+        try:
+            p = profile_device(d, seconds_per_figure=0.15)
+        except WorkbenchError as exc:
+            out.append(StepOutcome("Device profile", d.id, "failed", str(exc)))
+            continue
+        out.append(StepOutcome(
+            "Device profile", d.id, "succeeded",
+            f"matmul {p.matmul_tflops_fp32:.3f} TFLOP/s fp32, {p.matmul_tflops_fast:.3f} TFLOP/s "
+            f"{p.fast_dtype}; copy {p.memory_gbps:.1f} GB/s", time.perf_counter() - t0))
+    return out
+
+
+def selftest_step(ctx: DemoContext) -> list[StepOutcome]:
+    from workbench.tasks.selftest import SelftestRequest
+
+    jobs = [d.submit("selftest", SelftestRequest(dtypes=d.capabilities.dtypes)) for d in ctx.devices]
+
+    def summary(r: Any) -> str:
+        return ("all dtypes agree with float64: " if r.passed else "MISMATCH: ") + ", ".join(
+            f"{c.dtype} {c.max_relative_error:.1e} ({c.forward_ms:.1f} ms)" for c in r.checks)
+
+    return [ctx.wait("Self-test: tiny transformer in every dtype", j, summary) for j in jobs]
+
+
+#: The demo's steps in order; capabilities append theirs.
+STEPS: list[Step] = [profile_step, selftest_step]
+
+
+def _esc(x: Any) -> str:
+    return html.escape(str(x))
+
+
+CSS = """
+body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#222}
+h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;width:100%;font-size:14px}td,th{border:1px solid #ddd;padding:.35rem .5rem;
+text-align:left;vertical-align:top}th{background:#f4f4f4}.succeeded{color:#176117}.failed{color:#a11}
+.cancelled,.skipped{color:#875c00}code{background:#f4f4f4;padding:0 .2rem}img{max-width:420px}
+"""
+
+
+def render_report(out: Path, devices: list[dict[str, Any]], outcomes: list[StepOutcome],
+                  notes: list[str], started: float) -> Path:
+    rows = "".join(
+        f"<tr><td><code>{_esc(d['id'])}</code></td><td>{_esc(d['kind'])}</td><td>{_esc(d['name'])}</td>"
+        f"<td>{_esc(format_bytes(d['total_memory']))}</td><td>{_esc(', '.join(d['dtypes']))}</td>"
+        f"<td>{_esc(d['backend'])}</td></tr>" for d in devices)
+    steps = []
+    for o in outcomes:
+        links = " ".join(
+            f'<a href="{_esc(f.as_posix())}">{_esc(f.name)}</a>' for f in o.files)
+        images = "".join(f'<br><img src="{_esc(f.as_posix())}" alt="{_esc(f.name)}">'
+                         for f in o.files if f.suffix.lower() in (".png", ".gif", ".jpg"))
+        steps.append(
+            f"<tr><td>{_esc(o.title)}</td><td><code>{_esc(o.device)}</code></td>"
+            f'<td class="{_esc(o.state)}">{_esc(o.state)}</td><td>{_esc(o.summary)}{images}</td>'
+            f"<td>{'' if o.seconds is None else f'{o.seconds:.2f} s'}</td>"
+            f"<td>{_esc(o.job_id or '')}</td><td>{links}</td></tr>")
+    note_html = "".join(f"<li>{_esc(n)}</li>" for n in notes)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>workbench demo</title>
+<style>{CSS}</style></head><body>
+<h1>workbench demo report</h1>
+<p>Generated {_esc(time.strftime('%Y-%m-%d %H:%M:%S'))} in {time.time() - started:.1f} s.
+Machine-readable: <a href="devices.json">devices.json</a>, <a href="outcomes.json">outcomes.json</a>.</p>
+<h2>Devices</h2><table><tr><th>id</th><th>kind</th><th>name</th><th>memory</th><th>dtypes</th>
+<th>backend</th></tr>{rows}</table>
+<h2>Jobs</h2><table><tr><th>step</th><th>device</th><th>state</th><th>outcome</th><th>time</th>
+<th>job</th><th>files</th></tr>{''.join(steps)}</table>
+{'<h2>Notes</h2><ul>' + note_html + '</ul>' if notes else ''}
+<p>Every job above is also in the result store: <code>workbench jobs list</code>.</p>
+</body></html>"""
+    report = out / "report.html"
+    report.write_text(page)
+    return report
+
+
+def run_demo(out: Path, *, quiet: bool = False, steps: list[Step] | None = None) -> Path:
+    """Run every step on every local device and write `out/report.html`."""
+    started = time.time()
+    out.mkdir(parents=True, exist_ok=True)
+
+    def log(msg: str) -> None:
+        if not quiet:
+            print(msg, file=sys.stderr)
+
+    devices = [d for d in registry.discover() if d.capabilities.backend != "ray"]
+    log(f"devices: {', '.join(d.id for d in devices)}")
+    device_rows = [{"id": d.id, **d.capabilities.to_dict()} for d in devices]
+    (out / "devices.json").write_text(json.dumps(to_jsonable(device_rows), indent=1))
+    ctx = DemoContext(out, devices, log)
+    outcomes: list[StepOutcome] = []
+    notes = list(registry.problems)
+    for step in steps if steps is not None else STEPS:
+        try:
+            outcomes.extend(step(ctx))
+        except WorkbenchError as exc:  # a missing extra or model: one sentence in the report
+            notes.append(str(exc))
+            log(f"  skipped: {exc}")
+    (out / "outcomes.json").write_text(json.dumps(to_jsonable(outcomes), indent=1))
+    return render_report(out, device_rows, outcomes, notes, started)

@@ -1,0 +1,230 @@
+"""`Job`: one task on one device, with state, a progress stream, a result and cancel.
+
+A job object is shared between the thread that runs the task and any number of viewers
+(a widget, the CLI progress bar, a Gradio handler). Viewers read `events()` or register
+`on_event` callbacks; only the runner moves the state forward.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from workbench.errors import Cancelled, JobFailed
+
+
+class JobState(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a task reports while it runs: `done` of `total` units, and a short message.
+
+    `data` carries small JSON values a view may show (an energy, a preview image as a
+    data URI, the id of a finished trial); large things belong in the result files.
+    """
+
+    done: float
+    total: float | None = None
+    message: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.total:
+            return None
+        return max(0.0, min(1.0, self.done / self.total))
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of a job's event stream: a state change, progress, or a note."""
+
+    kind: str  #: "state" | "progress" | "note"
+    time: float
+    state: str | None = None
+    progress: Progress | None = None
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if self.progress is None:
+            d.pop("progress")
+        return d
+
+
+def new_job_id() -> str:
+    """Time-sortable, human-readable ids: `20261123-204455-3fa9c1`."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+class Job:
+    """Handle on a submitted task. Thread-safe; created by a device's `submit`."""
+
+    def __init__(self, task_name: str, request: Any, device_id: str, *, job_id: str | None = None):
+        self.id = job_id or new_job_id()
+        self.task_name = task_name
+        self.request = request
+        self.device = device_id
+        self.state = JobState.QUEUED
+        self.reason: str = ""
+        self.created = time.time()
+        self.started: float | None = None
+        self.finished: float | None = None
+        self._result: Any = None
+        self._events: list[Event] = [Event("state", self.created, state=JobState.QUEUED.value)]
+        self._cond = threading.Condition()
+        self._done = threading.Event()
+        self._cancel_requested = threading.Event()
+        self._listeners: list[Callable[[Event], None]] = []
+
+    # ---- viewers -----------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"<Job {self.id} {self.task_name} on {self.device}: {self.state.value}>"
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel_requested.is_set()
+
+    @property
+    def last_progress(self) -> Progress | None:
+        with self._cond:
+            for ev in reversed(self._events):
+                if ev.progress is not None:
+                    return ev.progress
+        return None
+
+    def events(self, timeout: float | None = None) -> Iterator[Event]:
+        """Every event from the start, then new ones as they come, until the job ends.
+
+        `timeout` bounds the wait for each next event; it raises `TimeoutError`.
+        """
+        i = 0
+        while True:
+            with self._cond:
+                while i >= len(self._events) and not self._done.is_set():
+                    if not self._cond.wait(timeout):
+                        raise TimeoutError(f"no event from job {self.id} in {timeout} s")
+                batch = self._events[i:]
+                finished = self._done.is_set()
+            yield from batch
+            i += len(batch)
+            if finished and not batch:
+                return
+
+    def snapshot_events(self) -> list[Event]:
+        with self._cond:
+            return list(self._events)
+
+    def on_event(self, callback: Callable[[Event], None], *, replay: bool = True) -> None:
+        """Call `callback(event)` for each new event (on the runner's thread)."""
+        with self._cond:
+            past = list(self._events) if replay else []
+            self._listeners.append(callback)
+        for ev in past:
+            callback(ev)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The task's result; raises `JobFailed`, `Cancelled` or `TimeoutError`."""
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"job {self.id} did not finish in {timeout} s")
+        if self.state is JobState.SUCCEEDED:
+            return self._result
+        if self.state is JobState.CANCELLED:
+            raise Cancelled(self.reason or f"job {self.id} was cancelled")
+        raise JobFailed(self.reason or f"job {self.id} failed")
+
+    def cancel(self, reason: str = "cancelled by the user") -> bool:
+        """Ask the job to stop. Queued jobs end at once; running ones at their next
+        progress report. Returns False when the job had already finished."""
+        if self.done:
+            return False
+        self._cancel_requested.set()
+        self._cancel_reason = reason
+        self.note(f"cancel requested: {reason}")
+        return True
+
+    def summary(self) -> dict[str, Any]:
+        p = self.last_progress
+        return {
+            "id": self.id,
+            "task": self.task_name,
+            "device": self.device,
+            "state": self.state.value,
+            "reason": self.reason,
+            "created": self.created,
+            "started": self.started,
+            "finished": self.finished,
+            "progress": p.fraction if p else None,
+            "message": p.message if p else "",
+        }
+
+    # ---- runner side -------------------------------------------------------------------
+    def _emit(self, event: Event, *, final: bool = False) -> None:
+        with self._cond:
+            self._events.append(event)
+            if final:
+                self._done.set()
+            listeners = list(self._listeners)
+            self._cond.notify_all()
+        for cb in listeners:
+            try:
+                cb(event)
+            except Exception:  # a broken view must not break the job
+                pass
+
+    def note(self, message: str) -> None:
+        self._emit(Event("note", time.time(), message=message))
+
+    def report(self, progress: Progress) -> None:
+        self._emit(Event("progress", time.time(), progress=progress))
+
+    def progress_callback(self, check_external: Callable[[], bool] | None = None) -> ProgressCallback:
+        """The callback handed to the task: records progress, raises `Cancelled` on cancel."""
+
+        def callback(progress: Progress) -> None:
+            if not self._cancel_requested.is_set() and check_external is not None and check_external():
+                self.cancel("cancelled from another process")
+            if self._cancel_requested.is_set():
+                raise Cancelled(getattr(self, "_cancel_reason", "cancelled by the user"))
+            self.report(progress)
+
+        return callback
+
+    def _set_state(self, state: JobState, reason: str = "") -> None:
+        now = time.time()
+        if state is JobState.RUNNING:
+            self.started = now
+        if state.finished:
+            self.finished = now
+        self.state = state
+        self.reason = reason
+        self._emit(Event("state", now, state=state.value, message=reason), final=state.finished)
+
+    def _finish(self, state: JobState, *, result: Any = None, reason: str = "") -> None:
+        self._result = result
+        self._set_state(state, reason)

@@ -1,0 +1,353 @@
+"""The result store: a folder per job plus an SQLite index, under `workbench.paths.home()`.
+
+Layout::
+
+    <home>/jobs/<job id>/record.json    request, state, timings, device, events, result
+    <home>/jobs/<job id>/files/...      the files the result produced (SDF, PDB, PNG...)
+    <home>/index.sqlite                 one row per job, for fast listing and cancel flags
+
+Why both: the folders are the truth a person can read and copy; the index makes listing
+fast and lets another process (the Jupyter server, the CLI) see queued and running jobs
+and ask for a cancel. A finished job's folder is written to a temporary name and renamed
+into place, so a crash mid-write never leaves a half record; a corrupt or missing index
+is rebuilt from the folders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import JobNotFound, StoreError
+from workbench.jobs.serialize import result_files, to_jsonable, with_files
+from workbench.paths import home
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    task TEXT NOT NULL,
+    device TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    progress REAL,
+    message TEXT NOT NULL DEFAULT '',
+    host TEXT NOT NULL DEFAULT '',
+    pid INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
+"""
+COLUMNS = (
+    "id", "task", "device", "state", "reason", "created", "started", "finished",
+    "progress", "message", "host", "pid", "cancel_requested",
+)
+FINISHED = ("succeeded", "failed", "cancelled")
+MAX_EVENTS_KEPT = 2000
+
+
+@dataclass
+class StoredJob:
+    """A job read back from the store, in this or any later process."""
+
+    id: str
+    task: str
+    device: str
+    state: str
+    reason: str
+    created: float
+    started: float | None
+    finished: float | None
+    request: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    folder: Path | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None or self.finished is None:
+            return None
+        return self.finished - self.started
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class ResultStore:
+    """Reads and writes job records. Safe to share between threads and processes."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else home()
+        self.jobs_dir = self.root / "jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.index_path = self.root / "index.sqlite"
+        self.problems: list[str] = []  # what was found broken and repaired, for a person
+        self._lock = threading.Lock()
+        self._host = socket.gethostname()
+        self._db = self._open_index()
+
+    # ---- index ---------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.index_path, timeout=30, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        db.execute("SELECT count(*) FROM jobs").fetchone()
+        return db
+
+    def _open_index(self) -> sqlite3.Connection:
+        fresh = not self.index_path.exists()
+        try:
+            db = self._connect()
+        except sqlite3.DatabaseError as exc:
+            aside = self.index_path.with_name(f"index.sqlite.corrupt-{int(time.time())}")
+            for suffix in ("", "-wal", "-shm"):
+                p = Path(str(self.index_path) + suffix)
+                if p.exists():
+                    p.replace(Path(str(aside) + suffix))
+            self.problems.append(
+                f"The job index was unreadable ({exc}); it was moved to {aside.name} and rebuilt "
+                "from the job folders."
+            )
+            db = self._connect()
+            fresh = True
+        if fresh:
+            self._rebuild(db)
+        return db
+
+    def _rebuild(self, db: sqlite3.Connection) -> int:
+        n = 0
+        for folder in sorted(self.jobs_dir.iterdir()):
+            if not folder.is_dir() or folder.name.startswith("."):
+                continue
+            try:
+                rec = json.loads((folder / "record.json").read_text())
+                row = {c: rec.get(c) for c in COLUMNS}
+                row.update(host=rec.get("host", ""), pid=None, cancel_requested=0,
+                           reason=rec.get("reason") or "", message=rec.get("message") or "")
+                db.execute(
+                    f"INSERT OR REPLACE INTO jobs ({','.join(COLUMNS)}) VALUES "
+                    f"({','.join('?' * len(COLUMNS))})",
+                    [row[c] for c in COLUMNS],
+                )
+                n += 1
+            except (OSError, ValueError, KeyError, sqlite3.Error) as exc:
+                self.problems.append(f"Job folder {folder.name} has no readable record ({exc}); skipped.")
+        return n
+
+    def rebuild_index(self) -> int:
+        """Re-read every job folder into the index; returns how many were indexed."""
+        with self._lock:
+            return self._rebuild(self._db)
+
+    def _exec(self, sql: str, args: tuple | list = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # ---- writes from the runner ----------------------------------------------------------
+    def register(self, job: Any) -> None:
+        """Record a job as queued, so other processes see it at once."""
+        self._exec(
+            "INSERT OR REPLACE INTO jobs (id, task, device, state, created, host, pid) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (job.id, job.task_name, job.device, job.state.value, job.created, self._host, os.getpid()),
+        )
+
+    def update(self, job: Any) -> None:
+        p = job.last_progress
+        self._exec(
+            "UPDATE jobs SET state=?, started=?, device=?, progress=?, message=? WHERE id=?",
+            (job.state.value, job.started, job.device, p.fraction if p else None,
+             p.message if p else "", job.id),
+        )
+
+    def save(self, job: Any, *, state: str, reason: str, result: Any = None) -> Any:
+        """Write the finished job's folder atomically, then its index row.
+
+        Returns `result` with its files moved into the job folder. Called by the runner
+        before the job reports its final state, so a succeeded job is always on disk.
+        """
+        final = self.jobs_dir / job.id
+        tmp = self.jobs_dir / f".tmp-{job.id}-{uuid.uuid4().hex[:6]}"
+        tmp.mkdir()
+        try:
+            stored_files: dict[str, Path] = {}
+            src_files = result_files(result)
+            if src_files:
+                (tmp / "files").mkdir()
+            for name, src in src_files.items():
+                if not src.exists():
+                    raise StoreError(f"result file {name!r} ({src}) does not exist")
+                dest = tmp / "files" / src.name
+                if dest.exists():
+                    dest = tmp / "files" / f"{name}-{src.name}"
+                # the task's output is the job's now: move, not copy
+                shutil.move(str(src), str(dest))
+                stored_files[name] = final / "files" / dest.name
+            if result is not None and src_files:
+                result = with_files(result, stored_files)
+            finished = job.finished or time.time()
+            events = [e.to_dict() for e in job.snapshot_events()]
+            p = job.last_progress
+            record = {
+                "id": job.id,
+                "task": job.task_name,
+                "device": job.device,
+                "state": state,
+                "reason": reason,
+                "created": job.created,
+                "started": job.started,
+                "finished": finished,
+                "progress": p.fraction if p else None,
+                "message": p.message if p else "",
+                "host": self._host,
+                "request": to_jsonable(job.request),
+                "result": to_jsonable(result) if state == "succeeded" else None,
+                "files": {k: str(v.relative_to(final)) for k, v in stored_files.items()},
+                "events_total": len(events),
+                "events": events[:MAX_EVENTS_KEPT // 2] + events[-MAX_EVENTS_KEPT // 2:]
+                if len(events) > MAX_EVENTS_KEPT else events,
+            }
+            (tmp / "record.json").write_text(json.dumps(to_jsonable(record), indent=1))
+            if final.exists():  # a retried save of the same id replaces the old folder
+                shutil.rmtree(final)
+            tmp.rename(final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self._exec(
+            "UPDATE jobs SET state=?, reason=?, started=?, finished=?, progress=?, message=?, "
+            "device=? WHERE id=?",
+            (state, reason, job.started, finished, record["progress"], record["message"],
+             job.device, job.id),
+        )
+        return result
+
+    # ---- cancel across processes ---------------------------------------------------------
+    def request_cancel(self, job_id: str) -> bool:
+        """Flag a queued or running job for cancel; its runner (any process) sees it."""
+        row = self._row(job_id)
+        if row["state"] in FINISHED:
+            return False
+        self._exec("UPDATE jobs SET cancel_requested=1 WHERE id=?", (job_id,))
+        return True
+
+    def cancel_requested(self, job_id: str) -> bool:
+        rows = self._exec("SELECT cancel_requested FROM jobs WHERE id=?", (job_id,))
+        return bool(rows and rows[0][0])
+
+    # ---- reads ---------------------------------------------------------------------------
+    def _row(self, job_id: str) -> dict[str, Any]:
+        rows = self._exec(f"SELECT {','.join(COLUMNS)} FROM jobs WHERE id=?", (job_id,))
+        if not rows:
+            if (self.jobs_dir / job_id / "record.json").exists():
+                self.rebuild_index()
+                rows = self._exec(f"SELECT {','.join(COLUMNS)} FROM jobs WHERE id=?", (job_id,))
+            if not rows:
+                raise JobNotFound(f"No job with id {job_id!r} in the result store at {self.root}.")
+        return self._fix_stale(dict(zip(COLUMNS, rows[0])))
+
+    def _fix_stale(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A queued/running job whose process died is reported failed, not running forever."""
+        if row["state"] in FINISHED or row["host"] != self._host or not row["pid"]:
+            return row
+        if row["pid"] == os.getpid() or _pid_alive(row["pid"]):
+            return row
+        reason = f"the process that ran this job (pid {row['pid']}) exited before it finished"
+        self._exec("UPDATE jobs SET state='failed', reason=? WHERE id=?", (reason, row["id"]))
+        row.update(state="failed", reason=reason)
+        return row
+
+    def list(self, *, limit: int | None = None, state: str | None = None,
+             task: str | None = None) -> list[dict[str, Any]]:
+        """Newest first. Reads only the index, so a broken job folder cannot break it."""
+        sql = f"SELECT {','.join(COLUMNS)} FROM jobs"
+        where, args = [], []
+        if state:
+            where.append("state=?")
+            args.append(state)
+        if task:
+            where.append("task=?")
+            args.append(task)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [self._fix_stale(dict(zip(COLUMNS, r))) for r in self._exec(sql, args)]
+
+    def get(self, job_id: str) -> StoredJob:
+        """The full record of one job; unfinished jobs come from the index alone."""
+        row = self._row(job_id)
+        folder = self.jobs_dir / job_id
+        base = {k: row[k] for k in ("id", "task", "device", "state", "reason", "created",
+                                    "started", "finished")}
+        if row["state"] not in FINISHED or not folder.exists():
+            return StoredJob(**base, folder=folder if folder.exists() else None)
+        try:
+            rec = json.loads((folder / "record.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise StoreError(
+                f"The record of job {job_id} is unreadable ({exc}); other jobs are unaffected. "
+                f"Its folder is {folder}."
+            ) from None
+        return StoredJob(
+            **base,
+            request=rec.get("request") or {},
+            result=rec.get("result"),
+            files={k: folder / v for k, v in (rec.get("files") or {}).items()},
+            events=rec.get("events") or [],
+            folder=folder,
+        )
+
+    def file_path(self, job_id: str, relative: str) -> Path:
+        """A result file of a job, refusing any path that leaves the job's folder."""
+        folder = (self.jobs_dir / job_id).resolve()
+        if not folder.is_dir() or "/" in job_id or job_id.startswith("."):
+            raise JobNotFound(f"No job with id {job_id!r} in the result store.")
+        path = (folder / relative).resolve()
+        if folder not in path.parents or not path.is_file():
+            raise FileNotFoundError(f"Job {job_id} has no file {relative!r}.")
+        return path
+
+    def delete(self, job_id: str) -> None:
+        self._row(job_id)
+        shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
+        self._exec("DELETE FROM jobs WHERE id=?", (job_id,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+_stores: dict[Path, ResultStore] = {}
+_stores_lock = threading.Lock()
+
+
+def default_store() -> ResultStore:
+    """The store for the current `WORKBENCH_HOME` (one instance per root per process)."""
+    root = home()
+    with _stores_lock:
+        store = _stores.get(root)
+        if store is None:
+            store = _stores[root] = ResultStore(root)
+        return store

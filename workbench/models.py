@@ -1,0 +1,201 @@
+"""Model registry: short ids -> where the weights live and how to load them.
+
+Weights come from the Hugging Face cache through `huggingface_hub`; nothing here
+downloads implicitly. `pull` fetches, `local_path` only looks, and a missing model
+raises `ModelNotAvailable` with the one command that fixes it. Loaded models are
+kept per (model, device, dtype) so a second job on a device never loads weights again;
+`load_counts` lets tests and benchmarks check that.
+
+Tiny, randomly initialised builders of the real architectures live beside the loaders
+(`ModelSpec.tiny`); tests and offline demos use them through the same `load` path.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import InputError, ModelNotAvailable
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str  #: what users type: "esmfold"
+    task: str  #: the task that uses it
+    description: str
+    loader: str  #: "module:function(path: Path | None, device: str, dtype: str) -> model"
+    repo_id: str | None = None  #: Hugging Face repo; None for models built in code
+    revision: str | None = None
+    size_hint: str = ""  #: download size, for people deciding whether to pull
+    tiny: str | None = None  #: "module:function(seed: int) -> model", random weights, for tests
+    allow_patterns: tuple[str, ...] | None = None
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    MODELS[spec.id] = spec
+    return spec
+
+
+register(ModelSpec(
+    id="tiny-transformer", task="selftest",
+    description="2-layer transformer encoder built in code (seeded); the device self-test model.",
+    loader="workbench.models:build_tiny_transformer",
+))
+register(ModelSpec(
+    id="esmfold", task="fold", repo_id="facebook/esmfold_v1",
+    description="ESMFold v1 protein structure prediction (ESM-2 3B + folding trunk).",
+    loader="workbench.tasks.molecules.fold:load_esmfold",
+    tiny="workbench.tasks.molecules.fold:tiny_esmfold", size_hint="8.4 GB",
+    allow_patterns=("*.json", "*.txt", "*.safetensors", "*.bin"),
+))
+
+
+def build_tiny_transformer(path: Path | None, device: str, dtype: str) -> Any:
+    import torch
+
+    torch_dtype = getattr(torch, dtype)
+    g = torch.random.fork_rng(devices=[])
+    with g:
+        torch.manual_seed(1234)
+        layer = torch.nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128,
+                                                 dropout=0.0, batch_first=True)
+        model = torch.nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+    model.d_model = 64
+    return model.eval().to(device=device, dtype=torch_dtype)
+
+
+def get_spec(model_id: str) -> ModelSpec:
+    try:
+        return MODELS[model_id]
+    except KeyError:
+        raise InputError(
+            f"Unknown model {model_id!r}. Known models: {', '.join(sorted(MODELS))}."
+        ) from None
+
+
+def _import(target: str) -> Callable[..., Any]:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _missing_sentence(spec: ModelSpec) -> str:
+    return (
+        f"The weights of {spec.id!r} ({spec.repo_id}) are not in the local Hugging Face cache; "
+        f"run `workbench models pull {spec.id}` on a machine with internet access "
+        "(or copy its Hugging Face cache here)."
+    )
+
+
+def local_path(model_id: str) -> Path | None:
+    """The cached snapshot folder, None for models built in code; never downloads."""
+    spec = get_spec(model_id)
+    if spec.repo_id is None:
+        return None
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(spec.repo_id, revision=spec.revision,
+                                      local_files_only=True, allow_patterns=spec.allow_patterns))
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
+        raise ModelNotAvailable(_missing_sentence(spec)) from None
+
+
+def is_cached(model_id: str) -> bool:
+    try:
+        local_path(model_id)
+    except ModelNotAvailable:
+        return False
+    return True
+
+
+def cached_size(model_id: str) -> int:
+    try:
+        path = local_path(model_id)
+    except ModelNotAvailable:
+        return 0
+    if path is None:
+        return 0
+    return sum(p.resolve().stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def pull(model_id: str) -> Path | None:
+    """Download (or verify) a model into the Hugging Face cache."""
+    spec = get_spec(model_id)
+    if spec.repo_id is None:
+        return None
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(spec.repo_id, revision=spec.revision,
+                                      allow_patterns=spec.allow_patterns))
+    except Exception as exc:
+        raise ModelNotAvailable(
+            f"Could not download {spec.id!r} ({spec.repo_id}): {type(exc).__name__}. "
+            "Check the network (or HF_ENDPOINT / HF_TOKEN), or copy a Hugging Face cache "
+            "that holds it into HF_HOME."
+        ) from None
+
+
+def list_models() -> list[dict[str, Any]]:
+    rows = []
+    for spec in MODELS.values():
+        cached = spec.repo_id is None or is_cached(spec.id)
+        rows.append({
+            "id": spec.id, "task": spec.task, "repo_id": spec.repo_id,
+            "description": spec.description, "cached": cached,
+            "size_bytes": cached_size(spec.id) if spec.repo_id else 0,
+            "download_size": spec.size_hint, "builtin": spec.repo_id is None,
+        })
+    return rows
+
+
+# ---- loaded-model cache -----------------------------------------------------------------
+
+_loaded: dict[tuple[str, str, str, bool], Any] = {}
+_key_locks: dict[tuple[str, str, str, bool], threading.Lock] = {}
+_cache_lock = threading.Lock()
+load_counts: Counter[str] = Counter()  #: how often each model's weights were really loaded
+
+
+def load(model_id: str, device: str, dtype: str = "float32", *, tiny: bool = False) -> Any:
+    """The model on `device` in `dtype`, loaded once per process and then reused.
+
+    `tiny=True` builds the randomly initialised test-size model of the same architecture.
+    """
+    spec = get_spec(model_id)
+    key = (model_id, str(device), dtype, tiny)
+    with _cache_lock:
+        if key in _loaded:
+            return _loaded[key]
+        lock = _key_locks.setdefault(key, threading.Lock())
+    with lock:  # two jobs asking at once load once
+        if key in _loaded:
+            return _loaded[key]
+        if tiny:
+            if spec.tiny is None:
+                raise InputError(f"Model {model_id!r} has no tiny test version.")
+            model = _import(spec.tiny)(seed=0)
+            model = model.to(device=device) if hasattr(model, "to") else model
+        else:
+            path = local_path(model_id)
+            model = _import(spec.loader)(path, device, dtype)
+        load_counts[model_id] += 1
+        with _cache_lock:
+            _loaded[key] = model
+        return model
+
+
+def unload(model_id: str | None = None) -> None:
+    """Forget loaded models (all, or one id) so memory can be freed."""
+    with _cache_lock:
+        for key in [k for k in _loaded if model_id is None or k[0] == model_id]:
+            del _loaded[key]

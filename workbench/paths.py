@@ -1,0 +1,16 @@
+"""Where workbench keeps its data: `WORKBENCH_HOME`, else the platform's user data dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+
+def home() -> Path:
+    """The root folder for the result store, device profiles and settings."""
+    env = os.environ.get("WORKBENCH_HOME")
+    root = Path(env).expanduser() if env else Path(platformdirs.user_data_dir("workbench"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root

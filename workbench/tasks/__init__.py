@@ -1,0 +1,8 @@
+"""Pure task functions: `run(request, *, device, progress) -> Result`.
+
+Tasks never choose a device and never touch a view; see `workbench.tasks.registry`.
+"""
+
+from workbench.tasks.registry import TASKS, TaskSpec, get_task, register, resolve
+
+__all__ = ["TASKS", "TaskSpec", "get_task", "register", "resolve"]

@@ -1,0 +1,104 @@
+"""Named tasks: the name a user types maps to a pure function and its request type.
+
+Task modules are imported only when a task is used, so `import workbench` stays light
+and a missing optional dependency (RDKit, MuJoCo, diffusers) only affects its own task,
+with a sentence naming the extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Union
+
+from workbench.errors import UnknownTask, WorkbenchError
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Where a task lives and what it needs; `load()` imports it."""
+
+    name: str
+    run: str  #: "package.module:function" with the task signature
+    request: str  #: "package.module:RequestClass"
+    summary: str
+    requirements: str | None = None  #: "module:function(request) -> Requirements"
+    extra: str | None = None  #: the pip extra that provides its dependencies
+
+    def _import(self, target: str) -> Any:
+        module, _, attr = target.partition(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            hint = f' Install it with: pip install "workbench[{self.extra}]"' if self.extra else ""
+            raise WorkbenchError(
+                f"Task {self.name!r} needs the Python package {exc.name!r}, which is not installed.{hint}"
+            ) from None
+
+    def load(self) -> Callable[..., Any]:
+        return self._import(self.run)
+
+    def request_type(self) -> type:
+        return self._import(self.request)
+
+    def requirements_for(self, request: Any) -> Any:
+        from workbench.devices.placement import Requirements
+
+        if self.requirements is None:
+            return Requirements()
+        return self._import(self.requirements)(request)
+
+    def make_request(self, request: Any = None, **fields: Any) -> Any:
+        """The request object: given, or built from keyword fields."""
+        if request is not None:
+            if fields:
+                raise TypeError("pass either a request object or keyword fields, not both")
+            return request
+        return self.request_type()(**fields)
+
+
+TASKS: dict[str, TaskSpec] = {}
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    TASKS[spec.name] = spec
+    return spec
+
+
+register(TaskSpec(
+    name="selftest",
+    run="workbench.tasks.selftest:run",
+    request="workbench.tasks.selftest:SelftestRequest",
+    summary="Run a tiny transformer on the device in each dtype and check it against float64.",
+    requirements="workbench.tasks.selftest:requirements",
+))
+register(TaskSpec(
+    name="profile",
+    run="workbench.devices.profile:run",
+    request="workbench.devices.profile:ProfileRequest",
+    summary="Measure matmul TFLOP/s and memory GB/s of a device.",
+))
+
+TaskLike = Union[str, TaskSpec, Callable[..., Any]]
+
+
+def get_task(name: str) -> TaskSpec:
+    try:
+        return TASKS[name]
+    except KeyError:
+        known = ", ".join(sorted(TASKS))
+        raise UnknownTask(f"Unknown task {name!r}. Known tasks: {known}.") from None
+
+
+def resolve(task: TaskLike, task_name: str | None = None) -> tuple[str, Callable[..., Any]]:
+    """(name, function) for a task given by name, spec or plain function."""
+    if isinstance(task, str):
+        spec = get_task(task)
+        return spec.name, spec.load()
+    if isinstance(task, TaskSpec):
+        return task.name, task.load()
+    if callable(task):
+        name = task_name or getattr(task, "__qualname__", None) or getattr(task, "__name__", "task")
+        return name, task
+    raise TypeError(f"not a task: {task!r}")

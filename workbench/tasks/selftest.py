@@ -1,0 +1,99 @@
+"""Device self-test: a tiny transformer run in each dtype and checked against float64.
+
+This is the smallest real job a device can do: it exercises the model cache, moves a
+real `nn.TransformerEncoder` to the device, runs it in each requested dtype, and checks
+the numbers against a float64 reference on the CPU. A device whose kernels are broken
+(or whose half precision silently overflows) fails here, with the dtype named.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from workbench import models
+from workbench.devices.placement import Requirements
+from workbench.errors import InputError
+from workbench.jobs.job import Progress, ProgressCallback
+
+# Relative error allowed per dtype (mantissa bits set the scale).
+TOLERANCE = {"float64": 1e-9, "float32": 1e-4, "bfloat16": 6e-2, "float16": 1e-2}
+
+
+@dataclass(frozen=True)
+class SelftestRequest:
+    dtypes: tuple[str, ...] = ("float32",)
+    batch: int = 4
+    seq_len: int = 32
+    repeats: int = 3  #: forward passes per dtype (the first is excluded from timing)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = [d for d in self.dtypes if d not in TOLERANCE]
+        if unknown:
+            raise InputError(
+                f"Unknown dtype {unknown[0]!r}; choose from {', '.join(TOLERANCE)}."
+            )
+        if not self.dtypes:
+            raise InputError("Give at least one dtype to test.")
+        if self.batch < 1 or self.seq_len < 1 or self.repeats < 2:
+            raise InputError("batch and seq_len must be at least 1 and repeats at least 2.")
+
+
+@dataclass
+class DtypeCheck:
+    dtype: str
+    max_relative_error: float
+    tolerance: float
+    passed: bool
+    forward_ms: float
+
+
+@dataclass
+class SelftestResult:
+    device: str
+    passed: bool
+    checks: list[DtypeCheck]
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def requirements(request: SelftestRequest) -> Requirements:
+    # One dtype at a time is enough for placement: a device is chosen that has the first.
+    return Requirements(dtype=request.dtypes[0], min_memory=64 * 1024**2)
+
+
+def run(request: SelftestRequest, *, device: str, progress: ProgressCallback) -> SelftestResult:
+    total = len(request.dtypes)
+    progress(Progress(0, total, "building the reference on the CPU"))
+    reference_model = models.load("tiny-transformer", "cpu", dtype="float64")
+    g = torch.Generator().manual_seed(request.seed)
+    x = torch.randn(request.batch, request.seq_len, reference_model.d_model, generator=g,
+                    dtype=torch.float64)
+    with torch.inference_mode():
+        ref = reference_model(x)
+    checks = []
+    for i, dtype in enumerate(request.dtypes):
+        model = models.load("tiny-transformer", device, dtype=dtype)
+        xd = x.to(device=device, dtype=getattr(torch, dtype))
+        times = []
+        with torch.inference_mode():
+            for _ in range(request.repeats):
+                t0 = time.perf_counter()
+                out = model(xd)
+                out.float().sum().item()  # waits for the device
+                times.append(time.perf_counter() - t0)
+        err = ((out.double().cpu() - ref).abs().max() / ref.abs().max()).item()
+        ok = bool(torch.isfinite(out).all().item()) and err <= TOLERANCE[dtype]
+        checks.append(DtypeCheck(dtype, err, TOLERANCE[dtype], ok,
+                                 1000 * sorted(times[1:])[len(times[1:]) // 2]))
+        progress(Progress(i + 1, total, f"{dtype}: {'ok' if ok else 'FAILED'} (rel. error {err:.1e})"))
+    out_dir = Path(tempfile.mkdtemp(prefix="workbench-selftest-"))
+    report = out_dir / "selftest.json"
+    result = SelftestResult(device, all(c.passed for c in checks), checks, {"report": report})
+    report.write_text(json.dumps({"device": device, "checks": [c.__dict__ for c in checks]}, indent=1))
+    return result
