@@ -4,7 +4,9 @@ One shared device layer (`workbench.devices`), one job layer (`workbench.jobs`),
 tasks (`workbench.tasks`), and thin views: widgets, the CLI, a Gradio app.
 """
 
-from workbench.api import device, devices, job, jobs, run, submit
+import workbench.devices as devices  # callable: workbench.devices() lists them
+import workbench.jobs as jobs  # callable: workbench.jobs() lists past jobs
+from workbench.api import device, job, run, submit
 from workbench.errors import (
     Cancelled,
     DeviceError,

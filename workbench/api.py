@@ -1,7 +1,7 @@
 """The Python entry points a notebook uses: devices, submit, run, jobs.
 
     import workbench as wb
-    wb.devices()                                   # what is here
+    wb.devices()                                   # what is here (workbench.devices is callable)
     job = wb.submit("selftest", dtypes=("float32",), device="auto")
     job.result()
     wb.jobs()                                      # past jobs, from the store
@@ -18,7 +18,7 @@ from workbench.jobs.store import StoredJob, default_store
 from workbench.tasks.registry import TaskSpec, get_task
 
 
-def devices(refresh: bool = False) -> list[Device]:
+def list_devices(refresh: bool = False) -> list[Device]:
     """Every device this process can send work to."""
     return registry.discover(refresh=refresh)
 
@@ -45,7 +45,7 @@ def run(task: str | TaskSpec, request: Any = None, *, device: str | Device = "au
     return submit(task, request, device=device, **fields).result(timeout)
 
 
-def jobs(limit: int | None = 50, state: str | None = None, task: str | None = None) -> list[dict]:
+def list_jobs(limit: int | None = 50, state: str | None = None, task: str | None = None) -> list[dict]:
     """Past and current jobs of every process that shares this store, newest first."""
     return default_store().list(limit=limit, state=state, task=task)
 

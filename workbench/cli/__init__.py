@@ -36,7 +36,7 @@ def _print_json(obj: Any) -> None:
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*headers), *(fmt.format(*map(str, r)) for r in rows)]
     return "\n".join(line.rstrip() for line in lines)

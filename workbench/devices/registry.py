@@ -44,8 +44,9 @@ def discover(refresh: bool = False) -> list[Device]:
             problems.clear()
             fresh: dict[str, Device] = {}
             for d in [*local.discover(), *_plugin_devices()]:
-                # keep existing objects: their queues hold running jobs
-                fresh[d.id] = old.get(d.id, d)
+                # keep existing working objects: their queues hold running jobs
+                prev = old.get(d.id)
+                fresh[d.id] = prev if prev is not None and not getattr(prev, "_fault", None) else d
             for d in old.values():  # devices added at run time (Ray) stay
                 if getattr(d, "added", False):
                     fresh.setdefault(d.id, d)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 
-from workbench.devices.base import GiB, Capabilities
+from workbench.devices.base import Capabilities, GiB
 from workbench.devices.local import LocalDevice
 from workbench.errors import DeviceError
 

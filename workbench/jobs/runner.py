@@ -52,7 +52,8 @@ def _external_cancel_check(store: ResultStore, job_id: str) -> Callable[[], bool
 def execute(job: Job, task: Callable[..., Any], device: str, store: ResultStore) -> None:
     """Run `task(job.request, device=device, progress=...)` and settle the job."""
     if job.cancel_requested or store.cancel_requested(job.id):
-        settle(job, store, JobState.CANCELLED, reason=getattr(job, "_cancel_reason", "cancelled before it started"))
+        reason = getattr(job, "_cancel_reason", "cancelled before it started")
+        settle(job, store, JobState.CANCELLED, reason=reason)
         return
     job._set_state(JobState.RUNNING)
     store.update(job)

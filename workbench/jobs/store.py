@@ -264,7 +264,7 @@ class ResultStore:
                 rows = self._exec(f"SELECT {','.join(COLUMNS)} FROM jobs WHERE id=?", (job_id,))
             if not rows:
                 raise JobNotFound(f"No job with id {job_id!r} in the result store at {self.root}.")
-        return self._fix_stale(dict(zip(COLUMNS, rows[0])))
+        return self._fix_stale(dict(zip(COLUMNS, rows[0], strict=False)))
 
     def _fix_stale(self, row: dict[str, Any]) -> dict[str, Any]:
         """A queued/running job whose process died is reported failed, not running forever."""
@@ -293,7 +293,7 @@ class ResultStore:
         sql += " ORDER BY created DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [self._fix_stale(dict(zip(COLUMNS, r))) for r in self._exec(sql, args)]
+        return [self._fix_stale(dict(zip(COLUMNS, r, strict=False))) for r in self._exec(sql, args)]
 
     def get(self, job_id: str) -> StoredJob:
         """The full record of one job; unfinished jobs come from the index alone."""

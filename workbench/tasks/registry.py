@@ -80,7 +80,7 @@ register(TaskSpec(
     summary="Measure matmul TFLOP/s and memory GB/s of a device.",
 ))
 
-TaskLike = Union[str, TaskSpec, Callable[..., Any]]
+TaskLike = Union[str, TaskSpec, Callable[..., Any]]  # noqa: UP007 - a runtime alias on 3.10
 
 
 def get_task(name: str) -> TaskSpec:

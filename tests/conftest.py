@@ -1,0 +1,30 @@
+"""Shared fixtures: every test gets its own WORKBENCH_HOME, so stores never mix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import SIM
+
+from workbench.devices import registry
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "home"
+    monkeypatch.setenv("WORKBENCH_HOME", str(root))
+    monkeypatch.delenv("WORKBENCH_SIMULATED_DEVICES", raising=False)
+    return root
+
+
+@pytest.fixture
+def devices(monkeypatch: pytest.MonkeyPatch):
+    """The CPU plus a simulated 2 GiB NPU without float64, discovered through the plug-in."""
+    monkeypatch.setenv("WORKBENCH_SIMULATED_DEVICES", SIM)
+    found = registry.discover(refresh=True)
+    yield {d.id: d for d in found}
+    monkeypatch.delenv("WORKBENCH_SIMULATED_DEVICES")
+    registry.discover(refresh=True)
+
+

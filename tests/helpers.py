@@ -1,0 +1,48 @@
+"""Helpers for the tests: the CLI in a fresh process, and small tasks with the task signature."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+from workbench.errors import InputError
+from workbench.jobs.job import Progress
+
+SIM = "npu:2GiB:float32+float16+bfloat16"
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the installed `workbench` command in a fresh process."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True,
+                          text=True, env=full_env, timeout=timeout)
+
+
+# ---- small tasks for the job tests: plain functions with the task signature -------------
+
+def add_task(request: dict, *, device: str, progress) -> dict:
+    for i in range(3):
+        progress(Progress(i + 1, 3, f"step {i + 1}"))
+    return {"sum": request["a"] + request["b"], "device": device}
+
+
+def failing_task(request: dict, *, device: str, progress) -> dict:
+    progress(Progress(0, 1, "about to fail"))
+    raise ZeroDivisionError("division by zero in the task")
+
+
+def bad_input_task(request: dict, *, device: str, progress) -> dict:
+    raise InputError("The SMILES 'C1CC' has an unclosed ring.")
+
+
+def slow_task(request: dict, *, device: str, progress) -> dict:
+    """Reports progress every 10 ms for up to `steps` steps; `started` is set on entry."""
+    started: threading.Event | None = request.get("started")
+    if started is not None:
+        started.set()
+    for i in range(request.get("steps", 1000)):
+        progress(Progress(i, request.get("steps", 1000)))
+        threading.Event().wait(0.01)
+    return {"done": True}

@@ -1,0 +1,127 @@
+"""The `workbench` command in fresh processes: exit codes, --json, one-line errors, demo."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from helpers import SIM, run_cli
+
+
+def _one_line_error(proc) -> str:
+    err = proc.stderr.strip()
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_devices_json_lists_cpu_and_the_plugin_device():
+    proc = run_cli("devices", "--json", env={"WORKBENCH_SIMULATED_DEVICES": SIM})
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["id"]: r for r in json.loads(proc.stdout)}
+    assert rows["cpu"]["kind"] == "cpu" and rows["sim:npu0"]["backend"] == "simulated"
+    assert rows["cpu"]["profile"] is None
+
+
+def test_devices_profile_caches_figures():
+    proc = run_cli("devices", "--profile", "--seconds", "0.05", "--json")
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout)[0]
+    assert row["profile"]["matmul_tflops_fp32"] > 0
+    again = json.loads(run_cli("devices", "--json").stdout)[0]
+    assert again["profile"] == row["profile"]  # read back from the cache
+
+
+def test_run_json_then_jobs_list_show(tmp_path):
+    out = tmp_path / "report.json"
+    proc = run_cli("run", "selftest", "--dtypes", "float32,bfloat16", "--device", "cpu",
+                   "--out", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["state"] == "succeeded" and data["result"]["passed"] is True
+    assert json.loads(out.read_text())["checks"][1]["dtype"] == "bfloat16"
+    listed = json.loads(run_cli("jobs", "list", "--json").stdout)
+    assert listed[0]["id"] == data["id"] and listed[0]["state"] == "succeeded"
+    shown = json.loads(run_cli("jobs", "show", data["id"], "--json").stdout)
+    assert shown["request"]["dtypes"] == ["float32", "bfloat16"]
+    assert Path(shown["files"]["report"]).exists()
+    cancel = json.loads(run_cli("jobs", "cancel", data["id"], "--json").stdout)
+    assert cancel == {"id": data["id"], "cancel_requested": False, "state": "succeeded"}
+
+
+def test_run_plain_prints_the_result_path():
+    proc = run_cli("run", "selftest", "--quiet")
+    assert proc.returncode == 0
+    folder = Path(proc.stdout.strip())
+    assert (folder / "record.json").exists()
+
+
+def test_unknown_task_device_job_and_bad_input_exit_2_with_one_line():
+    for args, pattern in [
+        (("run", "teleport"), r"invalid choice: 'teleport'"),
+        (("run", "selftest", "--device", "tpu:9"), r"Unknown device 'tpu:9'"),
+        (("jobs", "show", "no-such-job"), r"No job with id 'no-such-job'"),
+        (("jobs", "cancel", "no-such-job"), r"No job with id 'no-such-job'"),
+        (("run", "selftest", "--dtypes", "float8"), r"Unknown dtype 'float8'"),
+        (("models", "pull", "gpt-17"), r"Unknown model 'gpt-17'"),
+        (("frobnicate",), r"invalid choice"),
+    ]:
+        proc = run_cli(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert re.search(pattern, _one_line_error(proc)), proc.stderr
+
+
+def test_device_that_cannot_run_the_task_exits_2():
+    proc = run_cli("run", "selftest", "--dtypes", "float64", "--device", "sim:npu0",
+                   env={"WORKBENCH_SIMULATED_DEVICES": SIM})
+    assert proc.returncode == 2
+    assert "does not compute in float64" in _one_line_error(proc)
+
+
+def test_models_list_json(tmp_path):
+    proc = run_cli("models", "list", "--json", env={"HF_HUB_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "1"})
+    rows = {r["id"]: r for r in json.loads(proc.stdout)}
+    assert rows["esmfold"]["cached"] is False and rows["tiny-transformer"]["cached"] is True
+    pull = run_cli("models", "pull", "esmfold", env={"HF_HUB_CACHE": str(tmp_path), "HF_HUB_OFFLINE": "1"})
+    assert pull.returncode == 2 and "Could not download 'esmfold'" in _one_line_error(pull)
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.links.append(value)
+
+
+def test_demo_writes_a_report_whose_links_exist(tmp_path):
+    out = tmp_path / "demo"
+    proc = run_cli("demo", "--out", str(out), "--quiet", env={"WORKBENCH_SIMULATED_DEVICES": SIM},
+                   timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    report = out / "report.html"
+    assert Path(proc.stdout.strip()) == report
+    parser = _Links()
+    parser.feed(report.read_text())
+    assert parser.links, "the report links its files"
+    for link in parser.links:
+        assert (out / link).is_file(), link
+    outcomes = json.loads((out / "outcomes.json").read_text())
+    ran_on = {o["device"] for o in outcomes if o["state"] == "succeeded"}
+    assert {"cpu", "sim:npu0"} <= ran_on
+    assert all(o["state"] == "succeeded" for o in outcomes), outcomes
+
+
+def test_ci_runs_the_readme_test_command():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    block = readme.split("## Quickstart", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.strip().splitlines() if line.strip()]
+    assert len(commands) == 2, "the Quickstart has exactly two set-up commands"
+    assert commands[0].endswith("workbench demo")
+    assert commands[1] in (root / ".ci" / "run").read_text()

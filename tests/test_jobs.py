@@ -1,0 +1,167 @@
+"""Jobs on real local devices: success, failure, cancel, ordering, persistence, concurrency."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from helpers import add_task, bad_input_task, failing_task, slow_task
+
+from workbench.errors import Cancelled, JobFailed
+from workbench.jobs.job import JobState
+from workbench.jobs.store import default_store
+
+
+def test_job_succeeds_and_streams_progress_in_order(devices):
+    job = devices["cpu"].submit(add_task, {"a": 2, "b": 3})
+    assert job.result(timeout=30) == {"sum": 5, "device": "cpu"}
+    events = list(job.events())
+    states = [e.state for e in events if e.kind == "state"]
+    assert states == ["queued", "running", "succeeded"]
+    done = [e.progress.done for e in events if e.kind == "progress"]
+    assert done == [1, 2, 3]
+    assert job.last_progress.fraction == 1.0
+
+
+def test_failing_task_gives_failed_job_with_reason_and_worker_survives(devices):
+    cpu = devices["cpu"]
+    bad = cpu.submit(failing_task, {})
+    with pytest.raises(JobFailed, match="ZeroDivisionError: division by zero in the task"):
+        bad.result(timeout=30)
+    assert bad.state is JobState.FAILED
+    # a person's error keeps its sentence, without the exception type
+    person = cpu.submit(bad_input_task, {})
+    with pytest.raises(JobFailed) as info:
+        person.result(timeout=30)
+    assert str(info.value) == "The SMILES 'C1CC' has an unclosed ring."
+    # the same worker goes on to run the next job
+    assert cpu.submit(add_task, {"a": 1, "b": 1}).result(timeout=30)["sum"] == 2
+    stored = default_store().get(bad.id)
+    assert stored.state == "failed" and "ZeroDivisionError" in stored.reason
+
+
+def test_cancel_running_job_is_prompt_and_recorded(devices):
+    started = threading.Event()
+    job = devices["cpu"].submit(slow_task, {"started": started, "steps": 3000})
+    assert started.wait(10)
+    time.sleep(0.05)
+    t0 = time.monotonic()
+    assert job.cancel()
+    with pytest.raises(Cancelled):
+        job.result(timeout=10)
+    assert time.monotonic() - t0 < 2.0  # cooperative: at the next progress report
+    assert job.state is JobState.CANCELLED
+    record = default_store().get(job.id)
+    assert record.state == "cancelled" and record.result is None and record.files == {}
+    assert job.cancel() is False  # already finished
+
+
+def test_cancel_queued_job_never_runs(devices):
+    sim = devices["sim:npu0"]  # concurrency 1: the second job waits
+    started = threading.Event()
+    first = sim.submit(slow_task, {"started": started, "steps": 30})
+    ran = threading.Event()
+
+    def marker(request, *, device, progress):
+        ran.set()
+        return {}
+
+    second = sim.submit(marker, {})
+    assert started.wait(10)
+    second.cancel()
+    assert first.result(timeout=30) == {"done": True}
+    with pytest.raises(Cancelled):
+        second.result(timeout=10)
+    assert not ran.is_set()
+
+
+def test_cancel_from_another_process_through_the_store(devices):
+    started = threading.Event()
+    job = devices["cpu"].submit(slow_task, {"started": started, "steps": 3000})
+    assert started.wait(10)
+    code = (
+        "from workbench.jobs.store import ResultStore; import sys; "
+        f"print(ResultStore().request_cancel({job.id!r}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "True", out.stderr
+    with pytest.raises(Cancelled, match="another process"):
+        job.result(timeout=10)
+
+
+def test_two_devices_run_concurrently(devices):
+    barrier = threading.Barrier(2, timeout=10)
+
+    def meet(request, *, device, progress):
+        barrier.wait()  # only returns if the other device's job runs at the same time
+        return device
+
+    a = devices["cpu"].submit(meet, {})
+    b = devices["sim:npu0"].submit(meet, {})
+    assert a.result(timeout=20) == "cpu" and b.result(timeout=20) == "cpu"
+    assert {a.device, b.device} == {"cpu", "sim:npu0"}
+
+
+def test_concurrency_limit_is_respected(devices):
+    sim = devices["sim:npu0"]
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def count(request, *, device, progress):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.02)
+        with lock:
+            active[0] -= 1
+        return None
+
+    jobs = [sim.submit(count, {}) for _ in range(6)]
+    for j in jobs:
+        j.result(timeout=30)
+    assert peak[0] == 1
+
+
+def test_finished_jobs_persist_and_reopen_in_a_new_process(devices, home):
+    from workbench.tasks.selftest import SelftestRequest
+
+    job = devices["cpu"].submit("selftest", SelftestRequest(dtypes=("float32",)))
+    result = job.result(timeout=60)
+    assert result.passed
+    assert result.files["report"].parent.parent.name == job.id  # moved into the store
+    code = (
+        "import json, workbench as wb; "
+        f"j = wb.job({job.id!r}); "
+        "print(json.dumps({'state': j.state, 'task': j.task, "
+        "'files': {k: str(v) for k, v in j.files.items()}, "
+        "'passed': j.result['passed'], 'listed': [r['id'] for r in wb.jobs()]}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["state"] == "succeeded" and data["task"] == "selftest" and data["passed"] is True
+    assert job.id in data["listed"]
+    report = json.loads(open(data["files"]["report"]).read())
+    assert report["checks"][0]["dtype"] == "float32"
+
+
+def test_device_failing_mid_job_fails_that_job_only(devices):
+    sim, cpu = devices["sim:npu0"], devices["cpu"]
+    started = threading.Event()
+    doomed = sim.submit(slow_task, {"started": started, "steps": 3000})
+    queued = sim.submit(add_task, {"a": 1, "b": 2})
+    other = cpu.submit(slow_task, {"steps": 20})
+    assert started.wait(10)
+    sim.fail("the simulated NPU lost power")
+    with pytest.raises(JobFailed, match="sim:npu0 stopped working mid job: the simulated NPU lost power"):
+        doomed.result(timeout=10)
+    with pytest.raises(JobFailed, match="before the job started"):
+        queued.result(timeout=10)
+    assert other.result(timeout=30) == {"done": True}
+    from workbench.errors import DeviceError
+
+    with pytest.raises(DeviceError, match="not working"):
+        sim.submit(add_task, {"a": 1, "b": 1})

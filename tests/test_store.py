@@ -1,0 +1,118 @@
+"""The result store survives corruption, crashes mid-write and dead processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from helpers import add_task
+
+from workbench.errors import JobNotFound, StoreError
+from workbench.jobs.store import ResultStore, default_store
+
+
+def _finished_jobs(devices, n=3):
+    jobs = [devices["cpu"].submit(add_task, {"a": i, "b": 1}) for i in range(n)]
+    for j in jobs:
+        j.result(timeout=30)
+    return jobs
+
+
+def test_corrupt_index_is_reported_and_rebuilt_from_folders(devices, home):
+    jobs = _finished_jobs(devices)
+    default_store().close()
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(str(home / "index.sqlite") + suffix):
+            os.remove(str(home / "index.sqlite") + suffix)
+    (home / "index.sqlite").write_bytes(b"this is not a database" * 100)
+    store = ResultStore(home)
+    assert any("unreadable" in p for p in store.problems)
+    assert {r["id"] for r in store.list()} == {j.id for j in jobs}
+    assert store.get(jobs[0].id).result == {"sum": 1, "device": "cpu"}
+    assert list(home.glob("index.sqlite.corrupt-*"))
+
+
+def test_missing_index_is_rebuilt(devices, home):
+    jobs = _finished_jobs(devices, 2)
+    default_store().close()
+    for p in home.glob("index.sqlite*"):
+        p.unlink()
+    store = ResultStore(home)
+    assert {r["id"] for r in store.list()} == {j.id for j in jobs}
+
+
+def test_broken_record_does_not_break_listing(devices, home):
+    jobs = _finished_jobs(devices, 3)
+    (home / "jobs" / jobs[1].id / "record.json").write_text('{"id": "trunc')
+    store = default_store()
+    assert len(store.list()) == 3
+    with pytest.raises(StoreError, match="unreadable"):
+        store.get(jobs[1].id)
+    assert store.get(jobs[0].id).state == "succeeded"
+    # a rebuild skips the broken folder and says so
+    for p in home.glob("index.sqlite*"):
+        p.unlink()
+    fresh = ResultStore(home)
+    assert {r["id"] for r in fresh.list()} == {jobs[0].id, jobs[2].id}
+    assert any(jobs[1].id in p for p in fresh.problems)
+
+
+def test_crash_mid_write_leaves_no_half_record(devices, home):
+    """Kill a process while it writes a record: listing is unaffected and no half folder shows."""
+    jobs = _finished_jobs(devices, 1)
+    code = """
+import os, json, workbench.jobs.store as st
+orig = json.dumps
+def crash(*a, **k):
+    os._exit(9)   # the process dies inside save(), after its temp folder exists
+st.json.dumps = crash
+from workbench.devices import registry
+def task(req, *, device, progress):
+    return {"x": 1}
+registry.get("cpu").submit(task, {}).result(60)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 9, out.stderr
+    assert list((home / "jobs").glob(".tmp-*"))  # the crash left its temporary folder
+    store = ResultStore(home)
+    rows = store.list()
+    ids = {r["id"] for r in rows}
+    assert jobs[0].id in ids
+    crashed = [r for r in rows if r["id"] != jobs[0].id]
+    # the crashed job's process is gone: it is reported failed, not running forever
+    assert len(crashed) == 1 and crashed[0]["state"] == "failed"
+    assert "exited before it finished" in crashed[0]["reason"]
+    assert store.get(crashed[0]["id"]).result is None
+    for p in home.glob("index.sqlite*"):
+        p.unlink()
+    assert {r["id"] for r in ResultStore(home).list()} == {jobs[0].id}
+
+
+def test_unknown_job_and_path_traversal_are_refused(devices, home):
+    job = _finished_jobs(devices, 1)[0]
+    store = default_store()
+    with pytest.raises(JobNotFound, match="No job with id 'nope'"):
+        store.get("nope")
+    with pytest.raises(JobNotFound):
+        store.file_path("../..", "etc/passwd")
+    with pytest.raises(FileNotFoundError):
+        store.file_path(job.id, "../../index.sqlite")
+    assert store.file_path(job.id, "record.json").name == "record.json"
+
+
+def test_request_cancel_on_finished_job_is_refused(devices):
+    job = _finished_jobs(devices, 1)[0]
+    assert default_store().request_cancel(job.id) is False
+
+
+def test_index_rows_are_plain_sqlite(devices, home):
+    job = _finished_jobs(devices, 1)[0]
+    db = sqlite3.connect(home / "index.sqlite")
+    state, = db.execute("SELECT state FROM jobs WHERE id=?", (job.id,)).fetchone()
+    assert state == "succeeded"
+    rec = json.loads((home / "jobs" / job.id / "record.json").read_text())
+    assert rec["request"] == {"a": 0, "b": 1} and rec["events_total"] >= 5
