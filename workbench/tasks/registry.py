@@ -102,3 +102,12 @@ def resolve(task: TaskLike, task_name: str | None = None) -> tuple[str, Callable
         name = task_name or getattr(task, "__qualname__", None) or getattr(task, "__name__", "task")
         return name, task
     raise TypeError(f"not a task: {task!r}")
+
+register(TaskSpec(
+    name="conformers",
+    run="workbench.tasks.molecules.conformers:run",
+    request="workbench.tasks.molecules.conformers:ConformerRequest",
+    summary="3D conformer ensembles (ETKDGv3 + MMFF94s) for SMILES / SDF / MOL, as SDF.",
+    requirements="workbench.tasks.molecules.conformers:requirements",
+    extra="molecules",
+))

@@ -1,0 +1,1 @@
+"""Molecular structure: conformer ensembles (RDKit) and protein structure (ESMFold)."""

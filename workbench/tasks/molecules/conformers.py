@@ -1,0 +1,361 @@
+"""Conformer ensembles with RDKit: ETKDGv3 -> MMFF94s (or UFF) -> checks -> pruning -> SDF.
+
+The pipeline per molecule, top to bottom:
+
+1. add explicit hydrogens; refuse molecules over `max_atoms` and elements no force field
+   knows, with a sentence each;
+2. embed `num_conformers` with ETKDGv3 (macrocycle torsions and 1-4 handling for rings of
+   12 or more atoms), retrying from random coordinates if the first pass finds none;
+3. optimise with MMFF94s, falling back to UFF where MMFF has no parameters;
+4. drop conformers that fail the sanity checks (bond lengths, clashes, stereo changed);
+5. prune by heavy-atom RMSD after optimisation, lowest energy first, and by energy window;
+6. write an SDF record per conformer with its energy, relative energy and Boltzmann weight.
+
+A batch runs molecule by molecule in this process (`workers=1`) or fanned out over a pool
+of worker processes; a bad molecule never stops the others.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import multiprocessing
+import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from threading import Lock
+from typing import Any
+
+import numpy as np
+from rdkit import Chem
+from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
+
+from workbench.devices.placement import Requirements
+from workbench.errors import InputError
+from workbench.jobs.job import Progress, ProgressCallback
+from workbench.tasks.molecules.checks import GeometryChecker, input_stereo, stereo_mismatch
+from workbench.tasks.molecules.inputs import ParsedMolecule, read_inputs
+
+FORCE_FIELDS = ("MMFF94s", "MMFF94", "UFF", "none")
+KCAL_PER_MOL_K = 0.0019872041  # gas constant R in kcal/(mol K)
+MACROCYCLE_RING = 12
+
+Chem.SetDefaultPickleProperties(Chem.PropertyPickleOptions.AllProps)
+
+
+@dataclass(frozen=True)
+class ConformerRequest:
+    """What to embed and how. Defaults follow common practice for drug-like molecules."""
+
+    smiles: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()  #: SDF, MOL or SMI files
+    names: tuple[str, ...] = ()  #: titles for the SMILES, in order
+    num_conformers: int = 50
+    prune_rms: float = 0.5  #: Å, heavy atoms; applied at embedding and after optimisation
+    force_field: str = "MMFF94s"
+    max_iterations: int = 2000  #: force-field steps per conformer
+    energy_window: float | None = None  #: kcal/mol above the minimum; None keeps all
+    temperature: float = 298.15  #: K, for Boltzmann weights
+    seed: int = 42
+    max_atoms: int = 250  #: including hydrogens
+    workers: int = 1  #: worker processes for a batch
+
+    def __post_init__(self) -> None:
+        for name in ("smiles", "files", "names"):
+            value = getattr(self, name)
+            if isinstance(value, (str, Path)):
+                value = (value,)
+            object.__setattr__(self, name, tuple(str(v) for v in value))
+        if not self.smiles and not self.files:
+            raise InputError("Give at least one molecule (SMILES, or an SDF / MOL / SMI file).")
+        if not 1 <= self.num_conformers <= 5000:
+            raise InputError("num_conformers must be between 1 and 5000.")
+        if self.force_field not in FORCE_FIELDS:
+            raise InputError(f"Unknown force field {self.force_field!r}; choose from {', '.join(FORCE_FIELDS)}.")
+        if self.prune_rms < 0 or self.max_iterations < 0 or self.temperature <= 0:
+            raise InputError("prune_rms and max_iterations must be >= 0 and temperature > 0.")
+        if not 1 <= self.workers <= 256:
+            raise InputError("workers must be between 1 and 256.")
+
+
+@dataclass
+class MoleculeConformers:
+    """The outcome for one input molecule."""
+
+    index: int
+    name: str
+    source: str
+    ok: bool
+    error: str = ""
+    smiles: str = ""
+    num_atoms: int = 0
+    num_conformers: int = 0
+    force_field: str = ""
+    min_energy: float | None = None  #: kcal/mol
+    relative_energies: list[float] = field(default_factory=list)  #: kcal/mol, ascending
+    boltzmann_weights: list[float] = field(default_factory=list)
+    rejected: dict[str, int] = field(default_factory=dict)  #: reason -> count
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class ConformerResult:
+    molecules: list[MoleculeConformers]
+    num_ok: int
+    num_failed: int
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return {m.name: m.error for m in self.molecules if not m.ok}
+
+
+def requirements(request: ConformerRequest) -> Requirements:
+    return Requirements(kinds=("cpu",))  # RDKit computes on CPU cores
+
+
+# ---- one molecule ---------------------------------------------------------------------
+
+def _largest_ring(mol: Chem.Mol) -> int:
+    rings = mol.GetRingInfo().AtomRings()
+    return max((len(r) for r in rings), default=0)
+
+
+def _unsupported_elements(mol: Chem.Mol) -> list[str]:
+    if rdForceFieldHelpers.UFFHasAllMoleculeParams(mol):
+        return []
+    bad = set()  # probe each element alone for UFF parameters
+    for atom in mol.GetAtoms():
+        probe = Chem.RWMol()
+        probe.AddAtom(Chem.Atom(atom.GetAtomicNum()))
+        m = probe.GetMol()
+        m.UpdatePropertyCache(strict=False)
+        if not rdForceFieldHelpers.UFFHasAllMoleculeParams(m):
+            bad.add(atom.GetSymbol())
+    return sorted(bad)
+
+
+def _embed(mol: Chem.Mol, request: ConformerRequest, notes: list[str]) -> list[int]:
+    params = rdDistGeom.ETKDGv3()
+    params.randomSeed = request.seed
+    params.pruneRmsThresh = request.prune_rms
+    params.numThreads = 1
+    params.enforceChirality = True
+    if _largest_ring(mol) >= MACROCYCLE_RING:
+        params.useMacrocycleTorsions = True
+        params.useMacrocycle14config = True
+        notes.append("macrocycle: ETKDGv3 macrocycle torsions")
+    cids = list(rdDistGeom.EmbedMultipleConfs(mol, request.num_conformers, params))
+    if not cids:
+        params.useRandomCoords = True
+        params.maxIterations = 10 * max(1, mol.GetNumAtoms())
+        cids = list(rdDistGeom.EmbedMultipleConfs(mol, request.num_conformers, params))
+        if cids:
+            notes.append("embedded from random coordinates after the first pass failed")
+    return cids
+
+
+def _optimise(mol: Chem.Mol, request: ConformerRequest, notes: list[str]) -> tuple[str, list[tuple[int, float]]]:
+    ff = request.force_field
+    if ff.startswith("MMFF"):
+        if rdForceFieldHelpers.MMFFHasAllMoleculeParams(mol):
+            res = rdForceFieldHelpers.MMFFOptimizeMoleculeConfs(
+                mol, numThreads=1, maxIters=request.max_iterations, mmffVariant=ff)
+            return ff, res
+        notes.append(f"{ff} has no parameters for this molecule; used UFF")
+        ff = "UFF"
+    if ff == "UFF":
+        res = rdForceFieldHelpers.UFFOptimizeMoleculeConfs(mol, numThreads=1, maxIters=request.max_iterations)
+        return "UFF", res
+    return "none", [(0, 0.0) for _ in range(mol.GetNumConformers())]
+
+
+def _kabsch_rmsd(ref: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """RMSD of each of `others` (k, n, 3) to `ref` (n, 3) after optimal superposition."""
+    ref = ref - ref.mean(0)
+    others = others - others.mean(1, keepdims=True)
+    h = np.einsum("kni,nj->kij", others, ref)
+    u, s, vt = np.linalg.svd(h)
+    d = np.sign(np.linalg.det(np.einsum("kij,kjl->kil", u, vt)))
+    s[:, -1] *= d
+    e = (np.sum(others**2, axis=(1, 2)) + np.sum(ref**2)) - 2 * s.sum(1)
+    return np.sqrt(np.maximum(e, 0) / ref.shape[0])
+
+
+def _prune(xyz: np.ndarray, order: list[int], threshold: float) -> list[int]:
+    """Greedy: keep a conformer unless it is within `threshold` Å of a kept, lower one."""
+    kept: list[int] = []
+    for c in order:
+        if kept and threshold > 0 and _kabsch_rmsd(xyz[c], xyz[kept]).min() < threshold:
+            continue
+        kept.append(c)
+    return kept
+
+
+def conformers_for(parsed: ParsedMolecule, request: ConformerRequest) -> tuple[MoleculeConformers, str]:
+    """The ensemble of one molecule: its outcome and its SDF text ("" on failure)."""
+    t0 = time.perf_counter()
+    out = MoleculeConformers(parsed.index, parsed.name, parsed.source, ok=False)
+    try:
+        sdf = _conformers_for(parsed, request, out)
+        out.ok = True
+        return out, sdf
+    except InputError as exc:
+        out.error = str(exc)
+    except Exception as exc:  # an RDKit fault on one molecule is that molecule's error
+        out.error = f"RDKit failed on this molecule: {type(exc).__name__}: {exc}"
+    finally:
+        out.seconds = time.perf_counter() - t0
+    return out, ""
+
+
+def _conformers_for(parsed: ParsedMolecule, request: ConformerRequest, out: MoleculeConformers) -> str:
+    if parsed.mol is None:
+        raise InputError(parsed.error)
+    mol = parsed.mol
+    out.smiles = Chem.MolToSmiles(Chem.RemoveHs(mol))
+    expected = input_stereo(mol)
+    has3d = mol.GetNumConformers() > 0 and mol.GetConformer().Is3D()
+    molh = Chem.AddHs(mol, addCoords=has3d)
+    out.num_atoms = molh.GetNumAtoms()
+    if out.num_atoms > request.max_atoms:
+        raise InputError(
+            f"{parsed.name} has {out.num_atoms} atoms with hydrogens; the limit is {request.max_atoms} "
+            "(raise max_atoms, at the cost of time and memory).")
+    bad = _unsupported_elements(molh)
+    if bad:
+        raise InputError(f"{parsed.name} contains {', '.join(bad)}, which no force field here has parameters for.")
+    unspecified = [c for c, lab in Chem.FindMolChiralCenters(mol, includeUnassigned=True,
+                                                              useLegacyImplementation=False) if lab == "?"]
+    if unspecified:
+        out.notes.append(f"{len(unspecified)} stereocentre(s) unspecified in the input; they vary across conformers")
+    cids = _embed(molh, request, out.notes)
+    if not cids:
+        raise InputError(
+            f"Embedding failed for {parsed.name}: ETKDG found no 3D coordinates that satisfy its distance "
+            "bounds (often impossible ring strain or stereo); check the structure.")
+    ff, results = _optimise(molh, request, out.notes)
+    out.force_field = ff
+    energies = {cid: e for cid, (_, e) in zip(cids, results)}
+    converged = {cid: not nc for cid, (nc, _) in zip(cids, results)}
+
+    checker = GeometryChecker(molh)
+    good = []
+    for cid in cids:
+        xyz = molh.GetConformer(cid).GetPositions()
+        why = checker.problem(xyz) or stereo_mismatch(expected, molh, cid)
+        if why:
+            key = why.split(" at ")[0].split(" is ")[0].split(" and ")[0]
+            key = "stereo changed" if why.startswith("stereo") else ("clash" if "clash" in why else
+                                                                    "bond length" if why.startswith("bond") else key)
+            out.rejected[key] = out.rejected.get(key, 0) + 1
+            continue
+        good.append(cid)
+    if not good:
+        reasons = ", ".join(f"{k} ({v})" for k, v in out.rejected.items())
+        raise InputError(f"No sane conformer for {parsed.name}: every embedding was rejected: {reasons}.")
+
+    order = sorted(good, key=lambda c: energies[c])
+    heavy = [a.GetIdx() for a in molh.GetAtoms() if a.GetAtomicNum() > 1]
+    xyz_all = {c: molh.GetConformer(c).GetPositions()[heavy] for c in order}
+    stacked = np.stack([xyz_all[c] for c in order])
+    kept = [order[i] for i in _prune(stacked, list(range(len(order))), request.prune_rms)]
+    if len(kept) < len(order):
+        out.rejected["duplicate after optimisation"] = len(order) - len(kept)
+    e_min = energies[kept[0]]
+    if request.energy_window is not None:
+        within = [c for c in kept if energies[c] - e_min <= request.energy_window]
+        if len(within) < len(kept):
+            out.rejected["outside energy window"] = len(kept) - len(within)
+        kept = within
+    rel = [energies[c] - e_min for c in kept]
+    if ff == "none":
+        weights = [1.0 / len(kept)] * len(kept)
+    else:
+        rt = KCAL_PER_MOL_K * request.temperature
+        boltz = [math.exp(-r / rt) for r in rel]
+        weights = [b / sum(boltz) for b in boltz]
+    out.num_conformers = len(kept)
+    out.min_energy = e_min if ff != "none" else None
+    out.relative_energies = rel
+    out.boltzmann_weights = weights
+
+    buf = io.StringIO()
+    writer = Chem.SDWriter(buf)
+    writer.SetForceV3000(out.num_atoms > 999)
+    for rank, (cid, r, w) in enumerate(zip(kept, rel, weights)):
+        molh.SetProp("_Name", f"{parsed.name}_conf{rank + 1}")
+        molh.SetProp("input_name", parsed.name)
+        molh.SetProp("input_smiles", out.smiles)
+        molh.SetIntProp("conformer_rank", rank + 1)
+        molh.SetProp("force_field", ff)
+        if ff != "none":
+            molh.SetProp("energy_kcal_mol", f"{energies[cid]:.4f}")
+            molh.SetProp("relative_energy_kcal_mol", f"{r:.4f}")
+            molh.SetProp("ff_converged", "yes" if converged[cid] else "no")
+        molh.SetProp("boltzmann_weight", f"{w:.6f}")
+        writer.write(molh, confId=cid)
+    writer.close()
+    return buf.getvalue()
+
+
+# ---- a batch ----------------------------------------------------------------------------
+
+_pools: dict[int, ProcessPoolExecutor] = {}
+_pools_lock = Lock()
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool kept for the life of this process, so a batch does not pay start-up."""
+    with _pools_lock:
+        pool = _pools.get(workers)
+        if pool is None:
+            # spawn: the calling process has threads (and maybe torch), which fork does not suit
+            pool = _pools[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        return pool
+
+
+def _report(progress: ProgressCallback, done: int, total: int, outcome: MoleculeConformers) -> None:
+    msg = (f"{outcome.name}: {outcome.num_conformers} conformers" if outcome.ok
+           else f"{outcome.name}: {outcome.error}")
+    progress(Progress(done, total, msg, {"index": outcome.index, "ok": outcome.ok,
+                                          "num_conformers": outcome.num_conformers}))
+
+
+def run(request: ConformerRequest, *, device: str, progress: ProgressCallback) -> ConformerResult:
+    """Conformer ensembles for every molecule of the request, in one SDF."""
+    parsed = read_inputs(request.smiles, request.files, request.names)
+    total = len(parsed)
+    progress(Progress(0, total, f"{total} molecule(s)"))
+    outcomes: dict[int, tuple[MoleculeConformers, str]] = {}
+    if request.workers == 1 or total == 1:
+        for i, p in enumerate(parsed):
+            outcomes[p.index] = conformers_for(p, request)
+            _report(progress, i + 1, total, outcomes[p.index][0])
+    else:
+        pool = worker_pool(request.workers)
+        pending: set[Future] = {pool.submit(conformers_for, p, request) for p in parsed}
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    outcome, sdf = fut.result()
+                    outcomes[outcome.index] = (outcome, sdf)
+                    _report(progress, len(outcomes), total, outcome)
+        finally:
+            for fut in pending:  # cancelled or failed: do not leave work queued in the pool
+                fut.cancel()
+    molecules = [outcomes[p.index][0] for p in parsed]
+    out_dir = Path(tempfile.mkdtemp(prefix="workbench-conformers-"))
+    sdf_path = out_dir / "conformers.sdf"
+    sdf_path.write_text("".join(outcomes[p.index][1] for p in parsed))
+    ok = sum(m.ok for m in molecules)
+    files = {"sdf": sdf_path} if ok else {}
+    return ConformerResult(molecules, ok, total - ok, files)
+
+
+def as_dict(result: ConformerResult) -> dict[str, Any]:
+    return asdict(result)
