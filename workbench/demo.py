@@ -100,8 +100,55 @@ def selftest_step(ctx: DemoContext) -> list[StepOutcome]:
     return [ctx.wait("Self-test: tiny transformer in every dtype", j, summary) for j in jobs]
 
 
+DEMO_MOLECULES = (
+    "CC(=O)Oc1ccccc1C(=O)O aspirin",
+    "CC(C)Cc1ccc(cc1)[C@H](C)C(=O)O (S)-ibuprofen",
+    "CN1C=NC2=C1C(=O)N(C(=O)N2C)C caffeine",
+    "C[C@@H]1CC[C@H](CC1)C(=O)N[C@@H](Cc1ccccc1)C(=O)O nateglinide",
+)
+
+
+def conformer_step(ctx: DemoContext) -> list[StepOutcome]:
+    try:
+        from rdkit import Chem
+        from rdkit.Chem.Draw import rdMolDraw2D
+
+        from workbench.tasks.molecules.conformers import ConformerRequest
+    except ModuleNotFoundError as exc:
+        raise WorkbenchError(
+            f"Conformers skipped: {exc.name} is not installed (pip install \"workbench[molecules]\")."
+        ) from None
+    from workbench.devices.placement import unmet
+    from workbench.tasks.registry import get_task
+
+    spec = get_task("conformers")
+    request = ConformerRequest(smiles=DEMO_MOLECULES, num_conformers=30)
+    req = spec.requirements_for(request)
+    out = []
+    for d in ctx.devices:
+        if unmet(d, req):
+            continue
+        job = d.submit(spec, request)
+
+        def summary(r: Any) -> str:
+            return "; ".join(f"{m.name}: {m.num_conformers} conformers, {m.force_field}"
+                             if m.ok else f"{m.name}: {m.error}" for m in r.molecules)
+
+        outcome = ctx.wait("Conformer ensembles (ETKDGv3 + MMFF94s)", job, summary)
+        if outcome.state == "succeeded":
+            mols = [Chem.MolFromSmiles(s.split()[0]) for s in DEMO_MOLECULES]
+            drawer = rdMolDraw2D.MolDraw2DCairo(4 * 250, 250, 250, 250)
+            drawer.DrawMolecules(mols, legends=[s.split(maxsplit=1)[1] for s in DEMO_MOLECULES])
+            drawer.FinishDrawing()
+            png = ctx.out / "files" / job.id / "molecules.png"
+            png.write_bytes(drawer.GetDrawingText())
+            outcome.files.append(png.relative_to(ctx.out))
+        out.append(outcome)
+    return out
+
+
 #: The demo's steps in order; capabilities append theirs.
-STEPS: list[Step] = [profile_step, selftest_step]
+STEPS: list[Step] = [profile_step, selftest_step, conformer_step]
 
 
 def _esc(x: Any) -> str:

@@ -137,6 +137,8 @@ def cmd_run(a: argparse.Namespace) -> int:
             _print_json({"id": job.id, "state": job.state.value, "reason": str(exc)})
         print(f"workbench: job {job.id} {job.state.value}: {exc}", file=sys.stderr)
         return 1
+    for name, reason in (getattr(result, "errors", None) or {}).items():
+        print(f"workbench: {name}: {reason}", file=sys.stderr)
     files = result_files(result)
     copied = _copy_out(files, Path(a.out)) if a.out and files else []
     if a.json:

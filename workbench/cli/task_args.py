@@ -44,7 +44,29 @@ def _profile_request(a: argparse.Namespace) -> Any:
     return ProfileRequest(seconds_per_figure=a.seconds)
 
 
+def _conformers_add(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--smiles", action="append", default=[], metavar="SMILES",
+                   help="a SMILES (optionally followed by a space and a name); repeat for more")
+    p.add_argument("--sdf", action="append", default=[], metavar="FILE",
+                   help="an SDF, MOL or SMI file; repeat for more")
+    p.add_argument("--num", type=int, default=50, help="conformers to embed per molecule (default 50)")
+    p.add_argument("--prune-rms", type=float, default=0.5, help="Å heavy-atom RMSD pruning (default 0.5)")
+    p.add_argument("--force-field", default="MMFF94s", choices=["MMFF94s", "MMFF94", "UFF", "none"])
+    p.add_argument("--energy-window", type=float, default=None, help="kcal/mol above the minimum to keep")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--workers", type=int, default=1, help="worker processes for a batch")
+
+
+def _conformers_request(a: argparse.Namespace) -> Any:
+    from workbench.tasks.molecules.conformers import ConformerRequest
+
+    return ConformerRequest(smiles=tuple(a.smiles), files=tuple(a.sdf), num_conformers=a.num,
+                            prune_rms=a.prune_rms, force_field=a.force_field,
+                            energy_window=a.energy_window, seed=a.seed, workers=a.workers)
+
+
 TASK_ARGS: dict[str, TaskArgs] = {
+    "conformers": TaskArgs(_conformers_add, _conformers_request),
     "selftest": TaskArgs(_selftest_add, _selftest_request),
     "profile": TaskArgs(_profile_add, _profile_request),
 }

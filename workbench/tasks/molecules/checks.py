@@ -19,30 +19,34 @@ CLASH_FACTOR = 0.65
 
 
 def stereo_signature(mol: Chem.Mol) -> dict[str, str]:
-    """CIP labels of specified stereocentres and stereo bonds, keyed by atom/bond index."""
+    """Specified stereo of `mol`: chiral tags per atom (this covers ring cis/trans, which
+    has no CIP label) and E/Z per double bond, keyed by atom/bond index.
+
+    Tags are comparable between the input and its conformers because both share one atom
+    order (hydrogens are appended after the heavy atoms).
+    """
     sig = {}
     for atom in mol.GetAtoms():
-        if atom.HasProp("_CIPCode"):
-            sig[f"a{atom.GetIdx()}"] = atom.GetProp("_CIPCode")
+        tag = atom.GetChiralTag()
+        if tag in (Chem.ChiralType.CHI_TETRAHEDRAL_CW, Chem.ChiralType.CHI_TETRAHEDRAL_CCW):
+            sig[f"a{atom.GetIdx()}"] = str(tag)
     for bond in mol.GetBonds():
         st = bond.GetStereo()
         if st in (Chem.BondStereo.STEREOE, Chem.BondStereo.STEREOZ):
             sig[f"b{bond.GetIdx()}"] = "E" if st == Chem.BondStereo.STEREOE else "Z"
-        elif st in (Chem.BondStereo.STEREOCIS, Chem.BondStereo.STEREOTRANS):
-            sig[f"b{bond.GetIdx()}"] = str(st)
     return sig
 
 
 def input_stereo(mol: Chem.Mol) -> dict[str, str]:
     """The stereo the input specifies (unspecified centres are free to vary)."""
-    m = Chem.Mol(mol)
+    m = Chem.AddHs(mol, addCoords=mol.GetNumConformers() > 0)
     Chem.AssignStereochemistry(m, cleanIt=True, force=True)
     return stereo_signature(m)
 
 
 def conformer_stereo(mol: Chem.Mol, conf_id: int) -> dict[str, str]:
     m = Chem.Mol(mol, confId=conf_id)
-    Chem.AssignStereochemistryFrom3D(m, confId=0, replaceExistingTags=True)
+    Chem.AssignStereochemistryFrom3D(m, confId=-1, replaceExistingTags=True)
     return stereo_signature(m)
 
 

@@ -195,6 +195,16 @@ def _prune(xyz: np.ndarray, order: list[int], threshold: float) -> list[int]:
     return kept
 
 
+def _reason_kind(why: str) -> str:
+    if why.startswith("stereo"):
+        return "stereo changed"
+    if "clash" in why:
+        return "clash"
+    if why.startswith("bond"):
+        return "bond length"
+    return why
+
+
 def conformers_for(parsed: ParsedMolecule, request: ConformerRequest) -> tuple[MoleculeConformers, str]:
     """The ensemble of one molecule: its outcome and its SDF text ("" on failure)."""
     t0 = time.perf_counter()
@@ -248,9 +258,7 @@ def _conformers_for(parsed: ParsedMolecule, request: ConformerRequest, out: Mole
         xyz = molh.GetConformer(cid).GetPositions()
         why = checker.problem(xyz) or stereo_mismatch(expected, molh, cid)
         if why:
-            key = why.split(" at ")[0].split(" is ")[0].split(" and ")[0]
-            key = "stereo changed" if why.startswith("stereo") else ("clash" if "clash" in why else
-                                                                    "bond length" if why.startswith("bond") else key)
+            key = _reason_kind(why)
             out.rejected[key] = out.rejected.get(key, 0) + 1
             continue
         good.append(cid)
@@ -349,12 +357,14 @@ def run(request: ConformerRequest, *, device: str, progress: ProgressCallback) -
             for fut in pending:  # cancelled or failed: do not leave work queued in the pool
                 fut.cancel()
     molecules = [outcomes[p.index][0] for p in parsed]
+    if not any(m.ok for m in molecules):
+        reasons = "; ".join(m.error for m in molecules[:5])
+        raise InputError(f"No molecule could be processed: {reasons}")
     out_dir = Path(tempfile.mkdtemp(prefix="workbench-conformers-"))
     sdf_path = out_dir / "conformers.sdf"
     sdf_path.write_text("".join(outcomes[p.index][1] for p in parsed))
     ok = sum(m.ok for m in molecules)
-    files = {"sdf": sdf_path} if ok else {}
-    return ConformerResult(molecules, ok, total - ok, files)
+    return ConformerResult(molecules, ok, total - ok, {"sdf": sdf_path})
 
 
 def as_dict(result: ConformerResult) -> dict[str, Any]:

@@ -50,24 +50,24 @@ def parse_smiles(smiles: str, index: int, name: str | None = None) -> ParsedMole
     return ParsedMolecule(index, name, mol, text)
 
 
-def parse_block(block: str, index: int, source: str) -> ParsedMolecule:
-    """One MOL block (V2000/V3000) with its 2D or 3D coordinates and stereo."""
-    with rdBase.BlockLogs():
-        mol = Chem.MolFromMolBlock(block, sanitize=False, removeHs=False)
-        if mol is None:
-            return ParsedMolecule(index, f"mol{index + 1}", None, source,
-                                  f"record {index + 1} of {source} is not a readable MOL block")
-        why = _sanitize_error(mol)
+def _from_record(mol: Chem.Mol | None, index: int, source: str, record: int) -> ParsedMolecule:
+    """One MOL/SDF record with its 2D or 3D coordinates and stereo."""
+    where = f"{source}#{record}"
+    if mol is None:
+        return ParsedMolecule(index, f"mol{index + 1}", None, where,
+                              f"record {record} of {source} is not a readable MOL block")
     name = mol.GetProp("_Name").strip() if mol.HasProp("_Name") else ""
     name = name or f"mol{index + 1}"
+    with rdBase.BlockLogs():
+        why = _sanitize_error(mol)
     if why:
-        return ParsedMolecule(index, name, None, source, f"{name} is not a valid molecule: {why}")
+        return ParsedMolecule(index, name, None, where, f"{name} is not a valid molecule: {why}")
     if mol.GetNumConformers() and mol.GetConformer().Is3D():
         Chem.AssignStereochemistryFrom3D(mol)
     else:
         Chem.AssignChiralTypesFromBondDirs(mol)
         Chem.AssignStereochemistry(mol, cleanIt=True, force=True)
-    return ParsedMolecule(index, name, mol, f"{source}#{index + 1}")
+    return ParsedMolecule(index, name, mol, where)
 
 
 def read_file(path: str | Path, start: int = 0) -> list[ParsedMolecule]:
@@ -75,21 +75,20 @@ def read_file(path: str | Path, start: int = 0) -> list[ParsedMolecule]:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"No such file: {p}")
-    text = p.read_text()
     suffix = p.suffix.lower()
     if suffix in (".smi", ".smiles", ".txt"):
-        lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+        lines = [ln for ln in p.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
         return [parse_smiles(ln, start + i) for i, ln in enumerate(lines)]
-    if suffix not in (".sdf", ".sd", ".mol"):
-        raise InputError(f"Cannot read {p.name}: use .sdf, .mol or .smi.")
-    blocks = [b for b in text.split("$$$$") if b.strip()]
-    out = []
-    for i, block in enumerate(blocks):
-        mol_block = block.lstrip("\r\n").split("\n>", 1)[0]
-        if "M  END" not in mol_block:
-            mol_block = mol_block.rstrip() + "\nM  END\n"
-        out.append(parse_block(mol_block, start + i, p.name))
-    return out
+    with rdBase.BlockLogs():
+        if suffix == ".mol":
+            mols = [Chem.MolFromMolFile(str(p), sanitize=False, removeHs=False)]
+        elif suffix in (".sdf", ".sd"):
+            mols = list(Chem.SDMolSupplier(str(p), sanitize=False, removeHs=False))
+        else:
+            raise InputError(f"Cannot read {p.name}: use .sdf, .mol or .smi.")
+    if not mols:
+        raise InputError(f"{p.name} holds no molecules.")
+    return [_from_record(m, start + i, p.name, i + 1) for i, m in enumerate(mols)]
 
 
 def read_inputs(smiles: list[str] | tuple[str, ...] = (), files: list[str] | tuple[str, ...] = (),

@@ -1,0 +1,195 @@
+"""Conformer ensembles with real RDKit: outputs, stereo, checks, bad input, parallel, cancel."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from rdkit import Chem
+from rdkit.Chem import AllChem
+
+import workbench as wb
+from workbench.errors import Cancelled, InputError, JobFailed
+from workbench.jobs.job import Progress
+from workbench.tasks.molecules.checks import GeometryChecker, conformer_stereo, input_stereo
+from workbench.tasks.molecules.conformers import ConformerRequest, conformers_for
+from workbench.tasks.molecules.conformers import run as run_conformers
+from workbench.tasks.molecules.inputs import parse_smiles
+
+IBUPROFEN_S = "CC(C)Cc1ccc(cc1)[C@H](C)C(=O)O"
+E_STILBENE = "c1ccccc1/C=C/c1ccccc1"
+
+
+def _sdf_records(path):
+    return [m for m in Chem.SDMolSupplier(str(path), removeHs=False)]
+
+
+def test_ensemble_sdf_has_energies_weights_and_hydrogens():
+    r = wb.run("conformers", smiles=(f"{IBUPROFEN_S} ibuprofen",), num_conformers=30, device="cpu")
+    mol = r.molecules[0]
+    assert mol.ok and mol.force_field == "MMFF94s" and mol.num_conformers > 3
+    assert mol.relative_energies[0] == 0 and mol.relative_energies == sorted(mol.relative_energies)
+    assert sum(mol.boltzmann_weights) == pytest.approx(1.0, abs=1e-6)
+    records = _sdf_records(r.files["sdf"])
+    assert len(records) == mol.num_conformers
+    first = records[0]
+    assert first.GetProp("_Name") == "ibuprofen_conf1"
+    assert any(a.GetAtomicNum() == 1 for a in first.GetAtoms())  # explicit hydrogens
+    assert first.GetConformer().Is3D()
+    weights = [float(m.GetProp("boltzmann_weight")) for m in records]
+    assert sum(weights) == pytest.approx(1.0, abs=1e-4)
+    energies = [float(m.GetProp("energy_kcal_mol")) for m in records]
+    assert energies == sorted(energies)
+    # the lowest-energy record is the MMFF94s minimum: re-optimising barely moves it
+    props = AllChem.MMFFGetMoleculeProperties(first, mmffVariant="MMFF94s")
+    ff = AllChem.MMFFGetMoleculeForceField(first, props)
+    assert ff.CalcEnergy() == pytest.approx(energies[0], abs=0.05)
+
+
+@pytest.mark.parametrize("smiles", [IBUPROFEN_S, "N[C@@H](C)C(=O)O", E_STILBENE,
+                                    "C[C@H]1CC[C@@H](C)CC1", "C/C=C\\Cl"])
+def test_stereo_of_the_input_is_kept_in_every_conformer(smiles):
+    parsed = parse_smiles(smiles, 0)
+    outcome, sdf = conformers_for(parsed, ConformerRequest(smiles=(smiles,), num_conformers=20))
+    assert outcome.ok, outcome.error
+    expected = input_stereo(parsed.mol)
+    assert expected, "the test molecules all specify stereo"
+    supplier = Chem.SDMolSupplier()
+    supplier.SetData(sdf, removeHs=False)
+    records = list(supplier)
+    assert len(records) == outcome.num_conformers
+    for m in records:
+        got = conformer_stereo(m, 0)
+        assert all(got.get(k) == v for k, v in expected.items()), (expected, got)
+    # and the checker would notice a mirror image
+    mirrored = Chem.Mol(records[0])
+    conf = mirrored.GetConformer()
+    for i in range(mirrored.GetNumAtoms()):
+        p = conf.GetAtomPosition(i)
+        conf.SetAtomPosition(i, (-p.x, p.y, p.z))
+    if any(k.startswith("a") for k in expected):
+        assert conformer_stereo(mirrored, 0) != expected
+
+
+def test_bad_molecules_fail_alone_with_a_reason():
+    r = wb.run("conformers", device="cpu", num_conformers=5, smiles=(
+        "CCO ethanol", "C1CC broken_ring", "C(C)(C)(C)(C)C pentavalent", "[U] uranium",
+        "C" * 200 + " huge", "C1#CC1 cyclopropyne", "c1ccccc1 benzene"))
+    by_name = {m.name: m for m in r.molecules}
+    assert by_name["ethanol"].ok and by_name["benzene"].ok
+    assert "not a valid SMILES" in by_name["broken_ring"].error
+    assert "valence" in by_name["pentavalent"].error.lower()
+    assert "contains U" in by_name["uranium"].error
+    assert "602 atoms" in by_name["huge"].error and "limit is 250" in by_name["huge"].error
+    assert "Embedding failed for cyclopropyne" in by_name["cyclopropyne"].error
+    assert r.num_ok == 2 and r.num_failed == 5
+    names = {m.GetProp("input_name") for m in _sdf_records(r.files["sdf"])}
+    assert names == {"ethanol", "benzene"}
+
+
+def test_uff_is_used_where_mmff_has_no_parameters():
+    r = wb.run("conformers", smiles=("OB(O)c1ccccc1",), num_conformers=5, device="cpu")
+    m = r.molecules[0]
+    assert m.ok and m.force_field == "UFF" and any("used UFF" in n for n in m.notes)
+
+
+def test_macrocycles_use_macrocycle_settings():
+    r = wb.run("conformers", smiles=("O=C1CCCCCCCCCCCN1",), num_conformers=10, device="cpu")
+    assert any("macrocycle" in n for n in r.molecules[0].notes)
+
+
+def test_sdf_and_mol_input_round_trip(tmp_path):
+    m = Chem.AddHs(Chem.MolFromSmiles(IBUPROFEN_S))
+    AllChem.EmbedMolecule(m, randomSeed=1)
+    m.SetProp("_Name", "ibu3d")
+    sdf = tmp_path / "in.sdf"
+    with Chem.SDWriter(str(sdf)) as w:
+        w.write(m)
+        w.write(Chem.MolFromSmiles("CCN"))
+    mol_file = tmp_path / "one.mol"
+    mol_file.write_text(Chem.MolToMolBlock(Chem.MolFromSmiles("C[C@H](O)CC")))
+    r = wb.run("conformers", files=(str(sdf), str(mol_file)), num_conformers=5, device="cpu")
+    assert [x.ok for x in r.molecules] == [True, True, True]
+    assert r.molecules[0].name == "ibu3d"
+    assert "[C@" in r.molecules[0].smiles and "[C@" in r.molecules[2].smiles
+    with pytest.raises(JobFailed, match="No such file"):
+        wb.run("conformers", files=(str(tmp_path / "missing.sdf"),), device="cpu")
+
+
+def test_request_validation_is_a_sentence():
+    with pytest.raises(InputError, match="at least one molecule"):
+        ConformerRequest()
+    with pytest.raises(InputError, match="Unknown force field 'AMBER'"):
+        ConformerRequest(smiles=("C",), force_field="AMBER")
+
+
+def test_geometry_checker_finds_bad_bonds_and_clashes():
+    m = Chem.AddHs(Chem.MolFromSmiles("CCCCCC"))
+    AllChem.EmbedMolecule(m, randomSeed=3)
+    checker = GeometryChecker(m)
+    xyz = m.GetConformer().GetPositions()
+    assert checker.problem(xyz) == ""
+    stretched = xyz.copy()
+    stretched[1] += np.array([2.0, 0, 0])
+    assert "long" in checker.problem(stretched)
+    folded = xyz.copy()
+    folded[5] = folded[0] + np.array([0.5, 0, 0])  # C6 onto C1: a clash, bonds still fine? no
+    assert checker.problem(folded) != ""
+
+
+def test_two_workers_give_the_same_ensembles_as_one():
+    smiles = ("CC(=O)Oc1ccccc1C(=O)O", IBUPROFEN_S, "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "C1CCCCC1O", "CCCCCCO")
+    one = run_conformers(ConformerRequest(smiles=smiles, num_conformers=10, workers=1),
+                         device="cpu", progress=lambda p: None)
+    two = run_conformers(ConformerRequest(smiles=smiles, num_conformers=10, workers=2),
+                         device="cpu", progress=lambda p: None)
+    assert [m.num_conformers for m in one.molecules] == [m.num_conformers for m in two.molecules]
+    for a, b in zip(one.molecules, two.molecules):
+        assert a.relative_energies == pytest.approx(b.relative_energies, abs=1e-6)
+    assert one.files["sdf"].read_text() == two.files["sdf"].read_text()
+
+
+def test_progress_per_molecule_and_cancel_mid_batch(devices):
+    events: list[Progress] = []
+    smiles = tuple(["CCCCCCCCCCCCO"] * 40)
+    job = devices["cpu"].submit("conformers", ConformerRequest(smiles=smiles, num_conformers=30))
+    seen = threading.Event()
+
+    def watch(ev):
+        if ev.progress is not None:
+            events.append(ev.progress)
+            if ev.progress.done >= 2:
+                seen.set()
+
+    job.on_event(watch)
+    assert seen.wait(60)
+    job.cancel()
+    with pytest.raises(Cancelled):
+        job.result(60)
+    assert 2 <= events[-1].done < 40
+    assert wb.job(job.id).files == {}
+
+
+def test_full_batch_progress_counts_every_molecule():
+    seen = []
+    run_conformers(ConformerRequest(smiles=("CCO", "CCN", "CCC"), num_conformers=3), device="cpu",
+                   progress=seen.append)
+    assert [p.done for p in seen] == [0, 1, 2, 3] and seen[-1].fraction == 1.0
+
+
+def test_a_batch_where_every_molecule_fails_is_a_failed_job():
+    with pytest.raises(JobFailed, match="No molecule could be processed: 'C1CC' is not a valid SMILES"):
+        wb.run("conformers", smiles=("C1CC", "[U]"), device="cpu")
+
+
+def test_cli_conformers_writes_the_sdf_and_reports_bad_molecules(tmp_path):
+    from helpers import run_cli
+
+    out = tmp_path / "out.sdf"
+    proc = run_cli("run", "conformers", "--smiles", "CCO ethanol", "--smiles", "C1CC", "--num", "5",
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(out)
+    assert "mol2: 'C1CC' is not a valid SMILES" in proc.stderr
+    assert [m.GetProp("input_name") for m in _sdf_records(out)] == ["ethanol"]
