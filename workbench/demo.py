@@ -147,8 +147,35 @@ def conformer_step(ctx: DemoContext) -> list[StepOutcome]:
     return out
 
 
+def fold_step(ctx: DemoContext) -> list[StepOutcome]:
+    """ESMFold when its weights are cached; otherwise one sentence on how to get them."""
+    from workbench import models
+    from workbench.devices import registry as reg
+    from workbench.errors import ModelNotAvailable
+
+    try:
+        import transformers  # noqa: F401
+    except ModuleNotFoundError:
+        raise WorkbenchError('Protein folding skipped: pip install "workbench[molecules]".') from None
+    try:
+        models.local_path("esmfold")
+    except ModelNotAvailable as exc:
+        raise WorkbenchError(f"Protein folding skipped: {exc}") from None
+    from workbench.tasks.molecules.fold import FoldRequest
+    from workbench.tasks.registry import get_task
+
+    spec = get_task("fold")
+    request = FoldRequest(sequences=("MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG",),
+                          names=("ubiquitin",))
+    device = reg.get("auto", spec.requirements_for(request))
+    job = device.submit(spec, request)
+    return [ctx.wait("Protein structure (ESMFold)", job,
+                     lambda r: "; ".join(f"{p.name}: mean pLDDT {p.mean_plddt:.1f}, pTM {p.ptm:.2f}"
+                                         for p in r.proteins))]
+
+
 #: The demo's steps in order; capabilities append theirs.
-STEPS: list[Step] = [profile_step, selftest_step, conformer_step]
+STEPS: list[Step] = [profile_step, selftest_step, conformer_step, fold_step]
 
 
 def _esc(x: Any) -> str:

@@ -65,7 +65,24 @@ def _conformers_request(a: argparse.Namespace) -> Any:
                             energy_window=a.energy_window, seed=a.seed, workers=a.workers)
 
 
+def _fold_add(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sequence", action="append", default=[], metavar="SEQ",
+                   help="a protein sequence; chains of a complex joined by ':'; repeat for more")
+    p.add_argument("--fasta", help="a FASTA file")
+    p.add_argument("--num-recycles", type=int, default=None)
+    p.add_argument("--chunk-size", type=int, default=None, help="trunk chunk size (default: from free memory)")
+    p.add_argument("--tiny", action="store_true", help="random tiny model of the same architecture (testing)")
+
+
+def _fold_request(a: argparse.Namespace) -> Any:
+    from workbench.tasks.molecules.fold import FoldRequest
+
+    return FoldRequest(sequences=tuple(a.sequence), fasta=a.fasta, num_recycles=a.num_recycles,
+                       chunk_size=a.chunk_size, tiny=a.tiny)
+
+
 TASK_ARGS: dict[str, TaskArgs] = {
+    "fold": TaskArgs(_fold_add, _fold_request),
     "conformers": TaskArgs(_conformers_add, _conformers_request),
     "selftest": TaskArgs(_selftest_add, _selftest_request),
     "profile": TaskArgs(_profile_add, _profile_request),

@@ -111,3 +111,11 @@ register(TaskSpec(
     requirements="workbench.tasks.molecules.conformers:requirements",
     extra="molecules",
 ))
+register(TaskSpec(
+    name="fold",
+    run="workbench.tasks.molecules.fold:run",
+    request="workbench.tasks.molecules.fold:FoldRequest",
+    summary="Protein structure with ESMFold: PDB + mmCIF with pLDDT, PAE and pLDDT plots.",
+    requirements="workbench.tasks.molecules.fold:requirements",
+    extra="molecules",
+))

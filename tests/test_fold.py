@@ -1,0 +1,149 @@
+"""ESMFold through the real code path with a tiny random model: files, pLDDT, chains, errors.
+
+Structure quality is not asserted: the weights are random.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from Bio.PDB import MMCIFParser, PDBParser
+
+import workbench as wb
+from workbench import models
+from workbench.devices.base import GiB
+from workbench.errors import Cancelled, DeviceError, InputError, JobFailed
+from workbench.tasks.molecules.fold import FoldRequest, choose_chunk_size, estimate_memory, tiny_esmfold
+from workbench.tasks.molecules.sequences import normalise
+from workbench.tasks.molecules.structure_io import ca_rmsd
+
+UBIQUITIN = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
+
+
+def test_single_chain_outputs_pdb_cif_plots_with_plddt_in_bfactors():
+    r = wb.run("fold", sequences=(UBIQUITIN,), names=("ubiquitin",), tiny=True, device="cpu")
+    p = r.proteins[0]
+    assert p.name == "ubiquitin" and p.chains == ["A"] and p.lengths == [76]
+    assert len(p.plddt) == 76 and 0 <= p.mean_plddt <= 100 and 0 <= p.ptm <= 1
+    assert p.mean_plddt == pytest.approx(np.mean(p.plddt), abs=0.01)
+    pdb = PDBParser(QUIET=True).get_structure("u", r.files["ubiquitin.pdb"])
+    residues = list(pdb[0]["A"])
+    assert len(residues) == 76 and residues[0].get_resname() == "MET"
+    bfactors = [res["CA"].get_bfactor() for res in residues]
+    assert bfactors == pytest.approx(p.plddt, abs=0.01)
+    cif = MMCIFParser(QUIET=True).get_structure("u", r.files["ubiquitin.cif"])
+    assert len(list(cif[0].get_residues())) == 76
+    for key in ("ubiquitin.pae", "ubiquitin.plddt"):
+        assert r.files[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert ca_rmsd(r.files["ubiquitin.pdb"], r.files["ubiquitin.pdb"]) == pytest.approx(0, abs=1e-4)
+
+
+def test_complex_is_joined_with_a_linker_and_split_back_into_chains():
+    r = wb.run("fold", sequences=("MKTAYIAKQRQISFVKSH:GSHMLEDPVDAFQ",), names=("dimer",), tiny=True,
+               linker_length=25, device="cpu")
+    p = r.proteins[0]
+    assert p.chains == ["A", "B"] and p.lengths == [18, 13] and len(p.plddt) == 31
+    s = PDBParser(QUIET=True).get_structure("d", r.files["dimer.pdb"])
+    chains = {c.id: [res.id[1] for res in c] for c in s[0]}
+    assert chains == {"A": list(range(1, 19)), "B": list(range(1, 14))}
+    # no glycine linker left over: chain B starts with the real sequence
+    assert [res.get_resname() for res in s[0]["B"]][:3] == ["GLY", "SER", "HIS"]
+    assert len(list(s[0]["B"])) == 13
+    import PIL.Image  # noqa: F401  (matplotlib's dependency) - the PAE plot covers both chains
+    assert r.files["dimer.pae"].stat().st_size > 1000
+
+
+def test_sequences_are_normalised_and_bad_ones_refused(tmp_path):
+    assert normalise(" mkt ay\n iak ", "x") == ("MKTAYIAK",)
+    assert normalise("MKT:gsh", "x") == ("MKT", "GSH")
+    with pytest.raises(InputError, match="illegal letters B, J .first at position 3 of chain 1."):
+        normalise("MKBJ", "x")
+    with pytest.raises(InputError, match="empty"):
+        normalise("  \n ", "x")
+    with pytest.raises(JobFailed, match="seq1: illegal letter Z"):
+        wb.run("fold", sequences=("MKZ",), tiny=True, device="cpu")
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(">first protein\nMKTAY\nIAKQR\n>second\nGSHML\n")
+    r = wb.run("fold", fasta=str(fasta), tiny=True, device="cpu")
+    assert [(p.name, p.lengths) for p in r.proteins] == [("first", [10]), ("second", [5])]
+
+
+def test_memory_estimate_refuses_a_sequence_no_device_fits(devices):
+    huge = "A" * 3000
+    with pytest.raises(DeviceError, match="No device can run this task: it needs .* GiB free memory"):
+        wb.submit("fold", sequences=(huge,), device="auto")
+    with pytest.raises(DeviceError, match="Device sim:npu0 cannot run this task: it has 2.0 GiB free"):
+        wb.submit("fold", sequences=("A" * 300,), device="sim:npu0")
+    assert estimate_memory(1000) > estimate_memory(500) > estimate_memory(100)
+    assert estimate_memory(1000, chunk_size=64) < estimate_memory(1000)
+
+
+def test_chunk_size_follows_free_memory():
+    params = 3.5e9
+    assert choose_chunk_size(200, 64 * GiB, 2, params) is None
+    tight = estimate_memory(2000, chunk_size=64, parameters=params) + 1
+    assert choose_chunk_size(2000, tight, 2, params) in (64, 128)
+    with pytest.raises(InputError, match="needs about .* GiB on this device"):
+        choose_chunk_size(2000, 8 * GiB, 2, params)
+
+
+def test_model_is_loaded_once_per_device():
+    models.unload("esmfold")
+    before = models.load_counts["esmfold"]
+    wb.run("fold", sequences=("MKTAYIAK",), tiny=True, device="cpu")
+    wb.run("fold", sequences=("GSHMLEDP",), tiny=True, device="cpu")
+    assert models.load_counts["esmfold"] == before + 1
+
+
+def test_real_loader_reads_a_hugging_face_cache(tmp_path, monkeypatch):
+    """The `esmfold` registry entry, loaded offline from a cache laid out like the hub's."""
+    snapshot = tmp_path / "hub" / "models--facebook--esmfold_v1" / "snapshots" / ("a" * 40)
+    tiny_esmfold(seed=3).save_pretrained(snapshot)
+    (tmp_path / "hub" / "models--facebook--esmfold_v1" / "refs").mkdir(parents=True)
+    (tmp_path / "hub" / "models--facebook--esmfold_v1" / "refs" / "main").write_text("a" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    models.unload("esmfold")
+    assert models.local_path("esmfold") == snapshot
+    r = wb.run("fold", sequences=("MKTAYIAKQR",), device="cpu")
+    assert r.model == "esmfold" and r.dtype == "float32" and r.proteins[0].lengths == [10]
+    models.unload("esmfold")
+
+
+def test_missing_weights_fail_the_job_with_the_pull_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    models.unload("esmfold")
+    with pytest.raises(JobFailed, match="run `workbench models pull esmfold`"):
+        wb.run("fold", sequences=("MKTAYIAKQR",), device="cpu")
+
+
+def test_progress_per_trunk_block_and_cancel(devices):
+    seen = []
+    r = wb.submit("fold", sequences=("MKTAYIAKQR", "GSHMLEDP"), tiny=True, num_recycles=3, device="cpu")
+    r.on_event(lambda e: e.progress and seen.append(e.progress))
+    r.result(60)
+    # 2 trunk blocks x 4 passes x 2 proteins, plus the loading and the final report
+    assert [p.done for p in seen[1:-1]] == list(range(1, 17))
+    assert seen[-1].fraction == 1.0
+
+    gate = threading.Event()
+    job = wb.submit("fold", sequences=tuple([UBIQUITIN] * 40), tiny=True, num_recycles=8, device="cpu")
+    job.on_event(lambda e: e.progress and e.progress.done >= 3 and gate.set())
+    assert gate.wait(60)
+    job.cancel()
+    with pytest.raises(Cancelled):
+        job.result(60)
+    assert wb.job(job.id).files == {}
+
+
+def test_request_validation():
+    with pytest.raises(InputError, match="at least one protein"):
+        FoldRequest()

@@ -1,0 +1,283 @@
+"""Protein structure prediction with ESMFold (transformers' `EsmForProteinFolding`).
+
+Pipeline per protein, top to bottom:
+
+1. normalise the sequence (case, whitespace) and refuse illegal letters;
+2. join complex chains with a poly-G linker and a residue-index gap (how ESMFold folds
+   multimers), then run the model once, reporting progress per trunk block (which is
+   also where a cancel takes effect);
+3. cut the linker out, split the chains back, write PDB and mmCIF with per-residue pLDDT
+   in the B-factor column, plus a PAE heat map and a pLDDT plot.
+
+Weights come from the model registry (`workbench models pull esmfold`); `tiny=True` uses a
+randomly initialised model of the same architecture, for tests and offline demos.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench import models
+from workbench.devices.placement import Requirements
+from workbench.errors import InputError
+from workbench.jobs.job import Progress, ProgressCallback
+from workbench.tasks.molecules.sequences import ProteinInput, read_proteins
+
+GiB = 1024**3
+#: ESMFold v1: ESM-2 3B language model plus the folding trunk, about 3.5e9 parameters
+ESMFOLD_PARAMETERS = 3.5e9
+PAIR_DIM = 128
+MAX_LENGTH = 4000
+
+
+@dataclass(frozen=True)
+class FoldRequest:
+    sequences: tuple[str, ...] = ()  #: one per protein; chains of a complex joined by ':'
+    fasta: str | None = None
+    names: tuple[str, ...] = ()
+    num_recycles: int | None = None  #: None: the model's default (4 for ESMFold v1)
+    chunk_size: int | None = None  #: None: chosen from the device's free memory
+    linker_length: int = 25  #: glycines between chains of a complex
+    residue_gap: int = 512  #: residue-index jump between chains
+    tiny: bool = False  #: random tiny model of the same architecture (tests, demos)
+
+    def __post_init__(self) -> None:
+        for name in ("sequences", "names"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+        if not self.sequences and not self.fasta:
+            raise InputError("Give at least one protein sequence (or a FASTA file).")
+        if self.num_recycles is not None and not 0 <= self.num_recycles <= 48:
+            raise InputError("num_recycles must be between 0 and 48.")
+        if self.linker_length < 0 or self.residue_gap < 1:
+            raise InputError("linker_length must be >= 0 and residue_gap >= 1.")
+
+
+@dataclass
+class FoldedProtein:
+    name: str
+    chains: list[str]  #: chain ids in the output files
+    lengths: list[int]
+    mean_plddt: float  #: 0-100
+    ptm: float
+    plddt: list[float]  #: per residue, linker removed
+    files: list[str] = field(default_factory=list)  #: keys into FoldResult.files
+
+
+@dataclass
+class FoldResult:
+    proteins: list[FoldedProtein]
+    model: str
+    dtype: str
+    chunk_size: int | None
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+# ---- memory -----------------------------------------------------------------------------
+
+def estimate_memory(length: int, *, weights_dtype_bytes: int = 2, chunk_size: int | None = None,
+                    parameters: float = ESMFOLD_PARAMETERS) -> int:
+    """Bytes ESMFold needs for a (joined) sequence of `length` residues.
+
+    Weights, plus the pair representation (L^2 x 128 fp32) times the working copies the
+    triangular updates and attention keep alive: about 12 without chunking, 4 with.
+    """
+    copies = 12 if chunk_size is None else 4
+    return int(parameters * weights_dtype_bytes + length**2 * PAIR_DIM * 4 * copies + 1 * GiB)
+
+
+def joined_length(protein: ProteinInput, linker: int) -> int:
+    return protein.length + linker * (len(protein.chains) - 1)
+
+
+def requirements(request: FoldRequest) -> Requirements:
+    if request.tiny:
+        return Requirements()
+    proteins = read_proteins(request.sequences, request.fasta, request.names)
+    longest = max(joined_length(p, request.linker_length) for p in proteins)
+    # with the smallest chunk: the least any device needs (chunking is chosen per device)
+    return Requirements(min_memory=estimate_memory(longest, chunk_size=32), workload="compute")
+
+
+def _free_memory(device: str) -> int:
+    import torch
+
+    dev = torch.device(device)
+    if dev.type == "cpu":
+        from workbench.devices.local import cpu_capabilities
+
+        return cpu_capabilities().free_memory
+    mod = getattr(torch, dev.type, None)
+    if mod is not None and hasattr(mod, "mem_get_info"):
+        return int(mod.mem_get_info(dev.index or 0)[0])
+    return int(torch.accelerator.get_memory_info(dev.index or 0)[0])
+
+
+def choose_chunk_size(length: int, free: int, weights_bytes: int, parameters: float) -> int | None:
+    """No chunking when it fits; else the largest chunk that fits; refuses when none does."""
+    for chunk in (None, 128, 64, 32):
+        if estimate_memory(length, weights_dtype_bytes=weights_bytes, chunk_size=chunk,
+                           parameters=parameters) <= free:
+            return chunk
+    need = estimate_memory(length, weights_dtype_bytes=weights_bytes, chunk_size=32, parameters=parameters)
+    raise InputError(
+        f"A {length}-residue fold needs about {need / GiB:.1f} GiB on this device and {free / GiB:.1f} GiB "
+        "is free; use a device with more memory or a shorter sequence.")
+
+
+# ---- model ------------------------------------------------------------------------------
+
+def load_esmfold(path: Path | None, device: str, dtype: str) -> Any:
+    """The real loader: weights from the Hugging Face cache snapshot at `path`."""
+    import torch
+    from transformers import EsmForProteinFolding
+
+    model = EsmForProteinFolding.from_pretrained(path, low_cpu_mem_usage=True)
+    if dtype == "float16":  # the language model in half precision, the trunk in fp32 (as ESMFold does)
+        model.esm = model.esm.half()
+    torch.backends.cuda.matmul.allow_tf32 = True
+    return model.eval().to(device)
+
+
+def tiny_esmfold(seed: int = 0) -> Any:
+    """A randomly initialised ESMFold with a 2-layer ESM-2 and a 2-block trunk (~0.1 M parameters)."""
+    import torch
+    from transformers import EsmConfig, EsmForProteinFolding
+    from transformers.models.esm.configuration_esm import get_default_vocab_list
+
+    config = EsmConfig(
+        vocab_size=33, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        pad_token_id=1, mask_token_id=32, position_embedding_type="rotary", emb_layer_norm_before=False,
+        token_dropout=True, is_folding_model=True, vocab_list=get_default_vocab_list(),
+        esmfold_config={
+            "fp16_esm": False, "lddt_head_hid_dim": 16,
+            "trunk": {
+                "num_blocks": 2, "sequence_state_dim": 32, "pairwise_state_dim": 16,
+                "sequence_head_width": 8, "pairwise_head_width": 8, "position_bins": 16,
+                "max_recycles": 2, "chunk_size": None,
+                "structure_module": {
+                    "sequence_dim": 32, "pairwise_dim": 16, "ipa_dim": 8, "resnet_dim": 16,
+                    "num_heads_ipa": 2, "num_qk_points": 2, "num_v_points": 2, "num_blocks": 2,
+                },
+            },
+        },
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = EsmForProteinFolding(config)
+    return model.eval()
+
+
+def _aatype(sequence: str) -> list[int]:
+    from transformers.models.esm.openfold_utils import residue_constants as rc
+
+    return [rc.restype_order_with_x.get(c, rc.restype_num) for c in sequence]
+
+
+# ---- the task ---------------------------------------------------------------------------
+
+def run(request: FoldRequest, *, device: str, progress: ProgressCallback) -> FoldResult:
+    import torch
+
+    from workbench.tasks.molecules.plots import pae_png, plddt_png
+    from workbench.tasks.molecules.structure_io import split_chains, write_structure
+
+    proteins = read_proteins(request.sequences, request.fasta, request.names)
+    for p in proteins:
+        if joined_length(p, request.linker_length) > MAX_LENGTH:
+            raise InputError(f"{p.name}: {p.length} residues is longer than ESMFold's {MAX_LENGTH}-residue limit.")
+    dev = torch.device(device)
+    dtype = "float32" if dev.type == "cpu" or request.tiny else "float16"
+    progress(Progress(0, len(proteins), "loading ESMFold" + (" (tiny, random weights)" if request.tiny else "")))
+    model = models.load("esmfold", device, dtype, tiny=request.tiny)
+    n_params = float(sum(p.numel() for p in model.parameters()))
+    trunk = model.trunk
+    passes = (request.num_recycles + 1) if request.num_recycles is not None else max(1, trunk.config.max_recycles)
+    per_protein = len(trunk.blocks) * passes
+    total = per_protein * len(proteins)
+    state = {"done": 0, "label": ""}
+
+    def on_block(module: Any, args: Any) -> None:  # progress per trunk block; raises on cancel
+        state["done"] += 1
+        progress(Progress(state["done"], total, state["label"]))
+
+    hooks = [b.register_forward_pre_hook(on_block) for b in trunk.blocks]
+    out_dir = Path(tempfile.mkdtemp(prefix="workbench-fold-"))
+    files: dict[str, Path] = {}
+    folded = []
+    chunk_used: int | None = None
+    try:
+        for i, protein in enumerate(proteins):
+            state["done"] = i * per_protein
+            state["label"] = f"{protein.name} ({protein.length} residues)"
+            linker = "G" * request.linker_length
+            joined = linker.join(protein.chains)
+            positions, offset = [], 0
+            for c, chain in enumerate(protein.chains):
+                start = offset + c * request.residue_gap
+                positions.extend(range(start, start + len(chain)))
+                if c < len(protein.chains) - 1:
+                    positions.extend(range(start + len(chain), start + len(chain) + request.linker_length))
+                offset += len(chain) + request.linker_length
+            chunk = request.chunk_size
+            if chunk is None:
+                chunk = choose_chunk_size(len(joined), _free_memory(device) + _model_bytes(model),
+                                          2 if dtype == "float16" else 4, n_params)
+            trunk.set_chunk_size(chunk)
+            chunk_used = chunk
+            aatype = torch.tensor([_aatype(joined)], device=dev)
+            mask = torch.ones_like(aatype)
+            pos = torch.tensor([positions], device=dev)
+            with torch.inference_mode():
+                out = model(aatype, attention_mask=mask, position_ids=pos, num_recycles=request.num_recycles)
+            folded.append(_write_outputs(model, out, protein, request, out_dir, files, split_chains,
+                                         write_structure, pae_png, plddt_png))
+    finally:
+        for h in hooks:
+            h.remove()
+    progress(Progress(total, total, "written PDB, mmCIF and plots"))
+    return FoldResult(folded, "esmfold-tiny" if request.tiny else "esmfold", dtype, chunk_used, files)
+
+
+def _model_bytes(model: Any) -> int:
+    """The weights are already resident, so they do not count against free memory."""
+    return int(sum(p.numel() * p.element_size() for p in model.parameters()))
+
+
+def _write_outputs(model: Any, out: dict, protein: ProteinInput, request: FoldRequest, out_dir: Path,
+                   files: dict[str, Path], split_chains: Any, write_structure: Any, pae_png: Any,
+                   plddt_png: Any) -> FoldedProtein:
+    plddt_joined = out["plddt"][0, :, 1].float().cpu().numpy() * 100  # CA lDDT, 0-100
+    pdb_text = model.output_to_pdb({k: v for k, v in out.items() if hasattr(v, "to")})[0]
+    keep = np.concatenate([np.arange(s, s + len(c)) for s, c in zip(_chain_starts(protein, request), protein.chains)])
+    plddt = plddt_joined[keep]
+    pae = out["predicted_aligned_error"][0].float().cpu().numpy()[np.ix_(keep, keep)]
+    structure = split_chains(pdb_text, protein.name, [len(c) for c in protein.chains], request.linker_length,
+                             plddt_joined)
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in protein.name)
+    pdb_path, cif_path = out_dir / f"{safe}.pdb", out_dir / f"{safe}.cif"
+    write_structure(structure, pdb_path, cif_path)
+    boundaries = list(np.cumsum([len(c) for c in protein.chains])[:-1])
+    pae_path = pae_png(pae, out_dir / f"{safe}_pae.png", protein.name, boundaries)
+    plddt_path = plddt_png(plddt, out_dir / f"{safe}_plddt.png", protein.name, boundaries)
+    keys = []
+    for kind, path in (("pdb", pdb_path), ("cif", cif_path), ("pae", pae_path), ("plddt", plddt_path)):
+        key = f"{safe}.{kind}"
+        files[key] = path
+        keys.append(key)
+    ids = [ch.id for ch in structure[0]]
+    return FoldedProtein(protein.name, ids, [len(c) for c in protein.chains], float(plddt.mean()),
+                         float(out["ptm"].float().item()), [round(float(x), 2) for x in plddt], keys)
+
+
+def _chain_starts(protein: ProteinInput, request: FoldRequest) -> list[int]:
+    starts, offset = [], 0
+    for chain in protein.chains:
+        starts.append(offset)
+        offset += len(chain) + request.linker_length
+    return starts
