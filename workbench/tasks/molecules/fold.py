@@ -45,6 +45,7 @@ class FoldRequest:
     linker_length: int = 25  #: glycines between chains of a complex
     residue_gap: int = 512  #: residue-index jump between chains
     tiny: bool = False  #: random tiny model of the same architecture (tests, demos)
+    plots: bool = True  #: PAE heat map and pLDDT plot as PNG
 
     def __post_init__(self) -> None:
         for name in ("sequences", "names"):
@@ -262,11 +263,13 @@ def _write_outputs(model: Any, out: dict, protein: ProteinInput, request: FoldRe
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in protein.name)
     pdb_path, cif_path = out_dir / f"{safe}.pdb", out_dir / f"{safe}.cif"
     write_structure(structure, pdb_path, cif_path)
-    boundaries = list(np.cumsum([len(c) for c in protein.chains])[:-1])
-    pae_path = pae_png(pae, out_dir / f"{safe}_pae.png", protein.name, boundaries)
-    plddt_path = plddt_png(plddt, out_dir / f"{safe}_plddt.png", protein.name, boundaries)
+    outputs = [("pdb", pdb_path), ("cif", cif_path)]
+    if request.plots:
+        boundaries = list(np.cumsum([len(c) for c in protein.chains])[:-1])
+        outputs.append(("pae", pae_png(pae, out_dir / f"{safe}_pae.png", protein.name, boundaries)))
+        outputs.append(("plddt", plddt_png(plddt, out_dir / f"{safe}_plddt.png", protein.name, boundaries)))
     keys = []
-    for kind, path in (("pdb", pdb_path), ("cif", cif_path), ("pae", pae_path), ("plddt", plddt_path)):
+    for kind, path in outputs:
         key = f"{safe}.{kind}"
         files[key] = path
         keys.append(key)
