@@ -1,0 +1,63 @@
+"""Widgets on the kernel side: a real job behind each button, results in the traitlets."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+anywidget = pytest.importorskip("anywidget")
+
+from workbench.widgets import MoleculeWidget  # noqa: E402
+
+
+def _settle(widget, job, timeout=60):
+    assert job is not None, widget.error
+    job.wait(timeout)
+    deadline = time.time() + 5
+    while widget.state not in ("succeeded", "failed", "cancelled") and time.time() < deadline:
+        time.sleep(0.02)
+
+
+def test_conformer_widget_runs_a_job_and_shows_the_ensemble():
+    w = MoleculeWidget("CC(C)Cc1ccc(cc1)[C@H](C)C(=O)O ibuprofen\nC1CC", num_conformers=10)
+    assert "cpu" in w.devices and w.devices[0] == "auto"
+    assert "createViewer" in w._viewer_js  # 3Dmol.js travels with the widget, no CDN
+    job = w.run()
+    _settle(w, job)
+    assert w.state == "succeeded" and w.progress == 1.0 and w.job_id == job.id
+    assert w.structure_format == "sdf" and w.structure.count("$$$$") == len(w.conformers)
+    assert [r["ok"] for r in w.summary] == [True, False]
+    assert "not a valid SMILES" in w.summary[1]["error"]
+    assert w.conformers[0]["rank"] == 1 and w.conformers[0]["energy"] == 0
+    assert list(w.downloads) == ["conformers.sdf"]
+
+
+def test_fold_widget_shows_plddt_structure_and_pae():
+    w = MoleculeWidget("MKTAYIAKQR:GSHMLEDP", mode="fold", tiny=True)
+    _settle(w, w.run())
+    assert w.state == "succeeded" and w.structure_format == "pdb"
+    assert w.summary[0]["chains"] == "A,B" and w.summary[0]["length"] == 18
+    assert w.pae_png.startswith("data:image/png;base64,")
+    assert sorted(w.downloads) == ["seq1.cif", "seq1.pdb"]
+    assert " 50.00 " in w.structure  # pLDDT in the B-factor column
+
+
+def test_widget_errors_are_sentences_not_tracebacks():
+    w = MoleculeWidget("MKZ", mode="fold", tiny=True)
+    _settle(w, w.run())
+    assert w.state == "failed" and w.error.startswith("seq1: illegal letter Z")
+    w = MoleculeWidget("CCO", device="tpu")
+    assert w.run() is None
+    assert w.state == "failed" and w.error.startswith("Unknown device 'tpu'")
+
+
+def test_cancel_from_the_widget():
+    w = MoleculeWidget("\n".join(["CCCCCCCCCCCCCCO"] * 30), num_conformers=50)
+    job = w.run()
+    deadline = time.time() + 30
+    while w.progress == 0 and time.time() < deadline:
+        time.sleep(0.01)
+    w._on_front_end_message(w, {"type": "cancel"}, [])
+    _settle(w, job)
+    assert w.state == "cancelled" and "cancelled from the widget" in w.error

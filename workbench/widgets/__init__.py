@@ -1,0 +1,5 @@
+"""Notebook widgets (anywidget): thin views over jobs. They never compute."""
+
+from workbench.widgets.molecule import MoleculeWidget
+
+__all__ = ["MoleculeWidget"]

@@ -1,0 +1,51 @@
+"""What every widget does with a job: submit it, mirror its progress, settle its outcome.
+
+`JobMirror` copies a job's events into a widget's traitlets (state, progress, message,
+error) as they happen. Widgets hold no business logic: they build a request, hand it to
+`workbench.api.submit`, and show what the job reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from workbench.jobs.job import Event, Job
+
+
+class JobMirror:
+    """Keeps `widget.state/progress/message/error/job_id` in step with one job at a time."""
+
+    def __init__(self, widget: Any, on_result: Callable[[Any], None]):
+        self.widget = widget
+        self.on_result = on_result
+        self.job: Job | None = None
+
+    def start(self, job: Job) -> None:
+        self.job = job
+        w = self.widget
+        w.job_id, w.error, w.progress, w.message, w.state = job.id, "", 0.0, "queued", "queued"
+        job.on_event(self._on_event)
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel("cancelled from the widget")
+
+    def _on_event(self, event: Event) -> None:
+        w = self.widget
+        if self.job is None or w.job_id != self.job.id:
+            return
+        if event.progress is not None:
+            if event.progress.fraction is not None:
+                w.progress = float(event.progress.fraction)
+            w.message = event.progress.message
+        elif event.kind == "state" and event.state:
+            if event.state == "succeeded":
+                try:
+                    self.on_result(self.job.result(0))
+                except Exception as exc:  # a view problem is shown, never raised into the runner
+                    w.error = f"could not show the result: {exc}"
+                w.progress = 1.0
+            elif event.state in ("failed", "cancelled"):
+                w.error = event.message or event.state
+            w.state = event.state

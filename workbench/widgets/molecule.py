@@ -1,0 +1,125 @@
+"""`MoleculeWidget`: SMILES or a protein sequence in, a 3D view out.
+
+Conformers show in 3Dmol.js with a slider over the ensemble and an energy table; proteins
+are coloured by pLDDT with the PAE heat map beside. Download buttons give the SDF, PDB
+and mmCIF. 3Dmol.js is bundled (no CDN): its ES module travels in a traitlet and is
+imported from a blob URL once per page.
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets as t
+
+from workbench.errors import WorkbenchError
+from workbench.widgets.jobview import JobMirror
+
+STATIC = Path(__file__).parent / "static"
+
+
+@cache
+def _viewer_source() -> str:
+    return (STATIC / "3Dmol.es6-min.js").read_text()
+
+
+def _device_names() -> list[str]:
+    from workbench.devices import registry
+
+    return ["auto", *registry.names()]
+
+
+class MoleculeWidget(anywidget.AnyWidget):
+    _esm = STATIC / "molecule.js"
+    _css = STATIC / "molecule.css"
+    _viewer_js = t.Unicode("").tag(sync=True)
+
+    mode = t.Unicode("conformers").tag(sync=True)  #: "conformers" | "fold"
+    text = t.Unicode("").tag(sync=True)  #: SMILES (one per line) or a sequence (chains joined by ':')
+    device = t.Unicode("auto").tag(sync=True)
+    devices = t.List(t.Unicode()).tag(sync=True)
+    num_conformers = t.Int(30).tag(sync=True)
+    tiny = t.Bool(False).tag(sync=True)  #: fold with the tiny random model (teaching, tests)
+
+    state = t.Unicode("idle").tag(sync=True)
+    progress = t.Float(0.0).tag(sync=True)
+    message = t.Unicode("").tag(sync=True)
+    error = t.Unicode("").tag(sync=True)
+    job_id = t.Unicode("").tag(sync=True)
+
+    structure = t.Unicode("").tag(sync=True)  #: SDF (all conformers) or PDB text
+    structure_format = t.Unicode("").tag(sync=True)  #: "sdf" | "pdb"
+    conformers = t.List(t.Dict()).tag(sync=True)  #: name, rank, relative energy, weight
+    summary = t.List(t.Dict()).tag(sync=True)  #: one row per molecule / protein
+    pae_png = t.Unicode("").tag(sync=True)  #: data URI
+    downloads = t.Dict().tag(sync=True)  #: file name -> text content
+
+    def __init__(self, text: str = "", mode: str = "conformers", device: str = "auto", **kwargs: Any):
+        super().__init__(text=text, mode=mode, device=device, devices=_device_names(),
+                         _viewer_js=_viewer_source(), **kwargs)
+        self._mirror = JobMirror(self, self._show)
+        self.on_msg(self._on_front_end_message)
+
+    # ---- actions (also callable from Python) ----------------------------------------------
+    def run(self) -> Any:
+        """Submit the job for the current input; returns the `Job`."""
+        from workbench import api
+
+        self.error = ""
+        try:
+            if self.mode == "fold":
+                job = api.submit("fold", sequences=tuple(s for s in self.text.split("\n") if s.strip()),
+                                 tiny=self.tiny, device=self.device)
+            else:
+                lines = tuple(s.strip() for s in self.text.splitlines() if s.strip())
+                job = api.submit("conformers", smiles=lines, num_conformers=self.num_conformers,
+                                 device=self.device)
+        except WorkbenchError as exc:  # bad input or device: a sentence, no traceback
+            self.state, self.error = "failed", str(exc)
+            return None
+        self._mirror.start(job)
+        return job
+
+    def cancel(self) -> None:
+        self._mirror.cancel()
+
+    def _on_front_end_message(self, widget: Any, content: dict, buffers: list) -> None:
+        if content.get("type") == "run":
+            self.run()
+        elif content.get("type") == "cancel":
+            self.cancel()
+
+    # ---- results -> traitlets ---------------------------------------------------------------
+    def _show(self, result: Any) -> None:
+        if hasattr(result, "molecules"):
+            self._show_conformers(result)
+        else:
+            self._show_fold(result)
+
+    def _show_conformers(self, result: Any) -> None:
+        rows, summary = [], []
+        for m in result.molecules:
+            summary.append({"name": m.name, "ok": m.ok, "conformers": m.num_conformers,
+                            "force_field": m.force_field, "error": m.error})
+            for rank, (e, w) in enumerate(zip(m.relative_energies, m.boltzmann_weights)):
+                rows.append({"name": m.name, "rank": rank + 1, "energy": round(e, 3), "weight": round(w, 4)})
+        sdf = result.files["sdf"].read_text()
+        self.summary, self.conformers, self.pae_png = summary, rows, ""
+        self.downloads = {"conformers.sdf": sdf}
+        self.structure_format, self.structure = "sdf", sdf
+
+    def _show_fold(self, result: Any) -> None:
+        first = result.proteins[0]
+        key = first.files[0].rsplit(".", 1)[0]
+        pdb = result.files[f"{key}.pdb"].read_text()
+        self.summary = [{"name": p.name, "chains": ",".join(p.chains), "length": sum(p.lengths),
+                         "mean_plddt": round(p.mean_plddt, 1), "ptm": round(p.ptm, 3)} for p in result.proteins]
+        self.conformers = []
+        png = result.files.get(f"{key}.pae")
+        self.pae_png = ("data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()) if png else ""
+        self.downloads = {f"{key}.pdb": pdb, f"{key}.cif": result.files[f"{key}.cif"].read_text()}
+        self.structure_format, self.structure = "pdb", pdb

@@ -1,0 +1,155 @@
+// MoleculeWidget front end: inputs, progress, a bundled 3Dmol.js viewer, downloads.
+// It only shows state the kernel sends; "run" and "cancel" are messages to the kernel.
+
+async function load3Dmol(model) {
+  if (!globalThis.__workbench3Dmol) {
+    const url = URL.createObjectURL(new Blob([model.get("_viewer_js")], { type: "text/javascript" }));
+    globalThis.__workbench3Dmol = import(url);
+  }
+  return globalThis.__workbench3Dmol;
+}
+
+function el(tag, attrs = {}, text = "") {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text) e.textContent = text;
+  return e;
+}
+
+function plddtColour(b) {
+  if (b >= 90) return "#0053d6";
+  if (b >= 70) return "#65cbf3";
+  if (b >= 50) return "#ffdb13";
+  return "#ff7d45";
+}
+
+async function render({ model, el: root }) {
+  root.classList.add("wb-mol");
+  const mode = el("select", { class: "wb-mode" });
+  for (const m of ["conformers", "fold"]) mode.append(el("option", { value: m }, m));
+  const device = el("select", { class: "wb-device" });
+  const num = el("input", { type: "number", min: "1", max: "5000", class: "wb-num", title: "conformers" });
+  const run = el("button", { class: "wb-run" }, "Run");
+  const cancel = el("button", { class: "wb-cancel" }, "Cancel");
+  const text = el("textarea", { class: "wb-text", placeholder: "SMILES (one per line) or a protein sequence" });
+  const bar = el("progress", { max: "1", value: "0", class: "wb-progress" });
+  const status = el("span", { class: "wb-status" });
+  const error = el("div", { class: "wb-error" });
+  const viewerBox = el("div", { class: "wb-viewer" });
+  const side = el("div", { class: "wb-side" });
+  const slider = el("input", { type: "range", min: "0", max: "0", value: "0", class: "wb-slider" });
+  const downloads = el("div", { class: "wb-row wb-downloads" });
+  const controls = el("div", { class: "wb-row" });
+  controls.append(mode, device, "conformers:", num, run, cancel, bar, status);
+  const sliderRow = el("div", { class: "wb-row" });
+  sliderRow.append("conformer:", slider);
+  const main = el("div", { class: "wb-main" });
+  main.append(viewerBox, side);
+  root.append(controls, text, error, sliderRow, downloads, main);
+
+  let viewer = null;
+  let models = [];
+
+  function syncInputs() {
+    mode.value = model.get("mode");
+    device.replaceChildren(...model.get("devices").map((d) => el("option", { value: d }, d)));
+    device.value = model.get("device");
+    num.value = model.get("num_conformers");
+    text.value = model.get("text");
+  }
+
+  function syncStatus() {
+    const state = model.get("state");
+    bar.value = model.get("progress");
+    status.textContent = `${state} ${Math.round(100 * model.get("progress"))}% ${model.get("message")}`;
+    error.textContent = model.get("error");
+    run.disabled = state === "queued" || state === "running";
+    cancel.disabled = !(state === "queued" || state === "running");
+    root.dataset.state = state;
+  }
+
+  function table(rows, columns) {
+    const t = el("table");
+    const head = el("tr");
+    for (const c of columns) head.append(el("th", {}, c));
+    t.append(head);
+    rows.forEach((r, i) => {
+      const tr = el("tr", { "data-index": String(i) });
+      for (const c of columns) tr.append(el("td", {}, String(r[c] ?? "")));
+      t.append(tr);
+    });
+    return t;
+  }
+
+  function showConformer(i) {
+    if (!viewer || !models.length) return;
+    models.forEach((m, k) => m.hide && (k === i ? m.show() : m.hide()));
+    viewer.zoomTo();
+    viewer.render();
+    side.querySelectorAll("tr.wb-current").forEach((r) => r.classList.remove("wb-current"));
+    const row = side.querySelector(`tr[data-index="${i}"]`);
+    if (row) row.classList.add("wb-current");
+  }
+
+  async function syncStructure() {
+    const data = model.get("structure");
+    const fmt = model.get("structure_format");
+    side.replaceChildren();
+    downloads.replaceChildren();
+    for (const [name, content] of Object.entries(model.get("downloads"))) {
+      const b = el("button", { class: "wb-download" }, `Download ${name}`);
+      b.onclick = () => {
+        const a = el("a", { href: URL.createObjectURL(new Blob([content])), download: name });
+        a.click();
+      };
+      downloads.append(b);
+    }
+    if (!data) return;
+    const $3Dmol = await load3Dmol(model);
+    if (!viewer) viewer = $3Dmol.createViewer(viewerBox, { backgroundColor: "white" });
+    viewer.clear();
+    models = [];
+    if (fmt === "sdf") {
+      const records = data.split("$$$$\n").filter((r) => r.trim());
+      for (const r of records) {
+        const m = viewer.addModel(r + "$$$$\n", "sdf");
+        m.setStyle({}, { stick: { radius: 0.15 } });
+        models.push(m);
+      }
+      slider.max = String(Math.max(0, models.length - 1));
+      slider.value = "0";
+      side.append(table(model.get("conformers"), ["name", "rank", "energy", "weight"]));
+      showConformer(0);
+    } else {
+      const m = viewer.addModel(data, "pdb");
+      m.setStyle({}, { cartoon: { colorfunc: (atom) => plddtColour(atom.b) } });
+      models.push(m);
+      side.append(table(model.get("summary"), ["name", "chains", "length", "mean_plddt", "ptm"]));
+      if (model.get("pae_png")) side.append(el("img", { class: "wb-pae", src: model.get("pae_png") }));
+      viewer.zoomTo();
+      viewer.render();
+    }
+    root.dataset.models = String(models.length);
+  }
+
+  mode.onchange = () => { model.set("mode", mode.value); model.save_changes(); };
+  device.onchange = () => { model.set("device", device.value); model.save_changes(); };
+  num.onchange = () => { model.set("num_conformers", parseInt(num.value, 10) || 1); model.save_changes(); };
+  text.onchange = () => { model.set("text", text.value); model.save_changes(); };
+  run.onclick = () => {
+    model.set("text", text.value);
+    model.save_changes();
+    model.send({ type: "run" });
+  };
+  cancel.onclick = () => model.send({ type: "cancel" });
+  slider.oninput = () => showConformer(parseInt(slider.value, 10));
+
+  for (const name of ["mode", "devices", "device", "num_conformers", "text"]) model.on(`change:${name}`, syncInputs);
+  for (const name of ["state", "progress", "message", "error"]) model.on(`change:${name}`, syncStatus);
+  model.on("change:structure", syncStructure);
+  syncInputs();
+  syncStatus();
+  await syncStructure();
+}
+
+export default { render };
