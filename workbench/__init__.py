@@ -31,6 +31,7 @@ _LAZY = {
     "job": ("workbench.api", "job"),
     "run": ("workbench.api", "run"),
     "submit": ("workbench.api", "submit"),
+    "connect": ("workbench.api", "connect"),
     "Job": ("workbench.jobs.job", "Job"),
     "JobState": ("workbench.jobs.job", "JobState"),
     "Progress": ("workbench.jobs.job", "Progress"),
@@ -38,7 +39,7 @@ _LAZY = {
 
 __all__ = [
     "Cancelled", "DeviceError", "InputError", "Job", "JobFailed", "JobState",
-    "ModelNotAvailable", "Progress", "WorkbenchError", "device", "devices", "job",
+    "ModelNotAvailable", "Progress", "WorkbenchError", "connect", "device", "devices", "job",
     "jobs", "run", "submit",
 ]
 

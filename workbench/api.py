@@ -53,3 +53,13 @@ def list_jobs(limit: int | None = 50, state: str | None = None, task: str | None
 def job(job_id: str) -> StoredJob:
     """Reopen a job from the store (survives kernel restarts)."""
     return default_store().get(job_id)
+
+
+def connect(address: str | None = None, **kwargs: Any) -> list[Device]:
+    """Start an embedded Ray cluster on 127.0.0.1 (no address) or join one, and list its devices.
+
+    `address`: "auto", "ray://host:10001" or "host:port"; see `workbench.devices.ray.connect`.
+    """
+    from workbench.devices import ray as ray_devices
+
+    return ray_devices.connect(address, **kwargs)

@@ -44,10 +44,14 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 
 # ---- devices ----------------------------------------------------------------------------
 
-def device_rows(profile: bool, seconds: float) -> list[dict[str, Any]]:
+def device_rows(profile: bool, seconds: float, cluster: str | None = None) -> list[dict[str, Any]]:
     from workbench.devices import registry
     from workbench.devices.profile import cached_profiles, profile_device
 
+    if cluster:
+        from workbench.devices.ray import connect
+
+        connect(None if cluster == "local" else cluster)
     devs = registry.discover()
     profiles = cached_profiles(devs)
     if profile:
@@ -67,7 +71,7 @@ def cmd_devices(a: argparse.Namespace) -> int:
     from workbench.devices import registry
     from workbench.devices.base import format_bytes
 
-    rows = device_rows(a.profile, a.seconds)
+    rows = device_rows(a.profile, a.seconds, a.cluster)
     if a.json:
         _print_json(rows)
         return 0
@@ -244,6 +248,8 @@ def build_parser() -> Parser:
     d.add_argument("--json", action="store_true")
     d.add_argument("--profile", action="store_true", help="measure and cache device profiles")
     d.add_argument("--seconds", type=float, default=0.3, help="profiling budget per figure")
+    d.add_argument("--cluster", metavar="ADDRESS",
+                   help="also list a Ray cluster's devices: host:port, ray://host:10001, auto, or local")
     d.set_defaults(func=cmd_devices)
 
     r = sub.add_parser("run", help="run a task and wait for its result")
@@ -287,6 +293,17 @@ def build_parser() -> Parser:
     return p
 
 
+def _finish() -> None:
+    """Leave a Ray cluster we joined, so the process exits promptly."""
+    import sys as _sys
+
+    if "ray" in _sys.modules:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -308,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if isinstance(exc, (JobFailed, Cancelled)) else 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        _finish()
 
 
 if __name__ == "__main__":

@@ -81,7 +81,19 @@ def _fold_request(a: argparse.Namespace) -> Any:
                        chunk_size=a.chunk_size, tiny=a.tiny)
 
 
+def _count_add(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--delay", type=float, default=0.01)
+
+
+def _count_request(a: argparse.Namespace) -> Any:
+    from workbench.tasks.diagnostics import CountRequest
+
+    return CountRequest(steps=a.steps, delay=a.delay)
+
+
 TASK_ARGS: dict[str, TaskArgs] = {
+    "count": TaskArgs(_count_add, _count_request),
     "fold": TaskArgs(_fold_add, _fold_request),
     "conformers": TaskArgs(_conformers_add, _conformers_request),
     "selftest": TaskArgs(_selftest_add, _selftest_request),

@@ -119,3 +119,9 @@ register(TaskSpec(
     requirements="workbench.tasks.molecules.fold:requirements",
     extra="molecules",
 ))
+register(TaskSpec(
+    name="count",
+    run="workbench.tasks.diagnostics:run",
+    request="workbench.tasks.diagnostics:CountRequest",
+    summary="Count to N with progress per step (checks progress, cancel and migration).",
+))

@@ -1,0 +1,160 @@
+"""Ray devices on a real three-node cluster on 127.0.0.1 (one module-scoped cluster).
+
+Nodes: the head (1 CPU), one with a custom {"NPU": 1} resource, one CPU-only worker that
+the migration test removes mid job.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from helpers import run_cli
+
+ray = pytest.importorskip("ray")
+
+import workbench as wb  # noqa: E402
+from workbench.devices import ray as ray_devices  # noqa: E402
+from workbench.devices import registry  # noqa: E402
+from workbench.devices.placement import Requirements  # noqa: E402
+from workbench.devices.profile import DeviceProfile, save_profile  # noqa: E402
+from workbench.errors import Cancelled, DeviceError  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, connect=False, head_node_args={
+        "num_cpus": 1, "include_dashboard": False,
+        "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 3,
+                           "health_check_initial_delay_ms": 0}})
+    npu = c.add_node(num_cpus=1, resources={"NPU": 1})
+    spare = c.add_node(num_cpus=1)
+    c.wait_for_nodes()
+    devices = ray_devices.connect(c.address)
+    yield {"cluster": c, "npu": npu, "spare": spare, "devices": {d.id: d for d in devices}}
+    ray_devices.disconnect()
+    c.shutdown()
+
+
+def _node_device(cluster, node, kind="cpu"):
+    short = node.node_id[:8]
+    return registry.get(f"ray:{short}/cpu" if kind == "cpu" else f"ray:{short}/{kind}:0")
+
+
+def test_discovery_lists_every_node_and_resource(cluster):
+    ids = set(cluster["devices"])
+    npu_short, spare_short = cluster["npu"].node_id[:8], cluster["spare"].node_id[:8]
+    assert {f"ray:{npu_short}/npu:0", f"ray:{npu_short}/cpu", f"ray:{spare_short}/cpu", "ray:cpu", "ray:npu"} <= ids
+    npu = cluster["devices"][f"ray:{npu_short}/npu:0"]
+    assert npu.capabilities.kind == "npu" and npu.capabilities.backend == "ray"
+    assert npu.capabilities.extra["node_id"] == cluster["npu"].node_id
+    listed = {d.id for d in wb.devices()}
+    assert "cpu" in listed and ids <= listed  # local and cluster devices side by side
+
+
+def test_cli_lists_the_cluster(cluster, home):
+    out = run_cli("devices", "--cluster", cluster["cluster"].address, "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {r["id"]: r for r in json.loads(out.stdout)}
+    assert "cpu" in rows and rows["ray:npu"]["kind"] == "npu"
+
+
+def test_npu_job_runs_on_the_npu_node_with_ordered_progress(cluster, home):
+    job = wb.submit("count", steps=30, delay=0.005, device="ray:npu")
+    events = list(job.events(timeout=120))
+    result = job.result(10)
+    node_dev = _node_device(cluster, cluster["npu"], "npu")
+    assert job.device == node_dev.id
+    assert result.pid == node_dev.info()["pid"]  # it ran in that device's actor
+    done = [e.progress.done for e in events if e.progress is not None]
+    assert done == list(range(1, 31))
+    assert [e.state for e in events if e.kind == "state"] == ["queued", "running", "succeeded"]
+    assert registry.get("auto", Requirements(kinds=("npu",))).capabilities.kind == "npu"
+
+
+def test_results_and_files_come_back_to_the_local_store(cluster, home):
+    job = wb.submit("selftest", dtypes=("float32",), device=_node_device(cluster, cluster["npu"]).id)
+    result = job.result(120)
+    assert result.passed and result.files["report"].exists()
+    assert str(result.files["report"]).startswith(str(home))
+    stored = wb.job(job.id)
+    assert stored.state == "succeeded" and stored.files["report"].exists()
+
+
+def test_models_stay_loaded_in_the_device_actor(cluster, home):
+    dev = _node_device(cluster, cluster["npu"], "npu")
+    for _ in range(3):
+        wb.submit("selftest", dtypes=("float32",), device=dev.id).result(120)
+    # one float64 reference and one float32 copy, loaded once for three jobs
+    assert dev.info()["load_counts"]["tiny-transformer"] == 2
+
+
+def test_cancel_stops_remote_work_promptly(cluster, home):
+    job = wb.submit("count", steps=100000, delay=0.01, device="ray:npu")
+    started = threading.Event()
+    job.on_event(lambda e: e.progress is not None and started.set())
+    assert started.wait(60)
+    t0 = time.monotonic()
+    job.cancel()
+    with pytest.raises(Cancelled):
+        job.result(30)
+    assert time.monotonic() - t0 < 5
+    assert wb.job(job.id).state == "cancelled"
+
+
+def test_auto_follows_profiles_across_the_cluster(cluster, home):
+    npu_cpu = _node_device(cluster, cluster["npu"])
+    spare_cpu = _node_device(cluster, cluster["spare"])
+    local = registry.get("cpu")
+    for dev, tflops in ((local, 0.05), (npu_cpu, 0.5), (spare_cpu, 2.0)):
+        save_profile(dev, DeviceProfile(dev.id, dev.capabilities.name, tflops, tflops, "float32", 10.0,
+                                        "x", None))
+    assert registry.get("auto", Requirements(kinds=("cpu",))).id == spare_cpu.id
+
+
+def test_impossible_requests_fail_fast_with_the_missing_resource(cluster, home):
+    t0 = time.monotonic()
+    with pytest.raises(DeviceError, match="Unknown device 'ray:tpu'"):
+        wb.submit("count", device="ray:tpu")
+    with pytest.raises(DeviceError, match="needs a device of kind tpu"):
+        registry.get("auto", Requirements(kinds=("tpu",)))
+    assert time.monotonic() - t0 < 5
+
+
+def test_node_dying_mid_job_migrates_the_job(cluster, home):
+    spare = _node_device(cluster, cluster["spare"])
+    done_before = wb.submit("count", steps=3, device=spare.id)
+    done_before.result(60)
+    job = wb.submit("count", steps=400, delay=0.02, device=spare.id)
+    started = threading.Event()
+    job.on_event(lambda e: e.progress is not None and e.progress.done > 5 and started.set())
+    assert started.wait(60)
+    cluster["cluster"].remove_node(cluster["spare"], allow_graceful=False)
+    result = job.result(180)
+    assert result.steps == 400 and job.device != spare.id
+    notes = [e.message for e in job.snapshot_events() if e.kind == "note"]
+    assert any(n.startswith(f"moved from {spare.id} to ") and "because" in n for n in notes), notes
+    assert wb.job(done_before.id).state == "succeeded"  # finished work is untouched
+    with pytest.raises(DeviceError, match=f"Unknown device '{spare.id}'"):
+        wb.submit("count", device=spare.id)  # the dead node's device is gone from the registry
+
+
+def test_every_ray_port_listens_on_loopback_only(cluster):
+    psutil = pytest.importorskip("psutil")
+    ray_pids = set()
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmd = " ".join(proc.info.get("cmdline") or [])
+        if "ray" in cmd and ("gcs_server" in cmd or "raylet" in cmd or "ray::" in cmd or "default_worker" in cmd
+                             or "ray/_private" in cmd or "dashboard" in cmd):
+            ray_pids.add(proc.info["pid"])
+    listening = [c for c in psutil.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN and c.pid in ray_pids]
+    assert listening, "the cluster listens somewhere"
+    exposed = [f"{c.laddr.ip}:{c.laddr.port}" for c in listening
+               if c.laddr.ip not in ("127.0.0.1", "::ffff:127.0.0.1", "::1")]
+    assert not exposed, exposed

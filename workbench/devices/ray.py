@@ -1,0 +1,410 @@
+"""Ray devices: the nodes and resource classes of a Ray cluster, as workbench devices.
+
+`connect()` starts an embedded single-machine cluster bound to 127.0.0.1 (or joins one at
+an address) and registers one device per resource it finds:
+
+    ray:cpu, ray:gpu, ray:npu, ...          any node with that resource
+    ray:<node>/cpu, ray:<node>/gpu:0, ...   one resource on one node (node = first 8 hex of its id)
+
+Each device runs its jobs in one threaded actor (`ray_worker.DeviceWorker`) that keeps
+models loaded. Progress streams back through the actor's streaming generator; cancel is
+cooperative through the actor; when a node dies mid job, the job moves to another device
+that satisfies the same requirements and its event stream says so. Custom resources
+(`{"NPU": 1}`, `{"MLU": 1}`) become devices of that kind; Ray's `accelerator_type:*`
+labels are kept in the capabilities.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from workbench.devices import placement, registry
+from workbench.devices.base import Capabilities
+from workbench.devices.placement import Requirements
+from workbench.errors import DeviceError
+from workbench.jobs.job import Job, JobState
+from workbench.jobs.runner import EXTERNAL_CANCEL_POLL_S, settle
+from workbench.jobs.store import ResultStore, default_store
+from workbench.tasks.registry import TASKS, TaskLike, TaskSpec, resolve
+
+#: resources that are not devices
+NOT_DEVICES = ("CPU", "GPU", "memory", "object_store_memory")
+ACCELERATOR_DTYPES = ("float32", "float16", "bfloat16")
+_driver_pool = ThreadPoolExecutor(max_workers=256, thread_name_prefix="workbench-ray-driver")
+_lock = threading.Lock()
+
+
+def _loopback(address: str | None) -> bool:
+    return address in (None, "", "local", "embedded") or str(address).split("//")[-1].startswith(
+        ("127.0.0.1", "localhost"))
+
+
+def _import_ray(loopback: bool) -> Any:
+    """Import ray with the loopback setting when the cluster is this machine's.
+
+    `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` must be set before ray is imported: it makes
+    every Ray port listen on 127.0.0.1 only (see the project's ray-on-loopback note).
+    """
+    if loopback:
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    os.environ.setdefault("RAY_DISABLE_USAGE_STATS", "1")
+    import ray
+
+    return ray
+
+
+def connect(address: str | None = None, *, num_cpus: int | None = None,
+            resources: dict[str, float] | None = None) -> list[RayDevice]:
+    """Start an embedded cluster (no address) or join one; register its devices.
+
+    `address`: None for an embedded cluster on 127.0.0.1, "auto" for the cluster this
+    machine belongs to, "ray://host:10001" for Ray Client, or "host:port" of a head node.
+    """
+    ray = _import_ray(_loopback(address))
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                  "configure_logging": False}
+        if address in (None, "", "local", "embedded"):
+            ray.init(num_cpus=num_cpus, resources=resources, **kwargs)
+        else:
+            ray.init(address=address, **kwargs)
+    return refresh()
+
+
+def disconnect() -> None:
+    """Forget the cluster's devices and shut the Ray connection down."""
+    import ray
+
+    for d in [d for d in registry.discover() if isinstance(d, RayDevice)]:
+        d.close()
+        registry.remove(d.id)
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+def cluster_devices() -> list[RayDevice]:
+    return [d for d in registry.discover() if isinstance(d, RayDevice)]
+
+
+def refresh() -> list[RayDevice]:
+    """Re-read the cluster's nodes and register a device per resource (existing ones kept)."""
+    import ray
+
+    existing = {d.id: d for d in cluster_devices()}
+    found: dict[str, RayDevice] = {}
+    classes: dict[str, dict[str, Any]] = {}
+    for node in ray.nodes():
+        if not node.get("Alive"):
+            continue
+        res = node.get("Resources", {})
+        node_id = node["NodeID"]
+        short = node_id[:8]
+        memory = int(res.get("memory", 0))
+        accel_types = sorted(k.split(":", 1)[1] for k in res if k.startswith("accelerator_type:"))
+        kinds: list[tuple[str, str, int]] = []
+        if res.get("CPU"):
+            kinds.append(("cpu", "CPU", 1))
+        kinds.extend(("cuda", "GPU", int(res["GPU"])) for _ in [0] if res.get("GPU"))
+        for key, value in res.items():
+            if key in NOT_DEVICES or ":" in key or key.startswith("node"):
+                continue
+            kinds.append((key.lower(), key, int(value)))
+        for kind, resource, count in kinds:
+            per_node = [f"ray:{short}/cpu"] if kind == "cpu" else [f"ray:{short}/{kind}:{i}" for i in range(count)]
+            for dev_id in per_node:
+                found[dev_id] = existing.get(dev_id) or RayDevice(
+                    dev_id, kind, resource, node_id=node_id, node_name=node.get("NodeManagerAddress", ""),
+                    memory=memory, accelerator_types=accel_types)
+            cls = classes.setdefault(kind, {"resource": resource, "memory": 0, "types": set(), "nodes": 0})
+            cls["memory"] = max(cls["memory"], memory)
+            cls["types"].update(accel_types)
+            cls["nodes"] += 1
+    for kind, info in classes.items():
+        dev_id = f"ray:{'gpu' if kind == 'cuda' else kind}"
+        cls_dev = existing.get(dev_id) or RayDevice(
+            dev_id, kind, info["resource"], node_id=None, node_name=f"{info['nodes']} node(s)",
+            memory=info["memory"], accelerator_types=sorted(info["types"]))
+        cls_dev.members = [d for d in found.values() if d.kind == kind and d.node_id]
+        found[dev_id] = cls_dev
+    for dev_id, dev in existing.items():  # a device whose node is gone stops taking work
+        if dev_id not in found:
+            dev.mark_dead("its node left the cluster")
+            registry.remove(dev_id)
+    for dev in found.values():
+        registry.add(dev)
+    return list(found.values())
+
+
+class RayDevice:
+    """A device on a Ray cluster. Same `submit` / `Job` contract as a local device."""
+
+    def __init__(self, id: str, kind: str, resource: str, *, node_id: str | None, node_name: str,
+                 memory: int, accelerator_types: list[str], concurrency: int = 1):
+        self.id = id
+        self.kind = kind
+        self.resource = resource
+        self.node_id = node_id
+        self.concurrency = concurrency
+        dtypes = ("float64", "float32", "bfloat16", "float16") if kind in ("cpu", "cuda") else ACCELERATOR_DTYPES
+        name = f"{resource} on {node_name}" + (f" ({', '.join(accelerator_types)})" if accelerator_types else "")
+        self._caps = Capabilities(
+            kind=kind, index=None if kind == "cpu" else 0, name=name, total_memory=memory, free_memory=memory,
+            dtypes=dtypes, torch_device="remote", fast_dtype="float32" if kind == "cpu" else "bfloat16",
+            backend="ray", extra={"node_id": node_id, "resource": resource, "accelerator_types": accelerator_types},
+        )
+        self._actor: Any = None
+        self._slots = threading.Semaphore(concurrency)
+        self._load = 0
+        self._load_lock = threading.Lock()
+        self._fault: str | None = None
+        self._ready = False
+        #: for a resource-class device (`ray:npu`): the node devices it stands for
+        self.members: list[RayDevice] = []
+
+    def __repr__(self) -> str:
+        return f"<RayDevice {self.id}: {self._caps.name}>"
+
+    @property
+    def is_class(self) -> bool:
+        return self.node_id is None
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._caps
+
+    def load(self) -> int:
+        if self.is_class:
+            return min((m.load() for m in self.members if not m._fault), default=0)
+        return self._load
+
+    def mark_dead(self, reason: str) -> None:
+        self._fault = reason
+        self._actor = None
+
+    # ---- the actor ----------------------------------------------------------------------
+    def actor(self) -> Any:
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        from workbench.devices.ray_worker import DeviceWorker
+
+        with _lock:
+            if self._actor is None:
+                opts: dict[str, Any] = {"max_concurrency": self.concurrency + 2, "max_restarts": 0}
+                if self.kind == "cpu":
+                    opts["num_cpus"] = 1
+                elif self.resource == "GPU":
+                    opts.update(num_cpus=0, num_gpus=1)
+                else:
+                    opts.update(num_cpus=0, resources={self.resource: 1})
+                if self.node_id:
+                    opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self.node_id, soft=False)
+                self._actor = ray.remote(DeviceWorker).options(**opts).remote(self.kind)
+            return self._actor
+
+    def info(self, timeout: float = 60) -> dict[str, Any]:
+        """What the remote worker reports: its torch device, node, pid and model load counts."""
+        import ray
+
+        if self.is_class:
+            raise DeviceError(f"{self.id} is a resource class; ask one of its node devices.")
+        return ray.get(self.actor().info.remote(), timeout=timeout)
+
+    def ensure_ready(self, timeout: float = 120) -> None:
+        """Start the worker actor and wait for it; a clear error if the node cannot host it."""
+        import ray
+
+        if self._ready:
+            return
+        try:
+            self.info(timeout=timeout)
+        except ray.exceptions.GetTimeoutError:
+            self.close()
+            raise DeviceError(
+                f"Could not start a worker on {self.id} within {timeout:.0f} s: its {self.resource} "
+                "resource is held by other work on the cluster.") from None
+        self._ready = True
+
+    def close(self) -> None:
+        import ray
+
+        if self._actor is not None:
+            try:
+                ray.kill(self._actor)
+            except Exception:
+                pass
+            self._actor = None
+
+    def shutdown(self, *, reason: str = "the device was shut down") -> None:
+        self.mark_dead(reason)
+        self.close()
+
+    # ---- jobs -----------------------------------------------------------------------------
+    def submit(self, task: TaskLike, request: Any, *, task_name: str | None = None,
+               requirements: Requirements | None = None) -> Job:
+        if self._fault:
+            raise DeviceError(f"Device {self.id} is not available: {self._fault}")
+        if self.is_class:  # a resource class runs on the best of its node devices
+            from workbench.devices.profile import cached_profiles
+
+            alive = [m for m in self.members if not m._fault]
+            if not alive:
+                raise DeviceError(f"No node of the cluster offers {self.resource} any more.")
+            req = requirements or (TASKS[task_name or task].requirements_for(request)
+                                   if isinstance(task, str) and task in TASKS else Requirements())
+            target = placement.choose(alive, req, cached_profiles(alive))
+            return target.submit(task, request, task_name=task_name, requirements=requirements)
+        name, _ = resolve(task, task_name)
+        payload = name if (isinstance(task, (str, TaskSpec)) and name in TASKS) else task
+        if requirements is None and name in TASKS:
+            requirements = TASKS[name].requirements_for(request)
+        job = Job(name, request, self.id)
+        job._store = default_store()
+        job._store.register(job)
+        with self._load_lock:
+            self._load += 1
+        _driver_pool.submit(_drive, job, payload, request, self, requirements or Requirements(), job._store)
+        return job
+
+
+# ---- the driver side of one job -------------------------------------------------------------
+
+def _dead_node_errors() -> tuple[type, ...]:
+    from ray import exceptions as rx
+
+    names = ("RayActorError", "ActorDiedError", "ActorUnavailableError", "NodeDiedError", "WorkerCrashedError",
+             "ObjectLostError", "OwnerDiedError", "ActorUnschedulableError")
+    return tuple(getattr(rx, n) for n in names if hasattr(rx, n))
+
+
+def _next_device(job: Job, failed: RayDevice, req: Requirements, reason: str) -> RayDevice | None:
+    try:
+        refresh()
+    except Exception:
+        pass
+    candidates = [d for d in cluster_devices()
+                  if d is not failed and not d.is_class and not d._fault and not placement.unmet(d, req)]
+    if not candidates:
+        return None
+    from workbench.devices.profile import cached_profiles
+
+    return placement.choose(candidates, req, cached_profiles(candidates))
+
+
+def _drive(job: Job, payload: Any, request: Any, device: RayDevice, req: Requirements, store: ResultStore) -> None:
+    """Run `job` on `device`; on a dead node, move it to another device and go on."""
+    import ray
+
+    from workbench.devices.ray_worker import materialise
+    from workbench.jobs.serialize import with_files
+
+    dead = _dead_node_errors()
+    current = device
+    try:
+        while True:
+            with current._slots:
+                if job.cancel_requested or store.cancel_requested(job.id):
+                    settle(job, store, JobState.CANCELLED, reason="cancelled before it started")
+                    return
+                try:
+                    current.ensure_ready()
+                    if job.state is not JobState.RUNNING:
+                        job._set_state(JobState.RUNNING)
+                        store.update(job)
+                    outcome = _stream(job, payload, request, current, store)
+                except dead as exc:
+                    reason = f"{type(exc).__name__}: the node or its worker died"
+                    current.mark_dead(reason)
+                    nxt = _next_device(job, current, req, reason)
+                    if nxt is None:
+                        settle(job, store, JobState.FAILED, reason=(
+                            f"Device {current.id} died mid job ({reason}) and no other device can run it: "
+                            f"it needs {req.describe()}."))
+                        return
+                    job.note(f"moved from {current.id} to {nxt.id} because {current.id} died ({reason})")
+                    job.device = nxt.id
+                    store.update(job)
+                    current = nxt
+                    continue
+            kind = outcome[0]
+            if kind == "done":
+                _, result, files = outcome
+                if files:
+                    result = with_files(result, materialise(files))
+                settle(job, store, JobState.SUCCEEDED, result=result)
+            elif outcome[1] == "cancelled":
+                settle(job, store, JobState.CANCELLED, reason=outcome[2])
+            else:
+                settle(job, store, JobState.FAILED, reason=outcome[2])
+            return
+    except Exception as exc:  # anything else ends the job with a reason, never a hang
+        from workbench.jobs.runner import readable_reason
+
+        if not job.done:
+            settle(job, store, JobState.FAILED, reason=f"Ray error: {readable_reason(exc)}")
+    finally:
+        with device._load_lock:
+            device._load -= 1
+        del ray
+
+
+def _node_alive(node_id: str | None) -> bool:
+    import ray
+
+    if node_id is None:
+        return True
+    try:
+        return any(n["NodeID"] == node_id and n.get("Alive") for n in ray.nodes())
+    except Exception:
+        return True
+
+
+def _stream(job: Job, payload: Any, request: Any, device: RayDevice, store: ResultStore) -> tuple:
+    import ray
+
+    actor = device.actor()
+    gen = actor.run.remote(job.id, payload, request)
+    cancel_sent = False
+    last_poll = 0.0
+
+    def send_cancel() -> None:
+        nonlocal cancel_sent
+        if not cancel_sent:
+            cancel_sent = True
+            actor.cancel.remote(job.id)
+
+    job.on_event(lambda ev: ev.kind == "note" and ev.message.startswith("cancel requested") and send_cancel(),
+                 replay=True)
+    while True:
+        ready, _ = ray.wait([gen], timeout=1.0)
+        if not ready:
+            if not _node_alive(device.node_id):
+                from ray.exceptions import NodeDiedError
+
+                raise NodeDiedError(device.node_id)
+            if store.cancel_requested(job.id):
+                job.cancel("cancelled from another process")
+            continue
+        try:
+            ref = next(gen)
+        except StopIteration:
+            break
+        item = ray.get(ref)
+        now = time.monotonic()
+        if not cancel_sent and now - last_poll > EXTERNAL_CANCEL_POLL_S:
+            last_poll = now
+            if store.cancel_requested(job.id):
+                job.cancel("cancelled from another process")
+        if item[0] == "progress":
+            job.report(item[1])
+            if int(item[1].done) % 20 == 0:
+                store.update(job)
+        elif item[0] == "note":
+            job.note(item[1])
+        else:
+            return item
+    raise DeviceError(f"the worker on {device.id} stopped without a result")

@@ -1,0 +1,41 @@
+"""A diagnostic task: count to N with a progress report per step.
+
+It is the simplest long-running job there is, used to check progress streaming, cancel
+latency and migration on any device (local, simulated or a Ray node) without loading a
+model.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+
+from workbench.errors import InputError
+from workbench.jobs.job import Progress, ProgressCallback
+
+
+@dataclass(frozen=True)
+class CountRequest:
+    steps: int = 10
+    delay: float = 0.01  #: seconds per step
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.delay < 0:
+            raise InputError("steps and delay must not be negative.")
+
+
+@dataclass
+class CountResult:
+    steps: int
+    host: str
+    pid: int
+
+
+def run(request: CountRequest, *, device: str, progress: ProgressCallback) -> CountResult:
+    for i in range(request.steps):
+        progress(Progress(i + 1, request.steps, f"step {i + 1}"))
+        if request.delay:
+            time.sleep(request.delay)
+    return CountResult(request.steps, socket.gethostname(), os.getpid())
