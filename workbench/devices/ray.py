@@ -116,9 +116,11 @@ def refresh() -> list[RayDevice]:
         for kind, resource, count in kinds:
             per_node = [f"ray:{short}/cpu"] if kind == "cpu" else [f"ray:{short}/{kind}:{i}" for i in range(count)]
             for dev_id in per_node:
+                # a node's CPUs are one device that runs as many jobs at once as it has CPUs
                 found[dev_id] = existing.get(dev_id) or RayDevice(
                     dev_id, kind, resource, node_id=node_id, node_name=node.get("NodeManagerAddress", ""),
-                    memory=memory, accelerator_types=accel_types)
+                    memory=memory, accelerator_types=accel_types,
+                    concurrency=max(1, int(res.get("CPU", 1))) if kind == "cpu" else 1)
             cls = classes.setdefault(kind, {"resource": resource, "memory": 0, "types": set(), "nodes": 0})
             cls["memory"] = max(cls["memory"], memory)
             cls["types"].update(accel_types)
