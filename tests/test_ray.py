@@ -158,3 +158,22 @@ def test_every_ray_port_listens_on_loopback_only(cluster):
     exposed = [f"{c.laddr.ip}:{c.laddr.port}" for c in listening
                if c.laddr.ip not in ("127.0.0.1", "::ffff:127.0.0.1", "::1")]
     assert not exposed, exposed
+
+
+def test_batch_fans_out_across_local_and_cluster_devices(cluster, home):
+    smiles = ("CCO a", "CCCO b", "CCCCO c", "c1ccccc1O d", "CC(=O)O e", "C1CC bad")
+    job = wb.submit("conformers", smiles=smiles, num_conformers=5, device=["cpu", "ray:cpu"])
+    fractions = []
+    job.on_event(lambda e: e.progress is not None and e.progress.fraction is not None
+                 and fractions.append(e.progress.fraction))
+    result = job.result(180)
+    assert [m.name for m in result.molecules] == ["a", "b", "c", "d", "e", "bad"]
+    assert result.num_ok == 5 and "not a valid SMILES" in result.molecules[-1].error
+    notes = [e.message for e in job.snapshot_events() if e.kind == "note"]
+    assert any("on cpu" in n for n in notes) and any("on ray:" in n for n in notes)
+    assert fractions and fractions[-1] == 1.0
+    from rdkit import Chem
+
+    names = [m.GetProp("input_name") for m in Chem.SDMolSupplier(str(result.files["sdf"]), removeHs=False)]
+    assert sorted(set(names)) == ["a", "b", "c", "d", "e"]
+    assert wb.job(job.id).state == "succeeded"

@@ -27,14 +27,20 @@ def device(name: str = "auto") -> Device:
     return registry.get(name)
 
 
-def submit(task: str | TaskSpec, request: Any = None, *, device: str | Device = "auto",
-           **fields: Any) -> Job:
+def submit(task: str | TaskSpec, request: Any = None, *,
+           device: str | Device | list[str | Device] | tuple[str | Device, ...] = "auto", **fields: Any) -> Job:
     """Queue a named task on a device (placed by the task's requirements) and return its job.
 
-    The request is a task's request object, or its fields as keywords.
+    The request is a task's request object, or its fields as keywords. A list of devices
+    splits a batch across them (`workbench.jobs.fanout`) and returns one parent job.
     """
     spec = get_task(task) if isinstance(task, str) else task
     req = spec.make_request(request, **fields)
+    if isinstance(device, (list, tuple)):
+        from workbench.jobs.fanout import fan_out
+
+        needs = spec.requirements_for(req)
+        return fan_out(spec, req, [registry.get(d, needs) for d in device])
     target = registry.get(device, spec.requirements_for(req))
     return target.submit(spec, req)
 

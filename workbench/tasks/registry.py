@@ -25,6 +25,8 @@ class TaskSpec:
     summary: str
     requirements: str | None = None  #: "module:function(request) -> Requirements"
     extra: str | None = None  #: the pip extra that provides its dependencies
+    split: str | None = None  #: "module:function(request, n) -> [request]" for fan-out
+    merge: str | None = None  #: "module:function([result]) -> result"
 
     def _import(self, target: str) -> Any:
         module, _, attr = target.partition(":")
@@ -110,6 +112,8 @@ register(TaskSpec(
     summary="3D conformer ensembles (ETKDGv3 + MMFF94s) for SMILES / SDF / MOL, as SDF.",
     requirements="workbench.tasks.molecules.conformers:requirements",
     extra="molecules",
+    split="workbench.tasks.molecules.conformers:split",
+    merge="workbench.tasks.molecules.conformers:merge",
 ))
 register(TaskSpec(
     name="fold",

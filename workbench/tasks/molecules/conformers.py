@@ -369,3 +369,40 @@ def run(request: ConformerRequest, *, device: str, progress: ProgressCallback) -
 
 def as_dict(result: ConformerResult) -> dict[str, Any]:
     return asdict(result)
+
+
+# ---- fan-out across devices -------------------------------------------------------------
+
+def split(request: ConformerRequest, n: int) -> list[ConformerRequest]:
+    """Up to `n` requests with the SMILES dealt in contiguous blocks (files go whole)."""
+    from dataclasses import replace
+
+    items = [("s", i) for i in range(len(request.smiles))] + [("f", i) for i in range(len(request.files))]
+    n = max(1, min(n, len(items)))
+    size = -(-len(items) // n)
+    parts = []
+    for k in range(n):
+        block = items[k * size:(k + 1) * size]
+        if not block:
+            continue
+        smiles = tuple(request.smiles[i] for kind, i in block if kind == "s")
+        names = tuple(request.names[i] if i < len(request.names) else "" for kind, i in block
+                      if kind == "s") if request.names else ()
+        files = tuple(request.files[i] for kind, i in block if kind == "f")
+        parts.append(replace(request, smiles=smiles, names=names, files=files))
+    return parts
+
+
+def merge(results: list[ConformerResult]) -> ConformerResult:
+    """One result and one SDF, in the order of the parts."""
+    molecules, texts = [], []
+    for r in results:
+        for m in r.molecules:
+            m.index = len(molecules)
+            molecules.append(m)
+        if "sdf" in r.files and Path(r.files["sdf"]).exists():
+            texts.append(Path(r.files["sdf"]).read_text())
+    out = Path(tempfile.mkdtemp(prefix="workbench-conformers-")) / "conformers.sdf"
+    out.write_text("".join(texts))
+    ok = sum(m.ok for m in molecules)
+    return ConformerResult(molecules, ok, len(molecules) - ok, {"sdf": out})
