@@ -1,0 +1,1 @@
+"""Robot-grasp simulation: objects, a parallel-jaw gripper, antipodal sampling, MuJoCo trials."""

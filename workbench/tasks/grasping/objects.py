@@ -1,0 +1,126 @@
+"""Objects to grasp: primitives, bundled procedural shapes, or mesh files (OBJ, STL, PLY).
+
+Every object becomes a watertight `trimesh.Trimesh` in metres (for sampling and widths)
+plus a MuJoCo geometry: primitives stay primitives (exact contacts); meshes collide
+through their convex hull, which is what MuJoCo builds from a mesh geom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from workbench.errors import InputError
+
+#: procedural objects shipped with the package: name -> primitive spec
+BUNDLED = {
+    "box": "box:0.05,0.05,0.1",
+    "can": "cylinder:0.033,0.12",
+    "ball": "sphere:0.035",
+    "bar": "box:0.02,0.02,0.16",
+    "wide-box": "box:0.2,0.2,0.2",
+}
+
+
+@dataclass
+class GraspObject:
+    name: str
+    mesh: trimesh.Trimesh  #: watertight, metres, centred on its centre of mass
+    kind: str  #: box | cylinder | sphere | mesh
+    size: tuple[float, ...]  #: MuJoCo size of the primitive (half sizes / radius, half height)
+    mass: float  #: kg
+    friction: float
+    source: str  #: the spec or the file path
+    scale: float = 1.0
+
+    def mjcf_geom(self, name: str = "object") -> tuple[str, str]:
+        """(asset XML, geom XML) for this object's collision geometry."""
+        # priority 1: the object's friction governs its contacts (MuJoCo would take the max of the two)
+        common = (f'name="{name}" mass="{self.mass:.6g}" friction="{self.friction:.4g} 0.02 0.0002" '
+                  'condim="6" priority="1"')
+        if self.kind == "mesh":
+            verts = " ".join(f"{v:.6g}" for v in self.mesh.vertices.ravel())
+            faces = " ".join(str(int(f)) for f in self.mesh.faces.ravel())
+            asset = f'<mesh name="{name}_mesh" vertex="{verts}" face="{faces}"/>'
+            return asset, f'<geom type="mesh" mesh="{name}_mesh" {common} rgba="0.8 0.6 0.3 1"/>'
+        size = " ".join(f"{s:.6g}" for s in self.size)
+        return "", f'<geom type="{self.kind}" size="{size}" {common} rgba="0.8 0.6 0.3 1"/>'
+
+
+def _parse_floats(text: str, n: int, spec: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"Cannot read the sizes in {spec!r}: use numbers in metres, e.g. box:0.05,0.05,0.1.") from None
+    if len(values) != n or any(v <= 0 for v in values):
+        raise InputError(f"{spec!r} needs {n} positive size(s) in metres.")
+    return values
+
+
+def _primitive(spec: str) -> tuple[str, trimesh.Trimesh, tuple[float, ...]]:
+    kind, _, rest = spec.partition(":")
+    if kind == "box":
+        x, y, z = _parse_floats(rest, 3, spec)
+        return "box", trimesh.creation.box(extents=(x, y, z)), (x / 2, y / 2, z / 2)
+    if kind == "cylinder":
+        r, h = _parse_floats(rest, 2, spec)
+        return "cylinder", trimesh.creation.cylinder(radius=r, height=h, sections=48), (r, h / 2)
+    if kind == "sphere":
+        (r,) = _parse_floats(rest, 1, spec)
+        return "sphere", trimesh.creation.icosphere(subdivisions=3, radius=r), (r,)
+    raise InputError(f"Unknown object {spec!r}: use a mesh file, box:X,Y,Z, cylinder:R,H, sphere:R, "
+                     f"or a bundled object ({', '.join(BUNDLED)}).")
+
+
+def load_mesh(path: Path, scale: float = 1.0) -> trimesh.Trimesh:
+    """A watertight mesh from a file, repaired where trimesh can, else refused with the reason."""
+    if not path.is_file():
+        raise InputError(f"No such mesh file: {path}")
+    try:
+        loaded = trimesh.load(path, force="mesh", process=True)
+    except Exception as exc:
+        raise InputError(f"Cannot read {path.name} as a mesh: {exc}") from None
+    if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
+        raise InputError(f"{path.name} holds no triangles.")
+    mesh = loaded
+    mesh.apply_scale(scale)
+    if not mesh.is_watertight:
+        mesh.merge_vertices()
+        trimesh.repair.fill_holes(mesh)
+        trimesh.repair.fix_normals(mesh)
+    if not mesh.is_watertight:
+        open_edges = len(trimesh.grouping.group_rows(mesh.edges_sorted, require_count=1))
+        raise InputError(
+            f"{path.name} is not watertight ({open_edges} open edges) and could not be repaired; "
+            "close the holes in a mesh editor or pass a primitive.")
+    if mesh.volume <= 0:
+        mesh.invert()
+    return mesh
+
+
+def make_object(spec: str, *, mass: float | None = None, density: float = 500.0, friction: float = 1.0,
+                scale: float = 1.0) -> GraspObject:
+    """Parse `spec` (bundled name, primitive, or mesh path) into a centred object."""
+    if friction <= 0 or density <= 0 or (mass is not None and mass <= 0):
+        raise InputError("friction, density and mass must be positive.")
+    source = spec
+    spec = BUNDLED.get(spec, spec)
+    if spec.split(":")[0] in ("box", "cylinder", "sphere"):
+        kind, mesh, size = _primitive(spec)
+        name = source
+    else:
+        path = Path(spec)
+        mesh = load_mesh(path, scale)
+        kind, size, name = "mesh", (), path.stem
+    mesh.apply_translation(-mesh.center_mass)
+    m = mass if mass is not None else float(mesh.volume * density)
+    return GraspObject(name, mesh, kind, size, m, friction, source, scale)
+
+
+def width_along(obj: GraspObject, center: np.ndarray, axis: np.ndarray) -> float:
+    """How wide the object is along `axis` through `center` (convex extent)."""
+    proj = obj.mesh.vertices @ axis
+    return float(proj.max() - proj.min())

@@ -1,0 +1,195 @@
+"""One grasp trial in MuJoCo, with a stated protocol and its thresholds as parameters.
+
+Protocol (defaults in `Protocol`):
+1. **place**: the open gripper at the grasp pose, gravity off; any gripper-object contact
+   deeper than `collision_depth` fails the trial at stage ``collision``;
+2. **close**: both fingers pushed with the gripper's force for `close_time`;
+3. **lift**: gravity on, the gripper raised by `lift_height` over `lift_time`, then held
+   for `settle_time`; the object must still be held (stage ``lift``);
+4. **shake**: `shake_cycles` of translations along x, y, z (amplitude `shake_distance`)
+   and rotations about x, y, z (amplitude `shake_angle`) at `shake_frequency`; the object
+   must still be held (stage ``shake``).
+
+"Held" means: touching both finger pads, and its centre within `hold_distance` of the grasp
+centre. Slip is how far the object's centre moved in the gripper frame from the end of the
+close to the end of the trial.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.tasks.grasping.gripper import GripperSpec, rotation_to_quat
+from workbench.tasks.grasping.objects import GraspObject
+
+STAGES = ("refused", "collision", "lift", "shake")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    timestep: float = 0.002  #: s
+    collision_depth: float = 0.001  #: m of penetration that counts as starting in collision
+    close_time: float = 0.4  #: s
+    lift_height: float = 0.15  #: m
+    lift_time: float = 0.6  #: s
+    settle_time: float = 0.3  #: s
+    shake_distance: float = 0.02  #: m
+    shake_angle: float = 0.3  #: rad
+    shake_frequency: float = 2.0  #: Hz
+    shake_cycles: int = 1  #: per axis
+    hold_distance: float = 0.06  #: m from the grasp centre
+
+    def steps(self) -> int:
+        shake = 6 * self.shake_cycles / self.shake_frequency
+        return int(round((self.close_time + self.lift_time + self.settle_time + shake) / self.timestep))
+
+
+@dataclass
+class TrialOutcome:
+    index: int
+    success: bool
+    stage: str  #: "" on success, else where it failed: refused | collision | lift | shake
+    slip: float  #: m
+    contacts: int  #: object-finger contacts at the end
+    width: float  #: object extent along the closing axis, m
+    reason: str = ""
+
+
+def world_xml(obj: GraspObject, gripper: GripperSpec, protocol: Protocol) -> str:
+    asset, geom = obj.mjcf_geom()
+    bodies, actuators, equality = gripper.mjcf()
+    return f"""<mujoco model="grasp">
+  <option timestep="{protocol.timestep}" gravity="0 0 0" integrator="implicitfast" cone="elliptic"
+          impratio="10"/>
+  <asset>{asset}</asset>
+  <worldbody>
+    <light pos="0 0 1.5" dir="0 0 -1"/>
+    <body name="object" pos="0 0 0"><freejoint name="object"/>{geom}</body>{bodies}
+  </worldbody>
+  <equality>{equality}</equality>
+  <actuator>{actuators}</actuator>
+</mujoco>"""
+
+
+class Trial:
+    """A compiled world that runs many trials (one `MjData` reset per trial)."""
+
+    def __init__(self, obj: GraspObject, gripper: GripperSpec, protocol: Protocol):
+        import mujoco
+
+        self.mj = mujoco
+        self.obj, self.gripper, self.protocol = obj, gripper, protocol
+        self.model = mujoco.MjModel.from_xml_string(world_xml(obj, gripper, protocol))
+        self.data = mujoco.MjData(self.model)
+        m = self.model
+        self.object_geom = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "object")
+        self.pads = {mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, n) for n in ("pad_left", "pad_right")}
+        self.gripper_geoms = self.pads | {mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "palm")}
+        self.object_body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "object")
+        self.gripper_body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "gripper")
+
+    # ---- helpers ---------------------------------------------------------------------------
+    def _contacts(self) -> tuple[int, set[int], float]:
+        """(object-gripper contacts, pads touched, deepest penetration)."""
+        n, pads, depth = 0, set(), 0.0
+        for c in self.data.contact[: self.data.ncon]:
+            pair = {int(c.geom1), int(c.geom2)}
+            if self.object_geom in pair and pair & self.gripper_geoms:
+                n += 1
+                pads |= pair & self.pads
+                depth = max(depth, -float(c.dist))
+        return n, pads, depth
+
+    def _object_in_gripper(self, pose: np.ndarray | None = None) -> np.ndarray:
+        """The object's centre in the (actual, welded) gripper frame."""
+        r = self.data.xmat[self.gripper_body].reshape(3, 3)
+        return r.T @ (self.data.xpos[self.object_body] - self.data.xpos[self.gripper_body])
+
+    def _set_pose(self, pose: np.ndarray) -> None:
+        self.data.mocap_pos[0] = pose[:3, 3]
+        self.data.mocap_quat[0] = rotation_to_quat(pose[:3, :3])
+
+    def _run(self, seconds: float, pose_at=None) -> None:
+        steps = int(round(seconds / self.protocol.timestep))
+        for i in range(steps):
+            if pose_at is not None:
+                self._set_pose(pose_at((i + 1) / steps))
+            self.mj.mj_step(self.model, self.data)
+
+    def _held(self, pose: np.ndarray) -> bool:
+        _, pads, _ = self._contacts()
+        centre = np.array([0.0, 0.0, self.gripper.grasp_depth])
+        return len(pads) == 2 and np.linalg.norm(self._object_in_gripper(pose) - centre) <= self.protocol.hold_distance
+
+    # ---- the protocol ------------------------------------------------------------------------
+    def run(self, index: int, pose: np.ndarray, width: float) -> TrialOutcome:
+        mj, p, g = self.mj, self.protocol, self.gripper
+        if width > g.max_opening:
+            return TrialOutcome(index, False, "refused", 0.0, 0, width,
+                                f"the object is {width * 1000:.0f} mm wide along the closing axis; the gripper "
+                                f"opens {g.max_opening * 1000:.0f} mm")
+        mj.mj_resetData(self.model, self.data)
+        self.model.opt.gravity[:] = 0
+        self._set_pose(pose)
+        self.data.qpos[7:10] = pose[:3, 3]  # the welded base starts on its target
+        self.data.qpos[10:14] = rotation_to_quat(pose[:3, :3])
+        self.data.ctrl[:] = -g.force * 0.25  # hold the fingers open
+        mj.mj_forward(self.model, self.data)
+        n, _, depth = self._contacts()
+        if n and depth > p.collision_depth:
+            return TrialOutcome(index, False, "collision", 0.0, n, width,
+                                f"the open gripper starts {depth * 1000:.1f} mm inside the object")
+        self.data.ctrl[:] = g.force
+        self._run(p.close_time)
+        start = self._object_in_gripper(pose)
+        self.model.opt.gravity[:] = (0, 0, -9.81)
+        lifted = pose.copy()
+        lifted[2, 3] += p.lift_height
+
+        def lift(s: float) -> np.ndarray:
+            q = pose.copy()
+            q[2, 3] += p.lift_height * (3 * s**2 - 2 * s**3)  # smooth start and stop
+            return q
+
+        self._run(p.lift_time, lift)
+        self._run(p.settle_time)
+        if not self._held(lifted):
+            return self._fail(index, "lift", lifted, start, width, "the object was not held after the lift")
+        period = 1.0 / p.shake_frequency
+        for axis in range(6):
+            def shake(s: float, axis: int = axis) -> np.ndarray:
+                q = lifted.copy()
+                phase = np.sin(2 * np.pi * s * p.shake_cycles)
+                if axis < 3:
+                    q[axis, 3] += p.shake_distance * phase
+                else:
+                    a = np.zeros(3)
+                    a[axis - 3] = p.shake_angle * phase
+                    q[:3, :3] = lifted[:3, :3] @ _axis_angle(a)
+                return q
+
+            self._run(period * p.shake_cycles, shake)
+        self._set_pose(lifted)
+        held = self._held(lifted)
+        n, _, _ = self._contacts()
+        slip = float(np.linalg.norm(self._object_in_gripper(lifted) - start))
+        if not held:
+            return TrialOutcome(index, False, "shake", slip, n, width, "the object slipped out while shaking")
+        return TrialOutcome(index, True, "", slip, n, width)
+
+    def _fail(self, index: int, stage: str, pose: np.ndarray, start: np.ndarray, width: float,
+              reason: str) -> TrialOutcome:
+        n, _, _ = self._contacts()
+        slip = float(np.linalg.norm(self._object_in_gripper(pose) - start))
+        return TrialOutcome(index, False, stage, slip, n, width, reason)
+
+
+def _axis_angle(v: np.ndarray) -> np.ndarray:
+    angle = float(np.linalg.norm(v))
+    if angle < 1e-12:
+        return np.eye(3)
+    k = v / angle
+    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + np.sin(angle) * kx + (1 - np.cos(angle)) * kx @ kx
