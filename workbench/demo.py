@@ -174,8 +174,33 @@ def fold_step(ctx: DemoContext) -> list[StepOutcome]:
                                          for p in r.proteins))]
 
 
+def grasp_step(ctx: DemoContext) -> list[StepOutcome]:
+    try:
+        from workbench.tasks.grasping.grasp import GraspRequest
+    except ModuleNotFoundError as exc:
+        raise WorkbenchError(
+            f"Grasping skipped: {exc.name} is not installed (pip install \"workbench[grasping]\")."
+        ) from None
+    from workbench.devices.placement import unmet
+    from workbench.tasks.registry import get_task
+
+    spec = get_task("grasp")
+    out = []
+    for obj in ("box", "can"):
+        request = GraspRequest(object=obj, num_grasps=10, seed=0)
+        for d in ctx.devices:
+            if unmet(d, spec.requirements_for(request)):
+                continue
+            job = d.submit(spec, request)
+            out.append(ctx.wait(f"Grasp trials in MuJoCo ({obj})", job, lambda r: (
+                f"success {r.success_rate:.0%} (95% CI {r.ci_low:.0%}-{r.ci_high:.0%}) over {len(r.trials)} "
+                f"grasps; failures by stage: {', '.join(f'{k} {v}' for k, v in r.stage_counts.items() if v) or 'none'}"
+            )))
+    return out
+
+
 #: The demo's steps in order; capabilities append theirs.
-STEPS: list[Step] = [profile_step, selftest_step, conformer_step, fold_step]
+STEPS: list[Step] = [profile_step, selftest_step, conformer_step, fold_step, grasp_step]
 
 
 def _esc(x: Any) -> str:

@@ -92,7 +92,32 @@ def _count_request(a: argparse.Namespace) -> Any:
     return CountRequest(steps=a.steps, delay=a.delay)
 
 
+def _grasp_add(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--object", default="box",
+                   help="a mesh file (OBJ/STL/PLY), box:X,Y,Z, cylinder:R,H, sphere:R (metres), or a bundled "
+                        "object: box, can, ball, bar, wide-box")
+    p.add_argument("--num", type=int, default=20, help="grasps to sample and evaluate")
+    p.add_argument("--gripper", default="parallel-jaw")
+    p.add_argument("--max-opening", type=float, default=None, help="m")
+    p.add_argument("--force", type=float, default=None, help="N per finger")
+    p.add_argument("--mass", type=float, default=None, help="kg (default: density x volume)")
+    p.add_argument("--density", type=float, default=500.0)
+    p.add_argument("--friction", type=float, default=1.0)
+    p.add_argument("--scale", type=float, default=1.0, help="mesh units to metres")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1)
+
+
+def _grasp_request(a: argparse.Namespace) -> Any:
+    from workbench.tasks.grasping.grasp import GraspRequest
+
+    return GraspRequest(object=a.object, num_grasps=a.num, gripper=a.gripper, max_opening=a.max_opening,
+                        force=a.force, mass=a.mass, density=a.density, friction=a.friction, scale=a.scale,
+                        seed=a.seed, workers=a.workers)
+
+
 TASK_ARGS: dict[str, TaskArgs] = {
+    "grasp": TaskArgs(_grasp_add, _grasp_request),
     "count": TaskArgs(_count_add, _count_request),
     "fold": TaskArgs(_fold_add, _fold_request),
     "conformers": TaskArgs(_conformers_add, _conformers_request),

@@ -129,3 +129,11 @@ register(TaskSpec(
     request="workbench.tasks.diagnostics:CountRequest",
     summary="Count to N with progress per step (checks progress, cancel and migration).",
 ))
+register(TaskSpec(
+    name="grasp",
+    run="workbench.tasks.grasping.grasp:run",
+    request="workbench.tasks.grasping.grasp:GraspRequest",
+    summary="Sample antipodal parallel-jaw grasps and evaluate each in MuJoCo (lift and shake).",
+    requirements="workbench.tasks.grasping.grasp:requirements",
+    extra="grasping",
+))

@@ -108,7 +108,7 @@ def make_object(spec: str, *, mass: float | None = None, density: float = 500.0,
         raise InputError("friction, density and mass must be positive.")
     source = spec
     spec = BUNDLED.get(spec, spec)
-    if spec.split(":")[0] in ("box", "cylinder", "sphere"):
+    if spec.split(":")[0] in ("box", "cylinder", "sphere") or (":" in spec and not Path(spec).exists()):
         kind, mesh, size = _primitive(spec)
         name = source
     else:

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import io
 import math
-import multiprocessing
 import tempfile
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from threading import Lock
 from typing import Any
 
 import numpy as np
@@ -37,6 +35,7 @@ from workbench.errors import InputError
 from workbench.jobs.job import Progress, ProgressCallback
 from workbench.tasks.molecules.checks import GeometryChecker, input_stereo, stereo_mismatch
 from workbench.tasks.molecules.inputs import ParsedMolecule, read_inputs
+from workbench.tasks.pool import worker_pool
 
 FORCE_FIELDS = ("MMFF94s", "MMFF94", "UFF", "none")
 KCAL_PER_MOL_K = 0.0019872041  # gas constant R in kcal/(mol K)
@@ -311,20 +310,6 @@ def _conformers_for(parsed: ParsedMolecule, request: ConformerRequest, out: Mole
 
 
 # ---- a batch ----------------------------------------------------------------------------
-
-_pools: dict[int, ProcessPoolExecutor] = {}
-_pools_lock = Lock()
-
-
-def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool kept for the life of this process, so a batch does not pay start-up."""
-    with _pools_lock:
-        pool = _pools.get(workers)
-        if pool is None:
-            # spawn: the calling process has threads (and maybe torch), which fork does not suit
-            pool = _pools[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        return pool
-
 
 def _report(progress: ProgressCallback, done: int, total: int, outcome: MoleculeConformers) -> None:
     msg = (f"{outcome.name}: {outcome.num_conformers} conformers" if outcome.ok

@@ -1,0 +1,182 @@
+"""The grasp task: load an object, sample antipodal grasps, evaluate each in MuJoCo.
+
+Pipeline, top to bottom: object (primitive, bundled or mesh) -> gripper -> candidates
+(antipodal sampler, or the poses given) -> one MuJoCo trial per candidate (in this process
+or over worker processes; each worker compiles the world once) -> success rate with a 95%
+Wilson interval, failures per stage, ACRONYM HDF5 + NumPy export.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from concurrent.futures import FIRST_COMPLETED, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.devices.placement import Requirements
+from workbench.errors import InputError
+from workbench.jobs.job import Progress, ProgressCallback
+from workbench.tasks.grasping.export import write_acronym, write_numpy
+from workbench.tasks.grasping.gripper import GripperSpec, get_gripper, rotation_to_quat
+from workbench.tasks.grasping.metrics import stage_counts, wilson_interval
+from workbench.tasks.grasping.objects import GraspObject, make_object, width_along
+from workbench.tasks.grasping.sampler import antipodal
+from workbench.tasks.grasping.simulate import Protocol, Trial, TrialOutcome
+from workbench.tasks.pool import worker_pool
+
+
+@dataclass(frozen=True)
+class GraspRequest:
+    object: str = "box"  #: bundled name, box:X,Y,Z / cylinder:R,H / sphere:R (metres), or a mesh file
+    num_grasps: int = 20
+    gripper: str = "parallel-jaw"
+    max_opening: float | None = None  #: m; overrides the gripper's
+    force: float | None = None  #: N per finger
+    finger_depth: float | None = None  #: m
+    mass: float | None = None  #: kg; default from density x volume
+    density: float = 500.0  #: kg/m^3
+    friction: float = 1.0
+    scale: float = 1.0  #: for mesh files in other units
+    seed: int = 0
+    workers: int = 1
+    poses: tuple[tuple[float, ...], ...] = ()  #: optional 4x4 poses (row-major, 16 numbers) instead of sampling
+    protocol: Protocol = field(default_factory=Protocol)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_grasps <= 100_000:
+            raise InputError("num_grasps must be between 1 and 100000.")
+        if not 1 <= self.workers <= 256:
+            raise InputError("workers must be between 1 and 256.")
+        if isinstance(self.protocol, dict):
+            object.__setattr__(self, "protocol", Protocol(**self.protocol))
+        for pose in self.poses:
+            if len(pose) != 16:
+                raise InputError("each pose is 16 numbers (a row-major 4x4 matrix).")
+
+
+@dataclass
+class GraspResult:
+    object: dict[str, Any]
+    gripper: dict[str, Any]
+    protocol: dict[str, Any]
+    trials: list[TrialOutcome]
+    success_rate: float
+    ci_low: float
+    ci_high: float
+    stage_counts: dict[str, int]
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def requirements(request: GraspRequest) -> Requirements:
+    return Requirements(kinds=("cpu",))  # MuJoCo steps on CPU cores
+
+
+def _gripper(request: GraspRequest) -> GripperSpec:
+    return get_gripper(request.gripper, max_opening=request.max_opening, force=request.force,
+                       finger_depth=request.finger_depth)
+
+
+def _object(request: GraspRequest) -> GraspObject:
+    return make_object(request.object, mass=request.mass, density=request.density, friction=request.friction,
+                       scale=request.scale)
+
+
+_worlds: dict[Any, Trial] = {}
+
+
+def _world(request: GraspRequest) -> Trial:
+    """One compiled world per (object, gripper, protocol) per process."""
+    key = (request.object, request.mass, request.density, request.friction, request.scale, _gripper(request),
+           request.protocol)
+    if key not in _worlds:
+        _worlds.clear()
+        _worlds[key] = Trial(_object(request), _gripper(request), request.protocol)
+    return _worlds[key]
+
+
+def trial(request: GraspRequest, index: int, pose: np.ndarray, width: float) -> TrialOutcome:
+    """Evaluate one grasp (runs in a worker process or in the caller)."""
+    return _world(request).run(index, pose, width)
+
+
+def _collision_free(world: Trial):
+    import mujoco
+
+    def check(pose: np.ndarray) -> bool:
+        mujoco.mj_resetData(world.model, world.data)
+        world._set_pose(pose)
+        world.data.qpos[7:10] = pose[:3, 3]
+        world.data.qpos[10:14] = rotation_to_quat(pose[:3, :3])
+        mujoco.mj_forward(world.model, world.data)
+        n, _, depth = world._contacts()
+        return not (n and depth > world.protocol.collision_depth)
+
+    return check
+
+
+def run(request: GraspRequest, *, device: str, progress: ProgressCallback) -> GraspResult:
+    obj = _object(request)
+    gripper = _gripper(request)
+    world = _world(request)
+    progress(Progress(0, request.num_grasps, f"{obj.name}: {obj.mass:.3f} kg, sampling grasps"))
+    if request.poses:
+        poses = np.array(request.poses, dtype=float).reshape(-1, 4, 4)
+        widths = []
+        for pose in poses:
+            centre = pose[:3, 3] + pose[:3, 2] * gripper.grasp_depth
+            widths.append(width_along(obj, centre, pose[:3, 1]))
+    else:
+        candidates = antipodal(obj, gripper, request.num_grasps, request.seed,
+                               collision_free=_collision_free(world))
+        poses = np.stack([c.pose for c in candidates])
+        widths = [c.width for c in candidates]
+    total = len(poses)
+    outcomes: dict[int, TrialOutcome] = {}
+
+    def report(o: TrialOutcome) -> None:
+        done = len(outcomes)
+        ok = sum(x.success for x in outcomes.values())
+        progress(Progress(done, total, f"trial {o.index + 1}: {'success' if o.success else 'failed at ' + o.stage}"
+                          f" ({ok}/{done} so far)", {"trial": o.index, "success": o.success, "stage": o.stage,
+                                                     "pose": poses[o.index].round(5).tolist()}))
+
+    if request.workers == 1 or total == 1:
+        for i, (pose, width) in enumerate(zip(poses, widths)):
+            outcomes[i] = world.run(i, pose, width)
+            report(outcomes[i])
+    else:
+        pool = worker_pool(request.workers)
+        pending = {pool.submit(trial, request, i, pose, width) for i, (pose, width) in enumerate(zip(poses, widths))}
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    o = fut.result()
+                    outcomes[o.index] = o
+                    report(o)
+        finally:
+            for fut in pending:
+                fut.cancel()
+    trials = [outcomes[i] for i in range(total)]
+    successes = sum(t.success for t in trials)
+    low, high = wilson_interval(successes, total)
+    out = Path(tempfile.mkdtemp(prefix="workbench-grasp-"))
+    mesh_file = out / f"{_safe(obj.name)}.obj"
+    obj.mesh.export(mesh_file)
+    files = {
+        "acronym": write_acronym(out / "grasps.h5", poses, trials, mesh_file=mesh_file.name, scale=obj.scale,
+                                 mass=obj.mass, friction=obj.friction),
+        "numpy": write_numpy(out / "grasps.npz", poses, trials),
+        "mesh": mesh_file,
+    }
+    obj_info = {"name": obj.name, "kind": obj.kind, "source": obj.source, "mass": obj.mass,
+                "friction": obj.friction, "scale": obj.scale, "extents": obj.mesh.extents.round(5).tolist()}
+    return GraspResult(obj_info, asdict(gripper), asdict(request.protocol), trials, successes / total, low, high,
+                       stage_counts(trials), files)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "object"

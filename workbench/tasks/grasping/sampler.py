@@ -1,0 +1,115 @@
+"""Antipodal grasp sampling on the object's surface.
+
+For a surface point p with outward normal n, a ray into the object finds the opposite
+point q. The pair is a candidate when both contact normals lie inside the friction cone
+around the closing line (half-angle atan(mu)), and the object there is narrower than the
+gripper opens. The approach direction is drawn uniformly around the closing axis; the
+candidate is kept only if the open gripper is collision-free there (checked in MuJoCo).
+Same seed, same candidates.
+
+A learned sampler is a plug-in of the same interface: `sample(obj, gripper, n, seed) ->
+list[Candidate]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.errors import InputError
+from workbench.tasks.grasping.gripper import GripperSpec
+from workbench.tasks.grasping.objects import GraspObject
+
+
+@dataclass
+class Candidate:
+    pose: np.ndarray  #: 4x4 gripper pose in the object frame
+    width: float  #: object extent between the contacts, m
+    contacts: tuple[np.ndarray, np.ndarray]
+
+
+#: where along the pads the contact line may sit (fraction of finger depth from the palm), deepest first
+DEPTHS = (0.5, 0.7, 0.9)
+
+
+def frame(center: np.ndarray, closing: np.ndarray, approach: np.ndarray, gripper: GripperSpec,
+          depth: float = 0.5) -> np.ndarray:
+    """The gripper pose with the contact line at `center` (at `depth` of the pads), closing along
+    `closing`, approaching along `approach`."""
+    y = closing / np.linalg.norm(closing)
+    z = approach - (approach @ y) * y
+    z /= np.linalg.norm(z)
+    x = np.cross(y, z)
+    pose = np.eye(4)
+    pose[:3, :3] = np.stack([x, y, z], axis=1)
+    pose[:3, 3] = center - z * (gripper.palm_height / 2 + depth * gripper.finger_depth)
+    return pose
+
+
+def antipodal(obj: GraspObject, gripper: GripperSpec, n: int, seed: int, *, max_tries: int | None = None,
+              collision_free=None) -> list[Candidate]:
+    rng = np.random.default_rng(seed)
+    mesh = obj.mesh
+    mu = obj.friction
+    cone = np.cos(np.arctan(mu))
+    out: list[Candidate] = []
+    tries = 0
+    max_tries = max_tries or 60 * n
+    too_wide = 0
+    batch = max(64, 4 * n)
+    while len(out) < n and tries < max_tries:
+        points, faces = _sample_surface(mesh, batch, rng)
+        normals = mesh.face_normals[faces]
+        locations, ray_idx, tri_idx = mesh.ray.intersects_location(points - 1e-5 * normals, -normals,
+                                                                    multiple_hits=True)
+        for i in range(len(points)):
+            if len(out) >= n or tries >= max_tries:
+                break
+            tries += 1
+            hits = np.flatnonzero(ray_idx == i)
+            if not len(hits):
+                continue
+            d = np.linalg.norm(locations[hits] - points[i], axis=1)
+            far = hits[d > 1e-4]
+            if not len(far):
+                continue
+            j = far[np.argmin(np.linalg.norm(locations[far] - points[i], axis=1))]
+            p, q = points[i], locations[j]
+            line = q - p
+            width = float(np.linalg.norm(line))
+            if width > gripper.max_opening * 0.95:
+                too_wide += 1
+                continue
+            u = line / width
+            nq = mesh.face_normals[tri_idx[j]]
+            if -normals[i] @ u < cone or nq @ u < cone:  # both normals inside the friction cone
+                continue
+            approach = rng.normal(size=3)
+            approach -= (approach @ u) * u
+            if np.linalg.norm(approach) < 1e-6:
+                continue
+            for depth in DEPTHS:  # as deep as the palm allows
+                pose = frame((p + q) / 2, u, approach, gripper, depth)
+                if collision_free is None or collision_free(pose):
+                    out.append(Candidate(pose, width, (p, q)))
+                    break
+    if not out:
+        if too_wide and too_wide >= tries // 2:
+            raise InputError(f"{obj.name} is wider than the gripper's {gripper.max_opening * 1000:.0f} mm opening "
+                             "everywhere the sampler looked.")
+        raise InputError(f"No antipodal grasp found on {obj.name} in {tries} tries (friction {mu}).")
+    return out
+
+
+def _sample_surface(mesh, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Area-weighted surface points with a seeded generator (trimesh's sampler takes a seed too,
+    but drawing here keeps every random number on one generator)."""
+    area = mesh.area_faces
+    faces = rng.choice(len(area), size=count, p=area / area.sum())
+    tri = mesh.triangles[faces]
+    r1, r2 = rng.random((2, count))
+    flip = r1 + r2 > 1
+    r1[flip], r2[flip] = 1 - r1[flip], 1 - r2[flip]
+    points = tri[:, 0] + r1[:, None] * (tri[:, 1] - tri[:, 0]) + r2[:, None] * (tri[:, 2] - tri[:, 0])
+    return points, faces
