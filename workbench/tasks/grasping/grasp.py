@@ -97,9 +97,10 @@ def _world(request: GraspRequest) -> Trial:
     return _worlds[key]
 
 
-def trial(request: GraspRequest, index: int, pose: np.ndarray, width: float) -> TrialOutcome:
-    """Evaluate one grasp (runs in a worker process or in the caller)."""
-    return _world(request).run(index, pose, width)
+def evaluate_batch(request: GraspRequest, batch: list[tuple[int, np.ndarray, float]]) -> list[TrialOutcome]:
+    """Evaluate a batch of grasps (runs in a worker process, which compiles the world once)."""
+    world = _world(request)
+    return [world.run(i, pose, width) for i, pose, width in batch]
 
 
 def _collision_free(world: Trial):
@@ -148,15 +149,20 @@ def run(request: GraspRequest, *, device: str, progress: ProgressCallback) -> Gr
             outcomes[i] = world.run(i, pose, width)
             report(outcomes[i])
     else:
+        from dataclasses import replace
+
         pool = worker_pool(request.workers)
-        pending = {pool.submit(trial, request, i, pose, width) for i, (pose, width) in enumerate(zip(poses, widths))}
+        light = replace(request, poses=())  # the poses travel once, in the batches
+        items = [(i, pose, width) for i, (pose, width) in enumerate(zip(poses, widths))]
+        size = max(1, min(8, total // (4 * request.workers)))  # small batches: progress stays per trial-ish
+        pending = {pool.submit(evaluate_batch, light, items[k:k + size]) for k in range(0, total, size)}
         try:
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    o = fut.result()
-                    outcomes[o.index] = o
-                    report(o)
+                    for o in fut.result():
+                        outcomes[o.index] = o
+                        report(o)
         finally:
             for fut in pending:
                 fut.cancel()

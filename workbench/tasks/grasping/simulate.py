@@ -40,6 +40,7 @@ class Protocol:
     shake_frequency: float = 2.0  #: Hz
     shake_cycles: int = 1  #: per axis
     hold_distance: float = 0.06  #: m from the grasp centre
+    control_steps: int = 5  #: physics steps per update of the gripper's target (5 x 2 ms = 100 Hz)
 
     def steps(self) -> int:
         shake = 6 * self.shake_cycles / self.shake_frequency
@@ -112,11 +113,16 @@ class Trial:
         self.data.mocap_quat[0] = rotation_to_quat(pose[:3, :3])
 
     def _run(self, seconds: float, pose_at=None) -> None:
+        """Step `seconds` of physics; the target follows `pose_at(s)` at the control rate."""
         steps = int(round(seconds / self.protocol.timestep))
-        for i in range(steps):
-            if pose_at is not None:
-                self._set_pose(pose_at((i + 1) / steps))
-            self.mj.mj_step(self.model, self.data)
+        if pose_at is None:
+            self.mj.mj_step(self.model, self.data, nstep=steps)
+            return
+        k = max(1, self.protocol.control_steps)
+        ticks = -(-steps // k)
+        for i in range(ticks):
+            self.data.mocap_pos[0], self.data.mocap_quat[0] = pose_at((i + 1) / ticks)
+            self.mj.mj_step(self.model, self.data, nstep=min(k, steps - i * k))
 
     def _held(self, pose: np.ndarray) -> bool:
         _, pads, _ = self._contacts()
@@ -147,28 +153,31 @@ class Trial:
         self.model.opt.gravity[:] = (0, 0, -9.81)
         lifted = pose.copy()
         lifted[2, 3] += p.lift_height
+        base_pos, base_quat = pose[:3, 3].copy(), rotation_to_quat(pose[:3, :3])
+        up = np.array([0.0, 0.0, p.lift_height])
 
-        def lift(s: float) -> np.ndarray:
-            q = pose.copy()
-            q[2, 3] += p.lift_height * (3 * s**2 - 2 * s**3)  # smooth start and stop
-            return q
+        def lift(s: float) -> tuple[np.ndarray, np.ndarray]:
+            return base_pos + up * (3 * s**2 - 2 * s**3), base_quat  # smooth start and stop
 
         self._run(p.lift_time, lift)
         self._run(p.settle_time)
         if not self._held(lifted):
             return self._fail(index, "lift", lifted, start, width, "the object was not held after the lift")
         period = 1.0 / p.shake_frequency
+        top = base_pos + up
+        quat = np.zeros(4)
         for axis in range(6):
-            def shake(s: float, axis: int = axis) -> np.ndarray:
-                q = lifted.copy()
+            def shake(s: float, axis: int = axis) -> tuple[np.ndarray, np.ndarray]:
                 phase = np.sin(2 * np.pi * s * p.shake_cycles)
                 if axis < 3:
-                    q[axis, 3] += p.shake_distance * phase
-                else:
-                    a = np.zeros(3)
-                    a[axis - 3] = p.shake_angle * phase
-                    q[:3, :3] = lifted[:3, :3] @ _axis_angle(a)
-                return q
+                    pos = top.copy()
+                    pos[axis] += p.shake_distance * phase
+                    return pos, base_quat
+                half = 0.5 * p.shake_angle * phase  # rotate about the gripper's own axis
+                turn = np.array([np.cos(half), 0.0, 0.0, 0.0])
+                turn[axis - 2] = np.sin(half)
+                self.mj.mju_mulQuat(quat, base_quat, turn)
+                return top, quat
 
             self._run(period * p.shake_cycles, shake)
         self._set_pose(lifted)
@@ -185,11 +194,3 @@ class Trial:
         slip = float(np.linalg.norm(self._object_in_gripper(pose) - start))
         return TrialOutcome(index, False, stage, slip, n, width, reason)
 
-
-def _axis_angle(v: np.ndarray) -> np.ndarray:
-    angle = float(np.linalg.norm(v))
-    if angle < 1e-12:
-        return np.eye(3)
-    k = v / angle
-    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(angle) * kx + (1 - np.cos(angle)) * kx @ kx

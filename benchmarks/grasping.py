@@ -1,0 +1,76 @@
+"""Grasp-trial throughput against a bare MuJoCo loop.
+
+One run: the bound is a bare loop over the same compiled world, stepping the same number
+of physics steps per trial as the full protocol (reset, place, N x mj_step), with no
+workbench code. Workbench runs the `grasp` task through a local device with the same
+successful pose repeated (so every trial runs the full protocol: place, close, lift,
+shake), on 1 and on 2 worker processes (the pool is warmed first).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+N = int(os.environ.get("BENCH_TRIALS", "80"))
+
+
+def main() -> int:
+    os.environ.setdefault("WORKBENCH_HOME", tempfile.mkdtemp(prefix="wb-bench-"))
+    import mujoco
+
+    from workbench.devices import registry
+    from workbench.tasks.grasping.gripper import get_gripper, rotation_to_quat
+    from workbench.tasks.grasping.grasp import GraspRequest
+    from workbench.tasks.grasping.objects import make_object
+    from workbench.tasks.grasping.sampler import frame
+    from workbench.tasks.grasping.simulate import Protocol, world_xml
+
+    gripper, protocol = get_gripper("parallel-jaw"), Protocol()
+    obj = make_object("box:0.05,0.08,0.1")
+    pose = frame(np.zeros(3), np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), gripper, depth=0.9)
+
+    model = mujoco.MjModel.from_xml_string(world_xml(obj, gripper, protocol))
+    data = mujoco.MjData(model)
+    steps = protocol.steps()
+    t0 = time.perf_counter()
+    for _ in range(N):
+        mujoco.mj_resetData(model, data)
+        data.mocap_pos[0] = pose[:3, 3]
+        data.mocap_quat[0] = rotation_to_quat(pose[:3, :3])
+        data.qpos[7:10] = pose[:3, 3]  # the welded base starts on its target, as in a trial
+        data.qpos[10:14] = data.mocap_quat[0]
+        data.ctrl[:] = gripper.force
+        for _ in range(steps):
+            mujoco.mj_step(model, data)
+    bare = N / (time.perf_counter() - t0)
+
+    cpu = registry.get("cpu")
+    poses = tuple(tuple(pose.ravel()) for _ in range(N))
+
+    def run(workers: int) -> float:
+        req = GraspRequest(object="box:0.05,0.08,0.1", num_grasps=N, poses=poses, workers=workers)
+        t0 = time.perf_counter()
+        result = cpu.submit("grasp", req).result(900)
+        assert result.success_rate == 1.0, result.stage_counts
+        return N / (time.perf_counter() - t0)
+
+    run(2)  # warm the worker pool (process start-up is paid once per session)
+    one = run(1)
+    two = run(2)
+    print(f"{N} trials x {steps} steps: bare MuJoCo {bare:.1f} trials/s, workbench 1 worker {one:.1f}/s, "
+          f"2 workers {two:.1f}/s", file=sys.stderr)
+    print(json.dumps({"name": "grasp_trials_vs_bare_mujoco_1_worker", "value": round(one / bare, 3),
+                      "target": 0.8, "better": "higher"}))
+    print(json.dumps({"name": "grasp_trials_2_workers_vs_1", "value": round(two / one, 3), "target": 1.7,
+                      "better": "higher"}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
