@@ -25,8 +25,8 @@ def main() -> int:
     import mujoco
 
     from workbench.devices import registry
-    from workbench.tasks.grasping.gripper import get_gripper, rotation_to_quat
     from workbench.tasks.grasping.grasp import GraspRequest
+    from workbench.tasks.grasping.gripper import get_gripper, rotation_to_quat
     from workbench.tasks.grasping.objects import make_object
     from workbench.tasks.grasping.sampler import frame
     from workbench.tasks.grasping.simulate import Protocol, world_xml

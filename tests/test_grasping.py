@@ -130,4 +130,12 @@ def test_cli_grasp_writes_the_files(tmp_path):
 
     proc = run_cli("run", "grasp", "--object", "box:0.05,0.05,0.1", "--num", "4", "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["box_0.05_0.05_0.1.obj", "grasps.h5", "grasps.npz"]
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names[:3] == ["box_0.05_0.05_0.1.obj", "grasps.h5", "grasps.npz"]
+
+
+def test_a_trial_is_rendered_offscreen():
+    r = wb.run("grasp", object="box", num_grasps=2, render=(1,), device="cpu")
+    assert r.files["trial_1_png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert r.files["trial_1_gif"].read_bytes()[:6] == b"GIF89a"
+    assert r.notes == []

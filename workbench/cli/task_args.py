@@ -106,6 +106,8 @@ def _grasp_add(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", type=float, default=1.0, help="mesh units to metres")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--render", type=int, action="append", default=None, metavar="TRIAL",
+                   help="render this trial to PNG + GIF (default: trial 0; -1 for none); repeat for more")
 
 
 def _grasp_request(a: argparse.Namespace) -> Any:
@@ -113,7 +115,8 @@ def _grasp_request(a: argparse.Namespace) -> Any:
 
     return GraspRequest(object=a.object, num_grasps=a.num, gripper=a.gripper, max_opening=a.max_opening,
                         force=a.force, mass=a.mass, density=a.density, friction=a.friction, scale=a.scale,
-                        seed=a.seed, workers=a.workers)
+                        seed=a.seed, workers=a.workers,
+                        render=tuple(i for i in (a.render if a.render is not None else [0]) if i >= 0))
 
 
 TASK_ARGS: dict[str, TaskArgs] = {

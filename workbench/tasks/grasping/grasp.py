@@ -43,6 +43,7 @@ class GraspRequest:
     seed: int = 0
     workers: int = 1
     poses: tuple[tuple[float, ...], ...] = ()  #: optional 4x4 poses (row-major, 16 numbers) instead of sampling
+    render: tuple[int, ...] = (0,)  #: trials to render offscreen (PNG + GIF); () for none
     protocol: Protocol = field(default_factory=Protocol)
 
     def __post_init__(self) -> None:
@@ -68,6 +69,7 @@ class GraspResult:
     ci_high: float
     stage_counts: dict[str, int]
     files: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def requirements(request: GraspRequest) -> Requirements:
@@ -178,10 +180,20 @@ def run(request: GraspRequest, *, device: str, progress: ProgressCallback) -> Gr
         "numpy": write_numpy(out / "grasps.npz", poses, trials),
         "mesh": mesh_file,
     }
+    notes = []
+    for index in request.render:
+        if 0 <= index < total:
+            try:
+                from workbench.tasks.grasping.render import render_trial
+
+                files.update(render_trial(world, index, poses[index], widths[index], out))
+            except Exception as exc:  # no GL here: say so, keep the results
+                notes.append(f"Trial {index} was not rendered ({type(exc).__name__}: {exc}); set MUJOCO_GL=egl "
+                             "or osmesa with the matching system library to render offscreen.")
     obj_info = {"name": obj.name, "kind": obj.kind, "source": obj.source, "mass": obj.mass,
                 "friction": obj.friction, "scale": obj.scale, "extents": obj.mesh.extents.round(5).tolist()}
     return GraspResult(obj_info, asdict(gripper), asdict(request.protocol), trials, successes / total, low, high,
-                       stage_counts(trials), files)
+                       stage_counts(trials), files, notes)
 
 
 def _safe(name: str) -> str:

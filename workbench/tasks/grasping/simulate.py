@@ -64,7 +64,9 @@ def world_xml(obj: GraspObject, gripper: GripperSpec, protocol: Protocol) -> str
     return f"""<mujoco model="grasp">
   <option timestep="{protocol.timestep}" gravity="0 0 0" integrator="implicitfast" cone="elliptic"
           impratio="10"/>
-  <asset>{asset}</asset>
+  <visual><headlight ambient="0.45 0.45 0.45" diffuse="0.6 0.6 0.6"/></visual>
+  <asset>{asset}<texture name="sky" type="skybox" builtin="gradient" rgb1="0.93 0.94 0.97" rgb2="0.65 0.7 0.8"
+    width="64" height="64"/></asset>
   <worldbody>
     <light pos="0 0 1.5" dir="0 0 -1"/>
     <body name="object" pos="0 0 0"><freejoint name="object"/>{geom}</body>{bodies}
