@@ -61,3 +61,29 @@ def test_cancel_from_the_widget():
     w._on_front_end_message(w, {"type": "cancel"}, [])
     _settle(w, job)
     assert w.state == "cancelled" and "cancelled from the widget" in w.error
+
+
+def test_grasp_widget_fills_in_trials_live_and_renders_a_clicked_one():
+    from workbench.widgets import GraspWidget
+
+    w = GraspWidget("can", num_grasps=5)
+    assert "WebGLRenderer" in w._three_js and len(w.mesh["faces"]) % 3 == 0
+    seen = []
+    w.observe(lambda change: seen.append(len(change["new"])), names="grasps")
+    _settle(w, w.run())
+    assert w.state == "succeeded" and len(w.grasps) == 5
+    assert seen == [1, 2, 3, 4, 5]  # one glyph per finished trial, as they finish
+    assert all(len(g["pose"]) == 16 for g in w.grasps) and w.summary.startswith("success ")
+    w.selected = w.grasps[2]["index"]  # what a click in the view sets
+    deadline = time.time() + 60
+    while not w.trial_image and time.time() < deadline:
+        time.sleep(0.05)
+    assert w.trial_image.startswith("data:image/gif;base64,")
+
+
+def test_grasp_widget_bad_object_is_a_sentence():
+    from workbench.widgets import GraspWidget
+
+    w = GraspWidget("pyramid:3")
+    assert "Unknown object" in w.error
+    assert w.run() is None and "Unknown object" in w.error

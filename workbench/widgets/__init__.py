@@ -1,5 +1,6 @@
 """Notebook widgets (anywidget): thin views over jobs. They never compute."""
 
+from workbench.widgets.grasp import GraspWidget
 from workbench.widgets.molecule import MoleculeWidget
 
-__all__ = ["MoleculeWidget"]
+__all__ = ["GraspWidget", "MoleculeWidget"]

@@ -16,9 +16,11 @@ from workbench.jobs.job import Event, Job
 class JobMirror:
     """Keeps `widget.state/progress/message/error/job_id` in step with one job at a time."""
 
-    def __init__(self, widget: Any, on_result: Callable[[Any], None]):
+    def __init__(self, widget: Any, on_result: Callable[[Any], None],
+                 on_progress: Callable[[Any], None] | None = None):
         self.widget = widget
         self.on_result = on_result
+        self.on_progress = on_progress
         self.job: Job | None = None
 
     def start(self, job: Job) -> None:
@@ -39,6 +41,8 @@ class JobMirror:
             if event.progress.fraction is not None:
                 w.progress = float(event.progress.fraction)
             w.message = event.progress.message
+            if self.on_progress is not None:
+                self.on_progress(event.progress)
         elif event.kind == "state" and event.state:
             if event.state == "succeeded":
                 try:

@@ -1,0 +1,142 @@
+"""`GraspWidget`: pick an object and a gripper, run grasp trials, watch them fill in.
+
+The object is drawn with three.js (bundled, no CDN); each grasp appears as a gripper
+glyph as soon as its trial finishes, green for success and red for a failure. Clicking a
+grasp submits a one-trial job that replays and renders it, and shows the picture.
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets as t
+
+from workbench.errors import WorkbenchError
+from workbench.widgets.jobview import JobMirror
+
+STATIC = Path(__file__).parent / "static"
+
+
+@cache
+def _three_source() -> str:
+    return (STATIC / "three.module.min.js").read_text()
+
+
+class GraspWidget(anywidget.AnyWidget):
+    _esm = STATIC / "grasp.js"
+    _three_js = t.Unicode("").tag(sync=True)
+
+    object = t.Unicode("box").tag(sync=True)
+    objects = t.List(t.Unicode()).tag(sync=True)
+    gripper = t.Unicode("parallel-jaw").tag(sync=True)
+    grippers = t.List(t.Unicode()).tag(sync=True)
+    num_grasps = t.Int(20).tag(sync=True)
+    device = t.Unicode("auto").tag(sync=True)
+    devices = t.List(t.Unicode()).tag(sync=True)
+    seed = t.Int(0).tag(sync=True)
+
+    state = t.Unicode("idle").tag(sync=True)
+    progress = t.Float(0.0).tag(sync=True)
+    message = t.Unicode("").tag(sync=True)
+    error = t.Unicode("").tag(sync=True)
+    job_id = t.Unicode("").tag(sync=True)
+
+    mesh = t.Dict().tag(sync=True)  #: {"vertices": [...], "faces": [...]} in metres
+    grasps = t.List(t.Dict()).tag(sync=True)  #: index, pose (16, row-major), success, stage
+    summary = t.Unicode("").tag(sync=True)
+    selected = t.Int(-1).tag(sync=True)
+    trial_image = t.Unicode("").tag(sync=True)  #: data URI of the rendered trial (GIF)
+
+    def __init__(self, object: str = "box", **kwargs: Any):
+        from workbench.devices import registry
+        from workbench.tasks.grasping.gripper import GRIPPERS
+        from workbench.tasks.grasping.objects import BUNDLED
+
+        super().__init__(object=object, objects=list(BUNDLED), grippers=list(GRIPPERS),
+                         devices=["auto", *registry.names()], _three_js=_three_source(), **kwargs)
+        self._mirror = JobMirror(self, self._show, self._on_trial)
+        self._render_mirror: Any = None
+        self._poses: dict[int, list[float]] = {}
+        self.on_msg(self._on_front_end_message)
+        self.observe(self._on_select, names="selected")
+        self._load_mesh()
+
+    def _load_mesh(self) -> None:
+        from workbench.tasks.grasping.objects import make_object
+
+        try:
+            obj = make_object(self.object)
+        except WorkbenchError as exc:
+            self.error, self.mesh = str(exc), {}
+            return
+        self.mesh = {"vertices": obj.mesh.vertices.round(5).ravel().tolist(),
+                     "faces": obj.mesh.faces.ravel().tolist()}
+
+    def run(self) -> Any:
+        from workbench import api
+
+        self.error, self.grasps, self.summary, self.trial_image, self.selected = "", [], "", "", -1
+        self._poses = {}
+        self._load_mesh()
+        if self.error:  # the object itself is invalid: say so before queueing anything
+            self.state = "failed"
+            return None
+        try:
+            job = api.submit("grasp", object=self.object, num_grasps=self.num_grasps, gripper=self.gripper,
+                             seed=self.seed, render=(), device=self.device)
+        except WorkbenchError as exc:
+            self.state, self.error = "failed", str(exc)
+            return None
+        self._mirror.start(job)
+        return job
+
+    def cancel(self) -> None:
+        self._mirror.cancel()
+
+    def _on_front_end_message(self, widget: Any, content: dict, buffers: list) -> None:
+        if content.get("type") == "run":
+            self.run()
+        elif content.get("type") == "cancel":
+            self.cancel()
+
+    def _on_trial(self, progress: Any) -> None:
+        d = progress.data
+        if "trial" not in d:
+            return
+        pose = [x for row in d["pose"] for x in row]
+        self._poses[d["trial"]] = pose
+        self.grasps = [*self.grasps, {"index": d["trial"], "pose": pose, "success": d["success"],
+                                      "stage": d["stage"]}]
+
+    def _show(self, result: Any) -> None:
+        self.summary = (f"success {result.success_rate:.0%} (95% CI {result.ci_low:.0%}-{result.ci_high:.0%}) "
+                        f"over {len(result.trials)} grasps; failures: "
+                        + (", ".join(f"{k} {v}" for k, v in result.stage_counts.items() if v) or "none"))
+
+    # ---- a click on a grasp: replay and render that trial, as a job -------------------------
+    def _on_select(self, change: dict) -> None:
+        index = change["new"]
+        if index in self._poses:
+            self.render_trial(index)
+
+    def render_trial(self, index: int) -> Any:
+        from workbench import api
+
+        pose = tuple(self._poses[index])
+        job = api.submit("grasp", object=self.object, gripper=self.gripper, poses=(pose,), num_grasps=1,
+                         render=(0,), device=self.device)
+
+        def done(event: Any) -> None:
+            if event.kind == "state" and event.state == "succeeded":
+                gif = job.result(0).files.get("trial_0_gif")
+                if gif is not None:
+                    self.trial_image = "data:image/gif;base64," + base64.b64encode(gif.read_bytes()).decode()
+            elif event.kind == "state" and event.state == "failed":
+                self.error = event.message
+
+        job.on_event(done)
+        return job

@@ -1,0 +1,157 @@
+// GraspWidget front end: a three.js view of the object with one glyph per finished grasp.
+// It shows what the kernel sends; run, cancel and a click on a grasp are messages/traits.
+
+async function loadThree(model) {
+  if (!globalThis.__workbenchThree) {
+    const url = URL.createObjectURL(new Blob([model.get("_three_js")], { type: "text/javascript" }));
+    globalThis.__workbenchThree = import(url);
+  }
+  return globalThis.__workbenchThree;
+}
+
+function el(tag, attrs = {}, text = "") {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text) e.textContent = text;
+  return e;
+}
+
+function select(options, value) {
+  const s = el("select");
+  for (const o of options) s.append(el("option", { value: o }, o));
+  s.value = value;
+  return s;
+}
+
+async function render({ model, el: root }) {
+  const THREE = await loadThree(model);
+  root.style.font = "13px var(--jp-ui-font-family, system-ui, sans-serif)";
+  const objectIn = el("input", { list: "wb-objects", value: model.get("object"), size: "22", class: "wb-object" });
+  const list = el("datalist", { id: "wb-objects" });
+  for (const o of model.get("objects")) list.append(el("option", { value: o }));
+  const gripper = select(model.get("grippers"), model.get("gripper"));
+  const device = select(model.get("devices"), model.get("device"));
+  const num = el("input", { type: "number", min: "1", value: String(model.get("num_grasps")), class: "wb-num" });
+  const run = el("button", { class: "wb-run" }, "Run");
+  const cancel = el("button", { class: "wb-cancel" }, "Cancel");
+  const bar = el("progress", { max: "1", value: "0", class: "wb-progress" });
+  const status = el("span", { class: "wb-status" });
+  const error = el("div", { class: "wb-error", style: "color:#b00020" });
+  const summary = el("div", { class: "wb-summary" });
+  const canvasBox = el("div", { class: "wb-view", style: "width:480px;height:360px;border:1px solid #ddd" });
+  const trial = el("img", { class: "wb-trial", style: "max-width:320px" });
+  const controls = el("div", { style: "display:flex;gap:6px;align-items:center;flex-wrap:wrap" });
+  controls.append(objectIn, list, gripper, device, "grasps:", num, run, cancel, bar, status);
+  const main = el("div", { style: "display:flex;gap:10px;align-items:flex-start" });
+  main.append(canvasBox, trial);
+  root.append(controls, error, summary, main);
+
+  const renderer = new THREE.WebGLRenderer({ antialias: true });
+  renderer.setSize(480, 360);
+  canvasBox.append(renderer.domElement);
+  const scene = new THREE.Scene();
+  scene.background = new THREE.Color(0xf4f5f8);
+  const camera = new THREE.PerspectiveCamera(45, 480 / 360, 0.01, 10);
+  scene.add(new THREE.HemisphereLight(0xffffff, 0x888888, 2.0));
+  const objectGroup = new THREE.Group();
+  const graspGroup = new THREE.Group();
+  scene.add(objectGroup, graspGroup);
+  let radius = 0.3, yaw = 0.8, pitch = 0.5;
+
+  function place() {
+    camera.position.set(radius * Math.cos(pitch) * Math.cos(yaw), radius * Math.cos(pitch) * Math.sin(yaw),
+                        radius * Math.sin(pitch));
+    camera.up.set(0, 0, 1);
+    camera.lookAt(0, 0, 0);
+    renderer.render(scene, camera);
+  }
+
+  let drag = null;
+  renderer.domElement.addEventListener("pointerdown", (e) => { drag = { x: e.clientX, y: e.clientY, moved: false }; });
+  renderer.domElement.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+    if (Math.abs(dx) + Math.abs(dy) > 2) drag.moved = true;
+    yaw -= dx * 0.01; pitch = Math.max(-1.5, Math.min(1.5, pitch + dy * 0.01));
+    drag.x = e.clientX; drag.y = e.clientY;
+    place();
+  });
+  renderer.domElement.addEventListener("pointerup", (e) => {
+    const clicked = drag && !drag.moved;
+    drag = null;
+    if (!clicked) return;
+    const rect = renderer.domElement.getBoundingClientRect();
+    const p = new THREE.Vector2(((e.clientX - rect.left) / rect.width) * 2 - 1, -((e.clientY - rect.top) / rect.height) * 2 + 1);
+    const ray = new THREE.Raycaster();
+    ray.setFromCamera(p, camera);
+    const hit = ray.intersectObjects(graspGroup.children.filter((c) => c.userData.pick), false)[0];
+    if (hit) { model.set("selected", hit.object.userData.index); model.save_changes(); }
+  });
+  renderer.domElement.addEventListener("wheel", (e) => { e.preventDefault(); radius *= e.deltaY > 0 ? 1.1 : 0.9; place(); });
+
+  function drawMesh() {
+    objectGroup.clear();
+    const m = model.get("mesh");
+    if (!m.vertices) return place();
+    const g = new THREE.BufferGeometry();
+    g.setAttribute("position", new THREE.Float32BufferAttribute(m.vertices, 3));
+    g.setIndex(m.faces);
+    g.computeVertexNormals();
+    objectGroup.add(new THREE.Mesh(g, new THREE.MeshStandardMaterial({ color: 0xc89a4d, flatShading: true })));
+    g.computeBoundingSphere();
+    radius = Math.max(0.15, g.boundingSphere.radius * 5);
+    place();
+  }
+
+  function drawGrasps() {
+    graspGroup.clear();
+    const grasps = model.get("grasps");
+    for (const g of grasps) {
+      const colour = g.success ? 0x1a9e3a : 0xd0342c;
+      const mat = new THREE.LineBasicMaterial({ color: colour });
+      const pts = [[-0.0425, 0.07], [-0.0425, 0.01], [0.0425, 0.01], [0.0425, 0.07]].map(([y, z]) => new THREE.Vector3(0, y, z));
+      const glyph = new THREE.Line(new THREE.BufferGeometry().setFromPoints(pts), mat);
+      const stem = new THREE.Line(new THREE.BufferGeometry().setFromPoints([new THREE.Vector3(0, 0, 0.01), new THREE.Vector3(0, 0, -0.03)]), mat);
+      const pick = new THREE.Mesh(new THREE.SphereGeometry(0.006), new THREE.MeshBasicMaterial({ color: colour }));
+      pick.position.set(0, 0, 0.045);
+      pick.userData = { pick: true, index: g.index };
+      const group = new THREE.Group();
+      group.add(glyph, stem, pick);
+      const p = g.pose;  // row-major 4x4
+      group.matrixAutoUpdate = false;
+      group.matrix.set(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15]);
+      graspGroup.add(group);
+      group.updateMatrixWorld(true);
+    }
+    root.dataset.grasps = String(grasps.length);
+    place();
+  }
+
+  function syncStatus() {
+    const state = model.get("state");
+    bar.value = model.get("progress");
+    status.textContent = `${state} ${Math.round(100 * model.get("progress"))}% ${model.get("message")}`;
+    error.textContent = model.get("error");
+    summary.textContent = model.get("summary");
+    run.disabled = state === "queued" || state === "running";
+    cancel.disabled = !run.disabled;
+    root.dataset.state = state;
+  }
+
+  objectIn.onchange = () => { model.set("object", objectIn.value); model.save_changes(); };
+  gripper.onchange = () => { model.set("gripper", gripper.value); model.save_changes(); };
+  device.onchange = () => { model.set("device", device.value); model.save_changes(); };
+  num.onchange = () => { model.set("num_grasps", parseInt(num.value, 10) || 1); model.save_changes(); };
+  run.onclick = () => { model.set("object", objectIn.value); model.save_changes(); model.send({ type: "run" }); };
+  cancel.onclick = () => model.send({ type: "cancel" });
+  model.on("change:mesh", drawMesh);
+  model.on("change:grasps", drawGrasps);
+  model.on("change:trial_image", () => { trial.src = model.get("trial_image"); });
+  for (const n of ["state", "progress", "message", "error", "summary"]) model.on(`change:${n}`, syncStatus);
+  drawMesh();
+  drawGrasps();
+  syncStatus();
+  return () => renderer.dispose();
+}
+
+export default { render };
