@@ -35,7 +35,7 @@ async function render({ model, el: root }) {
   const bar = el("progress", { max: "1", value: "0", class: "wb-progress" });
   const status = el("span", { class: "wb-status" });
   const error = el("div", { class: "wb-error" });
-  const viewerBox = el("div", { class: "wb-viewer" });
+  const viewerBox = el("div", { class: "wb-viewer", style: "width:480px;height:360px;position:relative" });
   const side = el("div", { class: "wb-side" });
   const slider = el("input", { type: "range", min: "0", max: "0", value: "0", class: "wb-slider" });
   const downloads = el("div", { class: "wb-row wb-downloads" });
