@@ -49,6 +49,28 @@ def _external_cancel_check(store: ResultStore, job_id: str) -> Callable[[], bool
     return check
 
 
+#: How often a running job's progress is written to the index, for other processes' views.
+PUBLISH_PROGRESS_S = 0.5
+
+
+def _publishing(callback: Callable[[Any], None], job: Job, store: ResultStore) -> Callable[[Any], None]:
+    """The task's progress callback, also writing progress to the index now and then, so the
+    Jupyter server and the CLI see live progress of jobs running in a kernel."""
+    last = [0.0]
+
+    def publish(progress: Any) -> None:
+        callback(progress)
+        now = time.monotonic()
+        if now - last[0] >= PUBLISH_PROGRESS_S:
+            last[0] = now
+            try:
+                store.update(job)
+            except Exception:  # a busy index must not fail the task
+                pass
+
+    return publish
+
+
 def execute(job: Job, task: Callable[..., Any], device: str, store: ResultStore) -> None:
     """Run `task(job.request, device=device, progress=...)` and settle the job."""
     if job.cancel_requested or store.cancel_requested(job.id):
@@ -57,7 +79,7 @@ def execute(job: Job, task: Callable[..., Any], device: str, store: ResultStore)
         return
     job._set_state(JobState.RUNNING)
     store.update(job)
-    progress = job.progress_callback(_external_cancel_check(store, job.id))
+    progress = _publishing(job.progress_callback(_external_cancel_check(store, job.id)), job, store)
     try:
         result = task(job.request, device=device, progress=progress)
     except Cancelled as exc:

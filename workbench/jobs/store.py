@@ -207,6 +207,8 @@ class ResultStore:
                 result = with_files(result, stored_files)
             finished = job.finished or time.time()
             events = [e.to_dict() for e in job.snapshot_events()]
+            # the final state is announced after this record is safely written; record it here
+            events.append({"kind": "state", "time": finished, "state": state, "message": reason})
             p = job.last_progress
             record = {
                 "id": job.id,

@@ -1,0 +1,151 @@
+"""The Jupyter server extension against a real `jupyter server` on loopback, with a token."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("jupyter_server")
+
+import workbench as wb  # noqa: E402
+
+TOKEN = "workbench-test-token"
+OPENAPI = json.loads((Path(wb.__file__).parent / "server" / "openapi.json").read_text())
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("server-home")
+    port = _free_port()
+    env = {**os.environ, "WORKBENCH_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={port}",
+         "--ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={home}",
+         '--ServerApp.jpserver_extensions={"workbench.server": True}'],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}/workbench/api"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=2)
+            break
+        except Exception:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        raise RuntimeError("jupyter server did not start: " + (proc.stderr.read() if proc.stderr else ""))
+    yield {"base": base, "home": home}
+    proc.terminate()
+    proc.wait(20)
+
+
+def call(server, path, method="GET", token=TOKEN):
+    req = urllib.request.Request(server["base"] + path, method=method, data=b"" if method == "POST" else None)
+    if token:
+        req.add_header("Authorization", f"token {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.headers.get("Content-Type", ""), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read()
+
+
+@pytest.fixture
+def jobs_in_store(server, monkeypatch):
+    """Jobs run by this process (as a kernel would) in the server's store."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(server["home"]))
+    done = wb.submit("selftest", dtypes=("float32",), device="cpu")
+    done.result(60)
+    return {"done": done}
+
+
+def test_every_route_needs_the_token(server):
+    for path in ("/devices", "/jobs", "/jobs/x", "/jobs/x/events", "/openapi.json"):
+        status, _, _ = call(server, path, token=None)
+        assert status == 403, path
+    status, _, _ = call(server, "/jobs/x/cancel", method="POST", token=None)
+    assert status in (403, 405) and status != 202
+
+
+def test_devices_and_jobs_from_another_process(server, jobs_in_store):
+    status, _, body = call(server, "/devices")
+    assert status == 200
+    assert "cpu" in {d["id"] for d in json.loads(body)["devices"]}
+    status, _, body = call(server, "/jobs")
+    rows = json.loads(body)["jobs"]
+    assert jobs_in_store["done"].id in {r["id"] for r in rows}
+    status, _, body = call(server, f"/jobs/{jobs_in_store['done'].id}")
+    job = json.loads(body)
+    assert status == 200 and job["state"] == "succeeded" and job["files"] == {"report": "files/selftest.json"}
+    status, ctype, body = call(server, f"/jobs/{jobs_in_store['done'].id}/files/files/selftest.json")
+    assert status == 200 and ctype.startswith("application/json") and json.loads(body)["checks"]
+    status, _, body = call(server, f"/jobs/{jobs_in_store['done'].id}/events")
+    assert [e["state"] for e in json.loads(body)["events"] if e["kind"] == "state"][-1] == "succeeded"
+
+
+def test_bad_ids_and_path_traversal_give_404_with_a_reason(server, jobs_in_store):
+    job_id = jobs_in_store["done"].id
+    for path in ("/jobs/no-such-job", "/jobs/no-such-job/events", f"/jobs/{job_id}/files/../../index.sqlite",
+                 f"/jobs/{job_id}/files/%2e%2e/%2e%2e/index.sqlite", "/jobs/..%2F..%2Fetc/files/passwd"):
+        status, ctype, body = call(server, path)
+        assert status == 404, path
+        assert "json" in ctype and json.loads(body)["reason"], path
+    status, _, body = call(server, "/jobs/no-such-job/cancel", method="POST")
+    assert status == 404 and "No job with id" in json.loads(body)["reason"]
+
+
+def test_cancel_a_running_job_of_another_process(server, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_HOME", str(server["home"]))
+    job = wb.submit("count", steps=100000, delay=0.01, device="cpu")
+    while job.state.value != "running":
+        time.sleep(0.02)
+    status, _, body = call(server, f"/jobs/{job.id}/cancel", method="POST")
+    assert status == 202 and json.loads(body)["cancel_requested"] is True
+    job.wait(10)
+    assert job.state.value == "cancelled" and "another process" in job.reason
+    status, _, _ = call(server, f"/jobs/{job.id}/cancel", method="POST")
+    assert status == 409
+
+
+def test_live_progress_of_a_running_job_is_visible(server, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_HOME", str(server["home"]))
+    job = wb.submit("count", steps=400, delay=0.01, device="cpu")
+    deadline = time.time() + 30
+    seen = 0.0
+    while time.time() < deadline and seen == 0.0:
+        time.sleep(0.3)
+        rows = json.loads(call(server, "/jobs")[2])["jobs"]
+        row = next(r for r in rows if r["id"] == job.id)
+        seen = row["progress"] or 0.0
+    job.cancel()
+    assert 0 < seen < 1 and row["state"] == "running"
+
+
+def test_routes_match_the_openapi_description(server, jobs_in_store):
+    job_id = jobs_in_store["done"].id
+    documented = set(OPENAPI["paths"])
+    from workbench.server.handlers import ROUTES
+
+    served = {re.sub(r"\(\[\^/\]\+\)", "{id}", p).replace("(.+)", "{path}") for p, _ in ROUTES}
+    assert served == documented
+    for path, ops in OPENAPI["paths"].items():
+        concrete = path.replace("{id}", job_id).replace("{path}", "files/selftest.json")
+        for method, spec in ops.items():
+            status, _, _ = call(server, concrete, method=method.upper())
+            assert str(status) in spec["responses"], (method, path, status)

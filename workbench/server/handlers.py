@@ -1,0 +1,144 @@
+"""Tornado handlers for `/workbench/api/`. They read the registry and the result store; they
+never compute. Errors are JSON `{"reason": ...}` with a status code, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from workbench.errors import JobNotFound, StoreError
+from workbench.jobs.serialize import to_jsonable
+
+API = "workbench/api"
+OPENAPI = Path(__file__).with_name("openapi.json")
+
+
+class _Base(APIHandler):
+    def write_json(self, obj: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(to_jsonable(obj)))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        reason = self._reason
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            reason = exc.log_message
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"reason": reason, "status": status_code}))
+
+    def store(self) -> Any:
+        from workbench.jobs.store import default_store
+
+        return default_store()
+
+
+class DevicesHandler(_Base):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        from workbench.devices import registry
+        from workbench.devices.profile import cached_profiles
+
+        devices = registry.discover()
+        profiles = cached_profiles(devices)
+        rows = []
+        for d in devices:
+            p = profiles.get(d.id)
+            rows.append({"id": d.id, **d.capabilities.to_dict(), "load": d.load(),
+                         "profile": p.to_dict() if p else None})
+        self.write_json({"devices": rows})
+
+
+class JobsHandler(_Base):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        limit = int(self.get_argument("limit", "100"))
+        state = self.get_argument("state", None)
+        self.write_json({"jobs": self.store().list(limit=limit, state=state)})
+
+
+class JobHandler(_Base):
+    @tornado.web.authenticated
+    def get(self, job_id: str) -> None:
+        try:
+            job = self.store().get(job_id)
+        except JobNotFound as exc:
+            raise tornado.web.HTTPError(404, str(exc)) from None
+        except StoreError as exc:
+            raise tornado.web.HTTPError(500, str(exc)) from None
+        data = to_jsonable(job)
+        data["files"] = {k: str(Path(v).relative_to(job.folder)) for k, v in job.files.items()} if job.folder else {}
+        data.pop("folder", None)
+        data.pop("events", None)
+        self.write_json(data)
+
+
+class EventsHandler(_Base):
+    @tornado.web.authenticated
+    def get(self, job_id: str) -> None:
+        store = self.store()
+        try:
+            job = store.get(job_id)
+            row = next((r for r in store.list(limit=None) if r["id"] == job_id), None)
+        except JobNotFound as exc:
+            raise tornado.web.HTTPError(404, str(exc)) from None
+        events = job.events
+        if not events and row is not None:  # still running elsewhere: the latest progress from the index
+            events = [{"kind": "progress", "time": row["started"] or row["created"], "state": row["state"],
+                       "progress": {"done": row["progress"], "total": 1, "message": row["message"], "data": {}}}]
+        self.write_json({"id": job_id, "state": job.state, "events": events})
+
+
+class CancelHandler(_Base):
+    @tornado.web.authenticated
+    def post(self, job_id: str) -> None:
+        store = self.store()
+        try:
+            ok = store.request_cancel(job_id)
+            state = store.get(job_id).state
+        except JobNotFound as exc:
+            raise tornado.web.HTTPError(404, str(exc)) from None
+        self.write_json({"id": job_id, "cancel_requested": ok, "state": state}, 202 if ok else 409)
+
+
+class FileHandler(_Base):
+    @tornado.web.authenticated
+    def get(self, job_id: str, relative: str) -> None:
+        try:
+            path = self.store().file_path(job_id, relative)
+        except JobNotFound as exc:
+            raise tornado.web.HTTPError(404, str(exc)) from None
+        except FileNotFoundError as exc:
+            raise tornado.web.HTTPError(404, str(exc)) from None
+        ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        self.set_header("Content-Type", ctype)
+        self.set_header("Content-Disposition", f'inline; filename="{path.name}"')
+        self.finish(path.read_bytes())
+
+
+class OpenAPIHandler(_Base):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        self.write_json(json.loads(OPENAPI.read_text()))
+
+
+ROUTES = [
+    (r"/devices", DevicesHandler),
+    (r"/jobs", JobsHandler),
+    (r"/jobs/([^/]+)", JobHandler),
+    (r"/jobs/([^/]+)/events", EventsHandler),
+    (r"/jobs/([^/]+)/cancel", CancelHandler),
+    (r"/jobs/([^/]+)/files/(.+)", FileHandler),
+    (r"/openapi.json", OpenAPIHandler),
+]
+
+
+def setup_handlers(web_app: Any) -> None:
+    base = web_app.settings["base_url"]
+    web_app.add_handlers(".*$", [(url_path_join(base, API) + pattern, handler) for pattern, handler in ROUTES])
