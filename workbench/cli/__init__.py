@@ -227,6 +227,27 @@ def cmd_models(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gradio(a: argparse.Namespace) -> int:
+    from workbench.app import launch
+
+    auth = None
+    if a.auth:
+        user, sep, password = a.auth.partition(":")
+        if not sep or not user or not password:
+            raise UsageError("workbench gradio: --auth takes USER:PASSWORD")
+        auth = (user, password)
+    launch(a.host, a.port, auth=auth, share=a.share)
+    return 0
+
+
+def cmd_lab(a: argparse.Namespace) -> int:
+    import subprocess
+
+    args = [sys.executable, "-m", "jupyterlab", "--ServerApp.jpserver_extensions={'workbench.server': True}",
+            f"--ServerApp.ip={a.host}", *(["--port", str(a.port)] if a.port else []), *a.lab_args]
+    return subprocess.call(args)
+
+
 def cmd_demo(a: argparse.Namespace) -> int:
     from workbench.demo import run_demo
 
@@ -290,6 +311,18 @@ def build_parser() -> Parser:
     demo.add_argument("--out", default="workbench-demo", help="report folder (default workbench-demo)")
     demo.add_argument("--quiet", action="store_true")
     demo.set_defaults(func=cmd_demo)
+    gr = sub.add_parser("gradio", help="serve the Gradio app (127.0.0.1 unless --host)")
+    gr.add_argument("--host", default="127.0.0.1")
+    gr.add_argument("--port", type=int, default=None)
+    gr.add_argument("--auth", metavar="USER:PASSWORD", help="ask for a login")
+    gr.add_argument("--share", action="store_true", help="open a public gradio.live link (off by default)")
+    gr.set_defaults(func=cmd_gradio)
+
+    lab = sub.add_parser("lab", help="start JupyterLab with the workbench server extension")
+    lab.add_argument("--host", default="127.0.0.1")
+    lab.add_argument("--port", type=int, default=None)
+    lab.add_argument("lab_args", nargs=argparse.REMAINDER, help="passed on to jupyter lab")
+    lab.set_defaults(func=cmd_lab)
     return p
 
 

@@ -1,0 +1,69 @@
+"""The Gradio app on a real server on loopback, driven with gradio_client."""
+
+from __future__ import annotations
+
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+gr = pytest.importorskip("gradio")
+from gradio_client import Client  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    import os
+
+    os.environ["WORKBENCH_HOME"] = str(tmp_path_factory.mktemp("gradio-home"))
+    from workbench.app import launch
+
+    port = _free_port()
+    app = launch("127.0.0.1", port, block=False)
+    yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    app.close()
+
+
+def test_conformers_tab(client):
+    table, sdf = client.predict("CCO ethanol\nC1CC broken", 5, "auto", api_name="/conformers")
+    rows = table["data"]
+    assert rows[0][0] == "ethanol" and rows[0][1] == "ok" and "not a valid SMILES" in rows[1][1]
+    assert open(sdf).read().count("$$$$") == rows[0][2]
+
+
+def test_fold_tab_with_the_tiny_model(client):
+    summary, files, pae = client.predict("MKTAYIAKQR:GSHMLEDP", True, "cpu", api_name="/fold")
+    assert '"chains": ["A", "B"]' in summary
+    assert sorted(f.rsplit(".", 1)[1] for f in files) == ["cif", "pdb"]
+
+
+def test_grasp_tab(client):
+    summary, h5, gif = client.predict("box", 3, "parallel-jaw", "auto", api_name="/grasp")
+    assert summary.startswith("success ") and h5.endswith(".h5")
+
+
+@pytest.mark.parametrize("api, args, message", [
+    ("/conformers", ("", 5, "auto"), "at least one molecule"),
+    ("/fold", ("MKZJ", True, "cpu"), "illegal letter"),
+    ("/grasp", ("pyramid:1", 3, "parallel-jaw", "auto"), "Unknown object"),
+    ("/grasp", ("box", 3, "parallel-jaw", "tpu:0"), "tpu:0 is not in the list of choices"),
+])
+def test_bad_input_per_tab_is_a_sentence(client, api, args, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=message):
+        client.predict(*args, api_name=api)
+
+
+def test_concurrent_requests_all_finish(client):
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(client.predict, f"{'C' * (i + 2)}O m{i}", 3, "auto", api_name="/conformers")
+                   for i in range(4)]
+        results = [f.result(timeout=300) for f in futures]
+    assert [r[0]["data"][0][0] for r in results] == ["m0", "m1", "m2", "m3"]

@@ -1,0 +1,144 @@
+"""The Gradio app: a tab per capability, built on the same tasks and jobs as everything else.
+
+A workshop teacher runs `workbench gradio` for a room: Gradio's queue shows each participant
+their position, `concurrency_limit` keeps the CPU tasks from over-subscribing the machine,
+and the job layer's per-device queues do the same for every device. Handlers only build a
+request, submit it, stream the job's progress into `gr.Progress`, and show the result.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import gradio as gr
+
+from workbench.errors import WorkbenchError
+
+
+def _device_choices() -> list[str]:
+    from workbench.devices import registry
+
+    return ["auto", *registry.names()]
+
+
+def _follow(job: Any, progress: Any) -> Any:
+    """Mirror a job's progress into Gradio's progress bar; the result, or a gr.Error sentence."""
+    for event in job.events():
+        if event.progress is not None and event.progress.fraction is not None:
+            progress(event.progress.fraction, desc=event.progress.message[:80])
+    try:
+        return job.result(0)
+    except WorkbenchError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def _submit(task: str, device: str, **fields: Any) -> Any:
+    from workbench import api
+
+    try:
+        return api.submit(task, device=device or "auto", **fields)
+    except WorkbenchError as exc:  # bad input or device: a sentence in the UI
+        raise gr.Error(str(exc)) from None
+
+
+def conformers(smiles: str, num: float, device: str, progress: Any = gr.Progress()) -> tuple[list[list[Any]], str]:
+    lines = tuple(s.strip() for s in (smiles or "").splitlines() if s.strip())
+    job = _submit("conformers", device, smiles=lines, num_conformers=int(num))
+    result = _follow(job, progress)
+    rows = [[m.name, "ok" if m.ok else m.error, m.num_conformers, m.force_field,
+             round(m.relative_energies[-1], 3) if m.relative_energies else None] for m in result.molecules]
+    return rows, str(result.files["sdf"])
+
+
+def fold(sequence: str, tiny: bool, device: str, progress: Any = gr.Progress()) -> tuple[str, list[str], str]:
+    seqs = tuple(s.strip() for s in (sequence or "").splitlines() if s.strip())
+    job = _submit("fold", device, sequences=seqs, tiny=bool(tiny))
+    result = _follow(job, progress)
+    p = result.proteins[0]
+    key = p.files[0].rsplit(".", 1)[0]
+    summary = json.dumps([{"name": x.name, "chains": x.chains, "mean_plddt": round(x.mean_plddt, 1),
+                           "ptm": round(x.ptm, 3)} for x in result.proteins])
+    return summary, [str(result.files[f"{key}.pdb"]), str(result.files[f"{key}.cif"])], str(result.files[f"{key}.pae"])
+
+
+def grasp(obj: str, num: float, gripper: str, device: str, progress: Any = gr.Progress()) -> tuple[str, str, str | None]:
+    job = _submit("grasp", device, object=obj, num_grasps=int(num), gripper=gripper)
+    result = _follow(job, progress)
+    summary = (f"success {result.success_rate:.0%} (95% CI {result.ci_low:.0%}-{result.ci_high:.0%}) over "
+               f"{len(result.trials)} grasps; failures: "
+               + (", ".join(f"{k} {v}" for k, v in result.stage_counts.items() if v) or "none"))
+    image = result.files.get("trial_0_gif")
+    return summary, str(result.files["acronym"]), str(image) if image else None
+
+
+def build_app() -> Any:
+    from workbench.devices import registry
+
+    cpu_slots = max(1, getattr(registry.get("cpu"), "concurrency", 1))
+    devices = _device_choices()
+    with gr.Blocks(title="workbench") as app:
+        gr.Markdown("# workbench\nMolecules and grasps on the devices of this machine (and its cluster).")
+        with gr.Tab("Molecules"):
+            with gr.Row():
+                smiles = gr.Textbox(label="SMILES (one per line, optional name after a space)",
+                                    value="CC(C)Cc1ccc(cc1)[C@H](C)C(=O)O ibuprofen", lines=3)
+                with gr.Column():
+                    num = gr.Number(label="conformers", value=20, precision=0)
+                    mol_device = gr.Dropdown(devices, value="auto", label="device")
+                    run_conf = gr.Button("Generate conformers", variant="primary")
+            table = gr.Dataframe(headers=["name", "status", "conformers", "force field", "max ΔE (kcal/mol)"],
+                                 label="ensembles")
+            sdf = gr.File(label="SDF")
+            run_conf.click(conformers, [smiles, num, mol_device], [table, sdf], api_name="conformers",
+                           concurrency_limit=cpu_slots, concurrency_id="cpu")
+            gr.Markdown("### Protein structure (ESMFold)")
+            with gr.Row():
+                seq = gr.Textbox(label="sequence (chains joined by ':')", value="MKTAYIAKQRQISFVKSHFSRQ", lines=2)
+                with gr.Column():
+                    tiny = gr.Checkbox(label="tiny random model (no weights needed)", value=True)
+                    fold_device = gr.Dropdown(devices, value="auto", label="device")
+                    run_fold = gr.Button("Fold", variant="primary")
+            fold_summary = gr.Textbox(label="summary")
+            fold_files = gr.File(label="PDB / mmCIF", file_count="multiple")
+            pae = gr.Image(label="PAE", type="filepath")
+            run_fold.click(fold, [seq, tiny, fold_device], [fold_summary, fold_files, pae], api_name="fold",
+                           concurrency_limit=1, concurrency_id="fold")
+        with gr.Tab("Grasping"):
+            with gr.Row():
+                obj = gr.Textbox(label="object (bundled name, box:X,Y,Z, cylinder:R,H, sphere:R, or a mesh path)",
+                                 value="can")
+                with gr.Column():
+                    n_grasps = gr.Number(label="grasps", value=10, precision=0)
+                    gripper = gr.Dropdown(["parallel-jaw", "wide"], value="parallel-jaw", label="gripper")
+                    grasp_device = gr.Dropdown(devices, value="auto", label="device")
+                    run_grasp = gr.Button("Sample and simulate", variant="primary")
+            grasp_summary = gr.Textbox(label="outcome")
+            h5 = gr.File(label="ACRONYM HDF5")
+            gif = gr.Image(label="trial 0", type="filepath")
+            run_grasp.click(grasp, [obj, n_grasps, gripper, grasp_device], [grasp_summary, h5, gif], api_name="grasp",
+                            concurrency_limit=cpu_slots, concurrency_id="cpu")
+        with gr.Tab("Devices & jobs"):
+            dev_json = gr.JSON(label="devices")
+            jobs_json = gr.JSON(label="recent jobs")
+            refresh = gr.Button("Refresh")
+            refresh.click(_status, None, [dev_json, jobs_json], api_name="status")
+    app.queue(default_concurrency_limit=cpu_slots)
+    return app
+
+
+def _status() -> tuple[list[dict], list[dict]]:
+    from workbench import api
+    from workbench.devices import registry
+
+    devs = [{"id": d.id, "kind": d.capabilities.kind, "name": d.capabilities.name, "load": d.load()}
+            for d in registry.discover()]
+    return devs, api.list_jobs(limit=20)
+
+
+def launch(host: str = "127.0.0.1", port: int | None = None, auth: tuple[str, str] | None = None,
+           share: bool = False, block: bool = True) -> Any:
+    app = build_app()
+    app.launch(server_name=host, server_port=port, auth=auth, share=share, prevent_thread_lock=not block,
+               show_error=True)
+    return app
