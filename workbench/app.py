@@ -62,7 +62,8 @@ def fold(sequence: str, tiny: bool, device: str, progress: Any = gr.Progress()) 
     return summary, [str(result.files[f"{key}.pdb"]), str(result.files[f"{key}.cif"])], str(result.files[f"{key}.pae"])
 
 
-def grasp(obj: str, num: float, gripper: str, device: str, progress: Any = gr.Progress()) -> tuple[str, str, str | None]:
+def grasp(obj: str, num: float, gripper: str, device: str,
+          progress: Any = gr.Progress()) -> tuple[str, str, str | None]:
     job = _submit("grasp", device, object=obj, num_grasps=int(num), gripper=gripper)
     result = _follow(job, progress)
     summary = (f"success {result.success_rate:.0%} (95% CI {result.ci_low:.0%}-{result.ci_high:.0%}) over "
