@@ -1,0 +1,159 @@
+// Devices & Jobs sidebar and launcher items. The front end holds no business logic: it shows
+// what /workbench/api/ returns and asks the server to cancel; everything else is in Python.
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { URLExt } from '@jupyterlab/coreutils';
+import { ILauncher } from '@jupyterlab/launcher';
+import { ServerConnection } from '@jupyterlab/services';
+import { Widget } from '@lumino/widgets';
+
+interface IDevice { id: string; kind: string; name: string; total_memory: number; load: number;
+  profile: { matmul_tflops_fp32: number; memory_gbps: number } | null; }
+interface IJob { id: string; task: string; device: string; state: string; reason: string; progress: number | null;
+  message: string; created: number; started: number | null; finished: number | null; }
+
+async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const settings = ServerConnection.makeSettings();
+  const url = URLExt.join(settings.baseUrl, 'workbench/api', path);
+  const response = await ServerConnection.makeRequest(url, init, settings);
+  const data = await response.json();
+  if (!response.ok) { throw new Error(data.reason || response.statusText); }
+  return data as T;
+}
+
+function cell(text: string, cls = ''): HTMLTableCellElement {
+  const td = document.createElement('td');
+  td.textContent = text;
+  if (cls) { td.className = cls; }
+  return td;
+}
+
+function gib(bytes: number): string { return bytes ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : '-'; }
+
+function duration(job: IJob): string {
+  if (!job.started) { return '-'; }
+  const end = job.finished ?? Date.now() / 1000;
+  return `${(end - job.started).toFixed(1)} s`;
+}
+
+class DevicesAndJobs extends Widget {
+  private timer = 0;
+  private devices = document.createElement('tbody');
+  private jobs = document.createElement('tbody');
+  private error = document.createElement('div');
+
+  constructor() {
+    super();
+    this.id = 'workbench-devices-jobs';
+    this.title.label = 'Devices & Jobs';
+    this.title.caption = 'workbench: devices and jobs';
+    this.title.closable = true;
+    this.addClass('wb-sidebar');
+    this.error.className = 'wb-error';
+    this.node.append(this.error, this.section('Devices', ['device', 'kind', 'memory', 'load', 'TFLOP/s'], this.devices),
+      this.section('Jobs', ['job', 'task', 'device', 'state', 'progress', 'time', ''], this.jobs));
+  }
+
+  private section(title: string, headers: string[], body: HTMLTableSectionElement): HTMLElement {
+    const wrap = document.createElement('div');
+    const h = document.createElement('h3');
+    h.textContent = title;
+    const table = document.createElement('table');
+    const head = document.createElement('tr');
+    headers.forEach(x => { const th = document.createElement('th'); th.textContent = x; head.append(th); });
+    table.append(head, body);
+    table.className = `wb-${title.toLowerCase()}`;
+    wrap.append(h, table);
+    return wrap;
+  }
+
+  protected onAfterAttach(): void { void this.refresh(); this.timer = window.setInterval(() => void this.refresh(), 1000); }
+  protected onBeforeDetach(): void { window.clearInterval(this.timer); }
+
+  async refresh(): Promise<void> {
+    try {
+      const [{ devices }, { jobs }] = await Promise.all([api<{ devices: IDevice[] }>('devices'),
+        api<{ jobs: IJob[] }>('jobs?limit=30')]);
+      this.error.textContent = '';
+      this.devices.replaceChildren(...devices.map(d => {
+        const tr = document.createElement('tr');
+        tr.dataset.device = d.id;
+        tr.append(cell(d.id), cell(d.kind), cell(gib(d.total_memory)), cell(String(d.load)),
+          cell(d.profile ? d.profile.matmul_tflops_fp32.toFixed(2) : '-'));
+        tr.title = d.name;
+        return tr;
+      }));
+      this.jobs.replaceChildren(...jobs.map(j => this.jobRow(j)));
+    } catch (err) {
+      this.error.textContent = `workbench API: ${(err as Error).message}`;
+    }
+  }
+
+  private jobRow(j: IJob): HTMLTableRowElement {
+    const tr = document.createElement('tr');
+    tr.dataset.job = j.id;
+    tr.dataset.state = j.state;
+    const bar = document.createElement('progress');
+    bar.max = 1;
+    bar.value = j.state === 'succeeded' ? 1 : (j.progress ?? 0);
+    const progress = document.createElement('td');
+    progress.append(bar);
+    const action = document.createElement('td');
+    if (j.state === 'queued' || j.state === 'running') {
+      const b = document.createElement('button');
+      b.textContent = 'Cancel';
+      b.className = 'wb-cancel';
+      b.onclick = async () => { await api(`jobs/${j.id}/cancel`, { method: 'POST' }).catch(() => undefined); void this.refresh(); };
+      action.append(b);
+    } else if (j.state === 'succeeded') {
+      const a = document.createElement('a');
+      a.textContent = 'result';
+      a.className = 'wb-result';
+      a.href = URLExt.join(ServerConnection.makeSettings().baseUrl, 'workbench/api/jobs', j.id);
+      a.target = '_blank';
+      action.append(a);
+    }
+    const state = cell(j.state, `wb-state-${j.state}`);
+    state.title = j.reason || j.message;
+    tr.append(cell(j.id.slice(-6)), cell(j.task), cell(j.device), state, progress, cell(duration(j)), action);
+    return tr;
+  }
+}
+
+const CAPABILITIES: { name: string; label: string; code: string }[] = [
+  { name: 'molecules', label: 'Molecules',
+    code: 'from workbench.widgets import MoleculeWidget\nMoleculeWidget("CC(C)Cc1ccc(cc1)[C@H](C)C(=O)O ibuprofen")' },
+  { name: 'grasping', label: 'Grasping', code: 'from workbench.widgets import GraspWidget\nGraspWidget("can")' }
+];
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'workbench-lab:plugin',
+  description: 'Devices & Jobs sidebar and launcher items for workbench',
+  autoStart: true,
+  optional: [ILauncher, ICommandPalette, ILayoutRestorer],
+  activate: (app: JupyterFrontEnd, launcher: ILauncher | null, palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null) => {
+    const panel = new DevicesAndJobs();
+    app.shell.add(panel, 'left', { rank: 600 });
+    if (restorer) { restorer.add(panel, 'workbench-devices-jobs'); }
+    for (const cap of CAPABILITIES) {
+      const command = `workbench:new-${cap.name}`;
+      app.commands.addCommand(command, {
+        label: `workbench: ${cap.label}`,
+        caption: `A new notebook with a ${cap.label} widget`,
+        execute: async () => {
+          const model = await app.commands.execute('docmanager:new-untitled', { type: 'notebook' });
+          const nb: any = await app.commands.execute('docmanager:open', { path: model.path, factory: 'Notebook' });
+          await nb.context.ready;
+          nb.content.model.sharedModel.insertCell(0, { cell_type: 'code', source: cap.code });
+          nb.content.model.sharedModel.deleteCell(1);
+          return nb;
+        }
+      });
+      if (launcher) { launcher.add({ command, category: 'workbench', rank: 1 }); }
+      if (palette) { palette.addItem({ command, category: 'workbench' }); }
+    }
+  }
+};
+
+export default plugin;

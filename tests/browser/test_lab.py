@@ -1,0 +1,162 @@
+"""Real JupyterLab in real headless Chromium (Playwright): sidebar, widgets, cancel, auth.
+
+Screenshots of each step go to `test-artifacts/browser/` (look at them when a test fails).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    if os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1":
+        raise RuntimeError("Chromium is required for the browser tests (apt-get install chromium)")
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+playwright = pytest.importorskip("playwright.sync_api")
+
+TOKEN = "workbench-browser-token"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--use-gl=swiftshader", "--enable-unsafe-swiftshader"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _notebook(path: Path, source: str) -> None:
+    path.write_text(json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab")
+    settings = root / ".settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    port = _free_port()
+    env = {**os.environ, "WORKBENCH_HOME": str(root / "home"), "JUPYTERLAB_SETTINGS_DIR": str(root / ".settings"),
+           "WORKBENCH_SIMULATED_DEVICES": ""}
+    _notebook(root / "molecules.ipynb", "from workbench.widgets import MoleculeWidget\n"
+                                        "w = MoleculeWidget('CCO ethanol\\nc1ccccc1O phenol', num_conformers=8)\nw")
+    _notebook(root / "grasping.ipynb", "from workbench.widgets import GraspWidget\nw = GraspWidget('can', num_grasps=4)\nw")
+    _notebook(root / "long.ipynb", "import workbench as wb\njob = wb.submit('count', steps=100000, delay=0.01, "
+                                   "device='cpu')\njob.id")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
+         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
+         '--ServerApp.jpserver_extensions={"workbench.server": True}'],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
+            break
+        except Exception:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("JupyterLab did not start")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield {"url": url, "browser": browser, "root": root}
+        browser.close()
+    proc.terminate()
+    proc.wait(30)
+
+
+def _page(lab, path="lab"):
+    page = lab["browser"].new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{lab['url']}/{path}?reset&token={TOKEN}")  # a fresh workspace: no tabs from earlier tests
+    page.wait_for_selector("#jp-main-dock-panel", timeout=60000)
+    return page
+
+
+def _open_sidebar(page):
+    page.locator("li[title='workbench: devices and jobs'], [data-id='workbench-devices-jobs']").first.click()
+    page.wait_for_selector("#workbench-devices-jobs tr[data-device='cpu']", timeout=30000)
+
+
+def _run_first_cell(page):
+    page.get_by_text("Python 3 (ipykernel) | Idle").first.wait_for(timeout=90000)
+    page.locator(".jp-Cell:visible .jp-InputArea-editor").first.click()
+    page.keyboard.press("Shift+Enter")
+    page.locator(".jp-Cell:visible .jp-InputPrompt:has-text('[1]')").first.wait_for(timeout=90000)
+
+
+def test_the_api_refuses_requests_without_the_token(lab):
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(f"{lab['url']}/workbench/api/jobs", timeout=10)
+    assert info.value.code == 403
+
+
+def test_sidebar_lists_the_cpu_device(lab):
+    page = _page(lab)
+    _open_sidebar(page)
+    assert page.locator("#workbench-devices-jobs tr[data-device='cpu']").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "1-sidebar.png"))
+    page.close()
+
+
+def test_molecule_widget_runs_and_renders(lab):
+    page = _page(lab, "lab/tree/molecules.ipynb")
+    _run_first_cell(page)
+    root = page.locator(".wb-mol")
+    try:
+        root.wait_for(timeout=60000)
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "2-molecule-cell.png"))
+    page.locator(".wb-mol .wb-run:visible").first.click()
+    page.wait_for_selector(".wb-mol[data-state='succeeded'][data-models]", timeout=120000)
+    assert page.locator(".wb-mol progress").get_attribute("value") in ("1", "1.0")
+    assert int(root.get_attribute("data-models")) >= 2
+    _open_sidebar(page)
+    page.wait_for_selector("#workbench-devices-jobs tr[data-state='succeeded']", timeout=30000)
+    page.screenshot(path=str(ARTIFACTS / "2-molecule-widget.png"))
+    page.close()
+
+
+def test_grasp_widget_runs_and_fills_in(lab):
+    page = _page(lab, "lab/tree/grasping.ipynb")
+    _run_first_cell(page)
+    page.locator(".wb-run:visible").first.wait_for(timeout=60000)
+    page.locator(".wb-run:visible").first.click()
+    try:
+        page.wait_for_selector("[data-state='succeeded'][data-grasps='4']", timeout=120000)
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "3-grasp-widget.png"))
+    page.screenshot(path=str(ARTIFACTS / "3-grasp-widget.png"))
+    page.close()
+
+
+def test_cancel_a_running_job_from_the_sidebar(lab):
+    page = _page(lab, "lab/tree/long.ipynb")
+    _run_first_cell(page)
+    _open_sidebar(page)
+    running = page.locator("#workbench-devices-jobs tr[data-state='running'] .wb-cancel").first
+    running.wait_for(timeout=60000)
+    row = page.locator("#workbench-devices-jobs tr[data-state='running']").first
+    job = row.get_attribute("data-job")
+    running.click()
+    page.wait_for_selector(f"#workbench-devices-jobs tr[data-job='{job}'][data-state='cancelled']", timeout=30000)
+    page.screenshot(path=str(ARTIFACTS / "4-cancelled.png"))
+    page.close()
