@@ -56,7 +56,8 @@ def lab(tmp_path_factory):
            "WORKBENCH_SIMULATED_DEVICES": ""}
     _notebook(root / "molecules.ipynb", "from workbench.widgets import MoleculeWidget\n"
                                         "w = MoleculeWidget('CCO ethanol\\nc1ccccc1O phenol', num_conformers=8)\nw")
-    _notebook(root / "grasping.ipynb", "from workbench.widgets import GraspWidget\nw = GraspWidget('can', num_grasps=4)\nw")
+    _notebook(root / "grasping.ipynb",
+              "from workbench.widgets import GraspWidget\nw = GraspWidget('can', num_grasps=4)\nw")
     _notebook(root / "long.ipynb", "import workbench as wb\njob = wb.submit('count', steps=100000, delay=0.01, "
                                    "device='cpu')\njob.id")
     proc = subprocess.Popen(
