@@ -193,3 +193,12 @@ def test_cli_conformers_writes_the_sdf_and_reports_bad_molecules(tmp_path):
     assert proc.stdout.strip() == str(out)
     assert "mol2: 'C1CC' is not a valid SMILES" in proc.stderr
     assert [m.GetProp("input_name") for m in _sdf_records(out)] == ["ethanol"]
+
+
+def test_workers_zero_means_every_core_of_the_node_that_runs_it():
+    smiles = ("CCO", "CCCO", "CCCCO")
+    auto = run_conformers(ConformerRequest(smiles=smiles, num_conformers=5, workers=0), device="cpu",
+                          progress=lambda p: None)
+    one = run_conformers(ConformerRequest(smiles=smiles, num_conformers=5, workers=1), device="cpu",
+                         progress=lambda p: None)
+    assert auto.files["sdf"].read_text() == one.files["sdf"].read_text()

@@ -8,6 +8,7 @@ Wilson interval, failures per stage, ACRONYM HDF5 + NumPy export.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass, field
@@ -41,7 +42,7 @@ class GraspRequest:
     friction: float = 1.0
     scale: float = 1.0  #: for mesh files in other units
     seed: int = 0
-    workers: int = 1
+    workers: int = 1  #: worker processes; 0: every core of the node that runs it
     poses: tuple[tuple[float, ...], ...] = ()  #: optional 4x4 poses (row-major, 16 numbers) instead of sampling
     render: tuple[int, ...] = (0,)  #: trials to render offscreen (PNG + GIF); () for none
     protocol: Protocol = field(default_factory=Protocol)
@@ -49,8 +50,8 @@ class GraspRequest:
     def __post_init__(self) -> None:
         if not 1 <= self.num_grasps <= 100_000:
             raise InputError("num_grasps must be between 1 and 100000.")
-        if not 1 <= self.workers <= 256:
-            raise InputError("workers must be between 1 and 256.")
+        if not 0 <= self.workers <= 256:
+            raise InputError("workers must be between 0 (all cores of the device that runs it) and 256.")
         if isinstance(self.protocol, dict):
             object.__setattr__(self, "protocol", Protocol(**self.protocol))
         for pose in self.poses:
@@ -146,17 +147,18 @@ def run(request: GraspRequest, *, device: str, progress: ProgressCallback) -> Gr
                           f" ({ok}/{done} so far)", {"trial": o.index, "success": o.success, "stage": o.stage,
                                                      "pose": poses[o.index].round(5).tolist()}))
 
-    if request.workers == 1 or total == 1:
+    workers = request.workers or os.cpu_count() or 1  # 0 is resolved where the job runs
+    if workers == 1 or total == 1:
         for i, (pose, width) in enumerate(zip(poses, widths)):
             outcomes[i] = world.run(i, pose, width)
             report(outcomes[i])
     else:
         from dataclasses import replace
 
-        pool = worker_pool(request.workers)
+        pool = worker_pool(workers)
         light = replace(request, poses=())  # the poses travel once, in the batches
         items = [(i, pose, width) for i, (pose, width) in enumerate(zip(poses, widths))]
-        size = max(1, min(8, total // (4 * request.workers)))  # small batches: progress stays per trial-ish
+        size = max(1, min(8, total // (4 * workers)))  # small batches: progress stays per trial-ish
         pending = {pool.submit(evaluate_batch, light, items[k:k + size]) for k in range(0, total, size)}
         try:
             while pending:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -59,7 +60,7 @@ class ConformerRequest:
     temperature: float = 298.15  #: K, for Boltzmann weights
     seed: int = 42
     max_atoms: int = 250  #: including hydrogens
-    workers: int = 1  #: worker processes for a batch
+    workers: int = 1  #: worker processes for a batch; 0: every core of the node that runs it
 
     def __post_init__(self) -> None:
         for name in ("smiles", "files", "names"):
@@ -75,8 +76,8 @@ class ConformerRequest:
             raise InputError(f"Unknown force field {self.force_field!r}; choose from {', '.join(FORCE_FIELDS)}.")
         if self.prune_rms < 0 or self.max_iterations < 0 or self.temperature <= 0:
             raise InputError("prune_rms and max_iterations must be >= 0 and temperature > 0.")
-        if not 1 <= self.workers <= 256:
-            raise InputError("workers must be between 1 and 256.")
+        if not 0 <= self.workers <= 256:
+            raise InputError("workers must be between 0 (all cores of the device that runs it) and 256.")
 
 
 @dataclass
@@ -324,12 +325,13 @@ def run(request: ConformerRequest, *, device: str, progress: ProgressCallback) -
     total = len(parsed)
     progress(Progress(0, total, f"{total} molecule(s)"))
     outcomes: dict[int, tuple[MoleculeConformers, str]] = {}
-    if request.workers == 1 or total == 1:
+    workers = request.workers or os.cpu_count() or 1  # 0 is resolved where the job runs
+    if workers == 1 or total == 1:
         for i, p in enumerate(parsed):
             outcomes[p.index] = conformers_for(p, request)
             _report(progress, i + 1, total, outcomes[p.index][0])
     else:
-        pool = worker_pool(request.workers)
+        pool = worker_pool(workers)
         pending: set[Future] = {pool.submit(conformers_for, p, request) for p in parsed}
         try:
             while pending:
