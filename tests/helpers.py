@@ -46,3 +46,29 @@ def slow_task(request: dict, *, device: str, progress) -> dict:
         progress(Progress(i, request.get("steps", 1000)))
         threading.Event().wait(0.01)
     return {"done": True}
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (servers in tests bind to loopback only)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 90, proc: subprocess.Popen | None = None) -> None:
+    """Poll `url` until it answers; raise (after killing `proc`) if it never does."""
+    import time
+    import urllib.request
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except Exception:
+            time.sleep(0.3)
+    if proc is not None:
+        proc.kill()
+    raise RuntimeError(f"{url} did not answer within {timeout} s")

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from helpers import free_port
 
 gr = pytest.importorskip("gradio")
 from gradio_client import Client  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +18,7 @@ def client(tmp_path_factory):
     os.environ["WORKBENCH_HOME"] = str(tmp_path_factory.mktemp("gradio-home"))
     from workbench.app import launch
 
-    port = _free_port()
+    port = free_port()
     app = launch("127.0.0.1", port, block=False)
     yield Client(f"http://127.0.0.1:{port}/", verbose=False)
     app.close()

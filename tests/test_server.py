@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import free_port, wait_for_http
 
 pytest.importorskip("jupyter_server")
 
@@ -23,16 +23,10 @@ TOKEN = "workbench-test-token"
 OPENAPI = json.loads((Path(wb.__file__).parent / "server" / "openapi.json").read_text())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("server-home")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "WORKBENCH_HOME": str(home)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={port}",
@@ -40,16 +34,7 @@ def server(tmp_path_factory):
          '--ServerApp.jpserver_extensions={"workbench.server": True}'],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}/workbench/api"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", timeout=2)
-            break
-        except Exception:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("jupyter server did not start: " + (proc.stderr.read() if proc.stderr else ""))
+    wait_for_http(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", 60, proc)
     yield {"base": base, "home": home}
     proc.terminate()
     proc.wait(20)

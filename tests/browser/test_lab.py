@@ -8,15 +8,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import free_port, wait_for_http
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
@@ -32,12 +31,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--use-gl=swiftshader", "--enable-unsafe-swiftshader"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _notebook(path: Path, source: str) -> None:
     path.write_text(json.dumps({
         "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}],
@@ -51,7 +44,7 @@ def lab(tmp_path_factory):
     settings = root / ".settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "WORKBENCH_HOME": str(root / "home"), "JUPYTERLAB_SETTINGS_DIR": str(root / ".settings"),
            "WORKBENCH_SIMULATED_DEVICES": ""}
     _notebook(root / "molecules.ipynb", "from workbench.widgets import MoleculeWidget\n"
@@ -66,16 +59,7 @@ def lab(tmp_path_factory):
          '--ServerApp.jpserver_extensions={"workbench.server": True}'],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
-            break
-        except Exception:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("JupyterLab did not start")
+    wait_for_http(f"{url}/api/status?token={TOKEN}", 90, proc)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

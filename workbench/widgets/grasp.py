@@ -12,11 +12,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import traitlets as t
 
-from workbench.errors import WorkbenchError
-from workbench.widgets.jobview import JobMirror
+from workbench.errors import InputError, WorkbenchError
+from workbench.widgets.base import JobWidget
 
 STATIC = Path(__file__).parent / "static"
 
@@ -26,7 +25,7 @@ def _three_source() -> str:
     return (STATIC / "three.module.min.js").read_text()
 
 
-class GraspWidget(anywidget.AnyWidget):
+class GraspWidget(JobWidget):
     _esm = STATIC / "grasp.js"
     _three_js = t.Unicode("").tag(sync=True)
 
@@ -35,15 +34,7 @@ class GraspWidget(anywidget.AnyWidget):
     gripper = t.Unicode("parallel-jaw").tag(sync=True)
     grippers = t.List(t.Unicode()).tag(sync=True)
     num_grasps = t.Int(20).tag(sync=True)
-    device = t.Unicode("auto").tag(sync=True)
-    devices = t.List(t.Unicode()).tag(sync=True)
     seed = t.Int(0).tag(sync=True)
-
-    state = t.Unicode("idle").tag(sync=True)
-    progress = t.Float(0.0).tag(sync=True)
-    message = t.Unicode("").tag(sync=True)
-    error = t.Unicode("").tag(sync=True)
-    job_id = t.Unicode("").tag(sync=True)
 
     mesh = t.Dict().tag(sync=True)  #: {"vertices": [...], "faces": [...]} in metres
     grasps = t.List(t.Dict()).tag(sync=True)  #: index, pose (16, row-major), success, stage
@@ -52,16 +43,12 @@ class GraspWidget(anywidget.AnyWidget):
     trial_image = t.Unicode("").tag(sync=True)  #: data URI of the rendered trial (GIF)
 
     def __init__(self, object: str = "box", **kwargs: Any):
-        from workbench.devices import registry
         from workbench.tasks.grasping.gripper import GRIPPERS
         from workbench.tasks.grasping.objects import BUNDLED
 
         super().__init__(object=object, objects=list(BUNDLED), grippers=list(GRIPPERS),
-                         devices=["auto", *registry.names()], _three_js=_three_source(), **kwargs)
-        self._mirror = JobMirror(self, self._show, self._on_trial)
-        self._render_mirror: Any = None
+                         _three_js=_three_source(), **kwargs)
         self._poses: dict[int, list[float]] = {}
-        self.on_msg(self._on_front_end_message)
         self.observe(self._on_select, names="selected")
         self._load_mesh()
 
@@ -76,34 +63,18 @@ class GraspWidget(anywidget.AnyWidget):
         self.mesh = {"vertices": obj.mesh.vertices.round(5).ravel().tolist(),
                      "faces": obj.mesh.faces.ravel().tolist()}
 
-    def run(self) -> Any:
+    def _submit(self) -> Any:
         from workbench import api
 
-        self.error, self.grasps, self.summary, self.trial_image, self.selected = "", [], "", "", -1
+        self.grasps, self.summary, self.trial_image, self.selected = [], "", "", -1
         self._poses = {}
         self._load_mesh()
         if self.error:  # the object itself is invalid: say so before queueing anything
-            self.state = "failed"
-            return None
-        try:
-            job = api.submit("grasp", object=self.object, num_grasps=self.num_grasps, gripper=self.gripper,
-                             seed=self.seed, render=(), device=self.device)
-        except WorkbenchError as exc:
-            self.state, self.error = "failed", str(exc)
-            return None
-        self._mirror.start(job)
-        return job
+            raise InputError(self.error)
+        return api.submit("grasp", object=self.object, num_grasps=self.num_grasps, gripper=self.gripper,
+                          seed=self.seed, render=(), device=self.device)
 
-    def cancel(self) -> None:
-        self._mirror.cancel()
-
-    def _on_front_end_message(self, widget: Any, content: dict, buffers: list) -> None:
-        if content.get("type") == "run":
-            self.run()
-        elif content.get("type") == "cancel":
-            self.cancel()
-
-    def _on_trial(self, progress: Any) -> None:
+    def _on_progress(self, progress: Any) -> None:
         d = progress.data
         if "trial" not in d:
             return

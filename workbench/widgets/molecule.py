@@ -13,11 +13,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import traitlets as t
 
-from workbench.errors import WorkbenchError
-from workbench.widgets.jobview import JobMirror
+from workbench.widgets.base import JobWidget
 
 STATIC = Path(__file__).parent / "static"
 
@@ -27,29 +25,15 @@ def _viewer_source() -> str:
     return (STATIC / "3Dmol.es6-min.js").read_text()
 
 
-def _device_names() -> list[str]:
-    from workbench.devices import registry
-
-    return ["auto", *registry.names()]
-
-
-class MoleculeWidget(anywidget.AnyWidget):
+class MoleculeWidget(JobWidget):
     _esm = STATIC / "molecule.js"
     _css = STATIC / "molecule.css"
     _viewer_js = t.Unicode("").tag(sync=True)
 
     mode = t.Unicode("conformers").tag(sync=True)  #: "conformers" | "fold"
     text = t.Unicode("").tag(sync=True)  #: SMILES (one per line) or a sequence (chains joined by ':')
-    device = t.Unicode("auto").tag(sync=True)
-    devices = t.List(t.Unicode()).tag(sync=True)
     num_conformers = t.Int(30).tag(sync=True)
     tiny = t.Bool(False).tag(sync=True)  #: fold with the tiny random model (teaching, tests)
-
-    state = t.Unicode("idle").tag(sync=True)
-    progress = t.Float(0.0).tag(sync=True)
-    message = t.Unicode("").tag(sync=True)
-    error = t.Unicode("").tag(sync=True)
-    job_id = t.Unicode("").tag(sync=True)
 
     structure = t.Unicode("").tag(sync=True)  #: SDF (all conformers) or PDB text
     structure_format = t.Unicode("").tag(sync=True)  #: "sdf" | "pdb"
@@ -59,39 +43,16 @@ class MoleculeWidget(anywidget.AnyWidget):
     downloads = t.Dict().tag(sync=True)  #: file name -> text content
 
     def __init__(self, text: str = "", mode: str = "conformers", device: str = "auto", **kwargs: Any):
-        super().__init__(text=text, mode=mode, device=device, devices=_device_names(),
-                         _viewer_js=_viewer_source(), **kwargs)
-        self._mirror = JobMirror(self, self._show)
-        self.on_msg(self._on_front_end_message)
+        super().__init__(text=text, mode=mode, device=device, _viewer_js=_viewer_source(), **kwargs)
 
-    # ---- actions (also callable from Python) ----------------------------------------------
-    def run(self) -> Any:
-        """Submit the job for the current input; returns the `Job`."""
+    def _submit(self) -> Any:
         from workbench import api
 
-        self.error = ""
-        try:
-            if self.mode == "fold":
-                job = api.submit("fold", sequences=tuple(s for s in self.text.split("\n") if s.strip()),
-                                 tiny=self.tiny, device=self.device)
-            else:
-                lines = tuple(s.strip() for s in self.text.splitlines() if s.strip())
-                job = api.submit("conformers", smiles=lines, num_conformers=self.num_conformers,
-                                 device=self.device)
-        except WorkbenchError as exc:  # bad input or device: a sentence, no traceback
-            self.state, self.error = "failed", str(exc)
-            return None
-        self._mirror.start(job)
-        return job
-
-    def cancel(self) -> None:
-        self._mirror.cancel()
-
-    def _on_front_end_message(self, widget: Any, content: dict, buffers: list) -> None:
-        if content.get("type") == "run":
-            self.run()
-        elif content.get("type") == "cancel":
-            self.cancel()
+        if self.mode == "fold":
+            return api.submit("fold", sequences=tuple(s for s in self.text.split("\n") if s.strip()),
+                              tiny=self.tiny, device=self.device)
+        lines = tuple(s.strip() for s in self.text.splitlines() if s.strip())
+        return api.submit("conformers", smiles=lines, num_conformers=self.num_conformers, device=self.device)
 
     # ---- results -> traitlets ---------------------------------------------------------------
     def _show(self, result: Any) -> None:

@@ -1,0 +1,67 @@
+"""`JobWidget`: what every task widget shares. Subclasses only build the job and show its result.
+
+It holds the device picker and the status traitlets, answers the front end's "run" and
+"cancel" messages, and mirrors the job (`JobMirror`). Bad input or an unusable device ends
+in `state="failed"` with the sentence in `error`, never a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anywidget
+import traitlets as t
+
+from workbench.errors import WorkbenchError
+from workbench.jobs.job import Job
+from workbench.widgets.jobview import JobMirror
+
+
+class JobWidget(anywidget.AnyWidget):
+    device = t.Unicode("auto").tag(sync=True)
+    devices = t.List(t.Unicode()).tag(sync=True)
+    state = t.Unicode("idle").tag(sync=True)
+    progress = t.Float(0.0).tag(sync=True)
+    message = t.Unicode("").tag(sync=True)
+    error = t.Unicode("").tag(sync=True)
+    job_id = t.Unicode("").tag(sync=True)
+
+    def __init__(self, **kwargs: Any):
+        from workbench.devices import registry
+
+        super().__init__(devices=["auto", *registry.names()], **kwargs)
+        self._mirror = JobMirror(self, self._show, self._on_progress)
+        self.on_msg(self._on_front_end_message)
+
+    # ---- for subclasses -------------------------------------------------------------------
+    def _submit(self) -> Job:
+        """Build the request from the traitlets and submit it (raise WorkbenchError on bad input)."""
+        raise NotImplementedError
+
+    def _show(self, result: Any) -> None:
+        """Copy a finished job's result into the traitlets."""
+        raise NotImplementedError
+
+    def _on_progress(self, progress: Any) -> None:
+        """Called for each progress event (on the runner's thread)."""
+
+    # ---- actions --------------------------------------------------------------------------
+    def run(self) -> Job | None:
+        """Submit the job for the current inputs; returns the `Job` (None when refused)."""
+        self.error = ""
+        try:
+            job = self._submit()
+        except WorkbenchError as exc:
+            self.state, self.error = "failed", str(exc)
+            return None
+        self._mirror.start(job)
+        return job
+
+    def cancel(self) -> None:
+        self._mirror.cancel()
+
+    def _on_front_end_message(self, widget: Any, content: dict, buffers: list) -> None:
+        if content.get("type") == "run":
+            self.run()
+        elif content.get("type") == "cancel":
+            self.cancel()
