@@ -58,6 +58,32 @@ register(ModelSpec(
 ))
 
 
+register(ModelSpec(
+    id="sd-turbo", task="text-to-image", repo_id="stabilityai/sd-turbo",
+    description="SD-Turbo: 1-4 step text-to-image, the small default for laptops and CPUs.",
+    loader="workbench.tasks.multimodal.text_to_image:load_text_to_image",
+    tiny="workbench.tasks.multimodal.tiny:tiny_text_to_image", size_hint="5.2 GB",
+    allow_patterns=("*.json", "*.txt", "*.fp16.safetensors", "*/*.json", "*/*.txt", "*/*.fp16.safetensors"),
+))
+register(ModelSpec(
+    id="sdxl-turbo", task="text-to-image", repo_id="stabilityai/sdxl-turbo",
+    description="SDXL-Turbo: 1-4 step text-to-image at 512 px.",
+    loader="workbench.tasks.multimodal.text_to_image:load_text_to_image", size_hint="7 GB",
+    allow_patterns=("*.json", "*.txt", "*/*.json", "*/*.txt", "*/*.fp16.safetensors"),
+))
+register(ModelSpec(
+    id="sdxl", task="text-to-image", repo_id="stabilityai/stable-diffusion-xl-base-1.0",
+    description="SDXL base 1.0: the quality default on GPUs with 12 GiB or more.",
+    loader="workbench.tasks.multimodal.text_to_image:load_text_to_image", size_hint="7 GB",
+    allow_patterns=("*.json", "*.txt", "*/*.json", "*/*.txt", "*/*.fp16.safetensors"),
+))
+register(ModelSpec(
+    id="tiny-sd", task="text-to-image",
+    description="A tiny random Stable Diffusion pipeline built in code (tests and teaching, no download).",
+    loader="workbench.tasks.multimodal.tiny:load_tiny", tiny="workbench.tasks.multimodal.tiny:tiny_text_to_image",
+))
+
+
 def build_tiny_transformer(path: Path | None, device: str, dtype: str) -> Any:
     import torch
 
@@ -73,12 +99,14 @@ def build_tiny_transformer(path: Path | None, device: str, dtype: str) -> Any:
 
 
 def get_spec(model_id: str) -> ModelSpec:
-    try:
+    """The registry entry; a Hugging Face repo id ("org/name") becomes a text-to-image entry."""
+    if model_id in MODELS:
         return MODELS[model_id]
-    except KeyError:
-        raise InputError(
-            f"Unknown model {model_id!r}. Known models: {', '.join(sorted(MODELS))}."
-        ) from None
+    if "/" in model_id and " " not in model_id:
+        return register(ModelSpec(
+            id=model_id, task="text-to-image", repo_id=model_id, description=f"{model_id} (diffusers)",
+            loader="workbench.tasks.multimodal.text_to_image:load_text_to_image"))
+    raise InputError(f"Unknown model {model_id!r}. Known models: {', '.join(sorted(MODELS))}.")
 
 
 def _import(target: str) -> Callable[..., Any]:

@@ -119,7 +119,29 @@ def _grasp_request(a: argparse.Namespace) -> Any:
                         render=tuple(i for i in (a.render if a.render is not None else [0]) if i >= 0))
 
 
+def _t2i_add(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--negative-prompt", default="")
+    p.add_argument("--model", default="auto", help="sd-turbo, sdxl-turbo, sdxl, any diffusers repo id, or auto")
+    p.add_argument("--steps", type=int, default=4)
+    p.add_argument("--guidance", type=float, default=0.0)
+    p.add_argument("--width", type=int, default=512)
+    p.add_argument("--height", type=int, default=512)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-images", type=int, default=1)
+    p.add_argument("--tiny", action="store_true", help="tiny random pipeline of the same architecture (testing)")
+
+
+def _t2i_request(a: argparse.Namespace) -> Any:
+    from workbench.tasks.multimodal.text_to_image import Text2ImageRequest
+
+    return Text2ImageRequest(prompt=a.prompt, negative_prompt=a.negative_prompt, model=a.model, steps=a.steps,
+                             guidance=a.guidance, width=a.width, height=a.height, seed=a.seed,
+                             num_images=a.num_images, tiny=a.tiny)
+
+
 TASK_ARGS: dict[str, TaskArgs] = {
+    "text-to-image": TaskArgs(_t2i_add, _t2i_request),
     "grasp": TaskArgs(_grasp_add, _grasp_request),
     "count": TaskArgs(_count_add, _count_request),
     "fold": TaskArgs(_fold_add, _fold_request),

@@ -137,3 +137,11 @@ register(TaskSpec(
     requirements="workbench.tasks.grasping.grasp:requirements",
     extra="grasping",
 ))
+register(TaskSpec(
+    name="text-to-image",
+    run="workbench.tasks.multimodal.text_to_image:run",
+    request="workbench.tasks.multimodal.text_to_image:Text2ImageRequest",
+    summary="Images from a prompt with a diffusers pipeline; PNGs carry their full recipe.",
+    requirements="workbench.tasks.multimodal.text_to_image:requirements",
+    extra="multimodal",
+))

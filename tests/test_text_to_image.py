@@ -1,0 +1,110 @@
+"""Text-to-image through the real diffusers pipeline code, with a tiny random SD built in code."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import workbench as wb
+from workbench import models
+from workbench.errors import Cancelled, InputError, JobFailed
+from workbench.tasks.multimodal.recipe import read_recipe, request_from_recipe
+from workbench.tasks.multimodal.text_to_image import Text2ImageRequest
+
+
+def _pixels(path):
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_sizes_count_and_seed_determinism():
+    a = wb.run("text-to-image", prompt="a red cube", steps=3, width=64, height=72, num_images=2, seed=7, tiny=True,
+               device="cpu")
+    b = wb.run("text-to-image", prompt="a red cube", steps=3, width=64, height=72, num_images=2, seed=7, tiny=True,
+               device="cpu")
+    c = wb.run("text-to-image", prompt="a red cube", steps=3, width=64, height=72, num_images=1, seed=8, tiny=True,
+               device="cpu")
+    assert sorted(a.files) == ["image_0", "image_1"]
+    assert Image.open(a.files["image_0"]).size == (64, 72)
+    assert np.array_equal(_pixels(a.files["image_0"]), _pixels(b.files["image_0"]))
+    assert not np.array_equal(_pixels(a.files["image_0"]), _pixels(c.files["image_0"]))
+
+
+def test_one_progress_event_per_step_with_previews(devices):
+    job = wb.submit("text-to-image", prompt="a cat", steps=5, width=64, height=64, preview_every=2, tiny=True,
+                    device="cpu")
+    job.result(120)
+    steps = [e.progress for e in job.snapshot_events() if e.progress is not None and "step" in e.progress.data]
+    assert [p.data["step"] for p in steps] == [1, 2, 3, 4, 5]
+    assert [("preview" in p.data) for p in steps] == [False, True, False, True, False]
+    assert steps[1].data["preview"].startswith("data:image/png;base64,")
+
+
+def test_cancel_mid_run_leaves_no_image_in_the_store(devices):
+    gate = threading.Event()
+    job = wb.submit("text-to-image", prompt="a dog", steps=400, width=64, height=64, tiny=True, device="cpu")
+    job.on_event(lambda e: e.progress is not None and e.progress.data.get("step", 0) >= 2 and gate.set())
+    assert gate.wait(120)
+    job.cancel()
+    with pytest.raises(Cancelled):
+        job.result(60)
+    stored = wb.job(job.id)
+    assert stored.state == "cancelled" and stored.files == {}
+    assert not list((stored.folder or wb.job(job.id).folder).glob("**/*.png"))
+
+
+def test_recipe_round_trip_regenerates_the_same_image():
+    first = wb.run("text-to-image", prompt="a blue ball", steps=2, width=64, height=64, seed=3, tiny=True,
+                   device="cpu")
+    recipe = read_recipe(first.files["image_0"])
+    assert recipe["prompt"] == "a blue ball" and recipe["seed"] == 3 and recipe["device"] == "cpu"
+    assert recipe == first.images[0].recipe
+    again = wb.run("text-to-image", request_from_recipe(recipe), device="cpu")
+    assert np.array_equal(_pixels(first.files["image_0"]), _pixels(again.files["image_0"]))
+
+
+def test_long_prompt_is_truncated_with_a_note():
+    r = wb.run("text-to-image", prompt="a very long prompt about many things", steps=1, width=64, height=64,
+               tiny=True, device="cpu")
+    assert any("truncated" in n for n in r.notes)
+
+
+def test_unsupported_size_is_refused_before_loading_anything():
+    models.unload("tiny-sd")
+    before = models.load_counts["tiny-sd"]
+    with pytest.raises(InputError, match="Unsupported size 100x64"):
+        Text2ImageRequest(prompt="x", width=100, height=64, tiny=True)
+    with pytest.raises(InputError, match="Unsupported size"):
+        wb.submit("text-to-image", prompt="x", width=4096, height=64, tiny=True, device="cpu")
+    assert models.load_counts["tiny-sd"] == before
+
+
+def test_missing_weights_offline_give_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    with pytest.raises(JobFailed, match="run `workbench models pull sd-turbo`"):
+        wb.run("text-to-image", prompt="x", model="sd-turbo", device="cpu")
+    with pytest.raises(JobFailed, match="run `workbench models pull someone/some-model`"):
+        wb.run("text-to-image", prompt="x", model="someone/some-model", device="cpu")
+
+
+def test_second_call_reuses_the_loaded_pipeline():
+    models.unload("tiny-sd")
+    before = models.load_counts["tiny-sd"]
+    for _ in range(2):
+        wb.run("text-to-image", prompt="x", steps=1, width=64, height=64, tiny=True, device="cpu")
+    assert models.load_counts["tiny-sd"] == before + 1
+
+
+def test_cli_text_to_image(tmp_path):
+    from helpers import run_cli
+
+    proc = run_cli("run", "text-to-image", "--prompt", "a red cube", "--tiny", "--steps", "2", "--width", "64",
+                   "--height", "64", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    png = tmp_path / "out" / "image_0.png"
+    assert read_recipe(png)["steps"] == 2

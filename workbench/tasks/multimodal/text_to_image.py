@@ -1,0 +1,164 @@
+"""Text-to-image with diffusers' `AutoPipelineForText2Image`, one model registry for all.
+
+Pipeline, top to bottom: validate the size (before anything loads) -> choose the model
+(`auto`: a turbo model on small devices, SDXL on large accelerators) and the dtype for the
+device (fp16 on CUDA, bf16 on other accelerators, fp32 on the CPU) -> load once per device
+-> attention slicing when memory is short -> generate with a CPU-seeded generator, one
+progress event per denoising step (optionally with a cheap latent preview), cancel between
+steps -> PNGs with their recipe in the text chunks.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench import models
+from workbench.devices.placement import Requirements
+from workbench.errors import InputError
+from workbench.jobs.job import Progress, ProgressCallback
+from workbench.tasks.multimodal.recipe import save_png
+
+MAX_SIDE = 2048
+#: SD latent -> RGB, a linear approximation widely used for cheap previews
+LATENT_RGB = ((0.298, 0.207, 0.208), (0.187, 0.286, 0.173), (-0.158, 0.189, 0.264), (-0.184, -0.271, -0.473))
+GiB = 1024**3
+
+
+@dataclass(frozen=True)
+class Text2ImageRequest:
+    prompt: str = ""
+    negative_prompt: str = ""
+    model: str = "auto"  #: a registry id (sd-turbo, sdxl-turbo, sdxl), any diffusers repo id, or auto
+    steps: int = 4
+    guidance: float = 0.0  #: classifier-free guidance; 0 for turbo models
+    width: int = 512
+    height: int = 512
+    seed: int = 0
+    num_images: int = 1
+    preview_every: int = 0  #: a latent preview every N steps (0: none)
+    tiny: bool = False  #: a tiny random pipeline of the same architecture (tests, teaching)
+
+    def __post_init__(self) -> None:
+        if not self.prompt.strip():
+            raise InputError("Give a prompt.")
+        for side in (self.width, self.height):
+            if side % 8 or not 64 <= side <= MAX_SIDE:
+                raise InputError(f"Unsupported size {self.width}x{self.height}: width and height must be multiples "
+                                 f"of 8 between 64 and {MAX_SIDE}.")
+        if not 1 <= self.steps <= 500 or not 1 <= self.num_images <= 16 or self.guidance < 0:
+            raise InputError("steps must be 1-500, num_images 1-16 and guidance >= 0.")
+
+
+@dataclass
+class GeneratedImage:
+    index: int
+    recipe: dict[str, Any]
+
+
+@dataclass
+class Text2ImageResult:
+    images: list[GeneratedImage]
+    model: str
+    dtype: str
+    notes: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def requirements(request: Text2ImageRequest) -> Requirements:
+    return Requirements()
+
+
+def choose_model(request: Text2ImageRequest, device: str) -> str:
+    if request.tiny:
+        return "tiny-sd"
+    if request.model != "auto":
+        return request.model
+    from workbench.tasks.molecules.fold import _free_memory
+
+    big = device != "cpu" and _free_memory(device) >= 12 * GiB
+    return "sdxl" if big else "sd-turbo"
+
+
+def choose_dtype(device: str) -> str:
+    kind = device.split(":")[0]
+    return "float32" if kind == "cpu" else ("float16" if kind == "cuda" else "bfloat16")
+
+
+def load_text_to_image(path: Path | None, device: str, dtype: str) -> Any:
+    """The real loader: a diffusers pipeline from the Hugging Face cache snapshot at `path`."""
+    import torch
+    from diffusers import AutoPipelineForText2Image
+
+    pipe = AutoPipelineForText2Image.from_pretrained(path, torch_dtype=getattr(torch, dtype))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def _preview(latents: Any) -> str:
+    """A small PNG data URI from the latents, without running the VAE."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    lat = latents[0].float().cpu()
+    if lat.shape[0] != 4:
+        lat = lat[:4]
+    rgb = torch.einsum("chw,cr->hwr", lat, torch.tensor(LATENT_RGB))
+    arr = ((rgb.clamp(-1, 1) + 1) * 127.5).numpy().astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).resize((arr.shape[1] * 4, arr.shape[0] * 4)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def run(request: Text2ImageRequest, *, device: str, progress: ProgressCallback) -> Text2ImageResult:
+    import torch
+
+    model_id = choose_model(request, device)
+    dtype = "float32" if request.tiny else choose_dtype(device)
+    progress(Progress(0, request.steps, f"loading {model_id}"))
+    pipe = models.load(model_id, device, dtype, tiny=request.tiny)
+    notes: list[str] = []
+    tokenizer = getattr(pipe, "tokenizer", None)
+    if tokenizer is not None:
+        n = len(tokenizer(request.prompt).input_ids)
+        if n > tokenizer.model_max_length:
+            notes.append(f"The prompt is {n} tokens; the text encoder reads {tokenizer.model_max_length}, so it was "
+                         "truncated.")
+    if device.startswith("cuda") and torch.cuda.mem_get_info()[0] < 4 * GiB:
+        pipe.enable_attention_slicing()
+        notes.append("attention slicing on: less than 4 GiB free")
+
+    def on_step(pipeline: Any, step: int, timestep: Any, tensors: dict) -> dict:
+        data: dict[str, Any] = {"step": step + 1}
+        if request.preview_every and (step + 1) % request.preview_every == 0 and "latents" in tensors:
+            data["preview"] = _preview(tensors["latents"])
+        progress(Progress(step + 1, request.steps, f"step {step + 1}/{request.steps}", data))
+        return tensors
+
+    generator = torch.Generator(device="cpu").manual_seed(request.seed)
+    t0 = time.time()
+    output = pipe(prompt=request.prompt, negative_prompt=request.negative_prompt or None,
+                  num_inference_steps=request.steps, guidance_scale=request.guidance, width=request.width,
+                  height=request.height, num_images_per_prompt=request.num_images, generator=generator,
+                  callback_on_step_end=on_step, callback_on_step_end_tensor_inputs=["latents"])
+    spec = models.get_spec(model_id) if model_id in models.MODELS else None
+    out_dir = Path(tempfile.mkdtemp(prefix="workbench-t2i-"))
+    images, files = [], {}
+    for i, image in enumerate(output.images):
+        recipe = {
+            "model": request.model if not request.tiny else "tiny-sd", "resolved_model": model_id,
+            "repo_id": spec.repo_id if spec else model_id, "revision": spec.revision if spec else None,
+            "prompt": request.prompt, "negative_prompt": request.negative_prompt, "seed": request.seed,
+            "image_index": i, "steps": request.steps, "guidance": request.guidance, "width": request.width,
+            "height": request.height, "scheduler": type(pipe.scheduler).__name__, "device": device.split(":")[0],
+            "dtype": dtype, "tiny": request.tiny, "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
+        }
+        files[f"image_{i}"] = save_png(image, out_dir / f"image_{i}.png", recipe)
+        images.append(GeneratedImage(i, recipe))
+    return Text2ImageResult(images, model_id, dtype, notes, files)
