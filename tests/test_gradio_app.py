@@ -61,3 +61,15 @@ def test_concurrent_requests_all_finish(client):
                    for i in range(4)]
         results = [f.result(timeout=300) for f in futures]
     assert [r[0]["data"][0][0] for r in results] == ["m0", "m1", "m2", "m3"]
+
+
+def test_text_to_image_tab(client):
+    images, recipe = client.predict("a red cube", 2, 64, 1, True, "cpu", api_name="/text_to_image")
+    assert len(images) == 1 and '"seed": 1' in recipe
+
+
+def test_text_to_image_tab_bad_input(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="Give a prompt"):
+        client.predict("", 2, 64, 1, True, "cpu", api_name="/text_to_image")

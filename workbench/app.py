@@ -73,6 +73,15 @@ def grasp(obj: str, num: float, gripper: str, device: str,
     return summary, str(result.files["acronym"]), str(image) if image else None
 
 
+def text_to_image(prompt: str, steps: float, size: float, seed: float, tiny: bool, device: str,
+                  progress: Any = gr.Progress()) -> tuple[list[str], str]:
+    side = int(size) // 8 * 8
+    job = _submit("text-to-image", device, prompt=prompt or "", steps=int(steps), width=side, height=side,
+                  seed=int(seed), tiny=bool(tiny))
+    result = _follow(job, progress)
+    return [str(p) for p in result.files.values()], json.dumps(result.images[0].recipe, indent=1)
+
+
 def build_app() -> Any:
     from workbench.devices import registry
 
@@ -119,6 +128,20 @@ def build_app() -> Any:
             gif = gr.Image(label="trial 0", type="filepath")
             run_grasp.click(grasp, [obj, n_grasps, gripper, grasp_device], [grasp_summary, h5, gif], api_name="grasp",
                             concurrency_limit=cpu_slots, concurrency_id="cpu")
+        with gr.Tab("Multimodal"):
+            with gr.Row():
+                prompt = gr.Textbox(label="prompt", value="a red cube on a wooden table", lines=2)
+                with gr.Column():
+                    t2i_steps = gr.Number(label="steps", value=4, precision=0)
+                    t2i_size = gr.Number(label="size (px)", value=512, precision=0)
+                    t2i_seed = gr.Number(label="seed", value=0, precision=0)
+                    t2i_tiny = gr.Checkbox(label="tiny random model (no weights needed)", value=False)
+                    t2i_device = gr.Dropdown(devices, value="auto", label="device")
+                    run_t2i = gr.Button("Generate", variant="primary")
+            gallery = gr.Gallery(label="images")
+            recipe = gr.Code(label="recipe (also in each PNG)", language="json")
+            run_t2i.click(text_to_image, [prompt, t2i_steps, t2i_size, t2i_seed, t2i_tiny, t2i_device],
+                          [gallery, recipe], api_name="text_to_image", concurrency_limit=1, concurrency_id="t2i")
         with gr.Tab("Devices & jobs"):
             dev_json = gr.JSON(label="devices")
             jobs_json = gr.JSON(label="recent jobs")

@@ -199,8 +199,32 @@ def grasp_step(ctx: DemoContext) -> list[StepOutcome]:
     return out
 
 
+def generation_step(ctx: DemoContext) -> list[StepOutcome]:
+    """Text-to-image when a model is cached; otherwise one sentence on how to get one."""
+    from workbench import models
+    from workbench.devices import registry as reg
+    from workbench.errors import ModelNotAvailable
+
+    try:
+        import diffusers  # noqa: F401
+    except ModuleNotFoundError:
+        raise WorkbenchError('Image generation skipped: pip install "workbench[multimodal]".') from None
+    try:
+        models.local_path("sd-turbo")
+    except ModelNotAvailable as exc:
+        raise WorkbenchError(f"Image generation skipped: {exc}") from None
+    from workbench.tasks.multimodal.text_to_image import Text2ImageRequest
+    from workbench.tasks.registry import get_task
+
+    spec = get_task("text-to-image")
+    request = Text2ImageRequest(prompt="a watercolour of a robot gripper holding a molecule model", model="sd-turbo",
+                                steps=2, width=512, height=512)
+    job = reg.get("auto", spec.requirements_for(request)).submit(spec, request)
+    return [ctx.wait("Text-to-image (sd-turbo)", job, lambda r: f"{len(r.images)} image(s), {r.dtype}")]
+
+
 #: The demo's steps in order; capabilities append theirs.
-STEPS: list[Step] = [profile_step, selftest_step, conformer_step, fold_step, grasp_step]
+STEPS: list[Step] = [profile_step, selftest_step, conformer_step, fold_step, grasp_step, generation_step]
 
 
 def _esc(x: Any) -> str:
