@@ -56,7 +56,8 @@ def main() -> int:
         ours.append(time.perf_counter() - t0)
     overhead = statistics.median(ours) / statistics.median(raw) - 1
     print(f"{STEPS} steps at {SIDE}px: raw pipeline median {statistics.median(raw):.3f} s, workbench job median "
-          f"{statistics.median(ours):.3f} s; start to first step: first job {first:.3f} s, second {second:.4f} s", file=sys.stderr)
+          f"{statistics.median(ours):.3f} s; start to first step: first job {first:.3f} s, second {second:.4f} s",
+          file=sys.stderr)
     print(json.dumps({"name": "text_to_image_overhead_vs_raw_diffusers", "value": round(overhead, 4),
                       "target": 0.05, "better": "lower"}))
     print(json.dumps({"name": "text_to_image_second_call_speedup", "value": round(first / second, 2),
