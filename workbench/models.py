@@ -84,6 +84,19 @@ register(ModelSpec(
 ))
 
 
+register(ModelSpec(
+    id="smolvlm", task="caption / vqa", repo_id="HuggingFaceTB/SmolVLM-256M-Instruct",
+    description="SmolVLM 256M Instruct: small image-text-to-text model for captions and questions.",
+    loader="workbench.tasks.multimodal.understand:load_vlm", size_hint="0.5 GB",
+))
+register(ModelSpec(
+    id="tiny-vlm", task="caption / vqa",
+    description="A tiny random LLaVA (CLIP vision + Llama) built in code (tests and teaching).",
+    loader="workbench.tasks.multimodal.tiny:load_tiny_vlm",
+    tiny="workbench.tasks.multimodal.tiny:tiny_vision_language",
+))
+
+
 def build_tiny_transformer(path: Path | None, device: str, dtype: str) -> Any:
     import torch
 

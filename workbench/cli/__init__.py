@@ -151,6 +151,8 @@ def cmd_run(a: argparse.Namespace) -> int:
                      "copied": [str(p) for p in copied],
                      "folder": str(job._store.jobs_dir / job.id)})
     else:
+        if isinstance(getattr(result, "text", None), str):  # captions and answers: the text itself
+            print(result.text)
         for p in copied or [job._store.jobs_dir / job.id]:
             print(p)
     return 0

@@ -140,7 +140,26 @@ def _t2i_request(a: argparse.Namespace) -> Any:
                              num_images=a.num_images, tiny=a.tiny)
 
 
+def _understand_add(p: argparse.ArgumentParser, question: bool) -> None:
+    p.add_argument("--image", required=True, help="PNG / JPEG / WebP file")
+    if question:
+        p.add_argument("--question", required=True)
+    p.add_argument("--model", default="smolvlm")
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--tiny", action="store_true", help="tiny random model of a real architecture (testing)")
+
+
+def _understand_request(a: argparse.Namespace) -> Any:
+    from workbench.tasks.multimodal.understand import UnderstandRequest, VQARequest
+
+    cls = VQARequest if getattr(a, "question", None) is not None else UnderstandRequest
+    return cls(image=a.image, question=getattr(a, "question", "") or "", model=a.model,
+               max_new_tokens=a.max_new_tokens, tiny=a.tiny)
+
+
 TASK_ARGS: dict[str, TaskArgs] = {
+    "caption": TaskArgs(lambda p: _understand_add(p, False), _understand_request),
+    "vqa": TaskArgs(lambda p: _understand_add(p, True), _understand_request),
     "text-to-image": TaskArgs(_t2i_add, _t2i_request),
     "grasp": TaskArgs(_grasp_add, _grasp_request),
     "count": TaskArgs(_count_add, _count_request),

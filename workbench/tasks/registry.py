@@ -145,3 +145,19 @@ register(TaskSpec(
     requirements="workbench.tasks.multimodal.text_to_image:requirements",
     extra="multimodal",
 ))
+register(TaskSpec(
+    name="caption",
+    run="workbench.tasks.multimodal.understand:run",
+    request="workbench.tasks.multimodal.understand:UnderstandRequest",
+    summary="Describe an image with an image-text-to-text model, streamed token by token.",
+    requirements="workbench.tasks.multimodal.understand:requirements",
+    extra="multimodal",
+))
+register(TaskSpec(
+    name="vqa",
+    run="workbench.tasks.multimodal.understand:run",
+    request="workbench.tasks.multimodal.understand:VQARequest",
+    summary="Answer a question about an image, streamed token by token.",
+    requirements="workbench.tasks.multimodal.understand:requirements",
+    extra="multimodal",
+))

@@ -58,3 +58,57 @@ def tiny_text_to_image(seed: int = 0) -> Any:
 def load_tiny(path: Path | None, device: str, dtype: str) -> Any:
     """`tiny-sd` without tiny=True: the same random pipeline (it has no weights to load)."""
     return tiny_text_to_image(seed=0).to(device)
+
+
+TINY_WORDS = ("<unk> <pad> <s> </s> <image> USER: ASSISTANT: a an the this that is are what which of in on with "
+              "and image picture photo cat dog cube ball red green blue small large one two describe sentence . , ?")
+
+
+def tiny_vision_language(seed: int = 0) -> Any:
+    """A tiny random LLaVA (CLIP vision tower + Llama decoder) with a word-level tokenizer and a
+    chat template, as `AutoModelForImageTextToText` / `AutoProcessor` would load it."""
+    import torch
+    from tokenizers import Tokenizer, pre_tokenizers
+    from tokenizers import models as tokenizer_models
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        PreTrainedTokenizerFast,
+    )
+
+    from workbench.tasks.multimodal.understand import VisionLanguageModel
+
+    vocab = {w: i for i, w in enumerate(TINY_WORDS.split())}
+    core = Tokenizer(tokenizer_models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", pad_token="<pad>",
+                                        bos_token="<s>", eos_token="</s>")
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})
+    template = ("{% for m in messages %}{% if m['role'] == 'user' %}USER: {% for c in m['content'] %}"
+                "{% if c['type'] == 'image' %}<image> {% else %}{{ c['text'] }} {% endif %}{% endfor %}"
+                "{% endif %}{% endfor %}ASSISTANT:")
+    tokenizer.chat_template = template
+    processor = LlavaProcessor(
+        image_processor=CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
+        tokenizer=tokenizer, patch_size=8, num_additional_image_tokens=1,
+        vision_feature_select_strategy="default", chat_template=template)
+    config = LlavaConfig(
+        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                                       num_attention_heads=4, image_size=32, patch_size=8),
+        text_config=LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37,
+                                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                max_position_embeddings=4096, pad_token_id=1, bos_token_id=2, eos_token_id=3),
+        image_token_index=vocab["<image>"], projector_hidden_act="gelu", vision_feature_select_strategy="default",
+        vision_feature_layer=-1)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlavaForConditionalGeneration(config).eval()
+    return VisionLanguageModel(model, processor)
+
+
+def load_tiny_vlm(path: Path | None, device: str, dtype: str) -> Any:
+    return tiny_vision_language(seed=0).to(device)

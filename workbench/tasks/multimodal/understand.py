@@ -1,0 +1,142 @@
+"""Image understanding: captioning and visual question answering with image-text-to-text models.
+
+Any `AutoModelForImageTextToText` model with a chat template works through the model
+registry (`smolvlm` is the small default). The answer streams token by token: each new
+piece of text is a progress event, and cancel stops generation at the next token.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench import models
+from workbench.devices.placement import Requirements
+from workbench.errors import Cancelled, InputError
+from workbench.jobs.job import Progress, ProgressCallback
+
+CAPTION_PROMPT = "Describe this image in one sentence."
+
+
+@dataclass(frozen=True)
+class UnderstandRequest:
+    image: str = ""  #: path to a PNG / JPEG / WebP file
+    question: str = ""  #: empty: a caption
+    model: str = "smolvlm"
+    max_new_tokens: int = 64
+    min_new_tokens: int = 0
+    tiny: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.image:
+            raise InputError("Give an image file.")
+        if not 1 <= self.max_new_tokens <= 4096 or not 0 <= self.min_new_tokens <= self.max_new_tokens:
+            raise InputError("max_new_tokens must be 1-4096 and min_new_tokens between 0 and max_new_tokens.")
+
+
+@dataclass(frozen=True)
+class VQARequest(UnderstandRequest):
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.question.strip():
+            raise InputError("Give a question about the image.")
+
+
+@dataclass
+class UnderstandResult:
+    text: str
+    question: str
+    model: str
+    tokens: int
+
+
+@dataclass
+class VisionLanguageModel:
+    """A model and its processor, loaded and cached together."""
+
+    model: Any
+    processor: Any
+
+    def to(self, device: str) -> VisionLanguageModel:
+        self.model.to(device)
+        return self
+
+
+def requirements(request: UnderstandRequest) -> Requirements:
+    return Requirements()
+
+
+def load_vlm(path: Path | None, device: str, dtype: str) -> VisionLanguageModel:
+    """The real loader: model and processor from the Hugging Face cache snapshot at `path`."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    model = AutoModelForImageTextToText.from_pretrained(path, torch_dtype=getattr(torch, dtype))
+    return VisionLanguageModel(model.eval().to(device), AutoProcessor.from_pretrained(path))
+
+
+def _open_image(path: str) -> Any:
+    from PIL import Image, UnidentifiedImageError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"No such image file: {p}")
+    try:
+        with Image.open(p) as img:
+            return img.convert("RGB")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InputError(f"{p.name} is not an image Pillow can read ({exc}).") from None
+
+
+def run(request: UnderstandRequest, *, device: str, progress: ProgressCallback) -> UnderstandResult:
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+    image = _open_image(request.image)
+    model_id = "tiny-vlm" if request.tiny else request.model
+    dtype = "float32" if request.tiny or device == "cpu" else ("float16" if device.startswith("cuda") else "bfloat16")
+    progress(Progress(0, request.max_new_tokens, f"loading {model_id}"))
+    vlm = models.load(model_id, device, dtype, tiny=request.tiny)
+    question = request.question.strip() or CAPTION_PROMPT
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+    prompt = vlm.processor.apply_chat_template(messages, add_generation_prompt=True)
+    inputs = vlm.processor(images=image, text=prompt, return_tensors="pt").to(device)
+    streamer = TextIteratorStreamer(vlm.processor.tokenizer, skip_prompt=True, skip_special_tokens=True)
+    stop = threading.Event()
+
+    class _Stop(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+            return stop.is_set()
+
+    failure: list[BaseException] = []
+
+    def generate() -> None:
+        try:
+            with torch.inference_mode():
+                vlm.model.generate(**inputs, streamer=streamer, max_new_tokens=request.max_new_tokens,
+                                   min_new_tokens=request.min_new_tokens, do_sample=False,
+                                   stopping_criteria=StoppingCriteriaList([_Stop()]))
+        except BaseException as exc:  # surfaced below, in the job's thread
+            failure.append(exc)
+            streamer.end()
+
+    thread = threading.Thread(target=generate, name="workbench-generate", daemon=True)
+    thread.start()
+    text, pieces = "", 0
+    try:
+        for piece in streamer:
+            text += piece
+            pieces += 1
+            progress(Progress(min(pieces, request.max_new_tokens), request.max_new_tokens, text[-80:],
+                              {"token": piece, "text": text}))
+    except Cancelled:
+        stop.set()
+        thread.join(30)
+        raise
+    thread.join()
+    if failure:
+        raise failure[0]
+    progress(Progress(request.max_new_tokens, request.max_new_tokens, "done", {"text": text}))
+    return UnderstandResult(text.strip(), request.question, model_id, pieces)
