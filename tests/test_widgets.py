@@ -87,3 +87,34 @@ def test_grasp_widget_bad_object_is_a_sentence():
     w = GraspWidget("pyramid:3")
     assert "Unknown object" in w.error
     assert w.run() is None and "Unknown object" in w.error
+
+
+def test_generation_widget_previews_and_gallery():
+    from workbench.widgets import GenerationWidget
+
+    w = GenerationWidget("a red cube", steps=3, width=64, height=64, tiny=True)
+    previews = []
+    w.observe(lambda change: previews.append(change["new"]), names="preview")
+    _settle(w, w.run())
+    assert w.state == "succeeded"
+    assert len([p for p in previews if p]) >= 3  # one latent preview per step, then the image
+    assert len(w.gallery) >= 1 and w.gallery[0]["recipe"]["prompt"] == "a red cube"
+    again = GenerationWidget()  # a new view (or kernel) sees the same gallery from the store
+    assert again.gallery[0]["job"] == w.gallery[0]["job"]
+
+
+def test_generation_widget_caption_from_an_upload():
+    import base64
+    import io
+
+    from PIL import Image
+
+    from workbench.widgets import GenerationWidget
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 40), (20, 200, 20)).save(buf, format="PNG")
+    w = GenerationWidget(mode="vqa", question="what is this ?", tiny=True)
+    assert w.run() is None and w.error == "Upload an image first."
+    w.upload = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    _settle(w, w.run())
+    assert w.state == "succeeded" and isinstance(w.answer, str)

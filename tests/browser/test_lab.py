@@ -51,6 +51,8 @@ def lab(tmp_path_factory):
                                         "w = MoleculeWidget('CCO ethanol\\nc1ccccc1O phenol', num_conformers=8)\nw")
     _notebook(root / "grasping.ipynb",
               "from workbench.widgets import GraspWidget\nw = GraspWidget('can', num_grasps=4)\nw")
+    _notebook(root / "generation.ipynb", "from workbench.widgets import GenerationWidget\n"
+                                         "w = GenerationWidget('a red cube', steps=3, width=64, height=64, tiny=True)\nw")
     _notebook(root / "long.ipynb", "import workbench as wb\njob = wb.submit('count', steps=100000, delay=0.01, "
                                    "device='cpu')\njob.id")
     proc = subprocess.Popen(
@@ -133,6 +135,21 @@ def test_grasp_widget_runs_and_fills_in(lab):
     page.close()
 
 
+def test_generation_widget_previews_and_fills_the_gallery(lab):
+    page = _page(lab, "lab/tree/generation.ipynb")
+    _run_first_cell(page)
+    page.locator(".wb-run:visible").first.wait_for(timeout=60000)
+    page.locator(".wb-run:visible").first.click()
+    try:
+        page.wait_for_selector("[data-state='succeeded']:has(.wb-preview)", timeout=120000)
+        page.wait_for_selector(".wb-gallery img", timeout=30000)
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "4-generation-widget.png"))
+    assert page.locator(".wb-preview").get_attribute("src").startswith("data:image/png")
+    page.screenshot(path=str(ARTIFACTS / "4-generation-widget.png"))
+    page.close()
+
+
 def test_cancel_a_running_job_from_the_sidebar(lab):
     page = _page(lab, "lab/tree/long.ipynb")
     _run_first_cell(page)
@@ -143,5 +160,5 @@ def test_cancel_a_running_job_from_the_sidebar(lab):
     job = row.get_attribute("data-job")
     running.click()
     page.wait_for_selector(f"#workbench-devices-jobs tr[data-job='{job}'][data-state='cancelled']", timeout=30000)
-    page.screenshot(path=str(ARTIFACTS / "4-cancelled.png"))
+    page.screenshot(path=str(ARTIFACTS / "5-cancelled.png"))
     page.close()

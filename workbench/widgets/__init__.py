@@ -1,6 +1,7 @@
 """Notebook widgets (anywidget): thin views over jobs. They never compute."""
 
+from workbench.widgets.generation import GenerationWidget
 from workbench.widgets.grasp import GraspWidget
 from workbench.widgets.molecule import MoleculeWidget
 
-__all__ = ["GraspWidget", "MoleculeWidget"]
+__all__ = ["GenerationWidget", "GraspWidget", "MoleculeWidget"]

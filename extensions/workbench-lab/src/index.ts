@@ -123,7 +123,9 @@ class DevicesAndJobs extends Widget {
 const CAPABILITIES: { name: string; label: string; code: string }[] = [
   { name: 'molecules', label: 'Molecules',
     code: 'from workbench.widgets import MoleculeWidget\nMoleculeWidget("CC(C)Cc1ccc(cc1)[C@H](C)C(=O)O ibuprofen")' },
-  { name: 'grasping', label: 'Grasping', code: 'from workbench.widgets import GraspWidget\nGraspWidget("can")' }
+  { name: 'grasping', label: 'Grasping', code: 'from workbench.widgets import GraspWidget\nGraspWidget("can")' },
+  { name: 'multimodal', label: 'Multimodal',
+    code: 'from workbench.widgets import GenerationWidget\nGenerationWidget("a watercolour of a red cube")' }
 ];
 
 const plugin: JupyterFrontEndPlugin<void> = {

@@ -1,0 +1,116 @@
+"""`GenerationWidget`: prompt in, images out, with a gallery of past results from the store.
+
+Text-to-image shows a live latent preview per step; caption / VQA take an uploaded image
+and stream the answer. The gallery lists earlier text-to-image jobs from the result store
+(any kernel's), with each image's recipe on hover and a download link.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import traitlets as t
+
+from workbench.errors import InputError
+from workbench.widgets.base import JobWidget
+
+STATIC = Path(__file__).parent / "static"
+GALLERY_SIZE = 24
+
+
+def _data_uri(path: Path, thumb: int | None = None) -> str:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        img = img.convert("RGB")
+        if thumb:
+            img.thumbnail((thumb, thumb))
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+class GenerationWidget(JobWidget):
+    _esm = STATIC / "generation.js"
+
+    mode = t.Unicode("text-to-image").tag(sync=True)  #: text-to-image | caption | vqa
+    prompt = t.Unicode("").tag(sync=True)
+    negative_prompt = t.Unicode("").tag(sync=True)
+    question = t.Unicode("").tag(sync=True)
+    model = t.Unicode("auto").tag(sync=True)
+    steps = t.Int(4).tag(sync=True)
+    width = t.Int(512).tag(sync=True)
+    height = t.Int(512).tag(sync=True)
+    seed = t.Int(0).tag(sync=True)
+    tiny = t.Bool(False).tag(sync=True)
+    upload = t.Unicode("").tag(sync=True)  #: data URI of the uploaded image (caption / vqa)
+
+    preview = t.Unicode("").tag(sync=True)
+    answer = t.Unicode("").tag(sync=True)
+    gallery = t.List(t.Dict()).tag(sync=True)  #: job, src (thumbnail), full, recipe
+
+    def __init__(self, prompt: str = "", **kwargs: Any):
+        super().__init__(prompt=prompt, **kwargs)
+        self.refresh_gallery()
+
+    def _upload_file(self) -> str:
+        if not self.upload.startswith("data:image/"):
+            raise InputError("Upload an image first.")
+        data = base64.b64decode(self.upload.split(",", 1)[1])
+        path = Path(tempfile.mkdtemp(prefix="workbench-upload-")) / "upload.png"
+        path.write_bytes(data)
+        return str(path)
+
+    def _submit(self) -> Any:
+        from workbench import api
+
+        self.preview, self.answer = "", ""
+        if self.mode == "text-to-image":
+            return api.submit("text-to-image", prompt=self.prompt, negative_prompt=self.negative_prompt,
+                              model=self.model, steps=self.steps, width=self.width, height=self.height,
+                              seed=self.seed, tiny=self.tiny, preview_every=1, device=self.device)
+        model = "smolvlm" if self.model == "auto" else self.model
+        if self.mode == "vqa":
+            return api.submit("vqa", image=self._upload_file(), question=self.question, model=model,
+                              tiny=self.tiny, device=self.device)
+        return api.submit("caption", image=self._upload_file(), model=model, tiny=self.tiny, device=self.device)
+
+    def _on_progress(self, progress: Any) -> None:
+        if "preview" in progress.data:
+            self.preview = progress.data["preview"]
+        if "text" in progress.data:
+            self.answer = progress.data["text"]
+
+    def _show(self, result: Any) -> None:
+        if hasattr(result, "images"):
+            first = result.files.get("image_0")
+            if first is not None:
+                self.preview = _data_uri(first)
+            self.refresh_gallery()
+        else:
+            self.answer = result.text
+
+    def refresh_gallery(self) -> None:
+        """Past text-to-image results of every kernel, newest first, from the result store."""
+        from workbench.jobs.store import default_store
+
+        store = default_store()
+        items = []
+        for row in store.list(limit=GALLERY_SIZE, state="succeeded", task="text-to-image"):
+            try:
+                job = store.get(row["id"])
+            except Exception:  # a broken record must not break the gallery
+                continue
+            recipes = (job.result or {}).get("images", [])
+            for key, path in sorted(job.files.items()):
+                if not key.startswith("image_") or not Path(path).exists():
+                    continue
+                index = int(key.split("_")[1])
+                recipe = recipes[index]["recipe"] if index < len(recipes) else {}
+                items.append({"job": job.id, "name": Path(path).name, "src": _data_uri(path, 128),
+                              "full": _data_uri(path), "recipe": recipe})
+        self.gallery = items[:GALLERY_SIZE]
