@@ -51,8 +51,9 @@ def lab(tmp_path_factory):
                                         "w = MoleculeWidget('CCO ethanol\\nc1ccccc1O phenol', num_conformers=8)\nw")
     _notebook(root / "grasping.ipynb",
               "from workbench.widgets import GraspWidget\nw = GraspWidget('can', num_grasps=4)\nw")
-    _notebook(root / "generation.ipynb", "from workbench.widgets import GenerationWidget\n"
-                                         "w = GenerationWidget('a red cube', steps=3, width=64, height=64, tiny=True)\nw")
+    _notebook(root / "generation.ipynb",
+              "from workbench.widgets import GenerationWidget\n"
+              "w = GenerationWidget('a red cube', steps=3, width=64, height=64, tiny=True)\nw")
     _notebook(root / "long.ipynb", "import workbench as wb\njob = wb.submit('count', steps=100000, delay=0.01, "
                                    "device='cpu')\njob.id")
     proc = subprocess.Popen(
