@@ -97,6 +97,24 @@ register(ModelSpec(
 ))
 
 
+register(ModelSpec(
+    id="janus", task="unified (caption / vqa / text-to-image)", repo_id="deepseek-community/Janus-Pro-1B",
+    description="Janus-Pro 1B: one autoregressive model that answers about images and draws them.",
+    loader="workbench.tasks.multimodal.understand:load_vlm", tiny="workbench.tasks.multimodal.tiny:tiny_janus",
+    size_hint="4.1 GB",
+))
+register(ModelSpec(
+    id="tiny-janus", task="unified (caption / vqa / text-to-image)",
+    description="A tiny random Janus built in code (tests and teaching).",
+    loader="workbench.tasks.multimodal.tiny:load_tiny_janus", tiny="workbench.tasks.multimodal.tiny:tiny_janus",
+))
+register(ModelSpec(
+    id="emu3-chat", task="caption / vqa", repo_id="BAAI/Emu3-Chat-hf",
+    description="Emu3 Chat: the understanding side of the Emu3 unified model.",
+    loader="workbench.tasks.multimodal.understand:load_vlm", size_hint="17 GB",
+))
+
+
 def build_tiny_transformer(path: Path | None, device: str, dtype: str) -> Any:
     import torch
 

@@ -76,7 +76,7 @@ def requirements(request: Text2ImageRequest) -> Requirements:
 
 def choose_model(request: Text2ImageRequest, device: str) -> str:
     if request.tiny:
-        return "tiny-sd"
+        return "tiny-janus" if request.model in ("janus", "tiny-janus") else "tiny-sd"
     if request.model != "auto":
         return request.model
     from workbench.tasks.molecules.fold import _free_memory
@@ -119,10 +119,17 @@ def _preview(latents: Any) -> str:
 def run(request: Text2ImageRequest, *, device: str, progress: ProgressCallback) -> Text2ImageResult:
     import torch
 
+    from workbench.tasks.multimodal import unified
+
     model_id = choose_model(request, device)
+    unified.check_can_draw(model_id)
     dtype = "float32" if request.tiny else choose_dtype(device)
     progress(Progress(0, request.steps, f"loading {model_id}"))
     pipe = models.load(model_id, device, dtype, tiny=request.tiny)
+    if model_id in unified.IMAGE_GENERATORS:
+        images = unified.generate_images(pipe, request.prompt, seed=request.seed, num_images=request.num_images,
+                                         guidance=request.guidance, device=device, progress=progress)
+        return _save(request, model_id, dtype, device, images, [], "autoregressive", time.time())
     notes: list[str] = []
     tokenizer = getattr(pipe, "tokenizer", None)
     if tokenizer is not None:
@@ -147,16 +154,21 @@ def run(request: Text2ImageRequest, *, device: str, progress: ProgressCallback) 
                   num_inference_steps=request.steps, guidance_scale=request.guidance, width=request.width,
                   height=request.height, num_images_per_prompt=request.num_images, generator=generator,
                   callback_on_step_end=on_step, callback_on_step_end_tensor_inputs=["latents"])
+    return _save(request, model_id, dtype, device, output.images, notes, type(pipe.scheduler).__name__, t0)
+
+
+def _save(request: Text2ImageRequest, model_id: str, dtype: str, device: str, pil_images: list[Any],
+          notes: list[str], scheduler: str, t0: float) -> Text2ImageResult:
     spec = models.get_spec(model_id) if model_id in models.MODELS else None
     out_dir = Path(tempfile.mkdtemp(prefix="workbench-t2i-"))
     images, files = [], {}
-    for i, image in enumerate(output.images):
+    for i, image in enumerate(pil_images):
         recipe = {
-            "model": request.model if not request.tiny else "tiny-sd", "resolved_model": model_id,
+            "model": request.model, "resolved_model": model_id,
             "repo_id": spec.repo_id if spec else model_id, "revision": spec.revision if spec else None,
             "prompt": request.prompt, "negative_prompt": request.negative_prompt, "seed": request.seed,
-            "image_index": i, "steps": request.steps, "guidance": request.guidance, "width": request.width,
-            "height": request.height, "scheduler": type(pipe.scheduler).__name__, "device": device.split(":")[0],
+            "image_index": i, "steps": request.steps, "guidance": request.guidance, "width": image.width,
+            "height": image.height, "scheduler": scheduler, "device": device.split(":")[0],
             "dtype": dtype, "tiny": request.tiny, "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
         }
         files[f"image_{i}"] = save_png(image, out_dir / f"image_{i}.png", recipe)

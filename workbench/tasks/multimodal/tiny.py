@@ -112,3 +112,56 @@ def tiny_vision_language(seed: int = 0) -> Any:
 
 def load_tiny_vlm(path: Path | None, device: str, dtype: str) -> Any:
     return tiny_vision_language(seed=0).to(device)
+
+
+def tiny_janus(seed: int = 0) -> Any:
+    """A tiny random Janus (SigLIP-style vision encoder, Llama decoder, VQ image tokenizer) with a
+    word-level tokenizer carrying the image special tokens, as its processor expects."""
+    import torch
+    from tokenizers import Tokenizer, pre_tokenizers
+    from tokenizers import models as tokenizer_models
+    from transformers import (
+        JanusConfig,
+        JanusForConditionalGeneration,
+        JanusImageProcessor,
+        JanusProcessor,
+        PreTrainedTokenizerFast,
+    )
+
+    from workbench.tasks.multimodal.understand import VisionLanguageModel
+
+    words = ("<unk> <pad> <s> </s> <image_placeholder> <begin_of_image> <end_of_image> <|User|>: <|Assistant|>: "
+             + TINY_WORDS.split(" ", 7)[-1]).split()
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    core = Tokenizer(tokenizer_models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, unk_token="<unk>", pad_token="<pad>", bos_token="<s>", eos_token="</s>",
+        extra_special_tokens={"image_token": "<image_placeholder>", "boi_token": "<begin_of_image>",
+                              "eoi_token": "<end_of_image>"})
+    template = ("{% for m in messages %}{% if m['role'] == 'user' %}<|User|>: {% for c in m['content'] %}"
+                "{% if c['type'] == 'image' %}<image_placeholder> {% else %}{{ c['text'] }} {% endif %}"
+                "{% endfor %}{% endif %}{% endfor %}<|Assistant|>:")
+    tokens = 16
+    processor = JanusProcessor(image_processor=JanusImageProcessor(size={"height": 32, "width": 32}, min_size=8),
+                               tokenizer=tokenizer, chat_template=template, num_image_tokens=tokens,
+                               use_default_system_prompt=False)
+    config = JanusConfig(
+        text_config={"model_type": "llama", "vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 37,
+                     "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+                     "max_position_embeddings": 512, "pad_token_id": 1, "bos_token_id": 2, "eos_token_id": 3},
+        vision_config={"hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2, "num_attention_heads": 4,
+                       "image_size": 32, "patch_size": 8, "projection_dim": 32, "num_image_tokens": tokens},
+        vq_config={"embed_dim": 8, "num_embeddings": 64, "base_channels": 32, "channel_multiplier": [1, 1, 1, 1],
+                   "num_res_blocks": 1, "latent_channels": 8, "image_token_embed_dim": 32, "num_patches": 4,
+                   "projection_dim": 32},
+        image_token_id=vocab["<image_placeholder>"])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = JanusForConditionalGeneration(config).eval()
+    model.generation_config.generation_kwargs = {"boi_token_id": vocab["<begin_of_image>"]}
+    return VisionLanguageModel(model, processor)
+
+
+def load_tiny_janus(path: Path | None, device: str, dtype: str) -> Any:
+    return tiny_janus(seed=0).to(device)
