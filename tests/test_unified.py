@@ -55,6 +55,26 @@ def test_cancel_while_drawing(devices):
     assert wb.job(job.id).files == {}
 
 
-def test_emu3_drawing_is_refused_with_a_sentence():
-    with pytest.raises(JobFailed, match="Emu3 image generation is not supported yet"):
+def test_emu3_chat_does_not_draw_and_says_which_model_does():
+    with pytest.raises(JobFailed, match="draw with emu3-gen"):
         wb.run("text-to-image", prompt="x", model="emu3-chat", device="cpu")
+
+
+def test_emu3_draws_row_by_row_with_progress_per_token(devices):
+    job = wb.submit("text-to-image", prompt="a red cube", model="emu3-gen", tiny=True, width=32, height=32, seed=2,
+                    device="cpu")
+    result = job.result(120)
+    steps = [e.progress.data["step"] for e in job.snapshot_events()
+             if e.progress is not None and "step" in e.progress.data]
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) == (4 + 1) * 4 + 3  # 4 rows of 4 + eol, 3 end markers
+    assert result.model == "tiny-emu3" and Image.open(result.files["image_0"]).size == (32, 32)
+    again = wb.run("text-to-image", prompt="a red cube", model="emu3-gen", tiny=True, width=32, height=32, seed=2,
+                   device="cpu")
+    assert np.array_equal(_pixels(result.files["image_0"]), _pixels(again.files["image_0"]))
+
+
+def test_emu3_reads_images_through_the_caption_task(tmp_path):
+    path = tmp_path / "img.png"
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(path)
+    r = wb.run("caption", image=str(path), model="emu3-chat", tiny=True, max_new_tokens=3, device="cpu")
+    assert r.model == "tiny-emu3" and r.tokens >= 1

@@ -111,7 +111,19 @@ register(ModelSpec(
 register(ModelSpec(
     id="emu3-chat", task="caption / vqa", repo_id="BAAI/Emu3-Chat-hf",
     description="Emu3 Chat: the understanding side of the Emu3 unified model.",
-    loader="workbench.tasks.multimodal.understand:load_vlm", size_hint="17 GB",
+    loader="workbench.tasks.multimodal.understand:load_vlm", tiny="workbench.tasks.multimodal.tiny:tiny_emu3",
+    size_hint="17 GB",
+))
+register(ModelSpec(
+    id="emu3-gen", task="text-to-image", repo_id="BAAI/Emu3-Gen-hf",
+    description="Emu3 Gen: the drawing side of the Emu3 unified model (next-token image generation).",
+    loader="workbench.tasks.multimodal.understand:load_vlm", tiny="workbench.tasks.multimodal.tiny:tiny_emu3",
+    size_hint="17 GB",
+))
+register(ModelSpec(
+    id="tiny-emu3", task="unified (caption / vqa / text-to-image)",
+    description="A tiny random Emu3 built in code (tests and teaching).",
+    loader="workbench.tasks.multimodal.tiny:load_tiny_emu3", tiny="workbench.tasks.multimodal.tiny:tiny_emu3",
 ))
 
 

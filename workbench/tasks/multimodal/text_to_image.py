@@ -48,9 +48,9 @@ class Text2ImageRequest:
         if not self.prompt.strip():
             raise InputError("Give a prompt.")
         for side in (self.width, self.height):
-            if side % 8 or not 64 <= side <= MAX_SIDE:
+            if side % 8 or not 32 <= side <= MAX_SIDE:
                 raise InputError(f"Unsupported size {self.width}x{self.height}: width and height must be multiples "
-                                 f"of 8 between 64 and {MAX_SIDE}.")
+                                 f"of 8 between 32 and {MAX_SIDE}.")
         if not 1 <= self.steps <= 500 or not 1 <= self.num_images <= 16 or self.guidance < 0:
             raise InputError("steps must be 1-500, num_images 1-16 and guidance >= 0.")
 
@@ -76,7 +76,9 @@ def requirements(request: Text2ImageRequest) -> Requirements:
 
 def choose_model(request: Text2ImageRequest, device: str) -> str:
     if request.tiny:
-        return "tiny-janus" if request.model in ("janus", "tiny-janus") else "tiny-sd"
+        from workbench.tasks.multimodal.unified import tiny_for
+
+        return tiny_for(request.model) or "tiny-sd"
     if request.model != "auto":
         return request.model
     from workbench.tasks.molecules.fold import _free_memory
@@ -129,6 +131,11 @@ def run(request: Text2ImageRequest, *, device: str, progress: ProgressCallback) 
     if model_id in unified.IMAGE_GENERATORS:
         images = unified.generate_images(pipe, request.prompt, seed=request.seed, num_images=request.num_images,
                                          guidance=request.guidance, device=device, progress=progress)
+        return _save(request, model_id, dtype, device, images, [], "autoregressive", time.time())
+    if model_id in unified.EMU3_GENERATORS:
+        images = unified.generate_images_emu3(pipe, request.prompt, seed=request.seed, num_images=request.num_images,
+                                              width=request.width, height=request.height, device=device,
+                                              progress=progress)
         return _save(request, model_id, dtype, device, images, [], "autoregressive", time.time())
     notes: list[str] = []
     tokenizer = getattr(pipe, "tokenizer", None)

@@ -165,3 +165,55 @@ def tiny_janus(seed: int = 0) -> Any:
 
 def load_tiny_janus(path: Path | None, device: str, dtype: str) -> Any:
     return tiny_janus(seed=0).to(device)
+
+
+def tiny_emu3(seed: int = 0) -> Any:
+    """A tiny random Emu3 (VQ image tokenizer + Llama-style decoder over text and visual tokens) with
+    a word-level tokenizer holding 64 visual tokens and Emu3's special tokens."""
+    import torch
+    from tokenizers import Tokenizer, pre_tokenizers
+    from tokenizers import models as tokenizer_models
+    from transformers import (
+        Emu3Config,
+        Emu3ForConditionalGeneration,
+        Emu3ImageProcessor,
+        Emu3Processor,
+        PreTrainedTokenizerFast,
+    )
+
+    from workbench.tasks.multimodal.understand import VisionLanguageModel
+
+    special = ["<unk>", "<pad>", "<|extra_203|>", "<|extra_204|>", "<image>", "<|image start|>", "<|image end|>",
+               "<|image token|>", "<|extra_201|>", "<|extra_200|>"]
+    visual = [f"<|visual token {i:06d}|>" for i in range(64)]
+    words = special + visual + ["USER:", "ASSISTANT:"] + TINY_WORDS.split()[7:]
+    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    core = Tokenizer(tokenizer_models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, unk_token="<unk>", pad_token="<pad>", bos_token="<|extra_203|>",
+        eos_token="<|extra_204|>",
+        extra_special_tokens={"image_token": "<image>", "boi_token": "<|image start|>", "eoi_token": "<|image end|>",
+                              "image_wrapper_token": "<|image token|>", "eof_token": "<|extra_201|>"})
+    template = ("{% for m in messages %}{% if m['role'] == 'user' %}USER: {% for c in m['content'] %}"
+                "{% if c['type'] == 'image' %}<image> {% else %}{{ c['text'] }} {% endif %}{% endfor %}"
+                "{% endif %}{% endfor %}ASSISTANT:")
+    processor = Emu3Processor(image_processor=Emu3ImageProcessor(min_pixels=32 * 32, max_pixels=32 * 32,
+                                                                 spatial_factor=8),
+                              tokenizer=tokenizer, chat_template=template)
+    config = Emu3Config(
+        vq_config={"codebook_size": 64, "embed_dim": 4, "latent_channels": 4, "base_channels": 32,
+                   "channel_multiplier": [1, 1, 1, 1], "num_res_blocks": 1, "attn_resolutions": [],
+                   "hidden_size": 32, "num_attention_heads": 1, "temporal_downsample_factor": 4},
+        text_config={"vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 37,
+                     "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+                     "max_position_embeddings": 512, "pad_token_id": 1, "bos_token_id": 2, "eos_token_id": 3},
+        vocabulary_map=vocab)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Emu3ForConditionalGeneration(config).eval()
+    return VisionLanguageModel(model, processor)
+
+
+def load_tiny_emu3(path: Path | None, device: str, dtype: str) -> Any:
+    return tiny_emu3(seed=0).to(device)

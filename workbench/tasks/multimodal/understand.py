@@ -95,8 +95,9 @@ def run(request: UnderstandRequest, *, device: str, progress: ProgressCallback) 
     from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
     image = _open_image(request.image)
-    model_id = ("tiny-janus" if request.model in ("janus", "tiny-janus") else "tiny-vlm") if request.tiny \
-        else request.model
+    from workbench.tasks.multimodal.unified import tiny_for
+
+    model_id = (tiny_for(request.model) or "tiny-vlm") if request.tiny else request.model
     dtype = "float32" if request.tiny or device == "cpu" else ("float16" if device.startswith("cuda") else "bfloat16")
     progress(Progress(0, request.max_new_tokens, f"loading {model_id}"))
     vlm = models.load(model_id, device, dtype, tiny=request.tiny)

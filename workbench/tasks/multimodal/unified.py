@@ -1,4 +1,4 @@
-"""Unified autoregressive models (the Janus line): one model that reads and draws images.
+"""Unified autoregressive models (the Emu3 / Janus line): one model that reads and draws images.
 
 Understanding goes through the same code as any image-text-to-text model
 (`understand.run`). Drawing is autoregressive over the model's image tokens: a logits
@@ -15,6 +15,66 @@ from workbench.jobs.job import Progress, ProgressCallback
 
 #: models that draw through `generate(generation_mode="image")`
 IMAGE_GENERATORS = ("janus", "tiny-janus")
+#: models that draw with next-token prediction constrained to visual tokens
+EMU3_GENERATORS = ("emu3-gen", "tiny-emu3")
+
+
+def tiny_for(model: str) -> str:
+    """The tiny test model of the same architecture as `model`."""
+    if model.startswith("emu3") or model == "tiny-emu3":
+        return "tiny-emu3"
+    if model in ("janus", "tiny-janus"):
+        return "tiny-janus"
+    return ""
+
+
+def generate_images_emu3(vlm: Any, prompt: str, *, seed: int, num_images: int, width: int, height: int,
+                         device: str, progress: ProgressCallback) -> list[Any]:
+    """Emu3 draws row by row: visual tokens, an end-of-line token after each row, then the end
+    markers; `prefix_allowed_tokens_fn` keeps every step inside that grammar."""
+    import torch
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    processor, model = vlm.processor, vlm.model
+    inputs = processor(text=[prompt], padding=True, return_tensors="pt", return_for_image_generation=True,
+                       image_area=width * height)
+    rows, cols = (int(x) for x in inputs.pop("image_sizes")[0])
+    inputs = inputs.to(device)
+    tok = processor.tokenizer
+    wrapper, eoi, eof, eol = (tok.convert_tokens_to_ids(t) for t in
+                              ("<|image token|>", tok.eoi_token, tok.eof_token, "<|extra_200|>"))
+    visual = model.vocabulary_mapping.image_tokens
+    body = (cols + 1) * rows
+
+    def allowed(batch_id: int, ids: Any) -> list[int]:
+        offset = ids.shape[0] - int(torch.nonzero(ids == wrapper, as_tuple=True)[0][0])
+        if offset % (cols + 1) == 0 and offset <= body:
+            return [eol]
+        return {body + 1: [eof], body + 2: [eoi], body + 3: [tok.eos_token_id]}.get(
+            offset, visual if offset <= body else [tok.pad_token_id])
+
+    per_image = body + 3  # the rows (each closed by an end-of-line), then eof, eoi and eos
+    total = per_image * num_images
+    done = [0]
+
+    class Report(LogitsProcessor):
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            done[0] += 1
+            progress(Progress(done[0], total, f"token {done[0]}/{total}", {"step": done[0]}))
+            return scores
+
+    images = []
+    with torch.random.fork_rng(devices=[] if device == "cpu" else None):
+        torch.manual_seed(seed)
+        for _ in range(num_images):
+            out = model.generate(**inputs, max_new_tokens=per_image, prefix_allowed_tokens_fn=allowed,
+                                 do_sample=True, logits_processor=LogitsProcessorList([Report()]))
+            with torch.inference_mode():
+                pixels = model.decode_image_tokens(image_tokens=out[:, inputs["input_ids"].shape[1]:],
+                                                   height=rows, width=cols)
+            images.extend(processor.postprocess(list(pixels.float().cpu()),
+                                                return_tensors="PIL.Image.Image")["pixel_values"])
+    return images
 
 
 def generate_images(vlm: Any, prompt: str, *, seed: int, num_images: int, guidance: float, device: str,
@@ -52,6 +112,6 @@ def generate_images(vlm: Any, prompt: str, *, seed: int, num_images: int, guidan
 
 
 def check_can_draw(model_id: str) -> None:
-    if model_id.startswith("emu3"):
-        raise InputError("Emu3 image generation is not supported yet; use Emu3 for captions and questions, "
-                         "or janus / a diffusers model to draw.")
+    if model_id == "emu3-chat":
+        raise InputError("emu3-chat answers about images; draw with emu3-gen (the same architecture, "
+                         "trained for generation).")
