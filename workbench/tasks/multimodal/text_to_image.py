@@ -144,9 +144,17 @@ def run(request: Text2ImageRequest, *, device: str, progress: ProgressCallback) 
         if n > tokenizer.model_max_length:
             notes.append(f"The prompt is {n} tokens; the text encoder reads {tokenizer.model_max_length}, so it was "
                          "truncated.")
-    if device.startswith("cuda") and torch.cuda.mem_get_info()[0] < 4 * GiB:
-        pipe.enable_attention_slicing()
-        notes.append("attention slicing on: less than 4 GiB free")
+    if device.startswith("cuda"):
+        free = torch.cuda.mem_get_info(torch.device(device))[0]
+        if free < 4 * GiB:
+            pipe.enable_attention_slicing()
+            notes.append("attention slicing on: less than 4 GiB free")
+        if free < 2 * GiB and hasattr(pipe, "enable_model_cpu_offload"):
+            try:  # needs `accelerate`; keeps only the running component on the GPU
+                pipe.enable_model_cpu_offload(device=device)
+                notes.append("model CPU offload on: less than 2 GiB free")
+            except Exception as exc:
+                notes.append(f"CPU offload unavailable ({type(exc).__name__}); running fully on the GPU")
 
     def on_step(pipeline: Any, step: int, timestep: Any, tensors: dict) -> dict:
         data: dict[str, Any] = {"step": step + 1}
