@@ -73,3 +73,17 @@ def test_text_to_image_tab_bad_input(client):
 
     with pytest.raises(AppError, match="Give a prompt"):
         client.predict("", 2, 64, 1, True, "cpu", api_name="/text_to_image")
+
+
+def test_understand_tab_with_an_uploaded_image(client, tmp_path):
+    from gradio_client import handle_file
+    from PIL import Image
+
+    path = tmp_path / "red.png"
+    Image.new("RGB", (40, 40), (200, 20, 20)).save(path)
+    answer = client.predict(handle_file(str(path)), "what is this ?", "janus", True, "cpu", api_name="/understand")
+    assert isinstance(answer, str)
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="Upload an image first"):
+        client.predict(None, "", "smolvlm", True, "cpu", api_name="/understand")

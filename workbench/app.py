@@ -82,6 +82,15 @@ def text_to_image(prompt: str, steps: float, size: float, seed: float, tiny: boo
     return [str(p) for p in result.files.values()], json.dumps(result.images[0].recipe, indent=1)
 
 
+def understand(image: str | None, question: str, model: str, tiny: bool, device: str,
+               progress: Any = gr.Progress()) -> str:
+    if not image:
+        raise gr.Error("Upload an image first.")
+    task = "vqa" if (question or "").strip() else "caption"
+    job = _submit(task, device, image=image, question=question or "", model=model or "smolvlm", tiny=bool(tiny))
+    return _follow(job, progress).text
+
+
 def build_app() -> Any:
     from workbench.devices import registry
 
@@ -142,6 +151,19 @@ def build_app() -> Any:
             recipe = gr.Code(label="recipe (also in each PNG)", language="json")
             run_t2i.click(text_to_image, [prompt, t2i_steps, t2i_size, t2i_seed, t2i_tiny, t2i_device],
                           [gallery, recipe], api_name="text_to_image", concurrency_limit=1, concurrency_id="t2i")
+            gr.Markdown("### Image understanding (caption, or a question about the image)")
+            with gr.Row():
+                picture = gr.Image(label="image", type="filepath")
+                with gr.Column():
+                    ask = gr.Textbox(label="question (empty: a caption)")
+                    vlm = gr.Dropdown(["smolvlm", "janus", "emu3-chat"], value="smolvlm", label="model",
+                                      allow_custom_value=True)
+                    vlm_tiny = gr.Checkbox(label="tiny random model (no weights needed)", value=False)
+                    vlm_device = gr.Dropdown(devices, value="auto", label="device")
+                    run_vlm = gr.Button("Ask", variant="primary")
+            answer = gr.Textbox(label="answer")
+            run_vlm.click(understand, [picture, ask, vlm, vlm_tiny, vlm_device], answer, api_name="understand",
+                          concurrency_limit=1, concurrency_id="vlm")
         with gr.Tab("Devices & jobs"):
             dev_json = gr.JSON(label="devices")
             jobs_json = gr.JSON(label="recent jobs")
