@@ -147,3 +147,11 @@ def test_progress_per_trunk_block_and_cancel(devices):
 def test_request_validation():
     with pytest.raises(InputError, match="at least one protein"):
         FoldRequest()
+
+
+def test_two_fold_jobs_at_once_report_only_their_own_progress(devices):
+    jobs = [wb.submit("fold", sequences=(UBIQUITIN[:n],), tiny=True, num_recycles=3, device="cpu") for n in (30, 40)]
+    for job in jobs:
+        job.result(120)
+        done = [e.progress.done for e in job.snapshot_events() if e.progress is not None][1:-1]
+        assert done == list(range(1, 9))  # 2 blocks x 4 passes, no events from the other job

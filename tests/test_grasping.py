@@ -139,3 +139,18 @@ def test_a_trial_is_rendered_offscreen():
     assert r.files["trial_1_png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert r.files["trial_1_gif"].read_bytes()[:6] == b"GIF89a"
     assert r.notes == []
+
+
+def test_a_batch_split_over_two_devices_gives_the_single_device_results(devices):
+    from workbench.tasks.grasping.grasp import GraspRequest
+
+    request = GraspRequest(object="can", num_grasps=8, seed=5, render=())
+    alone = wb.run("grasp", request, device="cpu")
+    job = wb.submit("grasp", request, device=["cpu", "cpu"])
+    split = job.result(180)
+    assert [(t.index, t.success, t.stage) for t in split.trials] == [(t.index, t.success, t.stage)
+                                                                      for t in alone.trials]
+    assert np.array_equal(np.load(split.files["numpy"])["transforms"], np.load(alone.files["numpy"])["transforms"])
+    assert split.success_rate == alone.success_rate
+    with h5py.File(split.files["acronym"]) as f:
+        assert f["grasps/transforms"].shape == (8, 4, 4)

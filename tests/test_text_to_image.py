@@ -108,3 +108,17 @@ def test_cli_text_to_image(tmp_path):
     assert proc.returncode == 0, proc.stderr
     png = tmp_path / "out" / "image_0.png"
     assert read_recipe(png)["steps"] == 2
+
+
+def test_two_jobs_on_one_device_share_the_pipeline_safely(devices):
+    """The CPU runs two jobs at once on one cached pipeline: each gets exactly its own steps and image."""
+    jobs = [wb.submit("text-to-image", prompt="a red cube", steps=s, width=64, height=64, seed=1, tiny=True,
+                      device="cpu") for s in (6, 9)]
+    results = [j.result(120) for j in jobs]
+    for job, steps in zip(jobs, (6, 9)):
+        seen = [e.progress.data["step"] for e in job.snapshot_events()
+                if e.progress is not None and "step" in e.progress.data]
+        assert seen == list(range(1, steps + 1))
+    alone = wb.run("text-to-image", prompt="a red cube", steps=6, width=64, height=64, seed=1, tiny=True,
+                   device="cpu")
+    assert np.array_equal(_pixels(results[0].files["image_0"]), _pixels(alone.files["image_0"]))

@@ -270,3 +270,13 @@ def unload(model_id: str | None = None) -> None:
     with _cache_lock:
         for key in [k for k in _loaded if model_id is None or k[0] == model_id]:
             del _loaded[key]
+
+
+_use_locks: dict[int, threading.Lock] = {}
+
+
+def exclusive(model: Any) -> threading.Lock:
+    """A lock for a loaded model that keeps state while it runs (a diffusers scheduler, progress
+    hooks, a chunk size). Two jobs on one device run on two threads; they take turns on it."""
+    with _cache_lock:
+        return _use_locks.setdefault(id(model), threading.Lock())

@@ -136,6 +136,8 @@ register(TaskSpec(
     summary="Sample antipodal parallel-jaw grasps and evaluate each in MuJoCo (lift and shake).",
     requirements="workbench.tasks.grasping.grasp:requirements",
     extra="grasping",
+    split="workbench.tasks.grasping.grasp:split",
+    merge="workbench.tasks.grasping.grasp:merge",
 ))
 register(TaskSpec(
     name="text-to-image",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -87,17 +88,18 @@ def _object(request: GraspRequest) -> GraspObject:
                        scale=request.scale)
 
 
-_worlds: dict[Any, Trial] = {}
+_worlds = threading.local()
 
 
 def _world(request: GraspRequest) -> Trial:
-    """One compiled world per (object, gripper, protocol) per process."""
+    """One compiled world per (object, gripper, protocol) per thread: a MuJoCo MjData must never be
+    stepped from two threads at once (two jobs on one device run on two worker threads)."""
     key = (request.object, request.mass, request.density, request.friction, request.scale, _gripper(request),
            request.protocol)
-    if key not in _worlds:
-        _worlds.clear()
-        _worlds[key] = Trial(_object(request), _gripper(request), request.protocol)
-    return _worlds[key]
+    cached = getattr(_worlds, "entry", None)
+    if cached is None or cached[0] != key:
+        _worlds.entry = (key, Trial(_object(request), _gripper(request), request.protocol))
+    return _worlds.entry[1]
 
 
 def evaluate_batch(request: GraspRequest, batch: list[tuple[int, np.ndarray, float]]) -> list[TrialOutcome]:
@@ -200,3 +202,55 @@ def run(request: GraspRequest, *, device: str, progress: ProgressCallback) -> Gr
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "object"
+
+
+# ---- fan-out across devices -------------------------------------------------------------
+
+def split(request: GraspRequest, n: int) -> list[GraspRequest]:
+    """Sample every candidate once, here, then deal the poses out in contiguous blocks, so the
+    trials (and their results) are the same whatever the number of devices."""
+    from dataclasses import replace
+
+    if request.poses:
+        poses = [tuple(p) for p in request.poses]
+    else:
+        world = _world(request)
+        candidates = antipodal(_object(request), _gripper(request), request.num_grasps, request.seed,
+                               collision_free=_collision_free(world))
+        poses = [tuple(c.pose.ravel()) for c in candidates]
+    n = max(1, min(n, len(poses)))
+    size = -(-len(poses) // n)
+    return [replace(request, poses=tuple(poses[k:k + size]), num_grasps=len(poses[k:k + size]),
+                    render=request.render if k == 0 else ())
+            for k in range(0, len(poses), size)]
+
+
+def merge(results: list[GraspResult]) -> GraspResult:
+    """One result over all parts: trials re-indexed in order, metrics and exports recomputed."""
+    from dataclasses import replace
+
+    trials, poses = [], []
+    for r in results:
+        part_poses = np.load(r.files["numpy"])["transforms"]
+        for t, pose in zip(r.trials, part_poses):
+            trials.append(replace(t, index=len(trials)))
+            poses.append(pose)
+    stacked = np.stack(poses)
+    first = results[0]
+    successes = sum(t.success for t in trials)
+    low, high = wilson_interval(successes, len(trials))
+    out = Path(tempfile.mkdtemp(prefix="workbench-grasp-"))
+    mesh = out / Path(first.files["mesh"]).name
+    mesh.write_bytes(Path(first.files["mesh"]).read_bytes())
+    files = {
+        "acronym": write_acronym(out / "grasps.h5", stacked, trials, mesh_file=mesh.name,
+                                 scale=first.object["scale"], mass=first.object["mass"],
+                                 friction=first.object["friction"]),
+        "numpy": write_numpy(out / "grasps.npz", stacked, trials),
+        "mesh": mesh,
+    }
+    for key, path in first.files.items():
+        if key.startswith("trial_"):
+            files[key] = Path(path)
+    return GraspResult(first.object, first.gripper, first.protocol, trials, successes / len(trials), low, high,
+                       stage_counts(trials), files, [n for r in results for n in r.notes])

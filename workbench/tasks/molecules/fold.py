@@ -207,11 +207,13 @@ def run(request: FoldRequest, *, device: str, progress: ProgressCallback) -> Fol
         state["done"] += 1
         progress(Progress(state["done"], total, state["label"]))
 
-    hooks = [b.register_forward_pre_hook(on_block) for b in trunk.blocks]
     out_dir = Path(tempfile.mkdtemp(prefix="workbench-fold-"))
     files: dict[str, Path] = {}
     folded = []
     chunk_used: int | None = None
+    lock = models.exclusive(model)  # the hooks and the chunk size belong to this job while it runs
+    lock.acquire()
+    hooks = [b.register_forward_pre_hook(on_block) for b in trunk.blocks]
     try:
         for i, protein in enumerate(proteins):
             state["done"] = i * per_protein
@@ -241,6 +243,7 @@ def run(request: FoldRequest, *, device: str, progress: ProgressCallback) -> Fol
     finally:
         for h in hooks:
             h.remove()
+        lock.release()
     progress(Progress(total, total, "written PDB, mmCIF and plots"))
     return FoldResult(folded, "esmfold-tiny" if request.tiny else "esmfold", dtype, chunk_used, files)
 

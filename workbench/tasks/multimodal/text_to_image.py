@@ -129,13 +129,15 @@ def run(request: Text2ImageRequest, *, device: str, progress: ProgressCallback) 
     progress(Progress(0, request.steps, f"loading {model_id}"))
     pipe = models.load(model_id, device, dtype, tiny=request.tiny)
     if model_id in unified.IMAGE_GENERATORS:
-        images = unified.generate_images(pipe, request.prompt, seed=request.seed, num_images=request.num_images,
-                                         guidance=request.guidance, device=device, progress=progress)
+        with models.exclusive(pipe):
+            images = unified.generate_images(pipe, request.prompt, seed=request.seed, num_images=request.num_images,
+                                             guidance=request.guidance, device=device, progress=progress)
         return _save(request, model_id, dtype, device, images, [], "autoregressive", time.time())
     if model_id in unified.EMU3_GENERATORS:
-        images = unified.generate_images_emu3(pipe, request.prompt, seed=request.seed, num_images=request.num_images,
-                                              width=request.width, height=request.height, device=device,
-                                              progress=progress)
+        with models.exclusive(pipe):
+            images = unified.generate_images_emu3(pipe, request.prompt, seed=request.seed,
+                                                  num_images=request.num_images, width=request.width,
+                                                  height=request.height, device=device, progress=progress)
         return _save(request, model_id, dtype, device, images, [], "autoregressive", time.time())
     notes: list[str] = []
     tokenizer = getattr(pipe, "tokenizer", None)
@@ -165,10 +167,11 @@ def run(request: Text2ImageRequest, *, device: str, progress: ProgressCallback) 
 
     generator = torch.Generator(device="cpu").manual_seed(request.seed)
     t0 = time.time()
-    output = pipe(prompt=request.prompt, negative_prompt=request.negative_prompt or None,
-                  num_inference_steps=request.steps, guidance_scale=request.guidance, width=request.width,
-                  height=request.height, num_images_per_prompt=request.num_images, generator=generator,
-                  callback_on_step_end=on_step, callback_on_step_end_tensor_inputs=["latents"])
+    with models.exclusive(pipe):  # a pipeline's scheduler keeps per-run state
+        output = pipe(prompt=request.prompt, negative_prompt=request.negative_prompt or None,
+                      num_inference_steps=request.steps, guidance_scale=request.guidance, width=request.width,
+                      height=request.height, num_images_per_prompt=request.num_images, generator=generator,
+                      callback_on_step_end=on_step, callback_on_step_end_tensor_inputs=["latents"])
     return _save(request, model_id, dtype, device, output.images, notes, type(pipe.scheduler).__name__, t0)
 
 

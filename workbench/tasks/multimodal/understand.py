@@ -116,7 +116,7 @@ def run(request: UnderstandRequest, *, device: str, progress: ProgressCallback) 
 
     def generate() -> None:
         try:
-            with torch.inference_mode():
+            with models.exclusive(vlm), torch.inference_mode():
                 vlm.model.generate(**inputs, streamer=streamer, max_new_tokens=request.max_new_tokens,
                                    min_new_tokens=request.min_new_tokens, do_sample=False,
                                    stopping_criteria=StoppingCriteriaList([_Stop()]))
