@@ -147,20 +147,28 @@ def conformer_step(ctx: DemoContext) -> list[StepOutcome]:
     return out
 
 
-def fold_step(ctx: DemoContext) -> list[StepOutcome]:
-    """ESMFold when its weights are cached; otherwise one sentence on how to get them."""
+def require_cached(what: str, module: str, extra: str, model_id: str) -> None:
+    """Skip a step with one sentence when its package or its weights are missing."""
+    import importlib
+
     from workbench import models
-    from workbench.devices import registry as reg
     from workbench.errors import ModelNotAvailable
 
     try:
-        import transformers  # noqa: F401
+        importlib.import_module(module)
     except ModuleNotFoundError:
-        raise WorkbenchError('Protein folding skipped: pip install "workbench[molecules]".') from None
+        raise WorkbenchError(f'{what} skipped: pip install "workbench[{extra}]".') from None
     try:
-        models.local_path("esmfold")
+        models.local_path(model_id)
     except ModelNotAvailable as exc:
-        raise WorkbenchError(f"Protein folding skipped: {exc}") from None
+        raise WorkbenchError(f"{what} skipped: {exc}") from None
+
+
+def fold_step(ctx: DemoContext) -> list[StepOutcome]:
+    """ESMFold when its weights are cached; otherwise one sentence on how to get them."""
+    from workbench.devices import registry as reg
+
+    require_cached("Protein folding", "transformers", "molecules", "esmfold")
     from workbench.tasks.molecules.fold import FoldRequest
     from workbench.tasks.registry import get_task
 
@@ -201,18 +209,9 @@ def grasp_step(ctx: DemoContext) -> list[StepOutcome]:
 
 def generation_step(ctx: DemoContext) -> list[StepOutcome]:
     """Text-to-image when a model is cached; otherwise one sentence on how to get one."""
-    from workbench import models
     from workbench.devices import registry as reg
-    from workbench.errors import ModelNotAvailable
 
-    try:
-        import diffusers  # noqa: F401
-    except ModuleNotFoundError:
-        raise WorkbenchError('Image generation skipped: pip install "workbench[multimodal]".') from None
-    try:
-        models.local_path("sd-turbo")
-    except ModelNotAvailable as exc:
-        raise WorkbenchError(f"Image generation skipped: {exc}") from None
+    require_cached("Image generation", "diffusers", "multimodal", "sd-turbo")
     from workbench.tasks.multimodal.text_to_image import Text2ImageRequest
     from workbench.tasks.registry import get_task
 

@@ -28,12 +28,28 @@ def tiny_for(model: str) -> str:
     return ""
 
 
+def token_reporter(total: int, progress: ProgressCallback, label: str = "token") -> Any:
+    """A logits processor that reports one progress event per generated token (and so is where
+    a cancel lands: the progress callback raises)."""
+    from transformers import LogitsProcessor
+
+    class Report(LogitsProcessor):
+        done = 0
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            self.done += 1
+            progress(Progress(self.done, total, f"{label} {self.done}/{total}", {"step": self.done}))
+            return scores
+
+    return Report()
+
+
 def generate_images_emu3(vlm: Any, prompt: str, *, seed: int, num_images: int, width: int, height: int,
                          device: str, progress: ProgressCallback) -> list[Any]:
     """Emu3 draws row by row: visual tokens, an end-of-line token after each row, then the end
     markers; `prefix_allowed_tokens_fn` keeps every step inside that grammar."""
     import torch
-    from transformers import LogitsProcessor, LogitsProcessorList
+    from transformers import LogitsProcessorList
 
     processor, model = vlm.processor, vlm.model
     inputs = processor(text=[prompt], padding=True, return_tensors="pt", return_for_image_generation=True,
@@ -54,21 +70,13 @@ def generate_images_emu3(vlm: Any, prompt: str, *, seed: int, num_images: int, w
             offset, visual if offset <= body else [tok.pad_token_id])
 
     per_image = body + 3  # the rows (each closed by an end-of-line), then eof, eoi and eos
-    total = per_image * num_images
-    done = [0]
-
-    class Report(LogitsProcessor):
-        def __call__(self, input_ids: Any, scores: Any) -> Any:
-            done[0] += 1
-            progress(Progress(done[0], total, f"token {done[0]}/{total}", {"step": done[0]}))
-            return scores
-
+    report = token_reporter(per_image * num_images, progress)
     images = []
     with torch.random.fork_rng(devices=[] if device == "cpu" else None):
         torch.manual_seed(seed)
         for _ in range(num_images):
             out = model.generate(**inputs, max_new_tokens=per_image, prefix_allowed_tokens_fn=allowed,
-                                 do_sample=True, logits_processor=LogitsProcessorList([Report()]))
+                                 do_sample=True, logits_processor=LogitsProcessorList([report]))
             with torch.inference_mode():
                 pixels = model.decode_image_tokens(image_tokens=out[:, inputs["input_ids"].shape[1]:],
                                                    height=rows, width=cols)
@@ -82,18 +90,11 @@ def generate_images(vlm: Any, prompt: str, *, seed: int, num_images: int, guidan
     import numpy as np
     import torch
     from PIL import Image
-    from transformers import LogitsProcessor, LogitsProcessorList
+    from transformers import LogitsProcessorList
 
     processor, model = vlm.processor, vlm.model
     n_tokens = model.model.vision_model.config.num_image_tokens
-    total = n_tokens * num_images
-    done = [0]
-
-    class Report(LogitsProcessor):
-        def __call__(self, input_ids: Any, scores: Any) -> Any:
-            done[0] += 1
-            progress(Progress(done[0], total, f"image token {done[0]}/{total}", {"step": done[0]}))
-            return scores
+    report = token_reporter(n_tokens * num_images, progress, "image token")
 
     messages = [{"role": "user", "content": [{"type": "text", "text": prompt}]}]
     text = processor.apply_chat_template(messages, add_generation_prompt=True)
@@ -104,7 +105,7 @@ def generate_images(vlm: Any, prompt: str, *, seed: int, num_images: int, guidan
         for _ in range(num_images):
             tokens = model.generate(**inputs, generation_mode="image", do_sample=True, use_cache=True,
                                     guidance_scale=max(guidance, 1.0) if guidance else 5.0,
-                                    logits_processor=LogitsProcessorList([Report()]))
+                                    logits_processor=LogitsProcessorList([report]))
             with torch.inference_mode():
                 pixels = model.decode_image_tokens(tokens)[0].float().cpu().clamp(-1, 1)  # H x W x C, [-1, 1]
             images.append(Image.fromarray(((pixels.numpy() + 1) * 127.5).round().astype(np.uint8)))
