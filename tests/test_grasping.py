@@ -154,3 +154,20 @@ def test_a_batch_split_over_two_devices_gives_the_single_device_results(devices)
     assert split.success_rate == alone.success_rate
     with h5py.File(split.files["acronym"]) as f:
         assert f["grasps/transforms"].shape == (8, 4, 4)
+
+
+def test_concave_meshes_collide_through_their_convex_decomposition():
+    """A finger in the hole of a ring is free with the CoACD parts and in collision with the hull."""
+    ring = make_object("ring")
+    assert len(ring.parts) > 1 and "convex parts" in ring.notes[0]
+    g = get_gripper("parallel-jaw")
+    top = ring.mesh.bounds[1][2]
+    # pinch the wall at x = 3.25 cm from above: one finger opens into the hole, one outside the ring
+    pose = frame(np.array([0.0325, 0.0, top - 0.01]), np.array([1.0, 0, 0]), np.array([0, 0, -1.0]), g, depth=0.7)
+    with_parts = Trial(ring, g, Protocol()).run(0, pose, 0.015)
+    assert with_parts.stage != "collision", with_parts
+    hull = make_object("ring")
+    hull.parts = [hull.mesh]
+    assert Trial(hull, g, Protocol()).run(0, pose, 0.015).stage == "collision"
+    again = make_object("ring")  # decomposed once, then read from the cache
+    assert "cached" in again.notes[0] and len(again.parts) == len(ring.parts)

@@ -184,7 +184,7 @@ def run(request: GraspRequest, *, device: str, progress: ProgressCallback) -> Gr
         "numpy": write_numpy(out / "grasps.npz", poses, trials),
         "mesh": mesh_file,
     }
-    notes = []
+    notes = list(obj.notes or [])
     for index in request.render:
         if 0 <= index < total:
             try:

@@ -17,6 +17,7 @@ from workbench.errors import InputError
 
 #: procedural objects shipped with the package: name -> primitive spec
 BUNDLED = {
+    "ring": "mesh:ring",  #: a concave object (annulus), collided through its convex decomposition
     "box": "box:0.05,0.05,0.1",
     "can": "cylinder:0.033,0.12",
     "ball": "sphere:0.035",
@@ -35,6 +36,8 @@ class GraspObject:
     friction: float
     source: str  #: the spec or the file path
     scale: float = 1.0
+    parts: list[trimesh.Trimesh] | None = None  #: convex pieces for collision (meshes only)
+    notes: list[str] | None = None
 
     def mjcf_geom(self, name: str = "object") -> tuple[str, str]:
         """(asset XML, geom XML) for this object's collision geometry."""
@@ -42,10 +45,18 @@ class GraspObject:
         common = (f'name="{name}" mass="{self.mass:.6g}" friction="{self.friction:.4g} 0.02 0.0002" '
                   'condim="6" priority="1"')
         if self.kind == "mesh":
-            verts = " ".join(f"{v:.6g}" for v in self.mesh.vertices.ravel())
-            faces = " ".join(str(int(f)) for f in self.mesh.faces.ravel())
-            asset = f'<mesh name="{name}_mesh" vertex="{verts}" face="{faces}"/>'
-            return asset, f'<geom type="mesh" mesh="{name}_mesh" {common} rgba="0.8 0.6 0.3 1"/>'
+            parts = self.parts or [self.mesh]
+            volumes = [max(p.volume, 1e-12) for p in parts]
+            assets, geoms = [], []
+            for i, (part, vol) in enumerate(zip(parts, volumes)):
+                verts = " ".join(f"{v:.6g}" for v in part.vertices.ravel())
+                faces = " ".join(str(int(f)) for f in part.faces.ravel())
+                assets.append(f'<mesh name="{name}_mesh{i}" vertex="{verts}" face="{faces}"/>')
+                mass = self.mass * vol / sum(volumes)
+                geom_name = name if i == 0 else f"{name}_{i}"
+                attrs = common.replace(f'name="{name}" mass="{self.mass:.6g}"', f'name="{geom_name}" mass="{mass:.6g}"')
+                geoms.append(f'<geom type="mesh" mesh="{name}_mesh{i}" {attrs} rgba="0.8 0.6 0.3 1"/>')
+            return "".join(assets), "".join(geoms)
         size = " ".join(f"{s:.6g}" for s in self.size)
         return "", f'<geom type="{self.kind}" size="{size}" {common} rgba="0.8 0.6 0.3 1"/>'
 
@@ -101,6 +112,41 @@ def load_mesh(path: Path, scale: float = 1.0) -> trimesh.Trimesh:
     return mesh
 
 
+def convex_parts(mesh: trimesh.Trimesh, threshold: float = 0.08, max_parts: int = 16) -> tuple[
+        list[trimesh.Trimesh], str]:
+    """Convex pieces for collision: the mesh itself when convex, else a CoACD decomposition
+    (cached on disk by the mesh's content, so a mesh is decomposed once). Returns a note."""
+    import hashlib
+
+    import numpy as np
+
+    if mesh.is_convex:
+        return [mesh], ""
+    try:
+        import coacd
+    except ModuleNotFoundError:
+        return [mesh], ("the mesh is concave and CoACD is not installed, so it collides as its convex hull "
+                        '(pip install "workbench[grasping]")')
+    from workbench.paths import home
+
+    digest = hashlib.sha256(mesh.vertices.round(6).tobytes() + mesh.faces.tobytes()
+                            + f"{threshold}-{max_parts}".encode()).hexdigest()[:20]
+    cache = home() / "cache" / "coacd" / f"{digest}.npz"
+    if cache.exists():
+        data = np.load(cache)
+        n = int(data["n"])
+        return [trimesh.Trimesh(data[f"v{i}"], data[f"f{i}"]) for i in range(n)], f"{n} convex parts (cached)"
+    coacd.set_log_level("error")
+    pieces = coacd.run_coacd(coacd.Mesh(mesh.vertices, mesh.faces), threshold=threshold, max_convex_hull=max_parts)
+    parts = [trimesh.Trimesh(v, f) for v, f in pieces]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp.npz")
+    np.savez(tmp, n=len(parts), **{f"v{i}": p.vertices for i, p in enumerate(parts)},
+             **{f"f{i}": p.faces for i, p in enumerate(parts)})
+    tmp.replace(cache)
+    return parts, f"{len(parts)} convex parts (CoACD)"
+
+
 def make_object(spec: str, *, mass: float | None = None, density: float = 500.0, friction: float = 1.0,
                 scale: float = 1.0) -> GraspObject:
     """Parse `spec` (bundled name, primitive, or mesh path) into a centred object."""
@@ -108,7 +154,10 @@ def make_object(spec: str, *, mass: float | None = None, density: float = 500.0,
         raise InputError("friction, density and mass must be positive.")
     source = spec
     spec = BUNDLED.get(spec, spec)
-    if spec.split(":")[0] in ("box", "cylinder", "sphere") or (":" in spec and not Path(spec).exists()):
+    if spec == "mesh:ring":
+        mesh = trimesh.creation.annulus(r_min=0.025, r_max=0.04, height=0.06, sections=32)
+        kind, size, name = "mesh", (), source
+    elif spec.split(":")[0] in ("box", "cylinder", "sphere") or (":" in spec and not Path(spec).exists()):
         kind, mesh, size = _primitive(spec)
         name = source
     else:
@@ -117,7 +166,11 @@ def make_object(spec: str, *, mass: float | None = None, density: float = 500.0,
         kind, size, name = "mesh", (), path.stem
     mesh.apply_translation(-mesh.center_mass)
     m = mass if mass is not None else float(mesh.volume * density)
-    return GraspObject(name, mesh, kind, size, m, friction, source, scale)
+    obj = GraspObject(name, mesh, kind, size, m, friction, source, scale)
+    if kind == "mesh":
+        obj.parts, note = convex_parts(mesh)
+        obj.notes = [note] if note else []
+    return obj
 
 
 def width_along(obj: GraspObject, center: np.ndarray, axis: np.ndarray) -> float:

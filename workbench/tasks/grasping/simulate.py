@@ -87,7 +87,9 @@ class Trial:
         self.model = mujoco.MjModel.from_xml_string(world_xml(obj, gripper, protocol))
         self.data = mujoco.MjData(self.model)
         m = self.model
-        self.object_geom = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "object")
+        self.object_body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "object")
+        #: every collision geom of the object (a decomposed mesh has several)
+        self.object_geoms = {i for i in range(m.ngeom) if m.geom_bodyid[i] == self.object_body}
         self.pads = {mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, n) for n in ("pad_left", "pad_right")}
         self.gripper_geoms = self.pads | {mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "palm")}
         self.object_body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "object")
@@ -99,7 +101,7 @@ class Trial:
         n, pads, depth = 0, set(), 0.0
         for c in self.data.contact[: self.data.ncon]:
             pair = {int(c.geom1), int(c.geom2)}
-            if self.object_geom in pair and pair & self.gripper_geoms:
+            if pair & self.object_geoms and pair & self.gripper_geoms:
                 n += 1
                 pads |= pair & self.pads
                 depth = max(depth, -float(c.dist))
