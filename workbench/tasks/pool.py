@@ -8,8 +8,10 @@ threads (and often torch), which `fork` does not suit.
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from threading import Lock
+from typing import Any
 
 _pools: dict[int, ProcessPoolExecutor] = {}
 _lock = Lock()
@@ -21,3 +23,22 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
         if pool is None:
             pool = _pools[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         return pool
+
+
+def completed(workers: int, fn: Callable[..., Any], calls: Iterable[tuple]) -> Iterator[Any]:
+    """`fn(*args)` for each args of `calls` on the pool, yielding results as they finish.
+
+    When the consumer stops early (a cancel raised by its progress callback, a failure), close
+    the iterator (`contextlib.closing`): the calls still queued are cancelled, so no work is
+    left behind in the shared pool.
+    """
+    pool = worker_pool(workers)
+    pending = {pool.submit(fn, *args) for args in calls}
+    try:
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                yield fut.result()
+    finally:
+        for fut in pending:
+            fut.cancel()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from concurrent.futures import FIRST_COMPLETED, wait
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +22,12 @@ from workbench.devices.placement import Requirements
 from workbench.errors import InputError
 from workbench.jobs.job import Progress, ProgressCallback
 from workbench.tasks.grasping.export import write_acronym, write_numpy
-from workbench.tasks.grasping.gripper import GripperSpec, get_gripper, rotation_to_quat
+from workbench.tasks.grasping.gripper import GripperSpec, get_gripper
 from workbench.tasks.grasping.metrics import stage_counts, wilson_interval
 from workbench.tasks.grasping.objects import GraspObject, make_object, width_along
 from workbench.tasks.grasping.sampler import antipodal
 from workbench.tasks.grasping.simulate import Protocol, Trial, TrialOutcome
-from workbench.tasks.pool import worker_pool
+from workbench.tasks.pool import completed
 
 
 @dataclass(frozen=True)
@@ -108,21 +108,6 @@ def evaluate_batch(request: GraspRequest, batch: list[tuple[int, np.ndarray, flo
     return [world.run(i, pose, width) for i, pose, width in batch]
 
 
-def _collision_free(world: Trial):
-    import mujoco
-
-    def check(pose: np.ndarray) -> bool:
-        mujoco.mj_resetData(world.model, world.data)
-        world._set_pose(pose)
-        world.data.qpos[7:10] = pose[:3, 3]
-        world.data.qpos[10:14] = rotation_to_quat(pose[:3, :3])
-        mujoco.mj_forward(world.model, world.data)
-        n, _, depth = world._contacts()
-        return not (n and depth > world.protocol.collision_depth)
-
-    return check
-
-
 def run(request: GraspRequest, *, device: str, progress: ProgressCallback) -> GraspResult:
     obj = _object(request)
     gripper = _gripper(request)
@@ -136,7 +121,7 @@ def run(request: GraspRequest, *, device: str, progress: ProgressCallback) -> Gr
             widths.append(width_along(obj, centre, pose[:3, 1]))
     else:
         candidates = antipodal(obj, gripper, request.num_grasps, request.seed,
-                               collision_free=_collision_free(world))
+                               collision_free=lambda pose: not world.starts_in_collision(pose))
         poses = np.stack([c.pose for c in candidates])
         widths = [c.width for c in candidates]
     total = len(poses)
@@ -157,21 +142,15 @@ def run(request: GraspRequest, *, device: str, progress: ProgressCallback) -> Gr
     else:
         from dataclasses import replace
 
-        pool = worker_pool(workers)
         light = replace(request, poses=())  # the poses travel once, in the batches
         items = [(i, pose, width) for i, (pose, width) in enumerate(zip(poses, widths))]
         size = max(1, min(8, total // (4 * workers)))  # small batches: progress stays per trial-ish
-        pending = {pool.submit(evaluate_batch, light, items[k:k + size]) for k in range(0, total, size)}
-        try:
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    for o in fut.result():
-                        outcomes[o.index] = o
-                        report(o)
-        finally:
-            for fut in pending:
-                fut.cancel()
+        batches = ((light, items[k:k + size]) for k in range(0, total, size))
+        with closing(completed(workers, evaluate_batch, batches)) as results:
+            for batch in results:
+                for o in batch:
+                    outcomes[o.index] = o
+                    report(o)
     trials = [outcomes[i] for i in range(total)]
     successes = sum(t.success for t in trials)
     low, high = wilson_interval(successes, total)
@@ -216,7 +195,7 @@ def split(request: GraspRequest, n: int) -> list[GraspRequest]:
     else:
         world = _world(request)
         candidates = antipodal(_object(request), _gripper(request), request.num_grasps, request.seed,
-                               collision_free=_collision_free(world))
+                               collision_free=lambda pose: not world.starts_in_collision(pose))
         poses = [tuple(c.pose.ravel()) for c in candidates]
     n = max(1, min(n, len(poses)))
     size = -(-len(poses) // n)

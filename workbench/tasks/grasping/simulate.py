@@ -107,7 +107,7 @@ class Trial:
                 depth = max(depth, -float(c.dist))
         return n, pads, depth
 
-    def _object_in_gripper(self, pose: np.ndarray | None = None) -> np.ndarray:
+    def _object_in_gripper(self) -> np.ndarray:
         """The object's centre in the (actual, welded) gripper frame."""
         r = self.data.xmat[self.gripper_body].reshape(3, 3)
         return r.T @ (self.data.xpos[self.object_body] - self.data.xpos[self.gripper_body])
@@ -128,32 +128,42 @@ class Trial:
             self.data.mocap_pos[0], self.data.mocap_quat[0] = pose_at((i + 1) / ticks)
             self.mj.mj_step(self.model, self.data, nstep=min(k, steps - i * k))
 
-    def _held(self, pose: np.ndarray) -> bool:
+    def _held(self) -> bool:
         _, pads, _ = self._contacts()
         centre = np.array([0.0, 0.0, self.gripper.grasp_depth])
-        return len(pads) == 2 and np.linalg.norm(self._object_in_gripper(pose) - centre) <= self.protocol.hold_distance
+        return len(pads) == 2 and np.linalg.norm(self._object_in_gripper() - centre) <= self.protocol.hold_distance
 
-    # ---- the protocol ------------------------------------------------------------------------
-    def run(self, index: int, pose: np.ndarray, width: float) -> TrialOutcome:
-        mj, p, g = self.mj, self.protocol, self.gripper
-        if width > g.max_opening:
-            return TrialOutcome(index, False, "refused", 0.0, 0, width,
-                                f"the object is {width * 1000:.0f} mm wide along the closing axis; the gripper "
-                                f"opens {g.max_opening * 1000:.0f} mm")
-        mj.mj_resetData(self.model, self.data)
+    def place(self, pose: np.ndarray) -> tuple[int, float]:
+        """Reset the world with the open gripper at `pose`, gravity off; (contacts, deepest penetration)
+        between gripper and object. The protocol's first stage, and the sampler's collision check."""
+        self.mj.mj_resetData(self.model, self.data)
         self.model.opt.gravity[:] = 0
         self._set_pose(pose)
         self.data.qpos[7:10] = pose[:3, 3]  # the welded base starts on its target
         self.data.qpos[10:14] = rotation_to_quat(pose[:3, :3])
-        self.data.ctrl[:] = -g.force * 0.25  # hold the fingers open
-        mj.mj_forward(self.model, self.data)
+        self.data.ctrl[:] = -self.gripper.force * 0.25  # hold the fingers open
+        self.mj.mj_forward(self.model, self.data)
         n, _, depth = self._contacts()
+        return n, depth
+
+    def starts_in_collision(self, pose: np.ndarray) -> bool:
+        n, depth = self.place(pose)
+        return bool(n) and depth > self.protocol.collision_depth
+
+    # ---- the protocol ------------------------------------------------------------------------
+    def run(self, index: int, pose: np.ndarray, width: float) -> TrialOutcome:
+        p, g = self.protocol, self.gripper
+        if width > g.max_opening:
+            return TrialOutcome(index, False, "refused", 0.0, 0, width,
+                                f"the object is {width * 1000:.0f} mm wide along the closing axis; the gripper "
+                                f"opens {g.max_opening * 1000:.0f} mm")
+        n, depth = self.place(pose)
         if n and depth > p.collision_depth:
             return TrialOutcome(index, False, "collision", 0.0, n, width,
                                 f"the open gripper starts {depth * 1000:.1f} mm inside the object")
         self.data.ctrl[:] = g.force
         self._run(p.close_time)
-        start = self._object_in_gripper(pose)
+        start = self._object_in_gripper()
         self.model.opt.gravity[:] = (0, 0, -9.81)
         lifted = pose.copy()
         lifted[2, 3] += p.lift_height
@@ -165,8 +175,8 @@ class Trial:
 
         self._run(p.lift_time, lift)
         self._run(p.settle_time)
-        if not self._held(lifted):
-            return self._fail(index, "lift", lifted, start, width, "the object was not held after the lift")
+        if not self._held():
+            return self._fail(index, "lift", start, width, "the object was not held after the lift")
         period = 1.0 / p.shake_frequency
         top = base_pos + up
         quat = np.zeros(4)
@@ -185,16 +195,15 @@ class Trial:
 
             self._run(period * p.shake_cycles, shake)
         self._set_pose(lifted)
-        held = self._held(lifted)
+        held = self._held()
         n, _, _ = self._contacts()
-        slip = float(np.linalg.norm(self._object_in_gripper(lifted) - start))
+        slip = float(np.linalg.norm(self._object_in_gripper() - start))
         if not held:
             return TrialOutcome(index, False, "shake", slip, n, width, "the object slipped out while shaking")
         return TrialOutcome(index, True, "", slip, n, width)
 
-    def _fail(self, index: int, stage: str, pose: np.ndarray, start: np.ndarray, width: float,
-              reason: str) -> TrialOutcome:
+    def _fail(self, index: int, stage: str, start: np.ndarray, width: float, reason: str) -> TrialOutcome:
         n, _, _ = self._contacts()
-        slip = float(np.linalg.norm(self._object_in_gripper(pose) - start))
+        slip = float(np.linalg.norm(self._object_in_gripper() - start))
         return TrialOutcome(index, False, stage, slip, n, width, reason)
 

@@ -22,10 +22,9 @@ import math
 import os
 import tempfile
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import asdict, dataclass, field
+from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from rdkit import Chem
@@ -36,7 +35,7 @@ from workbench.errors import InputError
 from workbench.jobs.job import Progress, ProgressCallback
 from workbench.tasks.molecules.checks import GeometryChecker, input_stereo, stereo_mismatch
 from workbench.tasks.molecules.inputs import ParsedMolecule, read_inputs
-from workbench.tasks.pool import worker_pool
+from workbench.tasks.pool import completed
 
 FORCE_FIELDS = ("MMFF94s", "MMFF94", "UFF", "none")
 KCAL_PER_MOL_K = 0.0019872041  # gas constant R in kcal/(mol K)
@@ -331,18 +330,10 @@ def run(request: ConformerRequest, *, device: str, progress: ProgressCallback) -
             outcomes[p.index] = conformers_for(p, request)
             _report(progress, i + 1, total, outcomes[p.index][0])
     else:
-        pool = worker_pool(workers)
-        pending: set[Future] = {pool.submit(conformers_for, p, request) for p in parsed}
-        try:
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    outcome, sdf = fut.result()
-                    outcomes[outcome.index] = (outcome, sdf)
-                    _report(progress, len(outcomes), total, outcome)
-        finally:
-            for fut in pending:  # cancelled or failed: do not leave work queued in the pool
-                fut.cancel()
+        with closing(completed(workers, conformers_for, ((p, request) for p in parsed))) as results:
+            for outcome, sdf in results:
+                outcomes[outcome.index] = (outcome, sdf)
+                _report(progress, len(outcomes), total, outcome)
     molecules = [outcomes[p.index][0] for p in parsed]
     if not any(m.ok for m in molecules):
         reasons = "; ".join(m.error for m in molecules[:5])
@@ -353,9 +344,6 @@ def run(request: ConformerRequest, *, device: str, progress: ProgressCallback) -
     ok = sum(m.ok for m in molecules)
     return ConformerResult(molecules, ok, total - ok, {"sdf": sdf_path})
 
-
-def as_dict(result: ConformerResult) -> dict[str, Any]:
-    return asdict(result)
 
 
 # ---- fan-out across devices -------------------------------------------------------------
