@@ -330,9 +330,7 @@ def build_parser() -> Parser:
 
 def _finish() -> None:
     """Leave a Ray cluster we joined, so the process exits promptly."""
-    import sys as _sys
-
-    if "ray" in _sys.modules:
+    if "ray" in sys.modules:
         import ray
 
         if ray.is_initialized():

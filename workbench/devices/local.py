@@ -173,24 +173,42 @@ def accelerator_kinds() -> dict[str, int]:
     return {k: n for k, n in found.items() if n > 0}
 
 
+def memory_info(torch_device: str) -> tuple[int, int]:
+    """(free, total) bytes of a torch device now: RAM for the CPU, the backend's figures otherwise
+    ((0, 0) when the backend cannot say)."""
+    dev = torch.device(torch_device)
+    if dev.type == "cpu":
+        total, free = _meminfo()
+        return free, total
+    mod, index = _backend(dev.type), dev.index or 0
+    try:
+        if mod is not None and hasattr(mod, "mem_get_info"):
+            free, total = mod.mem_get_info(index)
+        elif dev.type == "mps":
+            total = _meminfo()[0]
+            free = total - torch.mps.driver_allocated_memory()
+        elif hasattr(torch.accelerator, "get_memory_info"):
+            free, total = torch.accelerator.get_memory_info(index)
+        else:
+            return 0, 0
+    except Exception:
+        return 0, 0
+    return int(free), int(total)
+
+
+def free_memory(torch_device: str) -> int:
+    return memory_info(torch_device)[0]
+
+
 def accelerator_capabilities(kind: str, index: int) -> Capabilities:
     mod = _backend(kind)
-    name, total, free = f"{kind}:{index}", 0, 0
+    name = f"{kind}:{index}"
     try:
         if mod is not None and hasattr(mod, "get_device_name"):
             name = mod.get_device_name(index)
     except Exception:
         pass
-    try:
-        if mod is not None and hasattr(mod, "mem_get_info"):
-            free, total = mod.mem_get_info(index)
-        elif kind == "mps":
-            total = _meminfo()[0]
-            free = total - torch.mps.driver_allocated_memory()
-        elif hasattr(torch.accelerator, "get_memory_info"):
-            free, total = torch.accelerator.get_memory_info(index)
-    except Exception:
-        pass
+    free, total = memory_info(f"{kind}:{index}")
     dtypes = ["float32", "float16"]
     if kind in ("cuda", "xpu"):
         dtypes.insert(0, "float64")

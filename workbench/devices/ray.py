@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,7 +26,7 @@ from workbench.devices.base import Capabilities
 from workbench.devices.placement import Requirements
 from workbench.errors import DeviceError
 from workbench.jobs.job import Job, JobState
-from workbench.jobs.runner import EXTERNAL_CANCEL_POLL_S, settle
+from workbench.jobs.runner import external_cancel_check, settle
 from workbench.jobs.store import ResultStore, default_store
 from workbench.tasks.registry import TASKS, TaskLike, TaskSpec, resolve
 
@@ -283,7 +282,7 @@ def _dead_node_errors() -> tuple[type, ...]:
     return tuple(getattr(rx, n) for n in names if hasattr(rx, n))
 
 
-def _next_device(job: Job, failed: RayDevice, req: Requirements, reason: str) -> RayDevice | None:
+def _next_device(failed: RayDevice, req: Requirements) -> RayDevice | None:
     try:
         refresh()
     except Exception:
@@ -299,8 +298,6 @@ def _next_device(job: Job, failed: RayDevice, req: Requirements, reason: str) ->
 
 def _drive(job: Job, payload: Any, request: Any, device: RayDevice, req: Requirements, store: ResultStore) -> None:
     """Run `job` on `device`; on a dead node, move it to another device and go on."""
-    import ray
-
     from workbench.devices.ray_worker import materialise
     from workbench.jobs.serialize import with_files
 
@@ -321,7 +318,7 @@ def _drive(job: Job, payload: Any, request: Any, device: RayDevice, req: Require
                 except dead as exc:
                     reason = f"{type(exc).__name__}: the node or its worker died"
                     current.mark_dead(reason)
-                    nxt = _next_device(job, current, req, reason)
+                    nxt = _next_device(current, req)
                     if nxt is None:
                         settle(job, store, JobState.FAILED, reason=(
                             f"Device {current.id} died mid job ({reason}) and no other device can run it: "
@@ -351,7 +348,6 @@ def _drive(job: Job, payload: Any, request: Any, device: RayDevice, req: Require
     finally:
         with device._load_lock:
             device._load -= 1
-        del ray
 
 
 def _node_alive(node_id: str | None) -> bool:
@@ -370,37 +366,23 @@ def _stream(job: Job, payload: Any, request: Any, device: RayDevice, store: Resu
 
     actor = device.actor()
     gen = actor.run.remote(job.id, payload, request)
-    cancel_sent = False
-    last_poll = 0.0
-
-    def send_cancel() -> None:
-        nonlocal cancel_sent
-        if not cancel_sent:
-            cancel_sent = True
-            actor.cancel.remote(job.id)
-
-    job.on_event(lambda ev: ev.kind == "note" and ev.message.startswith("cancel requested") and send_cancel(),
-                 replay=True)
+    job.on_cancel(lambda: actor.cancel.remote(job.id))
+    cancelled_elsewhere = external_cancel_check(store, job.id)
     while True:
         ready, _ = ray.wait([gen], timeout=1.0)
+        if not job.cancel_requested and cancelled_elsewhere():
+            job.cancel("cancelled from another process")
         if not ready:
             if not _node_alive(device.node_id):
                 from ray.exceptions import NodeDiedError
 
                 raise NodeDiedError(device.node_id)
-            if store.cancel_requested(job.id):
-                job.cancel("cancelled from another process")
             continue
         try:
             ref = next(gen)
         except StopIteration:
             break
         item = ray.get(ref)
-        now = time.monotonic()
-        if not cancel_sent and now - last_poll > EXTERNAL_CANCEL_POLL_S:
-            last_poll = now
-            if store.cancel_requested(job.id):
-                job.cancel("cancelled from another process")
         if item[0] == "progress":
             job.report(item[1])
             if int(item[1].done) % 20 == 0:

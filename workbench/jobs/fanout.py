@@ -53,18 +53,13 @@ def _coordinate(parent: Job, spec: TaskSpec, parts: list[Any], devices: list[Dev
         parent.report(Progress(done, total or None, f"{child.device}: {ev.progress.message}",
                                {"child": child.id}))
 
-    def cancel_children(ev: Event) -> None:
-        if ev.kind == "note" and ev.message.startswith("cancel requested"):
-            for c in children:
-                c.cancel("the batch was cancelled")
-
     try:
         for part, device in zip(parts, devices):
             child = device.submit(spec, part)
             children.append(child)
             parent.note(f"part {len(children)} of {len(parts)} on {device.id}: job {child.id}")
             child.on_event(lambda ev, c=child: on_child(c, ev))
-        parent.on_event(cancel_children, replay=True)
+        parent.on_cancel(lambda: [c.cancel("the batch was cancelled") for c in children])
         results = [c.result() for c in children]
         merged = spec._import(spec.merge)(results)
         settle(parent, store, JobState.SUCCEEDED, result=merged)

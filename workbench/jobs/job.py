@@ -93,6 +93,8 @@ class Job:
         self._cond = threading.Condition()
         self._done = threading.Event()
         self._cancel_requested = threading.Event()
+        self._cancel_reason = ""
+        self._cancel_callbacks: list[Callable[[], None]] = []
         self._listeners: list[Callable[[Event], None]] = []
 
     # ---- viewers -----------------------------------------------------------------------
@@ -163,10 +165,27 @@ class Job:
         progress report. Returns False when the job had already finished."""
         if self.done:
             return False
-        self._cancel_requested.set()
-        self._cancel_reason = reason
+        with self._cond:
+            first = not self._cancel_requested.is_set()
+            self._cancel_requested.set()
+            self._cancel_reason = reason
+            callbacks = list(self._cancel_callbacks) if first else []
         self.note(f"cancel requested: {reason}")
+        for cb in callbacks:  # whoever runs the work elsewhere passes the cancel on
+            try:
+                cb()
+            except Exception:
+                pass
         return True
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` when a cancel is requested (at once if it already was): how a
+        remote worker or a batch's children learn of it."""
+        with self._cond:
+            if not self._cancel_requested.is_set():
+                self._cancel_callbacks.append(callback)
+                return
+        callback()
 
     def summary(self) -> dict[str, Any]:
         p = self.last_progress
@@ -210,7 +229,7 @@ class Job:
             if not self._cancel_requested.is_set() and check_external is not None and check_external():
                 self.cancel("cancelled from another process")
             if self._cancel_requested.is_set():
-                raise Cancelled(getattr(self, "_cancel_reason", "cancelled by the user"))
+                raise Cancelled(self._cancel_reason or "cancelled by the user")
             self.report(progress)
 
         return callback

@@ -33,7 +33,7 @@ def readable_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _external_cancel_check(store: ResultStore, job_id: str) -> Callable[[], bool]:
+def external_cancel_check(store: ResultStore, job_id: str) -> Callable[[], bool]:
     last = [time.monotonic()]
 
     def check() -> bool:
@@ -74,12 +74,12 @@ def _publishing(callback: Callable[[Any], None], job: Job, store: ResultStore) -
 def execute(job: Job, task: Callable[..., Any], device: str, store: ResultStore) -> None:
     """Run `task(job.request, device=device, progress=...)` and settle the job."""
     if job.cancel_requested or store.cancel_requested(job.id):
-        reason = getattr(job, "_cancel_reason", "cancelled before it started")
+        reason = job._cancel_reason or "cancelled before it started"
         settle(job, store, JobState.CANCELLED, reason=reason)
         return
     job._set_state(JobState.RUNNING)
     store.update(job)
-    progress = _publishing(job.progress_callback(_external_cancel_check(store, job.id)), job, store)
+    progress = _publishing(job.progress_callback(external_cancel_check(store, job.id)), job, store)
     try:
         result = task(job.request, device=device, progress=progress)
     except Cancelled as exc:
@@ -93,7 +93,7 @@ def execute(job: Job, task: Callable[..., Any], device: str, store: ResultStore)
             raise
     else:
         if job.cancel_requested:  # cancel arrived after the last progress call
-            settle(job, store, JobState.CANCELLED, reason=getattr(job, "_cancel_reason", "cancelled"))
+            settle(job, store, JobState.CANCELLED, reason=job._cancel_reason or "cancelled")
             return
         settle(job, store, JobState.SUCCEEDED, result=result)
 

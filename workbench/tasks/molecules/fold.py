@@ -23,10 +23,13 @@ from typing import Any
 import numpy as np
 
 from workbench import models
+from workbench.devices.local import free_memory
 from workbench.devices.placement import Requirements
 from workbench.errors import InputError
 from workbench.jobs.job import Progress, ProgressCallback
+from workbench.tasks.molecules.plots import pae_png, plddt_png
 from workbench.tasks.molecules.sequences import ProteinInput, read_proteins
+from workbench.tasks.molecules.structure_io import split_chains, write_structure
 
 GiB = 1024**3
 #: ESMFold v1: ESM-2 3B language model plus the folding trunk, about 3.5e9 parameters
@@ -105,20 +108,6 @@ def requirements(request: FoldRequest) -> Requirements:
     return Requirements(min_memory=estimate_memory(longest, chunk_size=32), workload="compute")
 
 
-def _free_memory(device: str) -> int:
-    import torch
-
-    dev = torch.device(device)
-    if dev.type == "cpu":
-        from workbench.devices.local import cpu_capabilities
-
-        return cpu_capabilities().free_memory
-    mod = getattr(torch, dev.type, None)
-    if mod is not None and hasattr(mod, "mem_get_info"):
-        return int(mod.mem_get_info(dev.index or 0)[0])
-    return int(torch.accelerator.get_memory_info(dev.index or 0)[0])
-
-
 def choose_chunk_size(length: int, free: int, weights_bytes: int, parameters: float) -> int | None:
     """No chunking when it fits; else the largest chunk that fits; refuses when none does."""
     for chunk in (None, 128, 64, 32):
@@ -185,8 +174,6 @@ def _aatype(sequence: str) -> list[int]:
 def run(request: FoldRequest, *, device: str, progress: ProgressCallback) -> FoldResult:
     import torch
 
-    from workbench.tasks.molecules.plots import pae_png, plddt_png
-    from workbench.tasks.molecules.structure_io import split_chains, write_structure
 
     proteins = read_proteins(request.sequences, request.fasta, request.names)
     for p in proteins:
@@ -229,7 +216,7 @@ def run(request: FoldRequest, *, device: str, progress: ProgressCallback) -> Fol
                 offset += len(chain) + request.linker_length
             chunk = request.chunk_size
             if chunk is None:
-                chunk = choose_chunk_size(len(joined), _free_memory(device) + _model_bytes(model),
+                chunk = choose_chunk_size(len(joined), free_memory(device) + _model_bytes(model),
                                           2 if dtype == "float16" else 4, n_params)
             trunk.set_chunk_size(chunk)
             chunk_used = chunk
@@ -238,8 +225,7 @@ def run(request: FoldRequest, *, device: str, progress: ProgressCallback) -> Fol
             pos = torch.tensor([positions], device=dev)
             with torch.inference_mode():
                 out = model(aatype, attention_mask=mask, position_ids=pos, num_recycles=request.num_recycles)
-            folded.append(_write_outputs(model, out, protein, request, out_dir, files, split_chains,
-                                         write_structure, pae_png, plddt_png))
+            folded.append(_write_outputs(model, out, protein, request, out_dir, files))
     finally:
         for h in hooks:
             h.remove()
@@ -254,8 +240,7 @@ def _model_bytes(model: Any) -> int:
 
 
 def _write_outputs(model: Any, out: dict, protein: ProteinInput, request: FoldRequest, out_dir: Path,
-                   files: dict[str, Path], split_chains: Any, write_structure: Any, pae_png: Any,
-                   plddt_png: Any) -> FoldedProtein:
+                   files: dict[str, Path]) -> FoldedProtein:
     plddt_joined = out["plddt"][0, :, 1].float().cpu().numpy() * 100  # CA lDDT, 0-100
     pdb_text = model.output_to_pdb({k: v for k, v in out.items() if hasattr(v, "to")})[0]
     keep = np.concatenate([np.arange(s, s + len(c)) for s, c in zip(_chain_starts(protein, request), protein.chains)])

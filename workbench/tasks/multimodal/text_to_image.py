@@ -81,9 +81,9 @@ def choose_model(request: Text2ImageRequest, device: str) -> str:
         return tiny_for(request.model) or "tiny-sd"
     if request.model != "auto":
         return request.model
-    from workbench.tasks.molecules.fold import _free_memory
+    from workbench.devices.local import free_memory
 
-    big = device != "cpu" and _free_memory(device) >= 12 * GiB
+    big = device != "cpu" and free_memory(device) >= 12 * GiB
     return "sdxl" if big else "sd-turbo"
 
 
