@@ -249,20 +249,18 @@ class RayDevice:
                requirements: Requirements | None = None) -> Job:
         if self._fault:
             raise DeviceError(f"Device {self.id} is not available: {self._fault}")
-        if self.is_class:  # a resource class runs on the best of its node devices
+        name, _ = resolve(task, task_name)
+        if requirements is None and name in TASKS:
+            requirements = TASKS[name].requirements_for(request)
+        if self.is_class:  # a resource class runs on the best of its node devices for this task
             from workbench.devices.profile import cached_profiles
 
             alive = [m for m in self.members if not m._fault]
             if not alive:
                 raise DeviceError(f"No node of the cluster offers {self.resource} any more.")
-            req = requirements or (TASKS[task_name or task].requirements_for(request)
-                                   if isinstance(task, str) and task in TASKS else Requirements())
-            target = placement.choose(alive, req, cached_profiles(alive))
+            target = placement.choose(alive, requirements or Requirements(), cached_profiles(alive))
             return target.submit(task, request, task_name=task_name, requirements=requirements)
-        name, _ = resolve(task, task_name)
         payload = name if (isinstance(task, (str, TaskSpec)) and name in TASKS) else task
-        if requirements is None and name in TASKS:
-            requirements = TASKS[name].requirements_for(request)
         job = Job(name, request, self.id)
         job._store = default_store()
         job._store.register(job)
