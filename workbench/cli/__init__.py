@@ -196,7 +196,7 @@ def cmd_jobs(a: argparse.Namespace) -> int:
         return 0
     if a.jobs_cmd == "cancel":
         ok = store.request_cancel(a.id)
-        state = store.get(a.id).state
+        state = store.row(a.id)["state"]
         if a.json:
             _print_json({"id": a.id, "cancel_requested": ok, "state": state})
         else:

@@ -247,7 +247,7 @@ class ResultStore:
     # ---- cancel across processes ---------------------------------------------------------
     def request_cancel(self, job_id: str) -> bool:
         """Flag a queued or running job for cancel; its runner (any process) sees it."""
-        row = self._row(job_id)
+        row = self.row(job_id)
         if row["state"] in FINISHED:
             return False
         self._exec("UPDATE jobs SET cancel_requested=1 WHERE id=?", (job_id,))
@@ -258,7 +258,8 @@ class ResultStore:
         return bool(rows and rows[0][0])
 
     # ---- reads ---------------------------------------------------------------------------
-    def _row(self, job_id: str) -> dict[str, Any]:
+    def row(self, job_id: str) -> dict[str, Any]:
+        """The index row of one job (state, progress, message...), without reading its folder."""
         rows = self._exec(f"SELECT {','.join(COLUMNS)} FROM jobs WHERE id=?", (job_id,))
         if not rows:
             if (self.jobs_dir / job_id / "record.json").exists():
@@ -299,7 +300,7 @@ class ResultStore:
 
     def get(self, job_id: str) -> StoredJob:
         """The full record of one job; unfinished jobs come from the index alone."""
-        row = self._row(job_id)
+        row = self.row(job_id)
         folder = self.jobs_dir / job_id
         base = {k: row[k] for k in ("id", "task", "device", "state", "reason", "created",
                                     "started", "finished")}
@@ -332,7 +333,7 @@ class ResultStore:
         return path
 
     def delete(self, job_id: str) -> None:
-        self._row(job_id)
+        self.row(job_id)
         shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
         self._exec("DELETE FROM jobs WHERE id=?", (job_id,))
 

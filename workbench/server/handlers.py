@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import mimetypes
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,17 @@ from workbench.jobs.serialize import to_jsonable
 
 API = "workbench/api"
 OPENAPI = Path(__file__).with_name("openapi.json")
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Store errors as HTTP answers: unknown job or file -> 404, unreadable record -> 500."""
+    try:
+        yield
+    except (JobNotFound, FileNotFoundError) as exc:
+        raise tornado.web.HTTPError(404, str(exc)) from None
+    except StoreError as exc:
+        raise tornado.web.HTTPError(500, str(exc)) from None
 
 
 class _Base(APIHandler):
@@ -66,12 +79,8 @@ class JobsHandler(_Base):
 class JobHandler(_Base):
     @tornado.web.authenticated
     def get(self, job_id: str) -> None:
-        try:
+        with store_errors():
             job = self.store().get(job_id)
-        except JobNotFound as exc:
-            raise tornado.web.HTTPError(404, str(exc)) from None
-        except StoreError as exc:
-            raise tornado.web.HTTPError(500, str(exc)) from None
         data = to_jsonable(job)
         data["files"] = {k: str(Path(v).relative_to(job.folder)) for k, v in job.files.items()} if job.folder else {}
         data.pop("folder", None)
@@ -83,13 +92,11 @@ class EventsHandler(_Base):
     @tornado.web.authenticated
     def get(self, job_id: str) -> None:
         store = self.store()
-        try:
+        with store_errors():
             job = store.get(job_id)
-            row = next((r for r in store.list(limit=None) if r["id"] == job_id), None)
-        except JobNotFound as exc:
-            raise tornado.web.HTTPError(404, str(exc)) from None
+            row = store.row(job_id)
         events = job.events
-        if not events and row is not None:  # still running elsewhere: the latest progress from the index
+        if not events:  # still running elsewhere: the latest progress from the index
             events = [{"kind": "progress", "time": row["started"] or row["created"], "state": row["state"],
                        "progress": {"done": row["progress"], "total": 1, "message": row["message"], "data": {}}}]
         self.write_json({"id": job_id, "state": job.state, "events": events})
@@ -99,23 +106,17 @@ class CancelHandler(_Base):
     @tornado.web.authenticated
     def post(self, job_id: str) -> None:
         store = self.store()
-        try:
+        with store_errors():
             ok = store.request_cancel(job_id)
-            state = store.get(job_id).state
-        except JobNotFound as exc:
-            raise tornado.web.HTTPError(404, str(exc)) from None
+            state = store.row(job_id)["state"]
         self.write_json({"id": job_id, "cancel_requested": ok, "state": state}, 202 if ok else 409)
 
 
 class FileHandler(_Base):
     @tornado.web.authenticated
     def get(self, job_id: str, relative: str) -> None:
-        try:
+        with store_errors():
             path = self.store().file_path(job_id, relative)
-        except JobNotFound as exc:
-            raise tornado.web.HTTPError(404, str(exc)) from None
-        except FileNotFoundError as exc:
-            raise tornado.web.HTTPError(404, str(exc)) from None
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         self.set_header("Content-Type", ctype)
         self.set_header("Content-Disposition", f'inline; filename="{path.name}"')
