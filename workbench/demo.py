@@ -44,6 +44,13 @@ class DemoContext:
     devices: list[Device]
     log: Callable[[str], None]
 
+    def capable(self, spec: Any, request: Any) -> list[Device]:
+        """The local devices that satisfy the task's requirements for this request."""
+        from workbench.devices.placement import unmet
+
+        needs = spec.requirements_for(request)
+        return [d for d in self.devices if not unmet(d, needs)]
+
     def wait(self, title: str, job: Job, summarise: Callable[[Any], str],
              keep: tuple[str, ...] | None = None) -> StepOutcome:
         """Wait for `job`, copy its files into the report folder, and describe it."""
@@ -118,16 +125,12 @@ def conformer_step(ctx: DemoContext) -> list[StepOutcome]:
         raise WorkbenchError(
             f"Conformers skipped: {exc.name} is not installed (pip install \"workbench[molecules]\")."
         ) from None
-    from workbench.devices.placement import unmet
     from workbench.tasks.registry import get_task
 
     spec = get_task("conformers")
     request = ConformerRequest(smiles=DEMO_MOLECULES, num_conformers=30)
-    req = spec.requirements_for(request)
     out = []
-    for d in ctx.devices:
-        if unmet(d, req):
-            continue
+    for d in ctx.capable(spec, request):
         job = d.submit(spec, request)
 
         def summary(r: Any) -> str:
@@ -189,16 +192,13 @@ def grasp_step(ctx: DemoContext) -> list[StepOutcome]:
         raise WorkbenchError(
             f"Grasping skipped: {exc.name} is not installed (pip install \"workbench[grasping]\")."
         ) from None
-    from workbench.devices.placement import unmet
     from workbench.tasks.registry import get_task
 
     spec = get_task("grasp")
     out = []
     for obj in ("box", "can"):
         request = GraspRequest(object=obj, num_grasps=10, seed=0)
-        for d in ctx.devices:
-            if unmet(d, spec.requirements_for(request)):
-                continue
+        for d in ctx.capable(spec, request):
             job = d.submit(spec, request)
             out.append(ctx.wait(f"Grasp trials in MuJoCo ({obj})", job, lambda r: (
                 f"success {r.success_rate:.0%} (95% CI {r.ci_low:.0%}-{r.ci_high:.0%}) over {len(r.trials)} "
