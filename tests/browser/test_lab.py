@@ -91,6 +91,18 @@ def _run_first_cell(page):
     page.locator(".jp-Cell:visible .jp-InputPrompt:has-text('[1]')").first.wait_for(timeout=90000)
 
 
+def _press_run_and_wait(page, *selectors: str, shot: str, timeout: int = 120000) -> None:
+    """Click the visible widget's Run button and wait for each selector; screenshot either way."""
+    run = page.locator(".wb-run:visible").first
+    run.wait_for(timeout=60000)
+    run.click()
+    try:
+        for selector in selectors:
+            page.wait_for_selector(selector, timeout=timeout)
+    finally:
+        page.screenshot(path=str(ARTIFACTS / shot))
+
+
 def test_the_api_refuses_requests_without_the_token(lab):
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(f"{lab['url']}/workbench/api/jobs", timeout=10)
@@ -113,8 +125,7 @@ def test_molecule_widget_runs_and_renders(lab):
         root.wait_for(timeout=60000)
     finally:
         page.screenshot(path=str(ARTIFACTS / "2-molecule-cell.png"))
-    page.locator(".wb-mol .wb-run:visible").first.click()
-    page.wait_for_selector(".wb-mol[data-state='succeeded'][data-models]", timeout=120000)
+    _press_run_and_wait(page, ".wb-mol[data-state='succeeded'][data-models]", shot="2-molecule-run.png")
     assert page.locator(".wb-mol progress").get_attribute("value") in ("1", "1.0")
     assert int(root.get_attribute("data-models")) >= 2
     _open_sidebar(page)
@@ -126,28 +137,17 @@ def test_molecule_widget_runs_and_renders(lab):
 def test_grasp_widget_runs_and_fills_in(lab):
     page = _page(lab, "lab/tree/grasping.ipynb")
     _run_first_cell(page)
-    page.locator(".wb-run:visible").first.wait_for(timeout=60000)
-    page.locator(".wb-run:visible").first.click()
-    try:
-        page.wait_for_selector("[data-state='succeeded'][data-grasps='4']", timeout=120000)
-    finally:
-        page.screenshot(path=str(ARTIFACTS / "3-grasp-widget.png"))
-    page.screenshot(path=str(ARTIFACTS / "3-grasp-widget.png"))
+    _press_run_and_wait(page, "[data-state='succeeded'][data-grasps='4']", shot="3-grasp-widget.png")
     page.close()
 
 
 def test_generation_widget_previews_and_fills_the_gallery(lab):
     page = _page(lab, "lab/tree/generation.ipynb")
     _run_first_cell(page)
-    page.locator(".wb-run:visible").first.wait_for(timeout=60000)
-    page.locator(".wb-run:visible").first.click()
-    try:
-        page.wait_for_selector("[data-state='succeeded']:has(.wb-preview)", timeout=120000)
-        page.wait_for_selector(".wb-gallery img", timeout=30000)
-    finally:
-        page.screenshot(path=str(ARTIFACTS / "4-generation-widget.png"))
-    assert page.locator(".wb-preview").get_attribute("src").startswith("data:image/png")
+    _press_run_and_wait(page, "[data-state='succeeded']:has(.wb-preview)", shot="4-generation-run.png")
+    page.wait_for_selector(".wb-gallery img", timeout=30000)
     page.screenshot(path=str(ARTIFACTS / "4-generation-widget.png"))
+    assert page.locator(".wb-preview").get_attribute("src").startswith("data:image/png")
     page.close()
 
 
