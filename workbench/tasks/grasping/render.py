@@ -28,8 +28,14 @@ def _camera(trial: Trial, pose: np.ndarray):
 def render_trial(trial: Trial, index: int, pose: np.ndarray, width: float, out_dir: Path, *,
                  fps: int = 15, size: tuple[int, int] = (320, 240)) -> dict[str, Path]:
     """Replay trial `index` and write `trial_<i>.png` (the grasp) and `trial_<i>.gif` (the protocol)."""
+    import os
+
     import imageio.v3 as iio
     import mujoco
+
+    if not os.environ.get("MUJOCO_GL") and not os.environ.get("DISPLAY"):
+        # mujoco was imported before workbench could choose EGL, and there is no screen for GLFW
+        raise RuntimeError("no offscreen GL back-end: set MUJOCO_GL=egl before mujoco is imported")
 
     renderer = mujoco.Renderer(trial.model, height=size[1], width=size[0])
     frames: list[np.ndarray] = []
