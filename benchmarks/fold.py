@@ -37,7 +37,7 @@ def main() -> int:
     import torch
 
     from workbench import models
-    from workbench.devices import registry
+    from workbench.scheduling import registry
     from workbench.tasks.molecules.fold import FoldRequest, _aatype, tiny_esmfold
 
     torch.set_num_threads(max(1, torch.get_num_threads()))

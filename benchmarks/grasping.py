@@ -23,7 +23,7 @@ N = int(os.environ.get("BENCH_TRIALS", "80"))
 
 def main() -> int:
     os.environ.setdefault("WORKBENCH_HOME", tempfile.mkdtemp(prefix="wb-bench-"))
-    from workbench.devices import registry
+    from workbench.scheduling import registry
     from workbench.tasks.grasping.grasp import GraspRequest
     from workbench.tasks.grasping.gripper import get_gripper, rotation_to_quat
     from workbench.tasks.grasping.objects import make_object

@@ -24,7 +24,7 @@ def trivial(request, *, device, progress):
 
 def main() -> int:
     os.environ["WORKBENCH_HOME"] = tempfile.mkdtemp(prefix="wb-bench-")
-    from workbench.devices import registry
+    from workbench.scheduling import registry
 
     cpu = registry.get("cpu")
     noop = lambda p: None  # noqa: E731

@@ -26,7 +26,7 @@ def main() -> int:
     import torch
 
     from workbench import models
-    from workbench.devices import registry
+    from workbench.scheduling import registry
     from workbench.tasks.multimodal.text_to_image import Text2ImageRequest
 
     cpu = registry.get("cpu")

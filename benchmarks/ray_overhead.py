@@ -23,7 +23,7 @@ N = 200
 def main() -> int:
     os.environ.setdefault("WORKBENCH_HOME", tempfile.mkdtemp(prefix="wb-bench-"))
     import workbench as wb
-    from workbench.devices import ray as ray_devices
+    from workbench.scheduling import cluster as ray_devices
     from workbench.tasks.diagnostics import CountRequest
     from workbench.tasks.diagnostics import run as count
     from workbench.tasks.selftest import SelftestRequest

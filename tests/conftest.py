@@ -12,7 +12,7 @@ os.environ.setdefault("RAY_DISABLE_USAGE_STATS", "1")
 import pytest
 from helpers import SIM
 
-from workbench.devices import registry
+from workbench.scheduling import registry
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,11 @@ import subprocess
 import sys
 import threading
 
-from workbench.errors import InputError
-from workbench.jobs.job import Progress
+import tempfile
+from pathlib import Path
+
+from workbench.contract import InputError, Progress, TaskContext
+from workbench.hardware.backends import CpuBackend
 
 SIM = "npu:2GiB:float32+float16+bfloat16"
 
@@ -20,24 +23,34 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subpro
                           text=True, env=full_env, timeout=timeout)
 
 
+def cpu_context(progress=lambda p: None) -> TaskContext:
+    """A task context on the CPU backend outside any job (for calling a task's `run` directly)."""
+    backend = CpuBackend(None)
+    return TaskContext("cpu", backend.capabilities(), backend, Path(tempfile.mkdtemp(prefix="wb-test-")), progress)
+
+
 # ---- small tasks for the job tests: plain functions with the task signature -------------
 
-def add_task(request: dict, *, device: str, progress) -> dict:
+def add_task(request: dict, ctx: TaskContext) -> dict:
+    device, progress = ctx.device_id, ctx.progress
     for i in range(3):
         progress(Progress(i + 1, 3, f"step {i + 1}"))
     return {"sum": request["a"] + request["b"], "device": device}
 
 
-def failing_task(request: dict, *, device: str, progress) -> dict:
+def failing_task(request: dict, ctx: TaskContext) -> dict:
+    device, progress = ctx.device_id, ctx.progress
     progress(Progress(0, 1, "about to fail"))
     raise ZeroDivisionError("division by zero in the task")
 
 
-def bad_input_task(request: dict, *, device: str, progress) -> dict:
+def bad_input_task(request: dict, ctx: TaskContext) -> dict:
+    device, progress = ctx.device_id, ctx.progress
     raise InputError("The SMILES 'C1CC' has an unclosed ring.")
 
 
-def slow_task(request: dict, *, device: str, progress) -> dict:
+def slow_task(request: dict, ctx: TaskContext) -> dict:
+    device, progress = ctx.device_id, ctx.progress
     """Reports progress every 10 ms for up to `steps` steps; `started` is set on entry."""
     started: threading.Event | None = request.get("started")
     if started is not None:

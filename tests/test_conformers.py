@@ -11,7 +11,9 @@ from rdkit.Chem import AllChem
 
 import workbench as wb
 from workbench.errors import Cancelled, InputError, JobFailed
-from workbench.jobs.job import Progress
+from helpers import cpu_context
+
+from workbench.contract import Progress
 from workbench.tasks.molecules.checks import GeometryChecker, conformer_stereo, input_stereo
 from workbench.tasks.molecules.conformers import ConformerRequest, conformers_for
 from workbench.tasks.molecules.conformers import run as run_conformers
@@ -140,10 +142,8 @@ def test_geometry_checker_finds_bad_bonds_and_clashes():
 
 def test_two_workers_give_the_same_ensembles_as_one():
     smiles = ("CC(=O)Oc1ccccc1C(=O)O", IBUPROFEN_S, "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "C1CCCCC1O", "CCCCCCO")
-    one = run_conformers(ConformerRequest(smiles=smiles, num_conformers=10, workers=1),
-                         device="cpu", progress=lambda p: None)
-    two = run_conformers(ConformerRequest(smiles=smiles, num_conformers=10, workers=2),
-                         device="cpu", progress=lambda p: None)
+    one = run_conformers(ConformerRequest(smiles=smiles, num_conformers=10, workers=1), cpu_context())
+    two = run_conformers(ConformerRequest(smiles=smiles, num_conformers=10, workers=2), cpu_context())
     assert [m.num_conformers for m in one.molecules] == [m.num_conformers for m in two.molecules]
     for a, b in zip(one.molecules, two.molecules):
         assert a.relative_energies == pytest.approx(b.relative_energies, abs=1e-6)
@@ -173,8 +173,7 @@ def test_progress_per_molecule_and_cancel_mid_batch(devices):
 
 def test_full_batch_progress_counts_every_molecule():
     seen = []
-    run_conformers(ConformerRequest(smiles=("CCO", "CCN", "CCC"), num_conformers=3), device="cpu",
-                   progress=seen.append)
+    run_conformers(ConformerRequest(smiles=("CCO", "CCN", "CCC"), num_conformers=3), cpu_context(seen.append))
     assert [p.done for p in seen] == [0, 1, 2, 3] and seen[-1].fraction == 1.0
 
 
@@ -197,8 +196,6 @@ def test_cli_conformers_writes_the_sdf_and_reports_bad_molecules(tmp_path):
 
 def test_workers_zero_means_every_core_of_the_node_that_runs_it():
     smiles = ("CCO", "CCCO", "CCCCO")
-    auto = run_conformers(ConformerRequest(smiles=smiles, num_conformers=5, workers=0), device="cpu",
-                          progress=lambda p: None)
-    one = run_conformers(ConformerRequest(smiles=smiles, num_conformers=5, workers=1), device="cpu",
-                         progress=lambda p: None)
+    auto = run_conformers(ConformerRequest(smiles=smiles, num_conformers=5, workers=0), cpu_context())
+    one = run_conformers(ConformerRequest(smiles=smiles, num_conformers=5, workers=1), cpu_context())
     assert auto.files["sdf"].read_text() == one.files["sdf"].read_text()

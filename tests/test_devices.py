@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import workbench as wb
-from workbench.devices import placement, registry
-from workbench.devices.base import GiB
-from workbench.devices.placement import Requirements
-from workbench.devices.profile import DeviceProfile, cached_profiles, profile_device, save_profile
+from workbench.scheduling import placement, registry
+from workbench.contract import GiB
+from workbench.contract import Requirements
+from workbench.scheduling.profiles import DeviceProfile, cached_profiles, profile_device, save_profile
 from workbench.errors import DeviceError
 from workbench.tasks.selftest import SelftestRequest
 
@@ -92,7 +92,7 @@ def test_auto_spreads_by_load(devices):
 
     gate = threading.Event()
 
-    def wait(request, *, device, progress):
+    def wait(request, ctx):
         gate.wait(20)
 
     busy = [sim.submit(wait, {}) for _ in range(3)]

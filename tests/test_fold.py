@@ -13,7 +13,7 @@ from Bio.PDB import MMCIFParser, PDBParser
 
 import workbench as wb
 from workbench import models
-from workbench.devices.base import GiB
+from workbench.contract import GiB
 from workbench.errors import Cancelled, DeviceError, InputError, JobFailed
 from workbench.tasks.molecules.fold import FoldRequest, choose_chunk_size, estimate_memory, tiny_esmfold
 from workbench.tasks.molecules.sequences import normalise

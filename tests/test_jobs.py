@@ -66,7 +66,7 @@ def test_cancel_queued_job_never_runs(devices):
     first = sim.submit(slow_task, {"started": started, "steps": 30})
     ran = threading.Event()
 
-    def marker(request, *, device, progress):
+    def marker(request, ctx):
         ran.set()
         return {}
 
@@ -96,9 +96,9 @@ def test_cancel_from_another_process_through_the_store(devices):
 def test_two_devices_run_concurrently(devices):
     barrier = threading.Barrier(2, timeout=10)
 
-    def meet(request, *, device, progress):
+    def meet(request, ctx):
         barrier.wait()  # only returns if the other device's job runs at the same time
-        return device
+        return ctx.torch_device
 
     a = devices["cpu"].submit(meet, {})
     b = devices["sim:npu0"].submit(meet, {})
@@ -110,7 +110,7 @@ def test_concurrency_limit_is_respected(devices):
     sim = devices["sim:npu0"]
     active, peak, lock = [0], [0], threading.Lock()
 
-    def count(request, *, device, progress):
+    def count(request, ctx):
         with lock:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
@@ -137,13 +137,18 @@ def test_finished_jobs_persist_and_reopen_in_a_new_process(devices, home):
         f"j = wb.job({job.id!r}); "
         "print(json.dumps({'state': j.state, 'task': j.task, "
         "'files': {k: str(v) for k, v in j.files.items()}, "
-        "'passed': j.result['passed'], 'listed': [r['id'] for r in wb.jobs()]}))"
+        "'passed': j.result.passed, 'type': type(j.result).__qualname__, "
+        "'dtype': j.result.checks[0].dtype, 'check_type': type(j.result.checks[0]).__qualname__, "
+        "'listed': [r['id'] for r in wb.jobs()]}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["state"] == "succeeded" and data["task"] == "selftest" and data["passed"] is True
     assert job.id in data["listed"]
+    # the same typed result as the live job, nested dataclasses included
+    assert (data["type"], data["check_type"]) == (type(result).__qualname__, type(result.checks[0]).__qualname__)
+    assert data["dtype"] == result.checks[0].dtype
     report = json.loads(open(data["files"]["report"]).read())
     assert report["checks"][0]["dtype"] == "float32"
 

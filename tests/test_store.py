@@ -70,7 +70,7 @@ orig = json.dumps
 def crash(*a, **k):
     os._exit(9)   # the process dies inside save(), after its temp folder exists
 st.json.dumps = crash
-from workbench.devices import registry
+from workbench.scheduling import registry
 def task(req, *, device, progress):
     return {"x": 1}
 registry.get("cpu").submit(task, {}).result(60)

@@ -1,7 +1,9 @@
 """workbench: multimodal and science models on heterogeneous devices, from Jupyter.
 
-One shared device layer (`workbench.devices`), one job layer (`workbench.jobs`), pure
-tasks (`workbench.tasks`), and thin views: widgets, the CLI, a Gradio app.
+Layers, each importing only downward (see ARCHITECTURE.md): `contract` (types every layer
+speaks), `tasks` (pure `run(request, ctx)`), `jobs` (lifecycle, slots, store), `hardware`
+(one backend class per chip, local and Ray devices), `scheduling` (registry, placement,
+profiles, fan-out), `api`, and views (CLI, server extension, widgets, Gradio, demo).
 
 Imports are lazy: worker processes that only need a task module (RDKit, MuJoCo) do not
 pay for importing torch. `workbench.devices()` and `workbench.jobs()` are callable
@@ -13,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from workbench.errors import (
+from workbench.contract.errors import (
     Cancelled,
     DeviceError,
     InputError,
@@ -34,12 +36,13 @@ _LAZY = {
     "connect": ("workbench.api", "connect"),
     "Job": ("workbench.jobs.job", "Job"),
     "JobState": ("workbench.jobs.job", "JobState"),
-    "Progress": ("workbench.jobs.job", "Progress"),
+    "Progress": ("workbench.contract.progress", "Progress"),
+    "TaskContext": ("workbench.contract.task", "TaskContext"),
 }
 
 __all__ = [
     "Cancelled", "DeviceError", "InputError", "Job", "JobFailed", "JobState",
-    "ModelNotAvailable", "Progress", "WorkbenchError", "connect", "device", "devices", "job",
+    "ModelNotAvailable", "Progress", "TaskContext", "WorkbenchError", "connect", "device", "devices", "job",
     "jobs", "run", "submit",
 ]
 

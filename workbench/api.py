@@ -11,11 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.devices import registry
-from workbench.devices.base import Device
+from workbench.contract.task import TaskSpec
+from workbench.hardware.base import Device
 from workbench.jobs.job import Job
 from workbench.jobs.store import StoredJob, default_store
-from workbench.tasks.registry import TaskSpec, get_task
+from workbench.scheduling import registry
+from workbench.scheduling.fanout import fan_out
+from workbench.tasks.registry import get_task
+from workbench.tasks.requests import make_request
+
+DeviceName = str | Device
 
 
 def list_devices(refresh: bool = False) -> list[Device]:
@@ -28,24 +33,23 @@ def device(name: str = "auto") -> Device:
 
 
 def submit(task: str | TaskSpec, request: Any = None, *,
-           device: str | Device | list[str | Device] | tuple[str | Device, ...] = "auto", **fields: Any) -> Job:
+           device: DeviceName | list[DeviceName] | tuple[DeviceName, ...] = "auto", **fields: Any) -> Job:
     """Queue a named task on a device (placed by the task's requirements) and return its job.
 
-    The request is a task's request object, or its fields as keywords. A list of devices
-    splits a batch across them (`workbench.jobs.fanout`) and returns one parent job.
+    The request is a task's request object, or its fields as keywords (checked: an unknown
+    field is an `InputError` that names the closest one). A list of devices splits a batch
+    across them (`workbench.scheduling.fanout`) and returns one parent job.
     """
     spec = get_task(task) if isinstance(task, str) else task
-    req = spec.make_request(request, **fields)
+    req = make_request(spec, request, **fields)
+    needs = spec.requirements_for(req)
     if isinstance(device, (list, tuple)):
-        from workbench.jobs.fanout import fan_out
-
-        needs = spec.requirements_for(req)
         return fan_out(spec, req, [registry.get(d, needs) for d in device])
-    target = registry.get(device, spec.requirements_for(req))
-    return target.submit(spec, req)
+    target = registry.get(device, needs)
+    return target.submit(spec, req, requirements=needs)
 
 
-def run(task: str | TaskSpec, request: Any = None, *, device: str | Device = "auto",
+def run(task: str | TaskSpec, request: Any = None, *, device: DeviceName = "auto",
         timeout: float | None = None, **fields: Any) -> Any:
     """Submit and wait: the result, or the job's failure as an exception."""
     return submit(task, request, device=device, **fields).result(timeout)
@@ -57,15 +61,15 @@ def list_jobs(limit: int | None = 50, state: str | None = None, task: str | None
 
 
 def job(job_id: str) -> StoredJob:
-    """Reopen a job from the store (survives kernel restarts)."""
+    """Reopen a job from the store (survives kernel restarts); its result has the task's own type."""
     return default_store().get(job_id)
 
 
 def connect(address: str | None = None, **kwargs: Any) -> list[Device]:
     """Start an embedded Ray cluster on 127.0.0.1 (no address) or join one, and list its devices.
 
-    `address`: "auto", "ray://host:10001" or "host:port"; see `workbench.devices.ray.connect`.
+    `address`: "auto", "ray://host:10001" or "host:port"; see `workbench.scheduling.cluster.connect`.
     """
-    from workbench.devices import ray as ray_devices
+    from workbench.scheduling import cluster  # imports Ray only when asked
 
-    return ray_devices.connect(address, **kwargs)
+    return cluster.connect(address, **kwargs)

@@ -17,7 +17,7 @@ from workbench.errors import WorkbenchError
 
 
 def _device_choices() -> list[str]:
-    from workbench.devices import registry
+    from workbench.scheduling import registry
 
     return ["auto", *registry.names()]
 
@@ -92,7 +92,7 @@ def understand(image: str | None, question: str, model: str, tiny: bool, device:
 
 
 def build_app() -> Any:
-    from workbench.devices import registry
+    from workbench.scheduling import registry
 
     cpu_slots = max(1, getattr(registry.get("cpu"), "concurrency", 1))
     devices = _device_choices()
@@ -175,7 +175,7 @@ def build_app() -> Any:
 
 def _status() -> tuple[list[dict], list[dict]]:
     from workbench import api
-    from workbench.devices import registry
+    from workbench.scheduling import registry
 
     devs = [{"id": d.id, "kind": d.capabilities.kind, "name": d.capabilities.name, "load": d.load()}
             for d in registry.discover()]

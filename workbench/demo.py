@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.devices import registry
-from workbench.devices.base import Device, format_bytes
+from workbench.scheduling import registry
+from workbench.hardware.base import Device, format_bytes
 from workbench.errors import WorkbenchError
 from workbench.jobs.job import Job
-from workbench.jobs.serialize import result_files, to_jsonable
+from workbench.jobs.codec import result_files, to_jsonable
 
 
 @dataclass
@@ -46,7 +46,7 @@ class DemoContext:
 
     def capable(self, spec: Any, request: Any) -> list[Device]:
         """The local devices that satisfy the task's requirements for this request."""
-        from workbench.devices.placement import unmet
+        from workbench.scheduling.placement import unmet
 
         needs = spec.requirements_for(request)
         return [d for d in self.devices if not unmet(d, needs)]
@@ -77,7 +77,7 @@ Step = Callable[[DemoContext], list[StepOutcome]]
 
 
 def profile_step(ctx: DemoContext) -> list[StepOutcome]:
-    from workbench.devices.profile import profile_device
+    from workbench.scheduling.profiles import profile_device
 
     out = []
     for d in ctx.devices:
@@ -169,7 +169,7 @@ def require_cached(what: str, module: str, extra: str, model_id: str) -> None:
 
 def fold_step(ctx: DemoContext) -> list[StepOutcome]:
     """ESMFold when its weights are cached; otherwise one sentence on how to get them."""
-    from workbench.devices import registry as reg
+    from workbench.scheduling import registry as reg
 
     require_cached("Protein folding", "transformers", "molecules", "esmfold")
     from workbench.tasks.molecules.fold import FoldRequest
@@ -209,7 +209,7 @@ def grasp_step(ctx: DemoContext) -> list[StepOutcome]:
 
 def generation_step(ctx: DemoContext) -> list[StepOutcome]:
     """Text-to-image when a model is cached; otherwise one sentence on how to get one."""
-    from workbench.devices import registry as reg
+    from workbench.scheduling import registry as reg
 
     require_cached("Image generation", "diffusers", "multimodal", "sd-turbo")
     from workbench.tasks.multimodal.text_to_image import Text2ImageRequest

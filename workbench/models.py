@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import InputError, ModelNotAvailable
+from workbench.contract.errors import InputError, ModelNotAvailable
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,13 @@ class ModelSpec:
     size_hint: str = ""  #: download size, for people deciding whether to pull
     tiny: str | None = None  #: "module:function(seed: int) -> model", random weights, for tests
     allow_patterns: tuple[str, ...] | None = None
+    parameters: float = 0  #: for memory estimates before loading (0: unknown)
+    place: str | None = None  #: "module:function(model, device, dtype) -> model" when `.to` is not enough
 
 
 MODELS: dict[str, ModelSpec] = {}
+#: a diffusers repo id not in the registry is estimated as an SD 2.x-class pipeline
+DEFAULT_DIFFUSION_PARAMETERS = 1.3e9
 
 
 def register(spec: ModelSpec) -> ModelSpec:
@@ -54,7 +58,8 @@ register(ModelSpec(
     description="ESMFold v1 protein structure prediction (ESM-2 3B + folding trunk).",
     loader="workbench.tasks.molecules.fold:load_esmfold",
     tiny="workbench.tasks.molecules.fold:tiny_esmfold", size_hint="8.4 GB",
-    allow_patterns=("*.json", "*.txt", "*.safetensors", "*.bin"),
+    place="workbench.tasks.molecules.fold:place_esmfold",
+    allow_patterns=("*.json", "*.txt", "*.safetensors", "*.bin"), parameters=3.5e9,
 ))
 
 
@@ -62,19 +67,19 @@ register(ModelSpec(
     id="sd-turbo", task="text-to-image", repo_id="stabilityai/sd-turbo",
     description="SD-Turbo: 1-4 step text-to-image, the small default for laptops and CPUs.",
     loader="workbench.tasks.multimodal.text_to_image:load_text_to_image",
-    tiny="workbench.tasks.multimodal.tiny:tiny_text_to_image", size_hint="5.2 GB",
+    tiny="workbench.tasks.multimodal.tiny:tiny_text_to_image", size_hint="5.2 GB", parameters=1.3e9,
     allow_patterns=("*.json", "*.txt", "*.fp16.safetensors", "*/*.json", "*/*.txt", "*/*.fp16.safetensors"),
 ))
 register(ModelSpec(
     id="sdxl-turbo", task="text-to-image", repo_id="stabilityai/sdxl-turbo",
     description="SDXL-Turbo: 1-4 step text-to-image at 512 px.",
-    loader="workbench.tasks.multimodal.text_to_image:load_text_to_image", size_hint="7 GB",
+    loader="workbench.tasks.multimodal.text_to_image:load_text_to_image", size_hint="7 GB", parameters=3.5e9,
     allow_patterns=("*.json", "*.txt", "*/*.json", "*/*.txt", "*/*.fp16.safetensors"),
 ))
 register(ModelSpec(
     id="sdxl", task="text-to-image", repo_id="stabilityai/stable-diffusion-xl-base-1.0",
     description="SDXL base 1.0: the quality default on GPUs with 12 GiB or more.",
-    loader="workbench.tasks.multimodal.text_to_image:load_text_to_image", size_hint="7 GB",
+    loader="workbench.tasks.multimodal.text_to_image:load_text_to_image", size_hint="7 GB", parameters=3.5e9,
     allow_patterns=("*.json", "*.txt", "*/*.json", "*/*.txt", "*/*.fp16.safetensors"),
 ))
 register(ModelSpec(
@@ -87,7 +92,7 @@ register(ModelSpec(
 register(ModelSpec(
     id="smolvlm", task="caption / vqa", repo_id="HuggingFaceTB/SmolVLM-256M-Instruct",
     description="SmolVLM 256M Instruct: small image-text-to-text model for captions and questions.",
-    loader="workbench.tasks.multimodal.understand:load_vlm", size_hint="0.5 GB",
+    loader="workbench.tasks.multimodal.understand:load_vlm", size_hint="0.5 GB", parameters=0.26e9,
 ))
 register(ModelSpec(
     id="tiny-vlm", task="caption / vqa",
@@ -101,7 +106,7 @@ register(ModelSpec(
     id="janus", task="unified (caption / vqa / text-to-image)", repo_id="deepseek-community/Janus-Pro-1B",
     description="Janus-Pro 1B: one autoregressive model that answers about images and draws them.",
     loader="workbench.tasks.multimodal.understand:load_vlm", tiny="workbench.tasks.multimodal.tiny:tiny_janus",
-    size_hint="4.1 GB",
+    size_hint="4.1 GB", parameters=2.0e9,
 ))
 register(ModelSpec(
     id="tiny-janus", task="unified (caption / vqa / text-to-image)",
@@ -112,13 +117,13 @@ register(ModelSpec(
     id="emu3-chat", task="caption / vqa", repo_id="BAAI/Emu3-Chat-hf",
     description="Emu3 Chat: the understanding side of the Emu3 unified model.",
     loader="workbench.tasks.multimodal.understand:load_vlm", tiny="workbench.tasks.multimodal.tiny:tiny_emu3",
-    size_hint="17 GB",
+    size_hint="17 GB", parameters=8.5e9,
 ))
 register(ModelSpec(
     id="emu3-gen", task="text-to-image", repo_id="BAAI/Emu3-Gen-hf",
     description="Emu3 Gen: the drawing side of the Emu3 unified model (next-token image generation).",
     loader="workbench.tasks.multimodal.understand:load_vlm", tiny="workbench.tasks.multimodal.tiny:tiny_emu3",
-    size_hint="17 GB",
+    size_hint="17 GB", parameters=8.5e9,
 ))
 register(ModelSpec(
     id="tiny-emu3", task="unified (caption / vqa / text-to-image)",
@@ -255,7 +260,12 @@ def load(model_id: str, device: str, dtype: str = "float32", *, tiny: bool = Fal
             if spec.tiny is None:
                 raise InputError(f"Model {model_id!r} has no tiny test version.")
             model = _import(spec.tiny)(seed=0)
-            model = model.to(device=device) if hasattr(model, "to") else model
+            if spec.place:
+                model = _import(spec.place)(model, device, dtype)
+            elif hasattr(model, "to"):  # the tiny twin runs in the dtype the device's backend chose
+                import torch
+
+                model = model.to(device=device, dtype=getattr(torch, dtype))
         else:
             path = local_path(model_id)
             model = _import(spec.loader)(path, device, dtype)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from workbench.errors import Cancelled, JobFailed, WorkbenchError
-from workbench.jobs.serialize import to_jsonable
+from workbench.jobs.codec import to_jsonable
 
 
 class UsageError(Exception):
@@ -45,11 +45,11 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 # ---- devices ----------------------------------------------------------------------------
 
 def device_rows(profile: bool, seconds: float, cluster: str | None = None) -> list[dict[str, Any]]:
-    from workbench.devices import registry
-    from workbench.devices.profile import cached_profiles, profile_device
+    from workbench.scheduling import registry
+    from workbench.scheduling.profiles import cached_profiles, profile_device
 
     if cluster:
-        from workbench.devices.ray import connect
+        from workbench.scheduling.cluster import connect
 
         connect(None if cluster == "local" else cluster)
     devs = registry.discover()
@@ -68,8 +68,8 @@ def device_rows(profile: bool, seconds: float, cluster: str | None = None) -> li
 
 
 def cmd_devices(a: argparse.Namespace) -> int:
-    from workbench.devices import registry
-    from workbench.devices.base import format_bytes
+    from workbench.scheduling import registry
+    from workbench.hardware.base import format_bytes
 
     rows = device_rows(a.profile, a.seconds, a.cluster)
     if a.json:
@@ -110,7 +110,7 @@ def cmd_run(a: argparse.Namespace) -> int:
 
     from workbench import api
     from workbench.cli.task_args import TASK_ARGS
-    from workbench.jobs.serialize import result_files
+    from workbench.jobs.codec import result_files
     from workbench.tasks.registry import get_task
 
     spec = get_task(a.task)
@@ -149,11 +149,11 @@ def cmd_run(a: argparse.Namespace) -> int:
         _print_json({"id": job.id, "state": job.state.value, "device": job.device,
                      "result": result, "files": {k: str(v) for k, v in files.items()},
                      "copied": [str(p) for p in copied],
-                     "folder": str(job._store.jobs_dir / job.id)})
+                     "folder": str(job.store.jobs_dir / job.id)})
     else:
         if isinstance(getattr(result, "text", None), str):  # captions and answers: the text itself
             print(result.text)
-        for p in copied or [job._store.jobs_dir / job.id]:
+        for p in copied or [job.store.jobs_dir / job.id]:
             print(p)
     return 0
 
@@ -209,7 +209,7 @@ def cmd_jobs(a: argparse.Namespace) -> int:
 
 def cmd_models(a: argparse.Namespace) -> int:
     from workbench import models
-    from workbench.devices.base import format_bytes
+    from workbench.hardware.base import format_bytes
 
     if a.models_cmd in (None, "list"):
         rows = models.list_models()

@@ -39,7 +39,7 @@ def _profile_add(p: argparse.ArgumentParser) -> None:
 
 
 def _profile_request(a: argparse.Namespace) -> Any:
-    from workbench.devices.profile import ProfileRequest
+    from workbench.tasks.profile import ProfileRequest
 
     return ProfileRequest(seconds_per_figure=a.seconds)
 

@@ -1,4 +1,4 @@
-"""Jobs: a task on a device, with state, progress, cancel, and a durable record.
+"""Jobs: a task on a device, with state, progress, cancel, machine-wide slots and a durable record.
 
 The package is also callable: `workbench.jobs()` lists jobs from the result store,
 newest first (the same rows as `workbench jobs list --json`).
@@ -7,7 +7,8 @@ newest first (the same rows as `workbench jobs list --json`).
 import sys
 import types
 
-from workbench.jobs.job import Event, Job, JobState, Progress
+from workbench.contract.progress import Progress
+from workbench.jobs.job import Event, Job, JobState
 from workbench.jobs.store import ResultStore, StoredJob, default_store
 
 __all__ = ["Event", "Job", "JobState", "Progress", "ResultStore", "StoredJob", "default_store"]

@@ -12,10 +12,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from workbench.errors import Cancelled, JobFailed
+from workbench.contract.errors import Cancelled, JobFailed
+from workbench.contract.progress import Progress, ProgressCallback
+
+__all__ = ["Event", "Job", "JobState", "Progress", "ProgressCallback", "new_job_id"]
 
 
 class JobState(str, enum.Enum):
@@ -30,27 +33,6 @@ class JobState(str, enum.Enum):
         return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
 
-@dataclass(frozen=True)
-class Progress:
-    """What a task reports while it runs: `done` of `total` units, and a short message.
-
-    `data` carries small JSON values a view may show (an energy, a preview image as a
-    data URI, the id of a finished trial); large things belong in the result files.
-    """
-
-    done: float
-    total: float | None = None
-    message: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def fraction(self) -> float | None:
-        if not self.total:
-            return None
-        return max(0.0, min(1.0, self.done / self.total))
-
-
-ProgressCallback = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)
@@ -78,8 +60,11 @@ def new_job_id() -> str:
 class Job:
     """Handle on a submitted task. Thread-safe; created by a device's `submit`."""
 
-    def __init__(self, task_name: str, request: Any, device_id: str, *, job_id: str | None = None):
+    def __init__(self, task_name: str, request: Any, device_id: str, *, store: Any = None,
+                 job_id: str | None = None):
         self.id = job_id or new_job_id()
+        self.store = store  #: the ResultStore that keeps this job's record (None: not stored)
+        self.traceback: str = ""  #: the task's traceback when it failed with a real fault
         self.task_name = task_name
         self.request = request
         self.device = device_id
@@ -108,6 +93,15 @@ class Job:
     @property
     def cancel_requested(self) -> bool:
         return self._cancel_requested.is_set()
+
+    @property
+    def cancel_reason(self) -> str:
+        return self._cancel_reason
+
+    @property
+    def folder(self) -> Any:
+        """The job's folder in the store (exists once it finished)."""
+        return self.store.jobs_dir / self.id if self.store is not None else None
 
     @property
     def last_progress(self) -> Progress | None:
@@ -234,6 +228,21 @@ class Job:
 
         return callback
 
+    # ---- job control: the one interface the local runner, Ray and fan-out use ---------------
+    def start(self) -> None:
+        """queued -> running."""
+        self._set_state(JobState.RUNNING)
+
+    def move(self, device_id: str, why: str) -> None:
+        """The job now runs on `device_id` (a migration); the event stream says why."""
+        previous, self.device = self.device, device_id
+        self.note(f"moved from {previous} to {device_id} because {why}")
+
+    def finish(self, state: JobState, *, result: Any = None, reason: str = "") -> None:
+        """Announce the final state (after the record is stored: see `jobs.runner.settle`)."""
+        self._result = result
+        self._set_state(state, reason)
+
     def _set_state(self, state: JobState, reason: str = "") -> None:
         now = time.time()
         if state is JobState.RUNNING:
@@ -243,7 +252,3 @@ class Job:
         self.state = state
         self.reason = reason
         self._emit(Event("state", now, state=state.value, message=reason), final=state.finished)
-
-    def _finish(self, state: JobState, *, result: Any = None, reason: str = "") -> None:
-        self._result = result
-        self._set_state(state, reason)

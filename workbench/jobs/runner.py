@@ -1,8 +1,11 @@
 """Running jobs: the one lifecycle every device shares, and a per-device worker queue.
 
-`execute` is the only place that turns a task's outcome into a job state: it calls the
-task with a progress callback that raises `Cancelled`, writes the record to the store,
-and only then reports the final state. A task that raises never takes its worker down.
+`execute` is the only place that turns a task's outcome into a job state. It takes the
+device's machine-wide slot, builds the task's context (capabilities, backend, a working folder
+the job owns, progress that raises `Cancelled`), writes the record to the store, and only then
+reports the final state. The working folder is removed when the job fails or is cancelled, and
+after its files moved into the store when it succeeds. A task that raises never takes its
+worker down.
 """
 
 from __future__ import annotations
@@ -15,14 +18,19 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from workbench.errors import Cancelled, WorkbenchError
+from workbench.contract.backend import Backend
+from workbench.contract.capabilities import Capabilities
+from workbench.contract.errors import Cancelled, WorkbenchError
+from workbench.contract.task import TaskContext
+from workbench.jobs import slots
 from workbench.jobs.job import Job, JobState
-from workbench.jobs.store import ResultStore
 
 log = logging.getLogger(__name__)
 
 #: How often a running job looks at the store for a cancel asked by another process.
 EXTERNAL_CANCEL_POLL_S = 0.25
+#: How often a running job's progress is written to the index, for other processes' views.
+PUBLISH_PROGRESS_S = 0.5
 
 
 def readable_reason(exc: BaseException) -> str:
@@ -33,27 +41,27 @@ def readable_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def external_cancel_check(store: ResultStore, job_id: str) -> Callable[[], bool]:
+def external_cancel_check(job: Job) -> Callable[[], bool]:
+    """A cheap check (at most every `EXTERNAL_CANCEL_POLL_S`) for a cancel flagged in the store."""
     last = [time.monotonic()]
+    store = job.store
 
     def check() -> bool:
+        if store is None:
+            return False
         now = time.monotonic()
         if now - last[0] < EXTERNAL_CANCEL_POLL_S:
             return False
         last[0] = now
         try:
-            return store.cancel_requested(job_id)
+            return store.cancel_requested(job.id)
         except Exception:
             return False
 
     return check
 
 
-#: How often a running job's progress is written to the index, for other processes' views.
-PUBLISH_PROGRESS_S = 0.5
-
-
-def _publishing(callback: Callable[[Any], None], job: Job, store: ResultStore) -> Callable[[Any], None]:
+def _publishing(callback: Callable[[Any], None], job: Job) -> Callable[[Any], None]:
     """The task's progress callback, also writing progress to the index now and then, so the
     Jupyter server and the CLI see live progress of jobs running in a kernel."""
     last = [0.0]
@@ -61,50 +69,106 @@ def _publishing(callback: Callable[[Any], None], job: Job, store: ResultStore) -
     def publish(progress: Any) -> None:
         callback(progress)
         now = time.monotonic()
-        if now - last[0] >= PUBLISH_PROGRESS_S:
+        if now - last[0] >= PUBLISH_PROGRESS_S and job.store is not None:
             last[0] = now
             try:
-                store.update(job)
+                job.store.update(job)
             except Exception:  # a busy index must not fail the task
                 pass
 
     return publish
 
 
-def execute(job: Job, task: Callable[..., Any], device: str, store: ResultStore) -> None:
-    """Run `task(job.request, device=device, progress=...)` and settle the job."""
-    if job.cancel_requested or store.cancel_requested(job.id):
-        reason = job._cancel_reason or "cancelled before it started"
-        settle(job, store, JobState.CANCELLED, reason=reason)
+def make_context(job: Job, device_id: str, caps: Capabilities, backend: Backend,
+                 guard: Callable[[], None] = lambda: None) -> TaskContext:
+    """The context of a job on a device: `guard()` runs before each progress report (a device
+    that stopped working raises there)."""
+    external = external_cancel_check(job)
+    record = _publishing(job.progress_callback(external), job)
+
+    def report(progress: Any) -> None:
+        guard()
+        record(progress)
+
+    def cancelled() -> bool:
+        if not job.cancel_requested and external():
+            job.cancel("cancelled from another process")
+        return job.cancel_requested
+
+    workdir = job.store.workdir(job.id) if job.store is not None else _temp_workdir(job)
+    return TaskContext(device_id, caps, backend, workdir, report, cancelled)
+
+
+def _temp_workdir(job: Job) -> Any:
+    import tempfile
+    from pathlib import Path
+
+    return Path(tempfile.mkdtemp(prefix=f"workbench-{job.id}-"))
+
+
+def execute(job: Job, task: Callable[[Any, TaskContext], Any], ctx_factory: Callable[[Job], TaskContext], *,
+            slot: tuple[str, int] | None = None) -> None:
+    """Run `task(job.request, ctx)` and settle the job. `slot`: (device id, capacity) to lease."""
+    if _cancelled_before_start(job):
         return
-    job._set_state(JobState.RUNNING)
-    store.update(job)
-    progress = _publishing(job.progress_callback(external_cancel_check(store, job.id)), job, store)
+    if slot is not None and not slots.acquire(job, *slot, stop=lambda: _cancel_flagged(job)):
+        settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled while waiting for a device")
+        return
+    ctx = None
     try:
-        result = task(job.request, device=device, progress=progress)
+        job.start()
+        if job.store is not None:
+            job.store.update(job)
+        ctx = ctx_factory(job)
+        result = task(job.request, ctx)
     except Cancelled as exc:
-        settle(job, store, JobState.CANCELLED, reason=str(exc) or "cancelled")
+        settle(job, JobState.CANCELLED, reason=str(exc) or "cancelled")
     except BaseException as exc:  # noqa: BLE001 - every fault becomes a failed job
         if not isinstance(exc, WorkbenchError):
             log.debug("job %s failed:\n%s", job.id, traceback.format_exc())
-        job._traceback = traceback.format_exc()
-        settle(job, store, JobState.FAILED, reason=readable_reason(exc))
+        job.traceback = traceback.format_exc()
+        settle(job, JobState.FAILED, reason=readable_reason(exc))
         if not isinstance(exc, Exception):
             raise
     else:
         if job.cancel_requested:  # cancel arrived after the last progress call
-            settle(job, store, JobState.CANCELLED, reason=job._cancel_reason or "cancelled")
-            return
-        settle(job, store, JobState.SUCCEEDED, result=result)
+            settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled")
+        else:
+            settle(job, JobState.SUCCEEDED, result=result)
+    finally:
+        if slot is not None:
+            slots.release(job, slot[0])
+        if ctx is not None and job.store is not None:
+            job.store.discard_workdir(job.id)
 
 
-def settle(job: Job, store: ResultStore, state: JobState, *, result: Any = None, reason: str = "") -> None:
-    try:
-        stored = store.save(job, state=state.value, reason=reason, result=result)
-    except Exception as exc:  # the store failing must not hang the caller
-        job._finish(JobState.FAILED, reason=f"the result could not be stored: {readable_reason(exc)}")
+def _cancel_flagged(job: Job) -> bool:
+    if job.cancel_requested:
+        return True
+    if job.store is not None and job.store.cancel_requested(job.id):
+        job.cancel("cancelled from another process")
+        return True
+    return False
+
+
+def _cancelled_before_start(job: Job) -> bool:
+    if _cancel_flagged(job):
+        settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled before it started")
+        return True
+    return False
+
+
+def settle(job: Job, state: JobState, *, result: Any = None, reason: str = "") -> None:
+    """Store the finished job, then announce its state (a succeeded job is always on disk)."""
+    if job.store is None:
+        job.finish(state, result=result, reason=reason)
         return
-    job._finish(state, result=stored, reason=reason)
+    try:
+        stored = job.store.save(job, state=state.value, reason=reason, result=result)
+    except Exception as exc:  # the store failing must not hang the caller
+        job.finish(JobState.FAILED, reason=f"the result could not be stored: {readable_reason(exc)}")
+        return
+    job.finish(state, result=stored, reason=reason)
 
 
 class JobQueue:

@@ -4,7 +4,9 @@ Layout::
 
     <home>/jobs/<job id>/record.json    request, state, timings, device, events, result
     <home>/jobs/<job id>/files/...      the files the result produced (SDF, PDB, PNG...)
-    <home>/index.sqlite                 one row per job, for fast listing and cancel flags
+    <home>/work/<job id>/               the running job's working folder (`TaskContext.workdir`)
+    <home>/index.sqlite                 jobs (listing, cancel flags), slots (machine-wide device
+                                        leases, `jobs.slots`), devices (what each process sees)
 
 Why both: the folders are the truth a person can read and copy; the index makes listing
 fast and lets another process (the Jupyter server, the CLI) see queued and running jobs
@@ -27,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import JobNotFound, StoreError
-from workbench.jobs.serialize import result_files, to_jsonable, with_files
+from workbench.contract.errors import JobNotFound, StoreError
+from workbench.jobs.codec import decode_named, result_files, to_jsonable, type_name, with_files
 from workbench.paths import home
 
 SCHEMA = """
@@ -48,6 +50,24 @@ CREATE TABLE IF NOT EXISTS jobs (
     cancel_requested INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
+CREATE TABLE IF NOT EXISTS slots (
+    device TEXT NOT NULL,
+    job TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    since REAL NOT NULL,
+    PRIMARY KEY (device, job)
+);
+CREATE TABLE IF NOT EXISTS devices (
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    capabilities TEXT NOT NULL,
+    load INTEGER NOT NULL DEFAULT 0,
+    profile TEXT,
+    updated REAL NOT NULL,
+    PRIMARY KEY (host, pid, id)
+);
 """
 COLUMNS = (
     "id", "task", "device", "state", "reason", "created", "started", "finished",
@@ -69,8 +89,9 @@ class StoredJob:
     created: float
     started: float | None
     finished: float | None
-    request: dict[str, Any] = field(default_factory=dict)
-    result: dict[str, Any] | None = None
+    request: dict[str, Any] = field(default_factory=dict)  #: the request's fields as JSON
+    result: Any = None  #: the task's own result type, as the live job gave it
+    request_type: str | None = None  #: `module:QualName` of the request
     files: dict[str, Path] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     folder: Path | None = None
@@ -99,6 +120,7 @@ class ResultStore:
         self.root = Path(root) if root is not None else home()
         self.jobs_dir = self.root / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.work_dir = self.root / "work"
         self.index_path = self.root / "index.sqlite"
         self.problems: list[str] = []  # what was found broken and repaired, for a person
         self._lock = threading.Lock()
@@ -222,14 +244,16 @@ class ResultStore:
                 "progress": p.fraction if p else None,
                 "message": p.message if p else "",
                 "host": self._host,
-                "request": to_jsonable(job.request),
+                "request": to_jsonable(job.request, strict=False),
+                "request_type": type_name(job.request),
                 "result": to_jsonable(result) if state == "succeeded" else None,
+                "result_type": type_name(result) if state == "succeeded" else None,
                 "files": {k: str(v.relative_to(final)) for k, v in stored_files.items()},
                 "events_total": len(events),
                 "events": events[:MAX_EVENTS_KEPT // 2] + events[-MAX_EVENTS_KEPT // 2:]
                 if len(events) > MAX_EVENTS_KEPT else events,
             }
-            (tmp / "record.json").write_text(json.dumps(to_jsonable(record), indent=1))
+            (tmp / "record.json").write_text(json.dumps(to_jsonable(record, strict=False), indent=1))
             if final.exists():  # a retried save of the same id replaces the old folder
                 shutil.rmtree(final)
             tmp.rename(final)
@@ -313,10 +337,16 @@ class ResultStore:
                 f"The record of job {job_id} is unreadable ({exc}); other jobs are unaffected. "
                 f"Its folder is {folder}."
             ) from None
+        try:
+            result = decode_named(rec.get("result_type"), rec.get("result"))
+        except Exception as exc:  # the task's code changed since: keep the JSON, say so
+            self.problems.append(f"The result of job {job_id} no longer matches its type ({exc}); shown as JSON.")
+            result = rec.get("result")
         return StoredJob(
             **base,
             request=rec.get("request") or {},
-            result=rec.get("result"),
+            request_type=rec.get("request_type"),
+            result=result,
             files={k: folder / v for k, v in (rec.get("files") or {}).items()},
             events=rec.get("events") or [],
             folder=folder,
@@ -336,6 +366,93 @@ class ResultStore:
         self.row(job_id)
         shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
         self._exec("DELETE FROM jobs WHERE id=?", (job_id,))
+
+    # ---- working folders ---------------------------------------------------------------
+    def workdir(self, job_id: str) -> Path:
+        """A fresh working folder for a running job; removed by `discard_workdir` when it ends."""
+        path = self.work_dir / job_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def discard_workdir(self, job_id: str) -> None:
+        shutil.rmtree(self.work_dir / job_id, ignore_errors=True)
+
+    # ---- machine-wide device slots (see jobs.slots) ----------------------------------------
+    def try_lease(self, device: str, capacity: int, job_id: str) -> bool:
+        """Take one of `capacity` slots of `device` for `job_id`, for every process of this host
+        sharing this store. Leases of dead processes are reclaimed first."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                holders = db.execute("SELECT job, pid FROM slots WHERE device=? AND host=?",
+                                     (device, self._host)).fetchall()
+                dead = [job for job, pid in holders if pid != os.getpid() and not _pid_alive(pid)]
+                for job in dead:
+                    db.execute("DELETE FROM slots WHERE device=? AND job=?", (device, job))
+                if len(holders) - len(dead) >= capacity:
+                    db.execute("ROLLBACK" if not dead else "COMMIT")
+                    return False
+                db.execute("INSERT OR REPLACE INTO slots (device, job, host, pid, since) VALUES (?, ?, ?, ?, ?)",
+                           (device, job_id, self._host, os.getpid(), time.time()))
+                db.execute("COMMIT")
+                return True
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def release_lease(self, device: str, job_id: str) -> None:
+        self._exec("DELETE FROM slots WHERE device=? AND job=?", (device, job_id))
+
+    def leases(self, device: str) -> int:
+        """Slots of `device` held now on this host, by any process."""
+        return self._exec("SELECT count(*) FROM slots WHERE device=? AND host=?", (device, self._host))[0][0]
+
+    def queue_position(self, device: str, job_id: str, created: float) -> int:
+        """1 + the jobs still queued for `device` that were submitted before this one (any process)."""
+        rows = self._exec("SELECT count(*) FROM jobs WHERE device=? AND state='queued' AND created<? AND id!=?",
+                          (device, created, job_id))
+        return 1 + rows[0][0]
+
+    # ---- devices as each process sees them (read by the Jupyter server, which imports no torch) --
+    def publish_devices(self, rows: list[dict[str, Any]]) -> None:
+        """Replace this process's device rows: id, capabilities, load, profile."""
+        now, pid = time.time(), os.getpid()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM devices WHERE host=? AND pid=?", (self._host, pid))
+                for r in rows:
+                    self._db.execute(
+                        "INSERT INTO devices (host, pid, id, capabilities, load, profile, updated) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (self._host, pid, r["id"], json.dumps(to_jsonable(r["capabilities"], strict=False)),
+                         int(r.get("load", 0)), json.dumps(to_jsonable(r.get("profile"), strict=False)), now))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def published_devices(self) -> list[dict[str, Any]]:
+        """Every device any live process of this host published, merged by id (load summed)."""
+        rows = self._exec("SELECT host, pid, id, capabilities, load, profile, updated FROM devices "
+                          "ORDER BY updated DESC")
+        merged: dict[str, dict[str, Any]] = {}
+        for host, pid, dev_id, caps, load, profile, updated in rows:
+            if host == self._host and pid != os.getpid() and not _pid_alive(pid):
+                continue
+            row = merged.get(dev_id)
+            if row is None:
+                merged[dev_id] = {"id": dev_id, "capabilities": json.loads(caps), "load": load,
+                                  "profile": json.loads(profile) if profile else None, "updated": updated,
+                                  "processes": 1}
+            else:
+                row["load"] += load
+                row["processes"] += 1
+                row["profile"] = row["profile"] or (json.loads(profile) if profile else None)
+        for row in merged.values():  # machine-wide: slots held now, whichever process holds them
+            row["load"] = max(row["load"], self.leases(row["id"]))
+        return list(merged.values())
 
     def close(self) -> None:
         with self._lock:

@@ -15,7 +15,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from workbench.errors import JobNotFound, StoreError
-from workbench.jobs.serialize import to_jsonable
+from workbench.jobs.codec import to_jsonable
 
 API = "workbench/api"
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -55,8 +55,8 @@ class _Base(APIHandler):
 class DevicesHandler(_Base):
     @tornado.web.authenticated
     def get(self) -> None:
-        from workbench.devices import registry
-        from workbench.devices.profile import cached_profiles
+        from workbench.scheduling import registry
+        from workbench.scheduling.profiles import cached_profiles
 
         devices = registry.discover()
         profiles = cached_profiles(devices)

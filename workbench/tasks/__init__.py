@@ -1,4 +1,4 @@
-"""Pure task functions: `run(request, *, device, progress) -> Result`.
+"""Pure task functions: `run(request, ctx) -> Result`, with `ctx` a `workbench.contract.TaskContext`.
 
 Tasks never choose a device and never touch a view; see `workbench.tasks.registry`.
 """

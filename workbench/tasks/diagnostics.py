@@ -12,8 +12,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from workbench.errors import InputError
-from workbench.jobs.job import Progress, ProgressCallback
+from workbench.contract import InputError, Progress, TaskContext
 
 
 @dataclass(frozen=True)
@@ -33,9 +32,9 @@ class CountResult:
     pid: int
 
 
-def run(request: CountRequest, *, device: str, progress: ProgressCallback) -> CountResult:
+def run(request: CountRequest, ctx: TaskContext) -> CountResult:
     for i in range(request.steps):
-        progress(Progress(i + 1, request.steps, f"step {i + 1}"))
+        ctx.progress(Progress(i + 1, request.steps, f"step {i + 1}"))
         if request.delay:
             time.sleep(request.delay)
     return CountResult(request.steps, socket.gethostname(), os.getpid())

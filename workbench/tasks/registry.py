@@ -1,4 +1,4 @@
-"""Named tasks: the name a user types maps to a pure function and its request type.
+"""Named tasks: the name a user types maps to `run(request, ctx)` and its request type.
 
 Task modules are imported only when a task is used, so `import workbench` stays light
 and a missing optional dependency (RDKit, MuJoCo, diffusers) only affects its own task,
@@ -7,57 +7,13 @@ with a sentence naming the extra to install.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Union
 
-from workbench.errors import UnknownTask, WorkbenchError
+from workbench.contract.errors import UnknownTask
+from workbench.contract.task import TaskSpec
 
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """Where a task lives and what it needs; `load()` imports it."""
-
-    name: str
-    run: str  #: "package.module:function" with the task signature
-    request: str  #: "package.module:RequestClass"
-    summary: str
-    requirements: str | None = None  #: "module:function(request) -> Requirements"
-    extra: str | None = None  #: the pip extra that provides its dependencies
-    split: str | None = None  #: "module:function(request, n) -> [request]" for fan-out
-    merge: str | None = None  #: "module:function([result]) -> result"
-
-    def _import(self, target: str) -> Any:
-        module, _, attr = target.partition(":")
-        try:
-            return getattr(importlib.import_module(module), attr)
-        except ModuleNotFoundError as exc:
-            hint = f' Install it with: pip install "workbench[{self.extra}]"' if self.extra else ""
-            raise WorkbenchError(
-                f"Task {self.name!r} needs the Python package {exc.name!r}, which is not installed.{hint}"
-            ) from None
-
-    def load(self) -> Callable[..., Any]:
-        return self._import(self.run)
-
-    def request_type(self) -> type:
-        return self._import(self.request)
-
-    def requirements_for(self, request: Any) -> Any:
-        from workbench.devices.placement import Requirements
-
-        if self.requirements is None:
-            return Requirements()
-        return self._import(self.requirements)(request)
-
-    def make_request(self, request: Any = None, **fields: Any) -> Any:
-        """The request object: given, or built from keyword fields."""
-        if request is not None:
-            if fields:
-                raise TypeError("pass either a request object or keyword fields, not both")
-            return request
-        return self.request_type()(**fields)
+__all__ = ["TASKS", "TaskLike", "TaskSpec", "get_task", "register", "resolve"]
 
 
 TASKS: dict[str, TaskSpec] = {}
@@ -77,8 +33,8 @@ register(TaskSpec(
 ))
 register(TaskSpec(
     name="profile",
-    run="workbench.devices.profile:run",
-    request="workbench.devices.profile:ProfileRequest",
+    run="workbench.tasks.profile:run",
+    request="workbench.tasks.profile:ProfileRequest",
     summary="Measure matmul TFLOP/s and memory GB/s of a device.",
 ))
 

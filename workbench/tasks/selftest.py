@@ -9,7 +9,6 @@ the numbers against a float64 reference on the CPU. A device whose kernels are b
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +16,7 @@ from pathlib import Path
 import torch
 
 from workbench import models
-from workbench.devices.placement import Requirements
-from workbench.errors import InputError
-from workbench.jobs.job import Progress, ProgressCallback
+from workbench.contract import InputError, Progress, Requirements, TaskContext
 
 # Relative error allowed per dtype (mantissa bits set the scale).
 TOLERANCE = {"float64": 1e-9, "float32": 1e-4, "bfloat16": 6e-2, "float16": 1e-2}
@@ -67,7 +64,8 @@ def requirements(request: SelftestRequest) -> Requirements:
     return Requirements(dtype=request.dtypes[0], min_memory=64 * 1024**2)
 
 
-def run(request: SelftestRequest, *, device: str, progress: ProgressCallback) -> SelftestResult:
+def run(request: SelftestRequest, ctx: TaskContext) -> SelftestResult:
+    device, progress = ctx.torch_device, ctx.progress
     total = len(request.dtypes)
     progress(Progress(0, total, "building the reference on the CPU"))
     reference_model = models.load("tiny-transformer", "cpu", dtype="float64")
@@ -86,14 +84,14 @@ def run(request: SelftestRequest, *, device: str, progress: ProgressCallback) ->
                 t0 = time.perf_counter()
                 out = model(xd)
                 out.float().sum().item()  # waits for the device
+                ctx.backend.synchronize()
                 times.append(time.perf_counter() - t0)
         err = ((out.double().cpu() - ref).abs().max() / ref.abs().max()).item()
         ok = bool(torch.isfinite(out).all().item()) and err <= TOLERANCE[dtype]
         checks.append(DtypeCheck(dtype, err, TOLERANCE[dtype], ok,
                                  1000 * sorted(times[1:])[len(times[1:]) // 2]))
         progress(Progress(i + 1, total, f"{dtype}: {'ok' if ok else 'FAILED'} (rel. error {err:.1e})"))
-    out_dir = Path(tempfile.mkdtemp(prefix="workbench-selftest-"))
-    report = out_dir / "selftest.json"
-    result = SelftestResult(device, all(c.passed for c in checks), checks, {"report": report})
-    report.write_text(json.dumps({"device": device, "checks": [c.__dict__ for c in checks]}, indent=1))
+    report = ctx.workdir / "selftest.json"
+    result = SelftestResult(ctx.device_id, all(c.passed for c in checks), checks, {"report": report})
+    report.write_text(json.dumps({"device": ctx.device_id, "checks": [c.__dict__ for c in checks]}, indent=1))
     return result

@@ -27,7 +27,7 @@ class JobWidget(anywidget.AnyWidget):
     job_id = t.Unicode("").tag(sync=True)
 
     def __init__(self, **kwargs: Any):
-        from workbench.devices import registry
+        from workbench.scheduling import registry
 
         super().__init__(devices=["auto", *registry.names()], **kwargs)
         self._mirror = JobMirror(self, self._show, self._on_progress)

@@ -105,12 +105,12 @@ class GenerationWidget(JobWidget):
                 job = store.get(row["id"])
             except Exception:  # a broken record must not break the gallery
                 continue
-            recipes = (job.result or {}).get("images", [])
+            images = getattr(job.result, "images", None) or []  # a Text2ImageResult, as the live job gave
             for key, path in sorted(job.files.items()):
                 if not key.startswith("image_") or not Path(path).exists():
                     continue
                 index = int(key.split("_")[1])
-                recipe = recipes[index]["recipe"] if index < len(recipes) else {}
+                recipe = images[index].recipe if index < len(images) else {}
                 items.append({"job": job.id, "name": Path(path).name, "src": _data_uri(path, 128),
                               "full": _data_uri(path), "recipe": recipe})
         self.gallery = items[:GALLERY_SIZE]

@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from workbench.devices.placement import Requirements
 from workbench.errors import InputError
-from workbench.jobs.job import Progress, ProgressCallback
+from workbench.contract import Progress, Requirements, TaskContext
 from workbench.tasks.grasping.export import write_acronym, write_numpy
 from workbench.tasks.grasping.gripper import GripperSpec, get_gripper
 from workbench.tasks.grasping.metrics import stage_counts, wilson_interval
@@ -108,7 +107,8 @@ def evaluate_batch(request: GraspRequest, batch: list[tuple[int, np.ndarray, flo
     return [world.run(i, pose, width) for i, pose, width in batch]
 
 
-def run(request: GraspRequest, *, device: str, progress: ProgressCallback) -> GraspResult:
+def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
+    progress = ctx.progress
     obj = _object(request)
     gripper = _gripper(request)
     world = _world(request)
@@ -154,7 +154,7 @@ def run(request: GraspRequest, *, device: str, progress: ProgressCallback) -> Gr
     trials = [outcomes[i] for i in range(total)]
     successes = sum(t.success for t in trials)
     low, high = wilson_interval(successes, total)
-    out = Path(tempfile.mkdtemp(prefix="workbench-grasp-"))
+    out = ctx.workdir
     mesh_file = out / f"{_safe(obj.name)}.obj"
     obj.mesh.export(mesh_file)
     files = {

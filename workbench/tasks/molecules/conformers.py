@@ -30,9 +30,7 @@ import numpy as np
 from rdkit import Chem
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
 
-from workbench.devices.placement import Requirements
-from workbench.errors import InputError
-from workbench.jobs.job import Progress, ProgressCallback
+from workbench.contract import InputError, Progress, ProgressCallback, Requirements, TaskContext
 from workbench.tasks.molecules.checks import GeometryChecker, input_stereo, stereo_mismatch
 from workbench.tasks.molecules.inputs import ParsedMolecule, read_inputs
 from workbench.tasks.pool import completed
@@ -318,8 +316,9 @@ def _report(progress: ProgressCallback, done: int, total: int, outcome: Molecule
                                           "num_conformers": outcome.num_conformers}))
 
 
-def run(request: ConformerRequest, *, device: str, progress: ProgressCallback) -> ConformerResult:
+def run(request: ConformerRequest, ctx: TaskContext) -> ConformerResult:
     """Conformer ensembles for every molecule of the request, in one SDF."""
+    progress = ctx.progress
     parsed = read_inputs(request.smiles, request.files, request.names)
     total = len(parsed)
     progress(Progress(0, total, f"{total} molecule(s)"))
@@ -338,8 +337,7 @@ def run(request: ConformerRequest, *, device: str, progress: ProgressCallback) -
     if not any(m.ok for m in molecules):
         reasons = "; ".join(m.error for m in molecules[:5])
         raise InputError(f"No molecule could be processed: {reasons}")
-    out_dir = Path(tempfile.mkdtemp(prefix="workbench-conformers-"))
-    sdf_path = out_dir / "conformers.sdf"
+    sdf_path = ctx.workdir / "conformers.sdf"
     sdf_path.write_text("".join(outcomes[p.index][1] for p in parsed))
     ok = sum(m.ok for m in molecules)
     return ConformerResult(molecules, ok, total - ok, {"sdf": sdf_path})

@@ -15,7 +15,6 @@ randomly initialised model of the same architecture, for tests and offline demos
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,7 @@ from typing import Any
 import numpy as np
 
 from workbench import models
-from workbench.devices.local import free_memory
-from workbench.devices.placement import Requirements
-from workbench.errors import InputError
-from workbench.jobs.job import Progress, ProgressCallback
+from workbench.contract import InputError, Progress, Requirements, TaskContext
 from workbench.tasks.molecules.plots import pae_png, plddt_png
 from workbench.tasks.molecules.sequences import ProteinInput, read_proteins
 from workbench.tasks.molecules.structure_io import split_chains, write_structure
@@ -128,9 +124,17 @@ def load_esmfold(path: Path | None, device: str, dtype: str) -> Any:
     from transformers import EsmForProteinFolding
 
     model = EsmForProteinFolding.from_pretrained(path, low_cpu_mem_usage=True)
-    if dtype == "float16":  # the language model in half precision, the trunk in fp32 (as ESMFold does)
-        model.esm = model.esm.half()
     torch.backends.cuda.matmul.allow_tf32 = True
+    return place_esmfold(model, device, dtype)
+
+
+def place_esmfold(model: Any, device: str, dtype: str) -> Any:
+    """The language model in the device's reduced dtype, the folding trunk in float32 (as ESMFold
+    runs in half precision), on `device`."""
+    import torch
+
+    if dtype != "float32":
+        model.esm = model.esm.to(getattr(torch, dtype))
     return model.eval().to(device)
 
 
@@ -171,16 +175,16 @@ def _aatype(sequence: str) -> list[int]:
 
 # ---- the task ---------------------------------------------------------------------------
 
-def run(request: FoldRequest, *, device: str, progress: ProgressCallback) -> FoldResult:
+def run(request: FoldRequest, ctx: TaskContext) -> FoldResult:
     import torch
 
-
+    device, progress = ctx.torch_device, ctx.progress
     proteins = read_proteins(request.sequences, request.fasta, request.names)
     for p in proteins:
         if joined_length(p, request.linker_length) > MAX_LENGTH:
             raise InputError(f"{p.name}: {p.length} residues is longer than ESMFold's {MAX_LENGTH}-residue limit.")
     dev = torch.device(device)
-    dtype = "float32" if dev.type == "cpu" or request.tiny else "float16"
+    dtype = ctx.dtype()  # the language model's; the trunk stays in float32
     progress(Progress(0, len(proteins), "loading ESMFold" + (" (tiny, random weights)" if request.tiny else "")))
     model = models.load("esmfold", device, dtype, tiny=request.tiny)
     n_params = float(sum(p.numel() for p in model.parameters()))
@@ -194,7 +198,7 @@ def run(request: FoldRequest, *, device: str, progress: ProgressCallback) -> Fol
         state["done"] += 1
         progress(Progress(state["done"], total, state["label"]))
 
-    out_dir = Path(tempfile.mkdtemp(prefix="workbench-fold-"))
+    out_dir = ctx.workdir
     files: dict[str, Path] = {}
     folded = []
     chunk_used: int | None = None
@@ -216,8 +220,8 @@ def run(request: FoldRequest, *, device: str, progress: ProgressCallback) -> Fol
                 offset += len(chain) + request.linker_length
             chunk = request.chunk_size
             if chunk is None:
-                chunk = choose_chunk_size(len(joined), free_memory(device) + _model_bytes(model),
-                                          2 if dtype == "float16" else 4, n_params)
+                chunk = choose_chunk_size(len(joined), ctx.free_memory() + _model_bytes(model),
+                                          4 if dtype == "float32" else 2, n_params)
             trunk.set_chunk_size(chunk)
             chunk_used = chunk
             aatype = torch.tensor([_aatype(joined)], device=dev)

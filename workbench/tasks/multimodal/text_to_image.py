@@ -1,9 +1,9 @@
 """Text-to-image with diffusers' `AutoPipelineForText2Image`, one model registry for all.
 
 Pipeline, top to bottom: validate the size (before anything loads) -> choose the model
-(`auto`: a turbo model on small devices, SDXL on large accelerators) and the dtype for the
-device (fp16 on CUDA, bf16 on other accelerators, fp32 on the CPU) -> load once per device
--> attention slicing when memory is short -> generate with a CPU-seeded generator, one
+(`auto`: a turbo model on small devices, SDXL on large accelerators) and the dtype the
+device's backend prefers -> load once per device -> the backend's memory policy (attention
+slicing, CPU offload) when memory is short -> generate with a CPU-seeded generator, one
 progress event per denoising step (optionally with a cheap latent preview), cancel between
 steps -> PNGs with their recipe in the text chunks.
 """
@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import base64
 import io
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench import models
-from workbench.devices.placement import Requirements
-from workbench.errors import InputError
-from workbench.jobs.job import Progress, ProgressCallback
+from workbench.contract import InputError, Progress, Requirements, TaskContext
 from workbench.tasks.multimodal.recipe import save_png
 
 MAX_SIDE = 2048
@@ -70,26 +67,31 @@ class Text2ImageResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
+def estimate_memory(request: Text2ImageRequest, model_id: str, weight_bytes: int = 2) -> int:
+    """Bytes a pipeline needs: its weights, plus activations that grow with the pixels drawn."""
+    if request.tiny:
+        return 256 * 1024**2
+    spec = models.MODELS.get(model_id)
+    parameters = spec.parameters if spec and spec.parameters else models.DEFAULT_DIFFUSION_PARAMETERS
+    pixels = request.width * request.height * request.num_images
+    return int(parameters * weight_bytes + GiB // 2 + GiB * pixels / (512 * 512))
+
+
 def requirements(request: Text2ImageRequest) -> Requirements:
-    return Requirements()
+    # the least any device needs: the smallest model `auto` may choose, in half precision
+    model_id = "sd-turbo" if request.model == "auto" else request.model
+    return Requirements(min_memory=estimate_memory(request, model_id))
 
 
-def choose_model(request: Text2ImageRequest, device: str) -> str:
+def choose_model(request: Text2ImageRequest, ctx: TaskContext) -> str:
     if request.tiny:
         from workbench.tasks.multimodal.unified import tiny_for
 
         return tiny_for(request.model) or "tiny-sd"
     if request.model != "auto":
         return request.model
-    from workbench.devices.local import free_memory
-
-    big = device != "cpu" and free_memory(device) >= 12 * GiB
+    big = ctx.capabilities.is_accelerator and ctx.free_memory() >= 12 * GiB
     return "sdxl" if big else "sd-turbo"
-
-
-def choose_dtype(device: str) -> str:
-    kind = device.split(":")[0]
-    return "float32" if kind == "cpu" else ("float16" if kind == "cuda" else "bfloat16")
 
 
 def load_text_to_image(path: Path | None, device: str, dtype: str) -> Any:
@@ -118,27 +120,28 @@ def _preview(latents: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def run(request: Text2ImageRequest, *, device: str, progress: ProgressCallback) -> Text2ImageResult:
+def run(request: Text2ImageRequest, ctx: TaskContext) -> Text2ImageResult:
     import torch
 
     from workbench.tasks.multimodal import unified
 
-    model_id = choose_model(request, device)
+    device, progress = ctx.torch_device, ctx.progress
+    model_id = choose_model(request, ctx)
     unified.check_can_draw(model_id)
-    dtype = "float32" if request.tiny else choose_dtype(device)
+    dtype = ctx.dtype()
     progress(Progress(0, request.steps, f"loading {model_id}"))
     pipe = models.load(model_id, device, dtype, tiny=request.tiny)
     if model_id in unified.IMAGE_GENERATORS:
         with models.exclusive(pipe):
             images = unified.generate_images(pipe, request.prompt, seed=request.seed, num_images=request.num_images,
-                                             guidance=request.guidance, device=device, progress=progress)
-        return _save(request, model_id, dtype, device, images, [], "autoregressive", time.time())
+                                             guidance=request.guidance, ctx=ctx)
+        return _save(request, model_id, dtype, ctx, images, [], "autoregressive", time.time())
     if model_id in unified.EMU3_GENERATORS:
         with models.exclusive(pipe):
             images = unified.generate_images_emu3(pipe, request.prompt, seed=request.seed,
                                                   num_images=request.num_images, width=request.width,
-                                                  height=request.height, device=device, progress=progress)
-        return _save(request, model_id, dtype, device, images, [], "autoregressive", time.time())
+                                                  height=request.height, ctx=ctx)
+        return _save(request, model_id, dtype, ctx, images, [], "autoregressive", time.time())
     notes: list[str] = []
     tokenizer = getattr(pipe, "tokenizer", None)
     if tokenizer is not None:
@@ -146,17 +149,16 @@ def run(request: Text2ImageRequest, *, device: str, progress: ProgressCallback) 
         if n > tokenizer.model_max_length:
             notes.append(f"The prompt is {n} tokens; the text encoder reads {tokenizer.model_max_length}, so it was "
                          "truncated.")
-    if device.startswith("cuda"):
-        free = torch.cuda.mem_get_info(torch.device(device))[0]
-        if free < 4 * GiB:
-            pipe.enable_attention_slicing()
-            notes.append("attention slicing on: less than 4 GiB free")
-        if free < 2 * GiB and hasattr(pipe, "enable_model_cpu_offload"):
-            try:  # needs `accelerate`; keeps only the running component on the GPU
-                pipe.enable_model_cpu_offload(device=device)
-                notes.append("model CPU offload on: less than 2 GiB free")
-            except Exception as exc:
-                notes.append(f"CPU offload unavailable ({type(exc).__name__}); running fully on the GPU")
+    policy = ctx.backend.memory_policy()
+    if policy.attention_slicing:
+        pipe.enable_attention_slicing()
+        notes.append(policy.reasons[0])
+    if policy.cpu_offload and hasattr(pipe, "enable_model_cpu_offload"):
+        try:  # needs `accelerate`; keeps only the running component on the accelerator
+            pipe.enable_model_cpu_offload(device=device)
+            notes.append(policy.reasons[-1])
+        except Exception as exc:
+            notes.append(f"CPU offload unavailable ({type(exc).__name__}); running fully on {ctx.device_id}")
 
     def on_step(pipeline: Any, step: int, timestep: Any, tensors: dict) -> dict:
         data: dict[str, Any] = {"step": step + 1}
@@ -172,13 +174,13 @@ def run(request: Text2ImageRequest, *, device: str, progress: ProgressCallback) 
                       num_inference_steps=request.steps, guidance_scale=request.guidance, width=request.width,
                       height=request.height, num_images_per_prompt=request.num_images, generator=generator,
                       callback_on_step_end=on_step, callback_on_step_end_tensor_inputs=["latents"])
-    return _save(request, model_id, dtype, device, output.images, notes, type(pipe.scheduler).__name__, t0)
+    return _save(request, model_id, dtype, ctx, output.images, notes, type(pipe.scheduler).__name__, t0)
 
 
-def _save(request: Text2ImageRequest, model_id: str, dtype: str, device: str, pil_images: list[Any],
+def _save(request: Text2ImageRequest, model_id: str, dtype: str, ctx: TaskContext, pil_images: list[Any],
           notes: list[str], scheduler: str, t0: float) -> Text2ImageResult:
     spec = models.get_spec(model_id) if model_id in models.MODELS else None
-    out_dir = Path(tempfile.mkdtemp(prefix="workbench-t2i-"))
+    out_dir = ctx.workdir
     images, files = [], {}
     for i, image in enumerate(pil_images):
         recipe = {
@@ -186,7 +188,7 @@ def _save(request: Text2ImageRequest, model_id: str, dtype: str, device: str, pi
             "repo_id": spec.repo_id if spec else model_id, "revision": spec.revision if spec else None,
             "prompt": request.prompt, "negative_prompt": request.negative_prompt, "seed": request.seed,
             "image_index": i, "steps": request.steps, "guidance": request.guidance, "width": image.width,
-            "height": image.height, "scheduler": scheduler, "device": device.split(":")[0],
+            "height": image.height, "scheduler": scheduler, "device": ctx.capabilities.kind,
             "dtype": dtype, "tiny": request.tiny, "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
         }
         files[f"image_{i}"] = save_png(image, out_dir / f"image_{i}.png", recipe)

@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import models
-from workbench.devices.placement import Requirements
-from workbench.errors import Cancelled, InputError
-from workbench.jobs.job import Progress, ProgressCallback
+from workbench.contract import Cancelled, GiB, InputError, Progress, Requirements, TaskContext
 
 CAPTION_PROMPT = "Describe this image in one sentence."
 
@@ -59,13 +57,22 @@ class VisionLanguageModel:
     model: Any
     processor: Any
 
-    def to(self, device: str) -> VisionLanguageModel:
-        self.model.to(device)
+    def to(self, device: str | None = None, dtype: Any = None) -> VisionLanguageModel:
+        self.model.to(device=device, dtype=dtype)
         return self
 
 
+def estimate_memory(request: UnderstandRequest, weight_bytes: int = 2) -> int:
+    """Bytes a vision-language model needs: weights, one image's tokens and the KV cache."""
+    if request.tiny:
+        return 256 * 1024**2
+    spec = models.MODELS.get(request.model)
+    parameters = spec.parameters if spec and spec.parameters else 1e9
+    return int(parameters * weight_bytes + GiB // 2 + request.max_new_tokens * 1024**2 // 4)
+
+
 def requirements(request: UnderstandRequest) -> Requirements:
-    return Requirements()
+    return Requirements(min_memory=estimate_memory(request))
 
 
 def load_vlm(path: Path | None, device: str, dtype: str) -> VisionLanguageModel:
@@ -90,7 +97,7 @@ def _open_image(path: str) -> Any:
         raise InputError(f"{p.name} is not an image Pillow can read ({exc}).") from None
 
 
-def run(request: UnderstandRequest, *, device: str, progress: ProgressCallback) -> UnderstandResult:
+def run(request: UnderstandRequest, ctx: TaskContext) -> UnderstandResult:
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
@@ -98,7 +105,8 @@ def run(request: UnderstandRequest, *, device: str, progress: ProgressCallback) 
     from workbench.tasks.multimodal.unified import tiny_for
 
     model_id = (tiny_for(request.model) or "tiny-vlm") if request.tiny else request.model
-    dtype = "float32" if request.tiny or device == "cpu" else ("float16" if device.startswith("cuda") else "bfloat16")
+    device, progress = ctx.torch_device, ctx.progress
+    dtype = ctx.dtype()
     progress(Progress(0, request.max_new_tokens, f"loading {model_id}"))
     vlm = models.load(model_id, device, dtype, tiny=request.tiny)
     question = request.question.strip() or CAPTION_PROMPT

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.errors import InputError
-from workbench.jobs.job import Progress, ProgressCallback
+from workbench.contract import Progress, ProgressCallback, TaskContext
 
 #: models that draw through `generate(generation_mode="image")`
 IMAGE_GENERATORS = ("janus", "tiny-janus")
@@ -45,7 +45,7 @@ def token_reporter(total: int, progress: ProgressCallback, label: str = "token")
 
 
 def generate_images_emu3(vlm: Any, prompt: str, *, seed: int, num_images: int, width: int, height: int,
-                         device: str, progress: ProgressCallback) -> list[Any]:
+                         ctx: TaskContext) -> list[Any]:
     """Emu3 draws row by row: visual tokens, an end-of-line token after each row, then the end
     markers; `prefix_allowed_tokens_fn` keeps every step inside that grammar."""
     import torch
@@ -55,7 +55,7 @@ def generate_images_emu3(vlm: Any, prompt: str, *, seed: int, num_images: int, w
     inputs = processor(text=[prompt], padding=True, return_tensors="pt", return_for_image_generation=True,
                        image_area=width * height)
     rows, cols = (int(x) for x in inputs.pop("image_sizes")[0])
-    inputs = inputs.to(device)
+    inputs = inputs.to(ctx.torch_device)
     tok = processor.tokenizer
     wrapper, eoi, eof, eol = (tok.convert_tokens_to_ids(t) for t in
                               ("<|image token|>", tok.eoi_token, tok.eof_token, "<|extra_200|>"))
@@ -70,10 +70,10 @@ def generate_images_emu3(vlm: Any, prompt: str, *, seed: int, num_images: int, w
             offset, visual if offset <= body else [tok.pad_token_id])
 
     per_image = body + 3  # the rows (each closed by an end-of-line), then eof, eoi and eos
-    report = token_reporter(per_image * num_images, progress)
+    report = token_reporter(per_image * num_images, ctx.progress)
     images = []
-    with torch.random.fork_rng(devices=[] if device == "cpu" else None):
-        torch.manual_seed(seed)
+    with ctx.backend.fork_rng():
+        ctx.backend.seed(seed)
         for _ in range(num_images):
             out = model.generate(**inputs, max_new_tokens=per_image, prefix_allowed_tokens_fn=allowed,
                                  do_sample=True, logits_processor=LogitsProcessorList([report]))
@@ -85,8 +85,8 @@ def generate_images_emu3(vlm: Any, prompt: str, *, seed: int, num_images: int, w
     return images
 
 
-def generate_images(vlm: Any, prompt: str, *, seed: int, num_images: int, guidance: float, device: str,
-                    progress: ProgressCallback) -> list[Any]:
+def generate_images(vlm: Any, prompt: str, *, seed: int, num_images: int, guidance: float,
+                    ctx: TaskContext) -> list[Any]:
     import numpy as np
     import torch
     from PIL import Image
@@ -94,14 +94,14 @@ def generate_images(vlm: Any, prompt: str, *, seed: int, num_images: int, guidan
 
     processor, model = vlm.processor, vlm.model
     n_tokens = model.model.vision_model.config.num_image_tokens
-    report = token_reporter(n_tokens * num_images, progress, "image token")
+    report = token_reporter(n_tokens * num_images, ctx.progress, "image token")
 
     messages = [{"role": "user", "content": [{"type": "text", "text": prompt}]}]
     text = processor.apply_chat_template(messages, add_generation_prompt=True)
-    inputs = processor(text=text, generation_mode="image", return_tensors="pt").to(device)
+    inputs = processor(text=text, generation_mode="image", return_tensors="pt").to(ctx.torch_device)
     images = []
-    with torch.random.fork_rng(devices=[] if device == "cpu" else None):
-        torch.manual_seed(seed)
+    with ctx.backend.fork_rng():
+        ctx.backend.seed(seed)
         for _ in range(num_images):
             tokens = model.generate(**inputs, generation_mode="image", do_sample=True, use_cache=True,
                                     guidance_scale=max(guidance, 1.0) if guidance else 5.0,

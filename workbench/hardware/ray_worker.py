@@ -11,35 +11,59 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import Cancelled, InputError, WorkbenchError
+from workbench.contract.backend import Backend
+from workbench.contract.errors import Cancelled, InputError, WorkbenchError
+from workbench.contract.task import TaskContext
+from workbench.hardware.backends import BUILTIN, AcceleratorBackend, CpuBackend
+from workbench.jobs.codec import result_files, with_files
+from workbench.jobs.runner import readable_reason
+from workbench.tasks.registry import resolve
 
 
-def resolve_torch_device(kind: str) -> tuple[str, str]:
-    """(torch device string, note): the node's accelerator of `kind`, else the CPU, said so."""
+def node_backend(kind: str) -> tuple[Backend, str]:
+    """(backend, note): the node's first device of `kind` by its backend class (built in or a
+    plug-in), else the node's CPU, said so."""
     if kind == "cpu":
-        return "cpu", ""
-    from workbench.devices.local import accelerator_kinds
-
-    kinds = accelerator_kinds()
-    torch_kind = "cuda" if kind in ("gpu", "cuda") else kind
-    if torch_kind in kinds:
-        return f"{torch_kind}:0", ""
-    return "cpu", (f"the node declares a {kind.upper()} resource but torch sees no {torch_kind} device "
-                   "(no vendor plug-in?); computing on its CPU")
+        return CpuBackend(None), ""
+    wanted = "cuda" if kind in ("gpu", "cuda") else kind
+    classes: list[type] = [*BUILTIN]
+    for ep in entry_points(group="workbench.devices"):
+        try:
+            obj = ep.load()
+            if isinstance(obj, type) and issubclass(obj, Backend):
+                classes.append(obj)
+        except Exception:
+            continue
+    for cls in classes:
+        try:
+            found = [b for b in cls.discover() if b.device_kind == wanted]
+        except Exception:
+            continue
+        if found:
+            return found[0], ""
+    generic = [b for b in AcceleratorBackend.discover() if b.device_kind == wanted]
+    if generic:
+        return generic[0], ""
+    return CpuBackend(None), (f"the node declares a {kind.upper()} resource but torch sees no {wanted} device "
+                              "(no vendor plug-in?); computing on its CPU")
 
 
 class DeviceWorker:
     """Runs tasks for one Ray device. Created as a threaded Ray actor by `RayDevice`."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, device_id: str = ""):
         self.kind = kind
-        self.torch_device, self.note = resolve_torch_device(kind)
+        self.device_id = device_id or f"ray:{kind}"
+        self.backend, self.note = node_backend(kind)
+        self.torch_device = self.backend.torch_device
         self._cancelled: set[str] = set()
 
     def info(self) -> dict[str, Any]:
@@ -48,16 +72,14 @@ class DeviceWorker:
         from workbench import models
 
         return {"torch_device": self.torch_device, "note": self.note, "pid": os.getpid(),
-                "node_id": ray.get_runtime_context().get_node_id(), "load_counts": dict(models.load_counts)}
+                "node_id": ray.get_runtime_context().get_node_id(), "load_counts": dict(models.load_counts),
+                "capabilities": self.backend.capabilities().to_dict()}
 
     def cancel(self, job_id: str) -> None:
         self._cancelled.add(job_id)
 
     def run(self, job_id: str, task: Any, request: Any) -> Iterator[tuple]:
         """Yields ("progress", Progress)..., then ("done", result, files) or ("error", kind, message)."""
-        from workbench.jobs.serialize import result_files, with_files
-        from workbench.tasks.registry import resolve
-
         events: queue.Queue = queue.Queue()
         name, fn = resolve(task)
 
@@ -66,9 +88,13 @@ class DeviceWorker:
                 raise Cancelled("cancelled by the user")
             events.put(("progress", p))
 
+        workdir = Path(tempfile.mkdtemp(prefix=f"workbench-{job_id}-"))
+        ctx = TaskContext(self.device_id, self.backend.capabilities(), self.backend, workdir, progress,
+                          lambda: job_id in self._cancelled)
+
         def target() -> None:
             try:
-                result = fn(request, device=self.torch_device, progress=progress)
+                result = fn(request, ctx)
                 files = {}
                 for key, path in result_files(result).items():  # files travel back as bytes
                     files[key] = (path.name, Path(path).read_bytes())
@@ -80,9 +106,9 @@ class DeviceWorker:
             except WorkbenchError as exc:
                 events.put(("error", "workbench", str(exc)))
             except Exception as exc:  # a real fault: type and first line
-                from workbench.jobs.runner import readable_reason
-
                 events.put(("error", "fault", readable_reason(exc)))
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
 
         if self.note:
             yield ("note", self.note)

@@ -1,7 +1,7 @@
 """Ray devices: the nodes and resource classes of a Ray cluster, as workbench devices.
 
-`connect()` starts an embedded single-machine cluster bound to 127.0.0.1 (or joins one at
-an address) and registers one device per resource it finds:
+`workbench.scheduling.cluster.connect()` starts an embedded single-machine cluster bound to
+127.0.0.1 (or joins one at an address) and registers one device per resource it finds:
 
     ray:cpu, ray:gpu, ray:npu, ...          any node with that resource
     ray:<node>/cpu, ray:<node>/gpu:0, ...   one resource on one node (node = first 8 hex of its id)
@@ -18,17 +18,22 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from workbench.devices import placement, registry
-from workbench.devices.base import Capabilities
-from workbench.devices.placement import Requirements
-from workbench.errors import DeviceError
+from workbench.contract.capabilities import Capabilities
+from workbench.contract.errors import DeviceError
+from workbench.contract.requirements import Requirements
+from workbench.contract.task import TaskSpec
+from workbench.jobs.codec import with_files
 from workbench.jobs.job import Job, JobState
-from workbench.jobs.runner import external_cancel_check, settle
-from workbench.jobs.store import ResultStore, default_store
-from workbench.tasks.registry import TASKS, TaskLike, TaskSpec, resolve
+from workbench.jobs.runner import external_cancel_check, readable_reason, settle
+from workbench.jobs.store import default_store
+from workbench.tasks.registry import TASKS, TaskLike, resolve
+
+#: chooses among devices for requirements (set by `workbench.scheduling.cluster`: profile-aware)
+Chooser = Callable[[list, Requirements], Any]
 
 #: resources that are not devices
 NOT_DEVICES = ("CPU", "GPU", "memory", "object_store_memory")
@@ -37,12 +42,12 @@ _driver_pool = ThreadPoolExecutor(max_workers=256, thread_name_prefix="workbench
 _lock = threading.Lock()
 
 
-def _loopback(address: str | None) -> bool:
+def is_loopback(address: str | None) -> bool:
     return address in (None, "", "local", "embedded") or str(address).split("//")[-1].startswith(
         ("127.0.0.1", "localhost"))
 
 
-def _import_ray(loopback: bool) -> Any:
+def import_ray(loopback: bool) -> Any:
     """Import ray with the loopback setting when the cluster is this machine's.
 
     `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` must be set before ray is imported: it makes
@@ -56,44 +61,10 @@ def _import_ray(loopback: bool) -> Any:
     return ray
 
 
-def connect(address: str | None = None, *, num_cpus: int | None = None,
-            resources: dict[str, float] | None = None) -> list[RayDevice]:
-    """Start an embedded cluster (no address) or join one; register its devices.
-
-    `address`: None for an embedded cluster on 127.0.0.1, "auto" for the cluster this
-    machine belongs to, "ray://host:10001" for Ray Client, or "host:port" of a head node.
-    """
-    ray = _import_ray(_loopback(address))
-    if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                  "configure_logging": False}
-        if address in (None, "", "local", "embedded"):
-            ray.init(num_cpus=num_cpus, resources=resources, **kwargs)
-        else:
-            ray.init(address=address, **kwargs)
-    return refresh()
-
-
-def disconnect() -> None:
-    """Forget the cluster's devices and shut the Ray connection down."""
+def nodes_as_devices(existing: dict[str, RayDevice]) -> dict[str, RayDevice]:
+    """A device per resource of every live node, plus one per resource class (existing objects kept)."""
     import ray
 
-    for d in [d for d in registry.discover() if isinstance(d, RayDevice)]:
-        d.close()
-        registry.remove(d.id)
-    if ray.is_initialized():
-        ray.shutdown()
-
-
-def cluster_devices() -> list[RayDevice]:
-    return [d for d in registry.discover() if isinstance(d, RayDevice)]
-
-
-def refresh() -> list[RayDevice]:
-    """Re-read the cluster's nodes and register a device per resource (existing ones kept)."""
-    import ray
-
-    existing = {d.id: d for d in cluster_devices()}
     found: dict[str, RayDevice] = {}
     classes: dict[str, dict[str, Any]] = {}
     for node in ray.nodes():
@@ -131,13 +102,7 @@ def refresh() -> list[RayDevice]:
             memory=info["memory"], accelerator_types=sorted(info["types"]))
         cls_dev.members = [d for d in found.values() if d.kind == kind and d.node_id]
         found[dev_id] = cls_dev
-    for dev_id, dev in existing.items():  # a device whose node is gone stops taking work
-        if dev_id not in found:
-            dev.mark_dead("its node left the cluster")
-            registry.remove(dev_id)
-    for dev in found.values():
-        registry.add(dev)
-    return list(found.values())
+    return found
 
 
 class RayDevice:
@@ -165,6 +130,10 @@ class RayDevice:
         self._ready = False
         #: for a resource-class device (`ray:npu`): the node devices it stands for
         self.members: list[RayDevice] = []
+        #: picks a device for requirements: the best member (class devices), the next device (migration)
+        self.choose: Chooser = lambda devices, req: min(devices, key=lambda d: d.load())
+        #: the devices a job may move to when this one dies (set by the cluster registry)
+        self.alternatives: Callable[[], list[RayDevice]] = lambda: []
 
     def __repr__(self) -> str:
         return f"<RayDevice {self.id}: {self._caps.name}>"
@@ -182,6 +151,10 @@ class RayDevice:
             return min((m.load() for m in self.members if not m._fault), default=0)
         return self._load
 
+    @property
+    def fault(self) -> str | None:
+        return self._fault
+
     def mark_dead(self, reason: str) -> None:
         self._fault = reason
         self._actor = None
@@ -191,7 +164,7 @@ class RayDevice:
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        from workbench.devices.ray_worker import DeviceWorker
+        from workbench.hardware.ray_worker import DeviceWorker
 
         with _lock:
             if self._actor is None:
@@ -204,7 +177,8 @@ class RayDevice:
                     opts.update(num_cpus=0, resources={self.resource: 1})
                 if self.node_id:
                     opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self.node_id, soft=False)
-                self._actor = ray.remote(DeviceWorker).options(**opts).remote(self.kind)
+                opts["name"] = f"workbench:{self.id}:{os.getpid()}"  # `ray list actors` tells whose it is
+                self._actor = ray.remote(DeviceWorker).options(**opts).remote(self.kind, self.id)
             return self._actor
 
     def info(self, timeout: float = 60) -> dict[str, Any]:
@@ -222,12 +196,19 @@ class RayDevice:
         if self._ready:
             return
         try:
-            self.info(timeout=timeout)
+            info = self.info(timeout=timeout)
         except ray.exceptions.GetTimeoutError:
             self.close()
             raise DeviceError(
                 f"Could not start a worker on {self.id} within {timeout:.0f} s: its {self.resource} "
                 "resource is held by other work on the cluster.") from None
+        node = info.get("capabilities") or {}
+        if node:  # the node's backend decides dtypes; memory stays the node's declared figure
+            self._caps = Capabilities(
+                kind=self.kind, index=self._caps.index, name=self._caps.name, total_memory=self._caps.total_memory,
+                free_memory=self._caps.free_memory, dtypes=tuple(node.get("dtypes", self._caps.dtypes)),
+                torch_device="remote", fast_dtype=node.get("fast_dtype", self._caps.fast_dtype), backend="ray",
+                extra={**self._caps.extra, "node_backend": node.get("backend"), "node_device": node.get("name")})
         self._ready = True
 
     def close(self) -> None:
@@ -253,20 +234,17 @@ class RayDevice:
         if requirements is None and name in TASKS:
             requirements = TASKS[name].requirements_for(request)
         if self.is_class:  # a resource class runs on the best of its node devices for this task
-            from workbench.devices.profile import cached_profiles
-
             alive = [m for m in self.members if not m._fault]
             if not alive:
                 raise DeviceError(f"No node of the cluster offers {self.resource} any more.")
-            target = placement.choose(alive, requirements or Requirements(), cached_profiles(alive))
+            target = self.choose(alive, requirements or Requirements())
             return target.submit(task, request, task_name=task_name, requirements=requirements)
         payload = name if (isinstance(task, (str, TaskSpec)) and name in TASKS) else task
-        job = Job(name, request, self.id)
-        job._store = default_store()
-        job._store.register(job)
+        job = Job(name, request, self.id, store=default_store())
+        job.store.register(job)
         with self._load_lock:
             self._load += 1
-        _driver_pool.submit(_drive, job, payload, request, self, requirements or Requirements(), job._store)
+        _driver_pool.submit(_drive, job, payload, request, self, requirements or Requirements())
         return job
 
 
@@ -281,49 +259,40 @@ def _dead_node_errors() -> tuple[type, ...]:
 
 
 def _next_device(failed: RayDevice, req: Requirements) -> RayDevice | None:
-    try:
-        refresh()
-    except Exception:
-        pass
-    candidates = [d for d in cluster_devices()
-                  if d is not failed and not d.is_class and not d._fault and not placement.unmet(d, req)]
-    if not candidates:
-        return None
-    from workbench.devices.profile import cached_profiles
-
-    return placement.choose(candidates, req, cached_profiles(candidates))
+    candidates = [d for d in failed.alternatives()
+                  if d is not failed and not d.is_class and not d._fault and not req.unmet(d.capabilities)]
+    return failed.choose(candidates, req) if candidates else None
 
 
-def _drive(job: Job, payload: Any, request: Any, device: RayDevice, req: Requirements, store: ResultStore) -> None:
+def _drive(job: Job, payload: Any, request: Any, device: RayDevice, req: Requirements) -> None:
     """Run `job` on `device`; on a dead node, move it to another device and go on."""
-    from workbench.devices.ray_worker import materialise
-    from workbench.jobs.serialize import with_files
+    from workbench.hardware.ray_worker import materialise
 
+    store = job.store
     dead = _dead_node_errors()
     current = device
     try:
         while True:
             with current._slots:
                 if job.cancel_requested or store.cancel_requested(job.id):
-                    settle(job, store, JobState.CANCELLED, reason="cancelled before it started")
+                    settle(job, JobState.CANCELLED, reason="cancelled before it started")
                     return
                 try:
                     current.ensure_ready()
                     if job.state is not JobState.RUNNING:
-                        job._set_state(JobState.RUNNING)
+                        job.start()
                         store.update(job)
-                    outcome = _stream(job, payload, request, current, store)
+                    outcome = _stream(job, payload, request, current)
                 except dead as exc:
                     reason = f"{type(exc).__name__}: the node or its worker died"
                     current.mark_dead(reason)
                     nxt = _next_device(current, req)
                     if nxt is None:
-                        settle(job, store, JobState.FAILED, reason=(
+                        settle(job, JobState.FAILED, reason=(
                             f"Device {current.id} died mid job ({reason}) and no other device can run it: "
                             f"it needs {req.describe()}."))
                         return
-                    job.note(f"moved from {current.id} to {nxt.id} because {current.id} died ({reason})")
-                    job.device = nxt.id
+                    job.move(nxt.id, f"{current.id} died ({reason})")
                     store.update(job)
                     current = nxt
                     continue
@@ -332,17 +301,15 @@ def _drive(job: Job, payload: Any, request: Any, device: RayDevice, req: Require
                 _, result, files = outcome
                 if files:
                     result = with_files(result, materialise(files))
-                settle(job, store, JobState.SUCCEEDED, result=result)
+                settle(job, JobState.SUCCEEDED, result=result)
             elif outcome[1] == "cancelled":
-                settle(job, store, JobState.CANCELLED, reason=outcome[2])
+                settle(job, JobState.CANCELLED, reason=outcome[2])
             else:
-                settle(job, store, JobState.FAILED, reason=outcome[2])
+                settle(job, JobState.FAILED, reason=outcome[2])
             return
     except Exception as exc:  # anything else ends the job with a reason, never a hang
-        from workbench.jobs.runner import readable_reason
-
         if not job.done:
-            settle(job, store, JobState.FAILED, reason=f"Ray error: {readable_reason(exc)}")
+            settle(job, JobState.FAILED, reason=f"Ray error: {readable_reason(exc)}")
     finally:
         with device._load_lock:
             device._load -= 1
@@ -359,13 +326,14 @@ def _node_alive(node_id: str | None) -> bool:
         return True
 
 
-def _stream(job: Job, payload: Any, request: Any, device: RayDevice, store: ResultStore) -> tuple:
+def _stream(job: Job, payload: Any, request: Any, device: RayDevice) -> tuple:
     import ray
 
+    store = job.store
     actor = device.actor()
     gen = actor.run.remote(job.id, payload, request)
     job.on_cancel(lambda: actor.cancel.remote(job.id))
-    cancelled_elsewhere = external_cancel_check(store, job.id)
+    cancelled_elsewhere = external_cancel_check(job)
     while True:
         ready, _ = ray.wait([gen], timeout=1.0)
         if not job.cancel_requested and cancelled_elsewhere():

@@ -1,8 +1,10 @@
-"""Finding devices by name: local discovery, plug-ins, and devices added at run time.
+"""Finding devices by name: the backends' devices, chip plug-ins, and devices added at run time.
 
 Names: `auto`, an exact id (`cpu`, `cuda:0`, `sim:npu0`, `ray:npu`), or a kind (`cuda`,
-`npu`, `gpu`) meaning the best device of that kind. Vendor back-ends are plug-ins: an
-entry point in the group `workbench.devices` whose object is `discover() -> [Device]`.
+`npu`, `gpu`) meaning the best device of that kind. A chip is one `Backend` class; a vendor
+package registers it as an entry point in the group `workbench.devices` (this package's own
+simulated chip is registered the same way). An entry point may also name a function that
+returns devices, for back-ends that are not torch chips.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from __future__ import annotations
 import logging
 import threading
 from importlib.metadata import entry_points
+from typing import Any
 
-from workbench.devices import local, placement
-from workbench.devices.base import Device
-from workbench.devices.placement import Requirements
-from workbench.errors import DeviceError
+from workbench.contract.backend import Backend
+from workbench.contract.errors import DeviceError
+from workbench.contract.requirements import Requirements
+from workbench.hardware import local
+from workbench.hardware.backends import BUILTIN, AcceleratorBackend
+from workbench.hardware.base import Device
+from workbench.scheduling import placement
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "workbench.devices"
@@ -22,6 +28,7 @@ GPU_KINDS = ("cuda", "mps", "xpu", "rocm")
 
 _lock = threading.RLock()
 _devices: dict[str, Device] | None = None
+_added: set[str] = set()
 problems: list[str] = []  #: plug-ins that failed to load, as sentences
 
 
@@ -29,9 +36,25 @@ def _plugin_devices() -> list[Device]:
     found: list[Device] = []
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
-            found.extend(ep.load()())
+            obj: Any = ep.load()
+            if isinstance(obj, type) and issubclass(obj, Backend):
+                found.extend(local.LocalDevice(b) for b in obj.discover())
+            else:
+                found.extend(obj())
         except Exception as exc:  # one broken plug-in must not hide the other devices
             problems.append(f"Device plug-in {ep.name!r} ({ep.value}) failed to load: {exc}")
+    return found
+
+
+def _local_devices() -> list[Device]:
+    found: list[Device] = []
+    for cls in BUILTIN:
+        try:
+            found.extend(local.LocalDevice(b) for b in cls.discover())
+        except Exception as exc:
+            problems.append(f"The {cls.name} backend failed to discover devices: {exc}")
+    claimed = tuple({d.capabilities.torch_device.split(':')[0] for d in found})
+    found.extend(local.LocalDevice(b) for b in AcceleratorBackend.discover(claimed))
     return found
 
 
@@ -43,13 +66,13 @@ def discover(refresh: bool = False) -> list[Device]:
             old = _devices or {}
             problems.clear()
             fresh: dict[str, Device] = {}
-            for d in [*local.discover(), *_plugin_devices()]:
+            for d in [*_local_devices(), *_plugin_devices()]:
                 # keep existing working objects: their queues hold running jobs
                 prev = old.get(d.id)
-                fresh[d.id] = prev if prev is not None and not getattr(prev, "_fault", None) else d
-            for d in old.values():  # devices added at run time (Ray) stay
-                if getattr(d, "added", False):
-                    fresh.setdefault(d.id, d)
+                fresh[d.id] = prev if prev is not None and not getattr(prev, "fault", None) else d
+            for dev_id in _added:  # devices added at run time (Ray) stay
+                if dev_id in old:
+                    fresh.setdefault(dev_id, old[dev_id])
             _devices = fresh
         return list(_devices.values())
 
@@ -57,27 +80,22 @@ def discover(refresh: bool = False) -> list[Device]:
 def add(device: Device) -> Device:
     """Make a device created at run time (a Ray node, a custom back-end) selectable."""
     discover()
-    device.added = True  # type: ignore[attr-defined]
     with _lock:
         assert _devices is not None
         _devices[device.id] = device
+        _added.add(device.id)
     return device
 
 
 def remove(device_id: str) -> None:
     with _lock:
+        _added.discard(device_id)
         if _devices is not None:
             _devices.pop(device_id, None)
 
 
 def names() -> list[str]:
     return [d.id for d in discover()]
-
-
-def _profiles(devices: list[Device]) -> dict:
-    from workbench.devices.profile import cached_profiles
-
-    return cached_profiles(devices)
 
 
 def get(name: str | Device = "auto", requirements: Requirements | None = None) -> Device:
@@ -88,7 +106,7 @@ def get(name: str | Device = "auto", requirements: Requirements | None = None) -
     devices = discover()
     key = name.strip().lower()
     if key in ("", "auto"):
-        return placement.choose(devices, req, _profiles(devices))
+        return placement.choose(devices, req)
     by_id = {d.id.lower(): d for d in devices}
     if key in by_id:
         device = by_id[key]
@@ -97,7 +115,7 @@ def get(name: str | Device = "auto", requirements: Requirements | None = None) -
     kinds = GPU_KINDS if key == "gpu" else (key,)
     same_kind = [d for d in devices if d.capabilities.kind in kinds]
     if same_kind:
-        return placement.choose(same_kind, req, _profiles(same_kind))
+        return placement.choose(same_kind, req)
     available = ", ".join(d.id for d in devices)
     raise DeviceError(
         f"Unknown device {name!r}. Available devices: {available}. "

@@ -12,12 +12,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from workbench.devices.base import Device
-from workbench.errors import Cancelled, InputError, JobFailed
-from workbench.jobs.job import Event, Job, JobState, Progress
-from workbench.jobs.runner import settle
-from workbench.jobs.store import default_store
-from workbench.tasks.registry import TaskSpec
+from workbench.contract.errors import Cancelled, InputError, JobFailed
+from workbench.contract.progress import Progress
+from workbench.contract.task import TaskSpec
+from workbench.hardware.base import Device
+from workbench.jobs.job import Event, Job, JobState
+from workbench.jobs.runner import readable_reason, settle
+from workbench.jobs.store import ResultStore, default_store
 
 
 def fan_out(spec: TaskSpec, request: Any, devices: list[Device]) -> Job:
@@ -26,18 +27,17 @@ def fan_out(spec: TaskSpec, request: Any, devices: list[Device]) -> Job:
         raise InputError(f"Task {spec.name!r} cannot be split across devices; give one device.")
     if not devices:
         raise InputError("Give at least one device to fan out to.")
-    parts = [p for p in spec._import(spec.split)(request, len(devices)) if p is not None]
+    parts = spec.split_request(request, len(devices))
     store = default_store()
-    parent = Job(spec.name, request, "+".join(d.id for d in devices[: len(parts)]))
-    parent._store = store
+    parent = Job(spec.name, request, "+".join(d.id for d in devices[: len(parts)]), store=store)
     store.register(parent)
     threading.Thread(target=_coordinate, args=(parent, spec, parts, devices, store), daemon=True,
                      name=f"workbench-fanout-{parent.id}").start()
     return parent
 
 
-def _coordinate(parent: Job, spec: TaskSpec, parts: list[Any], devices: list[Device], store: Any) -> None:
-    parent._set_state(JobState.RUNNING)
+def _coordinate(parent: Job, spec: TaskSpec, parts: list[Any], devices: list[Device], store: ResultStore) -> None:
+    parent.start()
     store.update(parent)
     children: list[Job] = []
     latest: dict[str, Progress] = {}
@@ -61,17 +61,15 @@ def _coordinate(parent: Job, spec: TaskSpec, parts: list[Any], devices: list[Dev
             child.on_event(lambda ev, c=child: on_child(c, ev))
         parent.on_cancel(lambda: [c.cancel("the batch was cancelled") for c in children])
         results = [c.result() for c in children]
-        merged = spec._import(spec.merge)(results)
-        settle(parent, store, JobState.SUCCEEDED, result=merged)
+        merged = spec.merge_results(results)
+        settle(parent, JobState.SUCCEEDED, result=merged)
     except Cancelled as exc:
         for c in children:
             c.cancel("the batch was cancelled")
-        settle(parent, store, JobState.CANCELLED, reason=str(exc))
+        settle(parent, JobState.CANCELLED, reason=str(exc))
     except JobFailed as exc:
         for c in children:
             c.cancel("another part of the batch failed")
-        settle(parent, store, JobState.FAILED, reason=f"a part of the batch failed: {exc}")
+        settle(parent, JobState.FAILED, reason=f"a part of the batch failed: {exc}")
     except Exception as exc:
-        from workbench.jobs.runner import readable_reason
-
-        settle(parent, store, JobState.FAILED, reason=readable_reason(exc))
+        settle(parent, JobState.FAILED, reason=readable_reason(exc))

@@ -1,0 +1,111 @@
+"""Tasks as the job layer sees them: a spec (where the code lives) and a context (where it runs).
+
+A task is `run(request, ctx) -> Result`. The context is built by the job layer on whatever
+device runs the job (local, a worker process, a Ray node): the device's capabilities and
+backend, a working folder the job owns, progress, and cancel.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.contract.capabilities import Capabilities
+from workbench.contract.errors import Cancelled, WorkbenchError
+from workbench.contract.progress import Progress, ProgressCallback
+from workbench.contract.requirements import Requirements
+
+if TYPE_CHECKING:
+    from workbench.contract.backend import Backend
+
+
+@dataclass
+class TaskContext:
+    """Everything a task may know about where it runs. Handed to `run(request, ctx)`."""
+
+    device_id: str
+    capabilities: Capabilities
+    backend: Backend
+    workdir: Path  #: the job's own folder: files written here become the job's result files
+    report: ProgressCallback = field(repr=False)  #: records progress; raises `Cancelled` on cancel
+    is_cancelled: Callable[[], bool] = field(default=lambda: False, repr=False)
+
+    @property
+    def torch_device(self) -> str:
+        return self.backend.torch_device
+
+    def progress(self, progress: Progress | float, total: float | None = None, message: str = "",
+                 **data: Any) -> None:
+        """Report progress (a `Progress` or its fields); raises `Cancelled` when the job was cancelled."""
+        if not isinstance(progress, Progress):
+            progress = Progress(progress, total, message, data)
+        self.report(progress)
+
+    def cancelled(self) -> bool:
+        return self.is_cancelled()
+
+    def check_cancelled(self) -> None:
+        if self.is_cancelled():
+            raise Cancelled("cancelled by the user")
+
+    def dtype(self, precision: str = "reduced") -> str:
+        """The dtype to compute in on this device ("full": float32; "reduced": the backend's choice)."""
+        return self.backend.compute_dtype(precision)
+
+    def free_memory(self) -> int:
+        return self.backend.free_memory()
+
+    def subdir(self, name: str) -> Path:
+        path = self.workdir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def import_target(target: str, *, task: str = "", extra: str | None = None) -> Any:
+    """`module:attr` imported; a missing optional package becomes one sentence naming the extra."""
+    module, _, attr = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError as exc:
+        hint = f' Install it with: pip install "workbench[{extra}]"' if extra else ""
+        what = f"Task {task!r}" if task else target
+        raise WorkbenchError(
+            f"{what} needs the Python package {exc.name!r}, which is not installed.{hint}") from None
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Where a task lives and what it needs, by import path (so listing tasks imports nothing heavy)."""
+
+    name: str
+    run: str  #: "package.module:function", `run(request, ctx) -> Result`
+    request: str  #: "package.module:RequestClass"
+    summary: str
+    requirements: str | None = None  #: "module:function(request) -> Requirements"
+    extra: str | None = None  #: the pip extra that provides its dependencies
+    split: str | None = None  #: "module:function(request, n) -> [request]" for fan-out
+    merge: str | None = None  #: "module:function([result]) -> result"
+    cli: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  #: CLI hints per field
+
+    def _import(self, target: str) -> Any:
+        return import_target(target, task=self.name, extra=self.extra)
+
+    def load(self) -> Callable[..., Any]:
+        return self._import(self.run)
+
+    def request_type(self) -> type:
+        return self._import(self.request)
+
+    def requirements_for(self, request: Any) -> Requirements:
+        if self.requirements is None:
+            return Requirements()
+        return self._import(self.requirements)(request)
+
+    def split_request(self, request: Any, parts: int) -> list[Any]:
+        return [p for p in self._import(self.split)(request, parts) if p is not None] if self.split else [request]
+
+    def merge_results(self, results: list[Any]) -> Any:
+        return self._import(self.merge)(results)

@@ -1,0 +1,35 @@
+"""NVIDIA CUDA (and AMD ROCm, which torch exposes as `cuda`): float16 preferred, bfloat16 where
+the chip has it, model CPU offload under 2 GiB free."""
+
+from __future__ import annotations
+
+import torch
+
+from workbench.contract.capabilities import GiB
+from workbench.hardware.backends.torch_backend import TorchBackend
+
+
+class CudaBackend(TorchBackend):
+    name = "cuda"
+    torch_kind = "cuda"
+    cpu_offload_below = 2 * GiB
+
+    def dtypes(self) -> tuple[str, ...]:
+        try:
+            bf16 = bool(torch.cuda.is_bf16_supported())
+        except Exception:
+            bf16 = False
+        return ("float64", "float32", "float16", *(("bfloat16",) if bf16 else ()))
+
+    def preferred_dtype(self) -> str:
+        return "float16"  # tensor cores on every CUDA generation; bf16 only on some
+
+    def driver_version(self) -> str | None:
+        return torch.version.cuda or getattr(torch.version, "hip", None)
+
+    def memory_info(self) -> tuple[int, int]:
+        try:
+            free, total = torch.cuda.mem_get_info(self.index or 0)
+        except Exception:
+            return 0, 0
+        return int(free), int(total)

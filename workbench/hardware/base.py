@@ -1,0 +1,42 @@
+"""The device protocol: a place that runs tasks (local chip, simulated chip, Ray node or class).
+
+Callers see `capabilities` (declared by the device's backend) and `submit`; every device
+returns the same `Job`. Devices are built in this layer; finding them by name and choosing
+among them is `workbench.scheduling`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from workbench.contract.capabilities import ALL_FLOAT_DTYPES, Capabilities, GiB, format_bytes
+from workbench.contract.requirements import Requirements
+
+if TYPE_CHECKING:
+    from workbench.jobs.job import Job
+    from workbench.tasks.registry import TaskLike
+
+__all__ = ["ALL_FLOAT_DTYPES", "Capabilities", "Device", "GiB", "format_bytes"]
+
+
+@runtime_checkable
+class Device(Protocol):
+    """A place that runs tasks. Local and remote devices look the same to callers."""
+
+    id: str  #: stable name: "cpu", "cuda:0", "sim:npu0", "ray:npu"
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    def submit(self, task: TaskLike, request: Any, *, task_name: str | None = None,
+               requirements: Requirements | None = None) -> Job:
+        """Queue `task` (`run(request, ctx)`) and return its job at once."""
+        ...
+
+    def load(self) -> int:
+        """Jobs queued or running on this device now, machine-wide (placement spreads by it)."""
+        ...
+
+    def shutdown(self, *, reason: str = "the device was shut down") -> None:
+        """Stop accepting work; queued jobs fail with `reason`, running jobs are cancelled."""
+        ...

@@ -1,0 +1,126 @@
+"""Local devices: one `LocalDevice` per device a backend found in this process.
+
+A `LocalDevice` runs jobs on worker threads (torch and RDKit release the GIL in their kernels;
+tasks that need processes fan out themselves), takes a machine-wide slot before each job starts
+(`workbench.jobs.slots`), and builds each job's `TaskContext` from its backend.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from workbench.contract.backend import Backend
+from workbench.contract.capabilities import Capabilities
+from workbench.contract.errors import DeviceError
+from workbench.contract.requirements import Requirements
+from workbench.contract.task import TaskContext
+from workbench.jobs.job import Job, JobState
+from workbench.jobs.runner import JobQueue, execute, make_context, settle
+from workbench.jobs.store import ResultStore, default_store
+from workbench.tasks.registry import TaskLike, resolve
+
+
+class LocalDevice:
+    """A device in this process: one queue, `concurrency` machine-wide slots, the shared runner."""
+
+    def __init__(self, backend: Backend, *, concurrency: int | None = None, store: ResultStore | None = None):
+        self.backend = backend
+        self.id = backend.device_id
+        self._caps = backend.capabilities()
+        self._store = store
+        self._fault: str | None = None
+        self.concurrency = concurrency or backend.concurrency
+        self._queue: JobQueue | None = None
+        self._queue_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id}: {self._caps.name}>"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._caps
+
+    def refresh(self) -> Capabilities:
+        """Re-read free memory and the rest from the backend."""
+        self._caps = self.backend.capabilities()
+        return self._caps
+
+    @property
+    def fault(self) -> str | None:
+        return self._fault
+
+    @property
+    def store(self) -> ResultStore:
+        return self._store or default_store()
+
+    def _jobs(self) -> JobQueue:
+        with self._queue_lock:
+            if self._queue is None:
+                self._queue = JobQueue(self.id, self.concurrency, self._run)
+            return self._queue
+
+    def load(self) -> int:
+        """Jobs queued here plus jobs holding this device's slots in other processes."""
+        mine = self._queue.load() if self._queue else 0
+        try:
+            others = self.store.leases(self.id)
+        except Exception:
+            others = 0
+        return max(mine, others)
+
+    def submit(self, task: TaskLike, request: Any, *, task_name: str | None = None,
+               requirements: Requirements | None = None) -> Job:
+        if self._fault:
+            raise DeviceError(f"Device {self.id} is not working: {self._fault}")
+        name, fn = resolve(task, task_name)
+        job = Job(name, request, self.id, store=self.store)
+        job.store.register(job)
+        self._jobs().put(_Queued(job, fn))
+        return job
+
+    def _guard(self) -> None:
+        if self._fault:
+            raise DeviceError(f"Device {self.id} stopped working mid job: {self._fault}")
+
+    def context(self, job: Job) -> TaskContext:
+        return make_context(job, self.id, self._caps, self.backend, self._guard)
+
+    def _run(self, item: Any) -> None:
+        job, fn = item.job, item.fn
+        if self._fault:
+            settle(job, JobState.FAILED,
+                   reason=f"Device {self.id} stopped working before the job started: {self._fault}")
+            return
+        execute(job, fn, self.context, slot=(self.id, self.concurrency))
+
+    def fail(self, reason: str) -> None:
+        """Mark the device broken (a lost accelerator, an unplugged simulator): running
+        jobs fail at their next progress report, queued ones at once, new ones are refused."""
+        self._fault = reason
+        if self._queue is not None:
+            for item in self._queue.drain():
+                self._run(item)
+
+    def shutdown(self, *, reason: str = "the device was shut down") -> None:
+        self.fail(reason)
+        if self._queue is not None:
+            self._queue.close()
+
+
+class _Queued:
+    """A job and its task function, waiting in a device's queue."""
+
+    __slots__ = ("fn", "job")
+
+    def __init__(self, job: Job, fn: Any):
+        self.job, self.fn = job, fn
+
+    @property
+    def id(self) -> str:
+        return self.job.id
+
+
+def discover(backends: list[type[Backend]]) -> list[LocalDevice]:
+    """A device per backend instance each class finds here (a broken class is skipped by the caller)."""
+    return [LocalDevice(b) for cls in backends for b in cls.discover()]

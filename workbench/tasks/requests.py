@@ -1,0 +1,141 @@
+"""Building a task's request from keyword fields, with one readable line for every mistake.
+
+A request type is declared once (a frozen dataclass with typed fields, `#:` comments as help,
+checks in `__post_init__`); the CLI's options, the Python API's keyword checks and the
+OpenAPI-style field list are all generated from it (`fields_of`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Union
+
+from workbench.contract.errors import InputError
+from workbench.contract.task import TaskSpec
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One request field as a view needs it."""
+
+    name: str
+    type: Any  #: the base type: int, float, str, bool, or tuple for repeated values
+    item: Any  #: for tuples: the item type
+    default: Any
+    optional: bool  #: None is allowed
+    required: bool  #: no default: the caller must give it
+    help: str
+    choices: tuple[Any, ...] = ()
+
+
+def _base(tp: Any) -> tuple[Any, bool]:
+    """(type without None, whether None is allowed)."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return (args[0] if len(args) == 1 else Any), type(None) in typing.get_args(tp)
+    return tp, False
+
+
+def fields_of(request_type: type) -> list[FieldInfo]:
+    """The fields of a request dataclass, with help from `field(metadata={"help": ...})`."""
+    hints = typing.get_type_hints(request_type, include_extras=False)
+    out = []
+    for f in dataclasses.fields(request_type):
+        if not f.init or f.name.startswith("_"):
+            continue
+        tp, optional = _base(hints.get(f.name, Any))
+        item = None
+        if typing.get_origin(tp) is tuple:
+            args = typing.get_args(tp)
+            item = args[0] if args else str
+            tp = tuple
+        elif typing.get_origin(tp) is typing.Literal:
+            choices = typing.get_args(tp)
+            tp = type(choices[0])
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        choices = tuple(f.metadata.get("choices", ())) or (
+            typing.get_args(hints[f.name]) if typing.get_origin(hints.get(f.name)) is typing.Literal else ())
+        out.append(FieldInfo(f.name, tp, item, None if default is dataclasses.MISSING else default, optional,
+                             default is dataclasses.MISSING, f.metadata.get("help", ""), choices))
+    return out
+
+
+def _check_value(task: str, info: FieldInfo, value: Any) -> Any:
+    """The value with the field's type, or an `InputError` saying what was expected."""
+    if value is None:
+        if info.optional:
+            return None
+        raise InputError(f"{task}: {info.name} must not be empty.")
+    expected = info.type
+
+    def bad(kind: str) -> InputError:
+        return InputError(f"{task}: {info.name} must be {kind}, not {type(value).__name__} {value!r:.60}.")
+
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise bad("a whole number")
+        return value
+    if expected is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
+        if not math.isfinite(value):
+            raise InputError(f"{task}: {info.name} must be a finite number, not {value}.")
+        return float(value)
+    if expected is str:
+        if not isinstance(value, str):
+            raise bad("text")
+        return value
+    if expected is tuple:
+        if isinstance(value, (str, bytes)) and info.item is not str:
+            raise bad("a list")
+        items = (value,) if isinstance(value, str) else value
+        try:
+            items = tuple(items)
+        except TypeError:
+            raise bad("a list") from None
+        sub = FieldInfo(info.name, info.item or Any, None, None, False, False, "")
+        return tuple(_check_value(task, sub, v) for v in items) if info.item in (int, float, str, bool) else items
+    return value
+
+
+def make_request(spec: TaskSpec, request: Any = None, **fields: Any) -> Any:
+    """The task's request: given (checked to be of its type) or built from keyword fields."""
+    cls = spec.request_type()
+    if request is not None:
+        if fields:
+            raise InputError("Pass either a request object or keyword fields, not both.")
+        if isinstance(request, dict):
+            return make_request(spec, **request)
+        if not isinstance(request, cls):
+            raise InputError(f"Task {spec.name!r} takes a {cls.__name__}, not a {type(request).__name__}.")
+        return request
+    infos = {i.name: i for i in fields_of(cls)}
+    for key in fields:
+        if key not in infos:
+            close = difflib.get_close_matches(key, infos, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; the fields are {', '.join(infos)}."
+            raise InputError(f"unknown field {key!r} for task {spec.name!r}{hint}")
+    missing = [name for name, info in infos.items() if info.required and name not in fields]
+    if missing:
+        raise InputError(f"Task {spec.name!r} needs {', '.join(missing)}.")
+    checked = {k: _check_value(spec.name, infos[k], v) for k, v in fields.items()}
+    try:
+        return cls(**checked)
+    except InputError:
+        raise
+    except (TypeError, ValueError, OverflowError) as exc:  # a check the type's own code made
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{spec.name}: {text}") from None
