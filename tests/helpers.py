@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-
 import tempfile
+import threading
 from pathlib import Path
 
 from workbench.contract import InputError, Progress, TaskContext
@@ -39,19 +38,17 @@ def add_task(request: dict, ctx: TaskContext) -> dict:
 
 
 def failing_task(request: dict, ctx: TaskContext) -> dict:
-    device, progress = ctx.device_id, ctx.progress
-    progress(Progress(0, 1, "about to fail"))
+    ctx.progress(Progress(0, 1, "about to fail"))
     raise ZeroDivisionError("division by zero in the task")
 
 
 def bad_input_task(request: dict, ctx: TaskContext) -> dict:
-    device, progress = ctx.device_id, ctx.progress
     raise InputError("The SMILES 'C1CC' has an unclosed ring.")
 
 
 def slow_task(request: dict, ctx: TaskContext) -> dict:
-    device, progress = ctx.device_id, ctx.progress
     """Reports progress every 10 ms for up to `steps` steps; `started` is set on entry."""
+    progress = ctx.progress
     started: threading.Event | None = request.get("started")
     if started is not None:
         started.set()

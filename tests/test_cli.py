@@ -54,7 +54,9 @@ def test_run_json_then_jobs_list_show(tmp_path):
 def test_run_plain_prints_the_result_path():
     proc = run_cli("run", "selftest", "--quiet")
     assert proc.returncode == 0
-    folder = Path(proc.stdout.strip())
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith("passed: float32 ok (rel. error")  # the headline first, then where it is
+    folder = Path(lines[-1])
     assert (folder / "record.json").exists()
 
 

@@ -9,11 +9,10 @@ import pytest
 import torch
 
 import workbench as wb
-from workbench.scheduling import placement, registry
-from workbench.contract import GiB
-from workbench.contract import Requirements
-from workbench.scheduling.profiles import DeviceProfile, cached_profiles, profile_device, save_profile
+from workbench.contract import GiB, Requirements
 from workbench.errors import DeviceError
+from workbench.scheduling import placement, registry
+from workbench.scheduling.profiles import DeviceProfile, cached_profiles, profile_device, save_profile
 from workbench.tasks.selftest import SelftestRequest
 
 

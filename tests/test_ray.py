@@ -16,11 +16,11 @@ from helpers import run_cli
 ray = pytest.importorskip("ray")
 
 import workbench as wb  # noqa: E402
+from workbench.contract import Requirements  # noqa: E402
+from workbench.errors import Cancelled, DeviceError  # noqa: E402
 from workbench.scheduling import cluster as ray_devices  # noqa: E402
 from workbench.scheduling import registry  # noqa: E402
-from workbench.contract import Requirements  # noqa: E402
 from workbench.scheduling.profiles import DeviceProfile, save_profile  # noqa: E402
-from workbench.errors import Cancelled, DeviceError  # noqa: E402
 
 pytestmark = pytest.mark.ray
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from workbench.errors import WorkbenchError
+from workbench.contract.errors import WorkbenchError
 
 
 def _device_choices() -> list[str]:

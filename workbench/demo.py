@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.scheduling import registry
+from workbench.contract.errors import WorkbenchError
 from workbench.hardware.base import Device, format_bytes
-from workbench.errors import WorkbenchError
-from workbench.jobs.job import Job
 from workbench.jobs.codec import result_files, to_jsonable
+from workbench.jobs.job import Job
+from workbench.scheduling import registry
 
 
 @dataclass
@@ -155,7 +155,7 @@ def require_cached(what: str, module: str, extra: str, model_id: str) -> None:
     import importlib
 
     from workbench import models
-    from workbench.errors import ModelNotAvailable
+    from workbench.contract.errors import ModelNotAvailable
 
     try:
         importlib.import_module(module)

@@ -1,6 +1,6 @@
 """The errors a person reads; they live in the contract layer (`workbench.contract.errors`).
 
-This module keeps `from workbench.errors import InputError` working for users and notebooks.
+This module keeps `from workbench.contract.errors import InputError` working for users and notebooks.
 """
 
 from workbench.contract.errors import (  # noqa: F401

@@ -12,11 +12,11 @@ import json
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from workbench.errors import Cancelled, JobFailed, WorkbenchError
+from workbench import presenters
+from workbench.contract.errors import Cancelled, JobFailed, WorkbenchError
 from workbench.jobs.codec import to_jsonable
 
 
@@ -32,14 +32,11 @@ class Parser(argparse.ArgumentParser):
 
 
 def _print_json(obj: Any) -> None:
-    print(json.dumps(to_jsonable(obj), indent=1))
+    print(json.dumps(to_jsonable(obj, strict=False), indent=1))
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*headers), *(fmt.format(*map(str, r)) for r in rows)]
-    return "\n".join(line.rstrip() for line in lines)
+    return presenters.text_table(headers, rows)
 
 
 # ---- devices ----------------------------------------------------------------------------
@@ -58,31 +55,19 @@ def device_rows(profile: bool, seconds: float, cluster: str | None = None) -> li
         for d in devs:
             print(f"profiling {d.id} ...", file=sys.stderr)
             profiles[d.id] = profile_device(d, seconds_per_figure=seconds)
-    rows = []
-    for d in devs:
-        row = {"id": d.id, **d.capabilities.to_dict(), "load": d.load()}
-        p = profiles.get(d.id)
-        row["profile"] = p.to_dict() if p else None
-        rows.append(row)
-    return rows
+        registry.publish(devs)
+    return [presenters.device_row(d.id, d.capabilities, d.load(), profiles.get(d.id)) for d in devs]
 
 
 def cmd_devices(a: argparse.Namespace) -> int:
     from workbench.scheduling import registry
-    from workbench.hardware.base import format_bytes
 
     rows = device_rows(a.profile, a.seconds, a.cluster)
     if a.json:
         _print_json(rows)
         return 0
-    table = []
-    for r in rows:
-        p = r["profile"]
-        figures = (f"{p['matmul_tflops_fp32']:.2f} / {p['matmul_tflops_fast']:.2f} TFLOP/s "
-                   f"({p['fast_dtype']}), {p['memory_gbps']:.0f} GB/s") if p else "not profiled"
-        table.append([r["id"], r["kind"], r["name"], format_bytes(r["free_memory"]) + " free",
-                      ",".join(r["dtypes"]), figures])
-    print(_table(table, ["ID", "KIND", "NAME", "MEMORY", "DTYPES", "PROFILE"]))
+    headers, body = presenters.device_table(rows)
+    print(_table(body, headers))
     for problem in registry.problems:
         print(f"note: {problem}", file=sys.stderr)
     return 0
@@ -109,12 +94,12 @@ def cmd_run(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from workbench import api
-    from workbench.cli.task_args import TASK_ARGS
+    from workbench.cli.task_options import request_from_args
     from workbench.jobs.codec import result_files
     from workbench.tasks.registry import get_task
 
     spec = get_task(a.task)
-    request = TASK_ARGS[a.task].request(a)
+    request = request_from_args(spec, a)
     job = api.submit(spec, request, device=a.device)
     print(f"job {job.id}: {spec.name} on {job.device}", file=sys.stderr)
     bar = tqdm(total=100, unit="%", file=sys.stderr, disable=a.quiet or not sys.stderr.isatty()
@@ -151,8 +136,9 @@ def cmd_run(a: argparse.Namespace) -> int:
                      "copied": [str(p) for p in copied],
                      "folder": str(job.store.jobs_dir / job.id)})
     else:
-        if isinstance(getattr(result, "text", None), str):  # captions and answers: the text itself
-            print(result.text)
+        text = presenters.summary(result)
+        if text:
+            print(text)
         for p in copied or [job.store.jobs_dir / job.id]:
             print(p)
     return 0
@@ -161,7 +147,7 @@ def cmd_run(a: argparse.Namespace) -> int:
 # ---- jobs -------------------------------------------------------------------------------
 
 def _fmt_time(t: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
+    return presenters.when(t)
 
 
 def cmd_jobs(a: argparse.Namespace) -> int:
@@ -177,9 +163,8 @@ def cmd_jobs(a: argparse.Namespace) -> int:
         elif not rows:
             print("no jobs yet")
         else:
-            print(_table([[r["id"], r["task"], r["device"], r["state"], _fmt_time(r["created"]),
-                           (r["reason"] or r["message"] or "")[:60]] for r in rows],
-                         ["ID", "TASK", "DEVICE", "STATE", "CREATED", "NOTE"]))
+            headers, body = presenters.job_table(rows)
+            print(_table(body, headers))
         return 0
     if a.jobs_cmd == "show":
         job = store.get(a.id)
@@ -191,6 +176,8 @@ def cmd_jobs(a: argparse.Namespace) -> int:
               + f"\ncreated  {_fmt_time(job.created)}\nduration "
               + (f"{job.duration:.2f} s" if job.duration is not None else "-"))
         print(f"request  {json.dumps(job.request)}")
+        if job.result is not None:
+            print("result   " + presenters.summary(job.result).replace("\n", "\n         "))
         for name, path in job.files.items():
             print(f"file     {name}: {path}")
         return 0
@@ -261,7 +248,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 # ---- parser -----------------------------------------------------------------------------
 
 def build_parser() -> Parser:
-    from workbench.cli.task_args import TASK_ARGS
+    from workbench.cli.task_options import add_options
     from workbench.tasks.registry import TASKS
 
     p = Parser(prog="workbench", description=__doc__.splitlines()[0])
@@ -277,11 +264,9 @@ def build_parser() -> Parser:
 
     r = sub.add_parser("run", help="run a task and wait for its result")
     tasks = r.add_subparsers(dest="task", parser_class=Parser, metavar="TASK")
-    for name, spec in TASKS.items():
-        if name not in TASK_ARGS:
-            continue
+    for name, spec in TASKS.items():  # every registered task, its options from its request type
         t = tasks.add_parser(name, help=spec.summary, description=spec.summary)
-        TASK_ARGS[name].add(t)
+        add_options(t, spec)
         t.add_argument("--device", default="auto", help="auto, cpu, cuda:0, npu, ray:... (default auto)")
         t.add_argument("--out", help="copy the result files here (a file name or a folder)")
         t.add_argument("--json", action="store_true", help="print the result as JSON on stdout")

@@ -5,7 +5,7 @@ the errors a person reads. No torch, no I/O: importing this is free.
 """
 
 from workbench.contract.backend import Backend, MemoryPolicy
-from workbench.contract.capabilities import ALL_FLOAT_DTYPES, GiB, Capabilities, format_bytes
+from workbench.contract.capabilities import ALL_FLOAT_DTYPES, Capabilities, GiB, format_bytes
 from workbench.contract.errors import (
     Cancelled,
     DeviceError,

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import ClassVar
 
-from workbench.contract.capabilities import GiB, Capabilities
+from workbench.contract.capabilities import Capabilities, GiB
 
 #: "full": the task needs float32 numerics; "reduced": the backend's preferred half dtype
 PRECISIONS = ("full", "reduced")

@@ -434,25 +434,19 @@ class ResultStore:
                 raise
 
     def published_devices(self) -> list[dict[str, Any]]:
-        """Every device any live process of this host published, merged by id (load summed)."""
-        rows = self._exec("SELECT host, pid, id, capabilities, load, profile, updated FROM devices "
-                          "ORDER BY updated DESC")
-        merged: dict[str, dict[str, Any]] = {}
-        for host, pid, dev_id, caps, load, profile, updated in rows:
-            if host == self._host and pid != os.getpid() and not _pid_alive(pid):
-                continue
-            row = merged.get(dev_id)
-            if row is None:
-                merged[dev_id] = {"id": dev_id, "capabilities": json.loads(caps), "load": load,
-                                  "profile": json.loads(profile) if profile else None, "updated": updated,
-                                  "processes": 1}
-            else:
-                row["load"] += load
-                row["processes"] += 1
-                row["profile"] = row["profile"] or (json.loads(profile) if profile else None)
-        for row in merged.values():  # machine-wide: slots held now, whichever process holds them
-            row["load"] = max(row["load"], self.leases(row["id"]))
-        return list(merged.values())
+        """The newest published row of every device of this host, with its load now, machine-wide:
+        slots held plus queued jobs of live processes (any process, any kernel)."""
+        rows = self._exec("SELECT id, capabilities, profile, updated FROM devices WHERE host=? ORDER BY updated",
+                          (self._host,))
+        latest = {dev_id: (caps, profile, updated) for dev_id, caps, profile, updated in rows}
+        queued: dict[str, int] = {}
+        for device, pid in self._exec("SELECT device, pid FROM jobs WHERE state='queued' AND host=?",
+                                      (self._host,)):
+            if pid and _pid_alive(pid):
+                queued[device] = queued.get(device, 0) + 1
+        return [{"id": dev_id, "capabilities": json.loads(caps), "profile": json.loads(profile) if profile else None,
+                 "updated": updated, "load": self.leases(dev_id) + queued.get(dev_id, 0)}
+                for dev_id, (caps, profile, updated) in latest.items()]
 
     def close(self) -> None:
         with self._lock:

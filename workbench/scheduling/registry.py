@@ -20,7 +20,9 @@ from workbench.contract.requirements import Requirements
 from workbench.hardware import local
 from workbench.hardware.backends import BUILTIN, AcceleratorBackend
 from workbench.hardware.base import Device
+from workbench.jobs.store import default_store
 from workbench.scheduling import placement
+from workbench.scheduling.profiles import cached_profiles
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "workbench.devices"
@@ -74,7 +76,20 @@ def discover(refresh: bool = False) -> list[Device]:
                 if dev_id in old:
                     fresh.setdefault(dev_id, old[dev_id])
             _devices = fresh
+            publish(list(fresh.values()))
         return list(_devices.values())
+
+
+def publish(devices: list[Device]) -> None:
+    """Write what this process sees to the store, for views in processes that import no torch
+    (the Jupyter server extension). A store that cannot be written must not break discovery."""
+    try:
+        profiles = cached_profiles(devices)
+        default_store().publish_devices([
+            {"id": d.id, "capabilities": d.capabilities, "load": d.load(),
+             "profile": profiles[d.id] if d.id in profiles else None} for d in devices])
+    except Exception as exc:
+        log.debug("could not publish devices: %s", exc)
 
 
 def add(device: Device) -> Device:
@@ -84,6 +99,7 @@ def add(device: Device) -> Device:
         assert _devices is not None
         _devices[device.id] = device
         _added.add(device.id)
+        publish(list(_devices.values()))
     return device
 
 

@@ -1,10 +1,14 @@
-"""Tornado handlers for `/workbench/api/`. They read the registry and the result store; they
-never compute. Errors are JSON `{"reason": ...}` with a status code, never a traceback."""
+"""Tornado handlers for `/workbench/api/`. They read the result store only: kernels publish their
+devices, load and progress there, so the server process never imports torch (on a GPU box that
+would open a CUDA context in the server). Errors are JSON `{"reason": ...}` with a status code,
+never a traceback."""
 
 from __future__ import annotations
 
 import json
 import mimetypes
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,8 +18,10 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from workbench.errors import JobNotFound, StoreError
+from workbench.contract.errors import JobNotFound, StoreError
 from workbench.jobs.codec import to_jsonable
+from workbench.jobs.store import default_store
+from workbench.presenters import device_row
 
 API = "workbench/api"
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -47,24 +53,44 @@ class _Base(APIHandler):
         self.finish(json.dumps({"reason": reason, "status": status_code}))
 
     def store(self) -> Any:
-        from workbench.jobs.store import default_store
-
         return default_store()
+
+
+#: the discovery running now, shared by concurrent requests
+_discovery: dict[str, Any] = {"task": None, "last": 0.0}
+DISCOVERY_EVERY_S = 60
+DISCOVERY_TIMEOUT_S = 120
+
+
+async def discover_in_subprocess() -> None:
+    """Run `workbench devices --json` in its own process, which publishes the devices to the store,
+    so torch never loads in the server. At most once a minute; concurrent callers share one run."""
+    import asyncio
+
+    async def run() -> None:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "workbench", "devices", "--json",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        try:
+            await asyncio.wait_for(proc.wait(), DISCOVERY_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            proc.kill()
+
+    if _discovery["task"] is None or (_discovery["task"].done()
+                                      and time.monotonic() - _discovery["last"] > DISCOVERY_EVERY_S):
+        _discovery["last"] = time.monotonic()
+        _discovery["task"] = asyncio.ensure_future(run())
+    await asyncio.shield(_discovery["task"])
 
 
 class DevicesHandler(_Base):
     @tornado.web.authenticated
-    def get(self) -> None:
-        from workbench.scheduling import registry
-        from workbench.scheduling.profiles import cached_profiles
-
-        devices = registry.discover()
-        profiles = cached_profiles(devices)
-        rows = []
-        for d in devices:
-            p = profiles.get(d.id)
-            rows.append({"id": d.id, **d.capabilities.to_dict(), "load": d.load(),
-                         "profile": p.to_dict() if p else None})
+    async def get(self) -> None:
+        published = self.store().published_devices()
+        if not published:  # no kernel has published yet: discover once, in a helper process
+            await discover_in_subprocess()
+            published = self.store().published_devices()
+        rows = [device_row(p["id"], p["capabilities"], p["load"], p["profile"]) for p in published]
         self.write_json({"devices": rows})
 
 

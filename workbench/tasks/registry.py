@@ -30,11 +30,13 @@ register(TaskSpec(
     request="workbench.tasks.selftest:SelftestRequest",
     summary="Run a tiny transformer on the device in each dtype and check it against float64.",
     requirements="workbench.tasks.selftest:requirements",
+    cli={"dtypes": {"csv": True, "metavar": "DTYPE,..."}},
 ))
 register(TaskSpec(
     name="profile",
     run="workbench.tasks.profile:run",
     request="workbench.tasks.profile:ProfileRequest",
+    cli={"seconds_per_figure": {"flags": ["--seconds"]}},
     summary="Measure matmul TFLOP/s and memory GB/s of a device.",
 ))
 
@@ -69,6 +71,8 @@ register(TaskSpec(
     requirements="workbench.tasks.molecules.conformers:requirements",
     extra="molecules",
     split="workbench.tasks.molecules.conformers:split",
+    cli={"smiles": {"metavar": "'SMILES [NAME]'"}, "files": {"flags": ["--sdf"], "metavar": "FILE"},
+         "num_conformers": {"flags": ["--num"]}},
     merge="workbench.tasks.molecules.conformers:merge",
 ))
 register(TaskSpec(
@@ -77,6 +81,7 @@ register(TaskSpec(
     request="workbench.tasks.molecules.fold:FoldRequest",
     summary="Protein structure with ESMFold: PDB + mmCIF with pLDDT, PAE and pLDDT plots.",
     requirements="workbench.tasks.molecules.fold:requirements",
+    cli={"sequences": {"flags": ["--sequence"], "metavar": "SEQ[:CHAIN2...]"}},
     extra="molecules",
 ))
 register(TaskSpec(
@@ -93,6 +98,7 @@ register(TaskSpec(
     requirements="workbench.tasks.grasping.grasp:requirements",
     extra="grasping",
     split="workbench.tasks.grasping.grasp:split",
+    cli={"num_grasps": {"flags": ["--num"]}, "render": {"metavar": "TRIAL"}},
     merge="workbench.tasks.grasping.grasp:merge",
 ))
 register(TaskSpec(
@@ -107,6 +113,7 @@ register(TaskSpec(
     name="caption",
     run="workbench.tasks.multimodal.understand:run",
     request="workbench.tasks.multimodal.understand:UnderstandRequest",
+    cli={"question": {"hide": True}},
     summary="Describe an image with an image-text-to-text model, streamed token by token.",
     requirements="workbench.tasks.multimodal.understand:requirements",
     extra="multimodal",

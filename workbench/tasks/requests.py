@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -42,9 +44,25 @@ def _base(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+def field_docs(request_type: type) -> dict[str, str]:
+    """The `#:` comment of each field (the Sphinx attribute-doc convention), over the class's bases."""
+    docs: dict[str, str] = {}
+    for cls in reversed(request_type.__mro__):
+        if not dataclasses.is_dataclass(cls):
+            continue
+        try:
+            source = inspect.getsource(cls)
+        except (OSError, TypeError):
+            continue
+        for m in re.finditer(r"^\s+(\w+)\s*:[^\n]*?#:\s*(.+)$", source, re.MULTILINE):
+            docs[m.group(1)] = m.group(2).strip()
+    return docs
+
+
 def fields_of(request_type: type) -> list[FieldInfo]:
-    """The fields of a request dataclass, with help from `field(metadata={"help": ...})`."""
+    """The fields of a request dataclass, with help from their `#:` comments."""
     hints = typing.get_type_hints(request_type, include_extras=False)
+    docs = field_docs(request_type)
     out = []
     for f in dataclasses.fields(request_type):
         if not f.init or f.name.startswith("_"):
@@ -63,7 +81,7 @@ def fields_of(request_type: type) -> list[FieldInfo]:
         choices = tuple(f.metadata.get("choices", ())) or (
             typing.get_args(hints[f.name]) if typing.get_origin(hints.get(f.name)) is typing.Literal else ())
         out.append(FieldInfo(f.name, tp, item, None if default is dataclasses.MISSING else default, optional,
-                             default is dataclasses.MISSING, f.metadata.get("help", ""), choices))
+                             default is dataclasses.MISSING, f.metadata.get("help", docs.get(f.name, "")), choices))
     return out
 
 

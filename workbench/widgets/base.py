@@ -12,7 +12,7 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from workbench.errors import WorkbenchError
+from workbench.contract.errors import WorkbenchError
 from workbench.jobs.job import Job
 from workbench.widgets.jobview import JobMirror
 

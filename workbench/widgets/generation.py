@@ -15,7 +15,7 @@ from typing import Any
 
 import traitlets as t
 
-from workbench.errors import InputError
+from workbench.contract.errors import InputError
 from workbench.widgets.base import JobWidget
 
 STATIC = Path(__file__).parent / "static"

@@ -14,7 +14,7 @@ from typing import Any
 
 import traitlets as t
 
-from workbench.errors import InputError, WorkbenchError
+from workbench.contract.errors import InputError, WorkbenchError
 from workbench.widgets.base import JobWidget
 
 STATIC = Path(__file__).parent / "static"

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from workbench.errors import InputError
 from workbench.contract import Progress, Requirements, TaskContext
+from workbench.contract.errors import InputError
 from workbench.tasks.grasping.export import write_acronym, write_numpy
 from workbench.tasks.grasping.gripper import GripperSpec, get_gripper
 from workbench.tasks.grasping.metrics import stage_counts, wilson_interval

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from workbench.errors import InputError
+from workbench.contract.errors import InputError
 
 #: procedural objects shipped with the package: name -> primitive spec
 BUNDLED = {

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.errors import InputError
+from workbench.contract.errors import InputError
 from workbench.tasks.grasping.gripper import GripperSpec
 from workbench.tasks.grasping.objects import GraspObject
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rdkit import Chem, RDLogger, rdBase
 
-from workbench.errors import InputError
+from workbench.contract.errors import InputError
 
 
 @dataclass

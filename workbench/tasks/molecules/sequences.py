@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.errors import InputError
+from workbench.contract.errors import InputError
 
 #: the 20 standard amino acids plus X (unknown), as ESMFold reads them
 ALPHABET = set("ACDEFGHIKLMNPQRSTVWYX")

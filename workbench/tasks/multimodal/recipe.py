@@ -31,7 +31,7 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
     with Image.open(path) as img:
         text = img.text.get(RECIPE_KEY) if hasattr(img, "text") else None
     if not text:
-        from workbench.errors import InputError
+        from workbench.contract.errors import InputError
 
         raise InputError(f"{Path(path).name} carries no workbench recipe.")
     return json.loads(text)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.errors import InputError
 from workbench.contract import Progress, ProgressCallback, TaskContext
+from workbench.contract.errors import InputError
 
 #: models that draw through `generate(generation_mode="image")`
 IMAGE_GENERATORS = ("janus", "tiny-janus")

@@ -1,0 +1,133 @@
+"""What views show, written once: device rows, job rows, profile figures and result summaries.
+
+The CLI, the Jupyter server extension, the widgets, the Gradio app and the demo report all
+format through here, so a grasp summary or a device row reads the same everywhere. Nothing
+here imports torch (the server extension uses it); results are the tasks' own types, read by
+attribute, live or reopened from the store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from workbench.contract.capabilities import Capabilities, format_bytes
+
+# ---- numbers ----------------------------------------------------------------------------
+
+
+def sig2(x: float | None) -> str:
+    """Two significant digits: 0.0013, 0.41, 3.2, 150 (None: '-')."""
+    if x is None:
+        return "-"
+    if x == 0:
+        return "0"
+    return f"{x:.2g}" if abs(x) < 1000 else f"{x:,.0f}"
+
+
+def when(t: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
+
+
+# ---- devices ----------------------------------------------------------------------------
+
+
+def profile_text(profile: Any) -> str:
+    """`0.41 TFLOP/s float32, 0.41 TFLOP/s bfloat16, 12 GB/s` (one fast-dtype truth: the profile's)."""
+    if not profile:
+        return "not profiled"
+    p = profile if isinstance(profile, dict) else profile.to_dict()
+    figures = [f"{sig2(p['matmul_tflops_fp32'])} TFLOP/s float32"]
+    if p.get("fast_dtype") and p["fast_dtype"] != "float32":
+        figures.append(f"{sig2(p['matmul_tflops_fast'])} TFLOP/s {p['fast_dtype']}")
+    figures.append(f"{sig2(p['memory_gbps'])} GB/s copy")
+    return ", ".join(figures)
+
+
+def device_row(device_id: str, caps: Capabilities | dict, load: int, profile: Any = None) -> dict[str, Any]:
+    """The one JSON shape of a device for every view (CLI --json, REST, Gradio, sidebar)."""
+    c = caps if isinstance(caps, dict) else caps.to_dict()
+    p = profile if (profile is None or isinstance(profile, dict)) else profile.to_dict()
+    return {"id": device_id, **c, "load": load, "profile": p,
+            "memory": f"{format_bytes(c['free_memory'])} free of {format_bytes(c['total_memory'])}",
+            "profile_text": profile_text(p)}
+
+
+def device_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    headers = ["ID", "KIND", "BACKEND", "NAME", "MEMORY", "DTYPES (PREFERRED)", "LOAD", "PROFILE"]
+    body = [[r["id"], r["kind"], r["backend"], r["name"], r["memory"],
+             ",".join(r["dtypes"]) + f" ({r['fast_dtype']})", f"{r['load']} job(s)", r["profile_text"]]
+            for r in rows]
+    return headers, body
+
+
+# ---- jobs -------------------------------------------------------------------------------
+
+
+def job_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    headers = ["ID", "TASK", "DEVICE", "STATE", "CREATED", "NOTE"]
+    body = [[r["id"], r["task"], r["device"], r["state"], when(r["created"]),
+             (r["reason"] or r["message"] or "")[:60]] for r in rows]
+    return headers, body
+
+
+def text_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*headers), *(fmt.format(*map(str, r)) for r in rows)]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+# ---- results ----------------------------------------------------------------------------
+
+
+def _grasp(r: Any) -> str:
+    failures = ", ".join(f"{k} {v}" for k, v in r.stage_counts.items() if v) or "none"
+    return (f"success {r.success_rate:.0%} (95% CI {r.ci_low:.0%}-{r.ci_high:.0%}) over {len(r.trials)} grasps; "
+            f"failures by stage: {failures}")
+
+
+def _conformers(r: Any) -> str:
+    lines = [f"{r.succeeded} molecule(s) ok, {r.failed} failed"]
+    for m in r.molecules:
+        lines.append(f"  {m.name}: {m.num_conformers} conformer(s)" if m.ok else f"  {m.name}: {m.error}")
+    return "\n".join(lines)
+
+
+def _fold(r: Any) -> str:
+    return "\n".join(f"{p.name}: mean pLDDT {p.mean_plddt:.1f}, pTM {p.ptm:.2f}, chains {''.join(p.chains)} "
+                     f"({'+'.join(map(str, p.lengths))} residues)" for p in r.proteins)
+
+
+def _images(r: Any) -> str:
+    return ", ".join(f"image {i.index}: seed {i.recipe.get('seed')}, {i.recipe.get('width')}x"
+                     f"{i.recipe.get('height')}" for i in r.images) + f" ({r.model}, {r.dtype})"
+
+
+def _selftest(r: Any) -> str:
+    return ("passed" if r.passed else "FAILED") + ": " + ", ".join(
+        f"{c.dtype} {'ok' if c.passed else 'failed'} (rel. error {c.max_relative_error:.1e})" for c in r.checks)
+
+
+SUMMARIES: dict[str, Callable[[Any], str]] = {
+    "GraspResult": _grasp,
+    "ConformerResult": _conformers,
+    "FoldResult": _fold,
+    "Text2ImageResult": _images,
+    "SelftestResult": _selftest,
+    "UnderstandResult": lambda r: r.text,
+    "ProfileResult": lambda r: profile_text(r.__dict__),
+    "CountResult": lambda r: f"counted to {r.steps} on {r.host}",
+}
+
+
+def summary(result: Any) -> str:
+    """One short text a person reads first, for a result of any registered task."""
+    fn = SUMMARIES.get(type(result).__name__)
+    if fn is not None:
+        try:
+            return fn(result)
+        except (AttributeError, KeyError, TypeError):
+            pass
+    return "" if result is None else str(result)[:200]
