@@ -5,6 +5,7 @@ Structure quality is not asserted: the weights are random.
 
 from __future__ import annotations
 
+import json
 import threading
 
 import numpy as np
@@ -51,8 +52,12 @@ def test_complex_is_joined_with_a_linker_and_split_back_into_chains():
     # no glycine linker left over: chain B starts with the real sequence
     assert [res.get_resname() for res in s[0]["B"]][:3] == ["GLY", "SER", "HIS"]
     assert len(list(s[0]["B"])) == 13
-    import PIL.Image  # noqa: F401  (matplotlib's dependency) - the PAE plot covers both chains
-    assert r.files["dimer.pae"].stat().st_size > 1000
+    # the PAE covers both chains and nothing of the linker: 31 x 31, in the AlphaFold DB layout
+    pae = json.loads(r.files["dimer.pae_json"].read_text())[0]
+    matrix = np.array(pae["predicted_aligned_error"])
+    assert matrix.shape == (31, 31) and np.isfinite(matrix).all()
+    assert 0 < matrix.max() <= pae["max_predicted_aligned_error"]
+    assert r.files["dimer.pae"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_sequences_are_normalised_and_bad_ones_refused(tmp_path):

@@ -100,15 +100,15 @@ def test_meshes_are_loaded_repaired_or_refused(tmp_path):
     trimesh.creation.cylinder(radius=0.03, height=0.15).export(good)
     r = wb.run("grasp", object=str(good), num_grasps=4, device="cpu")
     assert r.object["kind"] == "mesh" and len(r.trials) == 4
-    broken = trimesh.creation.box(extents=(0.05, 0.05, 0.05))
-    broken = trimesh.Trimesh(broken.vertices, broken.faces[:-4], process=False)  # two faces of the box gone
-    bad = tmp_path / "open.obj"
-    broken.export(bad)
-    try:
-        obj = make_object(str(bad))  # repaired: fill_holes closes planar holes
-        assert obj.mesh.is_watertight
-    except InputError as exc:
-        assert "not watertight" in str(exc)
+    box = trimesh.creation.box(extents=(0.05, 0.05, 0.05))
+    lid_off = tmp_path / "lid_off.obj"  # one side missing: a flat hole, closed exactly
+    trimesh.Trimesh(box.vertices, box.faces[:-2], process=False).export(lid_off)
+    obj = make_object(str(lid_off))
+    assert obj.mesh.is_watertight and obj.mesh.volume == pytest.approx(0.05**3, rel=0.01)
+    corner_off = tmp_path / "open.obj"  # two sides missing: the hole is bent, closing it would invent a wedge
+    trimesh.Trimesh(box.vertices, box.faces[:-4], process=False).export(corner_off)
+    with pytest.raises(InputError, match="not watertight: 1 of its holes are not flat"):
+        make_object(str(corner_off))
     sheet = tmp_path / "sheet.obj"
     trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0.3]], [[0, 1, 2], [1, 3, 2]]).export(sheet)
     with pytest.raises(InputError, match="not watertight"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 from helpers import run_cli
@@ -100,11 +99,12 @@ def test_cancel_stops_remote_work_promptly(cluster, home):
     started = threading.Event()
     job.on_event(lambda e: e.progress is not None and started.set())
     assert started.wait(60)
-    t0 = time.monotonic()
+    at_cancel = job.last_progress.done
     job.cancel()
     with pytest.raises(Cancelled):
         job.result(30)
-    assert time.monotonic() - t0 < 5
+    # the remote task stops at a progress report soon after: far from its 100,000 steps
+    assert job.last_progress.done - at_cancel < 500
     assert wb.job(job.id).state == "cancelled"
 
 
@@ -119,12 +119,12 @@ def test_auto_follows_profiles_across_the_cluster(cluster, home):
 
 
 def test_impossible_requests_fail_fast_with_the_missing_resource(cluster, home):
-    t0 = time.monotonic()
+    before = len(wb.jobs(limit=None))
     with pytest.raises(DeviceError, match="Unknown device 'ray:tpu'"):
         wb.submit("count", device="ray:tpu")
     with pytest.raises(DeviceError, match="needs a device of kind tpu"):
         registry.get("auto", Requirements(kinds=("tpu",)))
-    assert time.monotonic() - t0 < 5
+    assert len(wb.jobs(limit=None)) == before  # refused before any job or worker existed
 
 
 def test_node_dying_mid_job_migrates_the_job(cluster, home):

@@ -69,11 +69,12 @@ import os, json, workbench.jobs.store as st
 orig = json.dumps
 def crash(*a, **k):
     os._exit(9)   # the process dies inside save(), after its temp folder exists
-st.json.dumps = crash
 from workbench.scheduling import registry
-def task(req, *, device, progress):
+cpu = registry.get("cpu")  # discovery publishes the devices (JSON) before the crash is armed
+st.json.dumps = crash
+def task(req, ctx):
     return {"x": 1}
-registry.get("cpu").submit(task, {}).result(60)
+cpu.submit(task, {}).result(60)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 9, out.stderr

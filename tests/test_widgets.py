@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -22,7 +23,11 @@ def _settle(widget, job, timeout=60):
 def test_conformer_widget_runs_a_job_and_shows_the_ensemble():
     w = MoleculeWidget("CC(C)Cc1ccc(cc1)[C@H](C)C(=O)O ibuprofen\nC1CC", num_conformers=10)
     assert "cpu" in w.devices and w.devices[0] == "auto"
-    assert "createViewer" in w._viewer_js  # 3Dmol.js travels with the widget, no CDN
+    sent = []
+    w.send = sent.append  # what the kernel sends the front end
+    w._on_front_end_message(w, {"type": "library", "name": "3Dmol.es6-min.js"}, [])
+    assert "createViewer" in sent[0]["source"]  # 3Dmol.js is bundled (no CDN), sent once when asked
+    assert len(json.dumps(w.get_state(), default=str)) < 100_000  # and never part of the saved state
     job = w.run()
     _settle(w, job)
     assert w.state == "succeeded" and w.progress == 1.0 and w.job_id == job.id
@@ -67,7 +72,10 @@ def test_grasp_widget_fills_in_trials_live_and_renders_a_clicked_one():
     from workbench.widgets import GraspWidget
 
     w = GraspWidget("can", num_grasps=5)
-    assert "WebGLRenderer" in w._three_js and len(w.mesh["faces"]) % 3 == 0
+    assert w.mesh == {}  # the constructor computes nothing
+    w._on_front_end_message(w, {"type": "ready"}, [])  # the view rendered: now the mesh loads
+    assert len(w.mesh["faces"]) % 3 == 0 and len(w.mesh["faces"]) > 0
+    assert len(json.dumps(w.get_state(), default=str)) < 100_000  # three.js is not in the state
     seen = []
     w.observe(lambda change: seen.append(len(change["new"])), names="grasps")
     _settle(w, w.run())
@@ -85,6 +93,7 @@ def test_grasp_widget_bad_object_is_a_sentence():
     from workbench.widgets import GraspWidget
 
     w = GraspWidget("pyramid:3")
+    w._on_front_end_message(w, {"type": "ready"}, [])
     assert "Unknown object" in w.error
     assert w.run() is None and "Unknown object" in w.error
 
@@ -99,7 +108,11 @@ def test_generation_widget_previews_and_gallery():
     assert w.state == "succeeded"
     assert len([p for p in previews if p]) >= 3  # one latent preview per step, then the image
     assert len(w.gallery) >= 1 and w.gallery[0]["recipe"]["prompt"] == "a red cube"
+    assert w.gallery[0]["file"] == "files/image_0.png"  # the PNG itself stays in the store
+    assert len(json.dumps(w.get_state(), default=str)) < 100_000
     again = GenerationWidget()  # a new view (or kernel) sees the same gallery from the store
+    assert again.gallery == []  # ... once it is shown, not in the constructor
+    again._on_front_end_message(again, {"type": "ready"}, [])
     assert again.gallery[0]["job"] == w.gallery[0]["job"]
 
 
@@ -116,5 +129,8 @@ def test_generation_widget_caption_from_an_upload():
     w = GenerationWidget(mode="vqa", question="what is this ?", tiny=True)
     assert w.run() is None and w.error == "Upload an image first."
     w.upload = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-    _settle(w, w.run())
-    assert w.state == "succeeded" and isinstance(w.answer, str)
+    job = w.run()
+    _settle(w, job)
+    result = job.result()
+    assert w.state == "succeeded" and result.tokens >= 1
+    assert w.answer.strip() == result.text  # the streamed answer is the job's answer

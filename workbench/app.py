@@ -13,6 +13,7 @@ from typing import Any
 
 import gradio as gr
 
+from workbench import presenters
 from workbench.contract.errors import WorkbenchError
 
 
@@ -66,9 +67,7 @@ def grasp(obj: str, num: float, gripper: str, device: str,
           progress: Any = gr.Progress()) -> tuple[str, str, str | None]:
     job = _submit("grasp", device, object=obj, num_grasps=int(num), gripper=gripper)
     result = _follow(job, progress)
-    summary = (f"success {result.success_rate:.0%} (95% CI {result.ci_low:.0%}-{result.ci_high:.0%}) over "
-               f"{len(result.trials)} grasps; failures: "
-               + (", ".join(f"{k} {v}" for k, v in result.stage_counts.items() if v) or "none"))
+    summary = presenters.summary(result)
     image = result.files.get("trial_0_gif")
     return summary, str(result.files["acronym"]), str(image) if image else None
 
@@ -177,8 +176,7 @@ def _status() -> tuple[list[dict], list[dict]]:
     from workbench import api
     from workbench.scheduling import registry
 
-    devs = [{"id": d.id, "kind": d.capabilities.kind, "name": d.capabilities.name, "load": d.load()}
-            for d in registry.discover()]
+    devs = [presenters.device_row(d.id, d.capabilities, d.load()) for d in registry.discover()]
     return devs, api.list_jobs(limit=20)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench import presenters
 from workbench.contract.errors import WorkbenchError
 from workbench.hardware.base import Device, format_bytes
 from workbench.jobs.codec import result_files, to_jsonable
@@ -90,8 +91,7 @@ def profile_step(ctx: DemoContext) -> list[StepOutcome]:
             continue
         out.append(StepOutcome(
             "Device profile", d.id, "succeeded",
-            f"matmul {p.matmul_tflops_fp32:.3f} TFLOP/s fp32, {p.matmul_tflops_fast:.3f} TFLOP/s "
-            f"{p.fast_dtype}; copy {p.memory_gbps:.1f} GB/s", time.perf_counter() - t0))
+            presenters.profile_text(p), time.perf_counter() - t0))
     return out
 
 
@@ -200,10 +200,7 @@ def grasp_step(ctx: DemoContext) -> list[StepOutcome]:
         request = GraspRequest(object=obj, num_grasps=10, seed=0)
         for d in ctx.capable(spec, request):
             job = d.submit(spec, request)
-            out.append(ctx.wait(f"Grasp trials in MuJoCo ({obj})", job, lambda r: (
-                f"success {r.success_rate:.0%} (95% CI {r.ci_low:.0%}-{r.ci_high:.0%}) over {len(r.trials)} "
-                f"grasps; failures by stage: {', '.join(f'{k} {v}' for k, v in r.stage_counts.items() if v) or 'none'}"
-            )))
+            out.append(ctx.wait(f"Grasp trials in MuJoCo ({obj})", job, presenters.summary))
     return out
 
 

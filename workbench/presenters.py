@@ -89,7 +89,7 @@ def _grasp(r: Any) -> str:
 
 
 def _conformers(r: Any) -> str:
-    lines = [f"{r.succeeded} molecule(s) ok, {r.failed} failed"]
+    lines = [f"{r.num_ok} molecule(s) ok, {r.num_failed} failed"]
     for m in r.molecules:
         lines.append(f"  {m.name}: {m.num_conformers} conformer(s)" if m.ok else f"  {m.name}: {m.error}")
     return "\n".join(lines)

@@ -20,6 +20,8 @@ import typing
 from pathlib import Path
 from typing import Any, Union
 
+from workbench.contract.hints import type_hints
+
 
 class EncodeError(TypeError):
     """A value that has no faithful JSON form."""
@@ -85,7 +87,7 @@ def decode(tp: Any, data: Any) -> Any:
                 continue
         return data
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
+        hints = type_hints(tp)
         kwargs = {f.name: decode(hints.get(f.name, Any), data[f.name])
                   for f in dataclasses.fields(tp) if f.init and f.name in data}
         return tp(**kwargs)

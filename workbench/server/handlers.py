@@ -166,6 +166,14 @@ ROUTES = [
 ]
 
 
+#: the widgets' bundled JavaScript libraries, served once per page (browsers cache module imports)
+WIDGET_STATIC = Path(__file__).resolve().parent.parent / "widgets" / "static"
+
+
 def setup_handlers(web_app: Any) -> None:
+    from jupyter_server.base.handlers import AuthenticatedFileHandler
+
     base = web_app.settings["base_url"]
     web_app.add_handlers(".*$", [(url_path_join(base, API) + pattern, handler) for pattern, handler in ROUTES])
+    web_app.add_handlers(".*$", [(url_path_join(base, "workbench/static/(.*)"), AuthenticatedFileHandler,
+                                  {"path": str(WIDGET_STATIC)})])

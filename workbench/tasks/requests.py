@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import inspect
 import math
 import re
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from workbench.contract.errors import InputError
+from workbench.contract.hints import type_hints
 from workbench.contract.task import TaskSpec
 
 
@@ -59,9 +61,10 @@ def field_docs(request_type: type) -> dict[str, str]:
     return docs
 
 
-def fields_of(request_type: type) -> list[FieldInfo]:
-    """The fields of a request dataclass, with help from their `#:` comments."""
-    hints = typing.get_type_hints(request_type, include_extras=False)
+@functools.cache
+def fields_of(request_type: type) -> tuple[FieldInfo, ...]:
+    """The fields of a request dataclass, with help from their `#:` comments (read once per type)."""
+    hints = type_hints(request_type)
     docs = field_docs(request_type)
     out = []
     for f in dataclasses.fields(request_type):
@@ -82,7 +85,7 @@ def fields_of(request_type: type) -> list[FieldInfo]:
             typing.get_args(hints[f.name]) if typing.get_origin(hints.get(f.name)) is typing.Literal else ())
         out.append(FieldInfo(f.name, tp, item, None if default is dataclasses.MISSING else default, optional,
                              default is dataclasses.MISSING, f.metadata.get("help", docs.get(f.name, "")), choices))
-    return out
+    return tuple(out)
 
 
 def _check_value(task: str, info: FieldInfo, value: Any) -> Any:

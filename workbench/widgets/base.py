@@ -7,6 +7,7 @@ in `state="failed"` with the sentence in `error`, never a traceback.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -15,6 +16,15 @@ import traitlets as t
 from workbench.contract.errors import WorkbenchError
 from workbench.jobs.job import Job
 from workbench.widgets.jobview import JobMirror
+
+STATIC = Path(__file__).parent / "static"
+#: bundled JavaScript libraries a widget may ask for (served by the server extension too)
+LIBRARIES = ("three.module.min.js", "3Dmol.es6-min.js")
+
+
+def widget_module(name: str) -> str:
+    """A widget's ES module with the shared library loader in front (anywidget has no bundler)."""
+    return (STATIC / "libraries.js").read_text() + (STATIC / name).read_text()
 
 
 class JobWidget(anywidget.AnyWidget):
@@ -29,7 +39,11 @@ class JobWidget(anywidget.AnyWidget):
     def __init__(self, **kwargs: Any):
         from workbench.scheduling import registry
 
-        super().__init__(devices=["auto", *registry.names()], **kwargs)
+        device = kwargs.get("device", "auto")
+        names = ["auto", *registry.names()]
+        if device not in names:  # a name the user typed (cuda:0 on a CPU box) stays visible
+            names.append(device)
+        super().__init__(devices=names, **kwargs)
         self._mirror = JobMirror(self, self._show, self._on_progress)
         self.on_msg(self._on_front_end_message)
 
@@ -65,3 +79,14 @@ class JobWidget(anywidget.AnyWidget):
             self.run()
         elif content.get("type") == "cancel":
             self.cancel()
+        elif content.get("type") == "library":  # no server extension on this page: send it once
+            name = content.get("name")
+            if name in LIBRARIES:
+                self.send({"type": "library", "name": name, "source": (STATIC / name).read_text()})
+            else:
+                self.send({"type": "library", "name": name, "error": f"unknown library {name!r}"})
+        elif content.get("type") == "ready":
+            self._on_ready()
+
+    def _on_ready(self) -> None:
+        """The front end rendered: load what the view needs (constructors do no computation)."""

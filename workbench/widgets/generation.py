@@ -16,13 +16,15 @@ from typing import Any
 import traitlets as t
 
 from workbench.contract.errors import InputError
-from workbench.widgets.base import JobWidget
+from workbench.widgets.base import JobWidget, widget_module
 
-STATIC = Path(__file__).parent / "static"
 GALLERY_SIZE = 24
+PREVIEW_SIDE = 320  #: the finished image as shown (the PNG itself is in the store)
 
 
 def _data_uri(path: Path, thumb: int | None = None) -> str:
+    """A JPEG data URI (small: widget state is saved in the notebook); the PNG with its recipe
+    stays in the store and is downloaded from there."""
     from PIL import Image
 
     with Image.open(path) as img:
@@ -30,12 +32,12 @@ def _data_uri(path: Path, thumb: int | None = None) -> str:
         if thumb:
             img.thumbnail((thumb, thumb))
         buf = io.BytesIO()
-        img.save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+        img.save(buf, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 class GenerationWidget(JobWidget):
-    _esm = STATIC / "generation.js"
+    _esm = widget_module("generation.js")
 
     mode = t.Unicode("text-to-image").tag(sync=True)  #: text-to-image | caption | vqa
     prompt = t.Unicode("").tag(sync=True)
@@ -51,11 +53,13 @@ class GenerationWidget(JobWidget):
 
     preview = t.Unicode("").tag(sync=True)
     answer = t.Unicode("").tag(sync=True)
-    gallery = t.List(t.Dict()).tag(sync=True)  #: job, src (thumbnail), full, recipe
+    gallery = t.List(t.Dict()).tag(sync=True)  #: job, name, file (in the job folder), src (thumbnail), recipe
 
     def __init__(self, prompt: str = "", **kwargs: Any):
         super().__init__(prompt=prompt, **kwargs)
-        self.refresh_gallery()
+
+    def _on_ready(self) -> None:
+        self.refresh_gallery()  # read the store when shown, not in the constructor
 
     def _upload_file(self) -> str:
         if not self.upload.startswith("data:image/"):
@@ -89,7 +93,7 @@ class GenerationWidget(JobWidget):
         if hasattr(result, "images"):
             first = result.files.get("image_0")
             if first is not None:
-                self.preview = _data_uri(first)
+                self.preview = _data_uri(first, PREVIEW_SIDE)
             self.refresh_gallery()
         else:
             self.answer = result.text
@@ -111,6 +115,6 @@ class GenerationWidget(JobWidget):
                     continue
                 index = int(key.split("_")[1])
                 recipe = images[index].recipe if index < len(images) else {}
-                items.append({"job": job.id, "name": Path(path).name, "src": _data_uri(path, 128),
-                              "full": _data_uri(path), "recipe": recipe})
+                items.append({"job": job.id, "name": Path(path).name, "src": _data_uri(path, 96),
+                              "file": str(Path(path).relative_to(job.folder)), "recipe": recipe})
         self.gallery = items[:GALLERY_SIZE]

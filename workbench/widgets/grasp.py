@@ -8,26 +8,17 @@ grasp submits a one-trial job that replays and renders it, and shows the picture
 from __future__ import annotations
 
 import base64
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import traitlets as t
 
 from workbench.contract.errors import InputError, WorkbenchError
-from workbench.widgets.base import JobWidget
-
-STATIC = Path(__file__).parent / "static"
-
-
-@cache
-def _three_source() -> str:
-    return (STATIC / "three.module.min.js").read_text()
+from workbench.presenters import summary
+from workbench.widgets.base import JobWidget, widget_module
 
 
 class GraspWidget(JobWidget):
-    _esm = STATIC / "grasp.js"
-    _three_js = t.Unicode("").tag(sync=True)
+    _esm = widget_module("grasp.js")
 
     object = t.Unicode("box").tag(sync=True)
     objects = t.List(t.Unicode()).tag(sync=True)
@@ -46,11 +37,13 @@ class GraspWidget(JobWidget):
         from workbench.tasks.grasping.gripper import GRIPPERS
         from workbench.tasks.grasping.objects import BUNDLED
 
-        super().__init__(object=object, objects=list(BUNDLED), grippers=list(GRIPPERS),
-                         _three_js=_three_source(), **kwargs)
+        super().__init__(object=object, objects=list(BUNDLED), grippers=list(GRIPPERS), **kwargs)
         self._poses: dict[int, list[float]] = {}
         self.observe(self._on_select, names="selected")
-        self._load_mesh()
+
+    def _on_ready(self) -> None:
+        if not self.mesh:  # the mesh (trimesh, maybe a convex decomposition) loads when first shown
+            self._load_mesh()
 
     def _load_mesh(self) -> None:
         from workbench.tasks.grasping.objects import make_object
@@ -84,9 +77,7 @@ class GraspWidget(JobWidget):
                                       "stage": d["stage"]}]
 
     def _show(self, result: Any) -> None:
-        self.summary = (f"success {result.success_rate:.0%} (95% CI {result.ci_low:.0%}-{result.ci_high:.0%}) "
-                        f"over {len(result.trials)} grasps; failures: "
-                        + (", ".join(f"{k} {v}" for k, v in result.stage_counts.items() if v) or "none"))
+        self.summary = summary(result)
 
     # ---- a click on a grasp: replay and render that trial, as a job -------------------------
     def _on_select(self, change: dict) -> None:

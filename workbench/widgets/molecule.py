@@ -2,33 +2,22 @@
 
 Conformers show in 3Dmol.js with a slider over the ensemble and an energy table; proteins
 are coloured by pLDDT with the PAE heat map beside. Download buttons give the SDF, PDB
-and mmCIF. 3Dmol.js is bundled (no CDN): its ES module travels in a traitlet and is
-imported from a blob URL once per page.
+and mmCIF. 3Dmol.js is bundled (no CDN) and loads once per page (`static/libraries.js`).
 """
 
 from __future__ import annotations
 
 import base64
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import traitlets as t
 
-from workbench.widgets.base import JobWidget
-
-STATIC = Path(__file__).parent / "static"
-
-
-@cache
-def _viewer_source() -> str:
-    return (STATIC / "3Dmol.es6-min.js").read_text()
+from workbench.widgets.base import STATIC, JobWidget, widget_module
 
 
 class MoleculeWidget(JobWidget):
-    _esm = STATIC / "molecule.js"
+    _esm = widget_module("molecule.js")
     _css = STATIC / "molecule.css"
-    _viewer_js = t.Unicode("").tag(sync=True)
 
     mode = t.Unicode("conformers").tag(sync=True)  #: "conformers" | "fold"
     text = t.Unicode("").tag(sync=True)  #: SMILES (one per line) or a sequence (chains joined by ':')
@@ -43,7 +32,7 @@ class MoleculeWidget(JobWidget):
     downloads = t.Dict().tag(sync=True)  #: file name -> text content
 
     def __init__(self, text: str = "", mode: str = "conformers", device: str = "auto", **kwargs: Any):
-        super().__init__(text=text, mode=mode, device=device, _viewer_js=_viewer_source(), **kwargs)
+        super().__init__(text=text, mode=mode, device=device, **kwargs)
 
     def _submit(self) -> Any:
         from workbench import api

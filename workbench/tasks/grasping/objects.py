@@ -100,6 +100,11 @@ def load_mesh(path: Path, scale: float = 1.0) -> trimesh.Trimesh:
     mesh.apply_scale(scale)
     if not mesh.is_watertight:
         mesh.merge_vertices()
+        bent = _non_planar_holes(mesh)
+        if bent:  # closing it would invent geometry that is not in the file
+            raise InputError(
+                f"{path.name} is not watertight: {bent} of its holes are not flat, so closing them would "
+                "change the object's shape; close the holes in a mesh editor or pass a primitive.")
         trimesh.repair.fill_holes(mesh)
         trimesh.repair.fix_normals(mesh)
     if not mesh.is_watertight:
@@ -110,6 +115,22 @@ def load_mesh(path: Path, scale: float = 1.0) -> trimesh.Trimesh:
     if mesh.volume <= 0:
         mesh.invert()
     return mesh
+
+
+def _non_planar_holes(mesh: trimesh.Trimesh, tolerance: float = 1e-3) -> int:
+    """How many boundary loops of `mesh` do not lie in one plane (within `tolerance` of its size)."""
+    open_edges = mesh.edges_sorted[trimesh.grouping.group_rows(mesh.edges_sorted, require_count=1)]
+    if len(open_edges) == 0:
+        return 0
+    size = float(np.linalg.norm(mesh.extents)) or 1.0
+    bent = 0
+    for loop in trimesh.graph.connected_components(open_edges, min_len=3):
+        points = mesh.vertices[np.asarray(loop)]
+        centred = points - points.mean(axis=0)
+        normal = np.linalg.svd(centred, full_matrices=False)[2][-1]
+        if np.abs(centred @ normal).max() > tolerance * size:
+            bent += 1
+    return bent
 
 
 def convex_parts(mesh: trimesh.Trimesh, threshold: float = 0.08, max_parts: int = 16) -> tuple[

@@ -25,6 +25,7 @@ import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from rdkit import Chem
@@ -46,12 +47,12 @@ Chem.SetDefaultPickleProperties(Chem.PropertyPickleOptions.AllProps)
 class ConformerRequest:
     """What to embed and how. Defaults follow common practice for drug-like molecules."""
 
-    smiles: tuple[str, ...] = ()
+    smiles: tuple[str, ...] = ()  #: a SMILES, optionally followed by a space and a name
     files: tuple[str, ...] = ()  #: SDF, MOL or SMI files
     names: tuple[str, ...] = ()  #: titles for the SMILES, in order
     num_conformers: int = 50
     prune_rms: float = 0.5  #: Å, heavy atoms; applied at embedding and after optimisation
-    force_field: str = "MMFF94s"
+    force_field: Literal["MMFF94s", "MMFF94", "UFF", "none"] = "MMFF94s"  #: optimisation after embedding
     max_iterations: int = 2000  #: force-field steps per conformer
     energy_window: float | None = None  #: kcal/mol above the minimum; None keeps all
     temperature: float = 298.15  #: K, for Boltzmann weights

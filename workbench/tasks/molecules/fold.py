@@ -15,6 +15,7 @@ randomly initialised model of the same architecture, for tests and offline demos
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,12 +251,16 @@ def _write_outputs(model: Any, out: dict, protein: ProteinInput, request: FoldRe
     keep = np.concatenate([np.arange(s, s + len(c)) for s, c in zip(_chain_starts(protein, request), protein.chains)])
     plddt = plddt_joined[keep]
     pae = out["predicted_aligned_error"][0].float().cpu().numpy()[np.ix_(keep, keep)]
+    max_pae = out["max_predicted_aligned_error"] if "max_predicted_aligned_error" in out else pae.max()
     structure = split_chains(pdb_text, protein.name, [len(c) for c in protein.chains], request.linker_length,
                              plddt_joined)
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in protein.name)
     pdb_path, cif_path = out_dir / f"{safe}.pdb", out_dir / f"{safe}.cif"
     write_structure(structure, pdb_path, cif_path)
-    outputs = [("pdb", pdb_path), ("cif", cif_path)]
+    pae_json = out_dir / f"{safe}_pae.json"  # the AlphaFold DB layout PAE viewers read
+    pae_json.write_text(json.dumps([{"predicted_aligned_error": np.round(pae, 2).tolist(),
+                                     "max_predicted_aligned_error": round(float(max_pae), 2)}]))
+    outputs = [("pdb", pdb_path), ("cif", cif_path), ("pae_json", pae_json)]
     if request.plots:
         boundaries = list(np.cumsum([len(c) for c in protein.chains])[:-1])
         outputs.append(("pae", pae_png(pae, out_dir / f"{safe}_pae.png", protein.name, boundaries)))

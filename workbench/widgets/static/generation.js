@@ -9,6 +9,7 @@ function el(tag, attrs = {}, text = "") {
 }
 
 function render({ model, el: root }) {
+  model.send({ type: "ready" });  // the kernel fills the gallery from the store now
   root.style.font = "13px var(--jp-ui-font-family, system-ui, sans-serif)";
   const mode = el("select", { class: "wb-mode" });
   for (const m of ["text-to-image", "caption", "vqa"]) mode.append(el("option", { value: m }, m));
@@ -58,7 +59,9 @@ function render({ model, el: root }) {
   }
   function drawGallery() {
     gallery.replaceChildren(...model.get("gallery").map((g) => {
-      const a = el("a", { href: g.full, download: `${g.job}-${g.name}`, class: "wb-gallery-item" });
+      const base = workbenchBaseUrl();  // libraries.js; the PNG (with its recipe) from the store
+      const href = base === null ? g.src : `${base.replace(/\/?$/, "/")}workbench/api/jobs/${g.job}/files/${g.file}`;
+      const a = el("a", { href, download: `${g.job}-${g.name}`, class: "wb-gallery-item" });
       const img = el("img", { src: g.src, title: JSON.stringify(g.recipe, null, 1), style: "width:96px;height:96px;object-fit:cover" });
       a.append(img);
       return a;

@@ -2,11 +2,7 @@
 // It shows what the kernel sends; run, cancel and a click on a grasp are messages/traits.
 
 async function loadThree(model) {
-  if (!globalThis.__workbenchThree) {
-    const url = URL.createObjectURL(new Blob([model.get("_three_js")], { type: "text/javascript" }));
-    globalThis.__workbenchThree = import(url);
-  }
-  return globalThis.__workbenchThree;
+  return loadLibrary(model, "three.module.min.js");  // libraries.js
 }
 
 function el(tag, attrs = {}, text = "") {
@@ -24,6 +20,7 @@ function select(options, value) {
 }
 
 async function render({ model, el: root }) {
+  model.send({ type: "ready" });  // the kernel loads the object's mesh now, not in the constructor
   const THREE = await loadThree(model);
   root.style.font = "13px var(--jp-ui-font-family, system-ui, sans-serif)";
   const objectIn = el("input", { list: "wb-objects", value: model.get("object"), size: "22", class: "wb-object" });

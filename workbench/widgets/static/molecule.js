@@ -2,11 +2,7 @@
 // It only shows state the kernel sends; "run" and "cancel" are messages to the kernel.
 
 async function load3Dmol(model) {
-  if (!globalThis.__workbench3Dmol) {
-    const url = URL.createObjectURL(new Blob([model.get("_viewer_js")], { type: "text/javascript" }));
-    globalThis.__workbench3Dmol = import(url);
-  }
-  return globalThis.__workbench3Dmol;
+  return loadLibrary(model, "3Dmol.es6-min.js");  // libraries.js
 }
 
 function el(tag, attrs = {}, text = "") {
