@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from helpers import free_port
 
+import workbench as wb
+
 gr = pytest.importorskip("gradio")
 from gradio_client import Client  # noqa: E402
 
@@ -82,7 +84,9 @@ def test_understand_tab_with_an_uploaded_image(client, tmp_path):
     path = tmp_path / "red.png"
     Image.new("RGB", (40, 40), (200, 20, 20)).save(path)
     answer = client.predict(handle_file(str(path)), "what is this ?", "janus", True, "cpu", api_name="/understand")
-    assert isinstance(answer, str)
+    stored = wb.job(wb.jobs(task="vqa", limit=1)[0]["id"])  # the job the tab ran, reopened from the store
+    assert stored.request["question"] == "what is this ?" and stored.request["model"] == "janus"
+    assert stored.result.tokens >= 1 and answer == stored.result.text  # the tab shows the job's answer
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="Upload an image first"):

@@ -35,7 +35,7 @@ def server(tmp_path_factory):
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}/workbench/api"
     wait_for_http(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", 60, proc)
-    yield {"base": base, "home": home}
+    yield {"base": base, "home": home, "pid": proc.pid}
     proc.terminate()
     proc.wait(20)
 
@@ -71,6 +71,9 @@ def test_every_route_needs_the_token(server):
 def test_devices_and_jobs_from_another_process(server, jobs_in_store):
     status, _, body = call(server, "/devices")
     assert status == 200
+    maps = Path(f"/proc/{server['pid']}/maps")
+    if maps.exists():  # the server read devices that kernels published; it never loaded torch itself
+        assert "libtorch" not in maps.read_text()
     assert "cpu" in {d["id"] for d in json.loads(body)["devices"]}
     status, _, body = call(server, "/jobs")
     rows = json.loads(body)["jobs"]
@@ -134,3 +137,14 @@ def test_routes_match_the_openapi_description(server, jobs_in_store):
         for method, spec in ops.items():
             status, _, _ = call(server, concrete, method=method.upper())
             assert str(status) in spec["responses"], (method, path, status)
+
+
+def test_request_schemas_in_the_openapi_file_are_the_request_types():
+    """Requests are declared once: the OpenAPI file's schemas are generated from the request types
+    (regenerate with `workbench.tasks.requests.openapi_components()` after changing a request)."""
+    from workbench.tasks.registry import TASKS
+    from workbench.tasks.requests import openapi_components
+
+    assert {k: v for k, v in OPENAPI["components"]["schemas"].items() if k.endswith("-request")} == \
+        openapi_components()
+    assert set(openapi_components()) == {f"{name}-request" for name in TASKS}

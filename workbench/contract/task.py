@@ -29,9 +29,16 @@ class TaskContext:
     device_id: str
     capabilities: Capabilities
     backend: Backend
-    workdir: Path  #: the job's own folder: files written here become the job's result files
+    workdir_path: Path  #: where the job's own folder is (made on first use of `workdir`)
     report: ProgressCallback = field(repr=False)  #: records progress; raises `Cancelled` on cancel
     is_cancelled: Callable[[], bool] = field(default=lambda: False, repr=False)
+
+    @property
+    def workdir(self) -> Path:
+        """The job's own folder: files written here become the job's result files. Made when a task
+        first asks for it (most jobs of the count / selftest kind write nothing)."""
+        self.workdir_path.mkdir(parents=True, exist_ok=True)
+        return self.workdir_path
 
     @property
     def torch_device(self) -> str:

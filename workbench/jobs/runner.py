@@ -114,32 +114,33 @@ def execute(job: Job, task: Callable[[Any, TaskContext], Any], ctx_factory: Call
     if slot is not None and not slots.acquire(job, *slot, stop=lambda: _cancel_flagged(job)):
         settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled while waiting for a device")
         return
-    ctx = None
+
+    def cleanup() -> None:  # after the record is stored, before the end is announced
+        if job.store is not None:
+            job.store.discard_workdir(job.id)
+
     try:
         job.start()
         if job.store is not None:
             job.store.update(job)
-        ctx = ctx_factory(job)
-        result = task(job.request, ctx)
+        result = task(job.request, ctx_factory(job))
     except Cancelled as exc:
-        settle(job, JobState.CANCELLED, reason=str(exc) or "cancelled")
+        settle(job, JobState.CANCELLED, reason=str(exc) or "cancelled", cleanup=cleanup)
     except BaseException as exc:  # noqa: BLE001 - every fault becomes a failed job
         if not isinstance(exc, WorkbenchError):
             log.debug("job %s failed:\n%s", job.id, traceback.format_exc())
         job.traceback = traceback.format_exc()
-        settle(job, JobState.FAILED, reason=readable_reason(exc))
+        settle(job, JobState.FAILED, reason=readable_reason(exc), cleanup=cleanup)
         if not isinstance(exc, Exception):
             raise
     else:
         if job.cancel_requested:  # cancel arrived after the last progress call
-            settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled")
+            settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled", cleanup=cleanup)
         else:
-            settle(job, JobState.SUCCEEDED, result=result)
+            settle(job, JobState.SUCCEEDED, result=result, cleanup=cleanup)
     finally:
-        if slot is not None:
+        if slot is not None:  # after the end was announced: the job's interval lies inside its lease
             slots.release(job, slot[0])
-        if ctx is not None and job.store is not None:
-            job.store.discard_workdir(job.id)
 
 
 def _cancel_flagged(job: Job) -> bool:
@@ -158,16 +159,21 @@ def _cancelled_before_start(job: Job) -> bool:
     return False
 
 
-def settle(job: Job, state: JobState, *, result: Any = None, reason: str = "") -> None:
-    """Store the finished job, then announce its state (a succeeded job is always on disk)."""
+def settle(job: Job, state: JobState, *, result: Any = None, reason: str = "",
+           cleanup: Callable[[], None] = lambda: None) -> None:
+    """Store the finished job, run `cleanup`, then announce its state (a succeeded job is always on
+    disk, and its working folder is gone, by the time anyone sees it end)."""
     if job.store is None:
+        cleanup()
         job.finish(state, result=result, reason=reason)
         return
     try:
         stored = job.store.save(job, state=state.value, reason=reason, result=result)
     except Exception as exc:  # the store failing must not hang the caller
+        cleanup()
         job.finish(JobState.FAILED, reason=f"the result could not be stored: {readable_reason(exc)}")
         return
+    cleanup()
     job.finish(state, result=stored, reason=reason)
 
 

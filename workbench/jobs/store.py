@@ -369,10 +369,9 @@ class ResultStore:
 
     # ---- working folders ---------------------------------------------------------------
     def workdir(self, job_id: str) -> Path:
-        """A fresh working folder for a running job; removed by `discard_workdir` when it ends."""
-        path = self.work_dir / job_id
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        """Where a running job's working folder goes (its context makes it on first use);
+        removed by `discard_workdir` when the job ends."""
+        return self.work_dir / job_id
 
     def discard_workdir(self, job_id: str) -> None:
         shutil.rmtree(self.work_dir / job_id, ignore_errors=True)

@@ -160,3 +160,43 @@ def make_request(spec: TaskSpec, request: Any = None, **fields: Any) -> Any:
     except (TypeError, ValueError, OverflowError) as exc:  # a check the type's own code made
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{spec.name}: {text}") from None
+
+
+_JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
+
+
+def json_schema(spec: TaskSpec) -> dict[str, Any]:
+    """The request of a task as an OpenAPI 3 schema, from the same fields the CLI and `make_request` use."""
+    props: dict[str, Any] = {}
+    required = []
+    for info in fields_of(spec.request_type()):
+        if info.type is tuple:
+            item = _JSON_TYPES.get(info.item)
+            prop: dict[str, Any] = {"type": "array", "items": {"type": item} if item else {}}
+        elif info.type in _JSON_TYPES:
+            prop = {"type": _JSON_TYPES[info.type]}
+        else:
+            prop = {"type": "object"}
+        if info.help:
+            prop["description"] = info.help
+        if info.choices:
+            prop["enum"] = list(info.choices)
+        if info.optional:
+            prop["nullable"] = True
+        if info.required:
+            required.append(info.name)
+        elif info.default is not None and info.type in (*_JSON_TYPES, tuple):
+            prop["default"] = list(info.default) if isinstance(info.default, tuple) else info.default
+        props[info.name] = prop
+    schema: dict[str, Any] = {"type": "object", "description": spec.summary, "properties": props,
+                              "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def openapi_components() -> dict[str, Any]:
+    """`{"<task>-request": schema}` for every registered task (written into the server's openapi.json)."""
+    from workbench.tasks.registry import TASKS
+
+    return {f"{name}-request": json_schema(spec) for name, spec in sorted(TASKS.items())}
