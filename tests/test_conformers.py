@@ -207,3 +207,11 @@ def test_workers_zero_means_every_core_of_the_node_that_runs_it():
     auto = run_conformers(ConformerRequest(smiles=smiles, num_conformers=5, workers=0), cpu_context())
     one = run_conformers(ConformerRequest(smiles=smiles, num_conformers=5, workers=1), cpu_context())
     assert auto.files["sdf"].read_text() == one.files["sdf"].read_text()
+
+
+def test_a_huge_smiles_is_refused_before_rdkit_reads_it(devices):
+    """About 20,000 characters overflowed RDKit's stack in MolToSmiles and killed the process."""
+    huge = "C" * 25_000
+    with pytest.raises(JobFailed, match="the SMILES is 25,000 characters long; the limit is 2,000"):
+        wb.run("conformers", smiles=(huge,), device="cpu", timeout=60)
+    assert wb.run("conformers", smiles=("CCO",), num_conformers=2, device="cpu").num_ok == 1  # still alive

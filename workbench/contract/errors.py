@@ -8,6 +8,9 @@ other exception is a real fault and keeps its type name in the reason.
 
 from __future__ import annotations
 
+__all__ = ["Cancelled", "DeviceError", "InputError", "JobFailed", "JobNotFound", "ModelNotAvailable", "StoreError",
+           "UnknownTask", "WorkbenchError"]
+
 
 class WorkbenchError(Exception):
     """Base class: the message is meant for a person, not a traceback."""

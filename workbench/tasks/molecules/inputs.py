@@ -31,8 +31,16 @@ def _sanitize_error(mol: Chem.Mol) -> str:
     return ""
 
 
+#: longer SMILES overflow RDKit's stack (a segfault at about 20,000 characters) and no molecule
+#: within `max_atoms` needs more than a few hundred; checked before RDKit sees the text
+MAX_SMILES_LENGTH = 2000
+
+
 def parse_smiles(smiles: str, index: int, name: str | None = None) -> ParsedMolecule:
     text = smiles.strip()
+    if len(text) > MAX_SMILES_LENGTH:
+        return ParsedMolecule(index, name or f"mol{index + 1}", None, text[:40] + "...",
+                              f"the SMILES is {len(text):,} characters long; the limit is {MAX_SMILES_LENGTH:,}")
     if " " in text:  # "CCO ethanol": SMILES then a title, as in .smi files
         text, _, title = text.partition(" ")
         name = name or title.strip()
