@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -154,20 +155,40 @@ def test_finished_jobs_persist_and_reopen_in_a_new_process(devices, home):
     assert report["checks"][0]["dtype"] == "float32"
 
 
-def test_device_failing_mid_job_fails_that_job_only(devices):
+def test_a_device_failing_mid_job_moves_its_jobs_and_they_resume(devices):
+    from workbench.tasks.diagnostics import CountRequest
+
     sim, cpu = devices["sim:npu0"], devices["cpu"]
-    started = threading.Event()
-    doomed = sim.submit(slow_task, {"started": started, "steps": 3000})
+    doomed = sim.submit("count", CountRequest(steps=200, delay=0.01))
     queued = sim.submit(add_task, {"a": 1, "b": 2})
     other = cpu.submit(slow_task, {"steps": 20})
-    assert started.wait(10)
+    while len(doomed.checkpoints) < 20:
+        time.sleep(0.01)
     sim.fail("the simulated NPU lost power")
-    with pytest.raises(JobFailed, match="sim:npu0 stopped working mid job: the simulated NPU lost power"):
-        doomed.result(timeout=10)
-    with pytest.raises(JobFailed, match="before the job started"):
-        queued.result(timeout=10)
+    assert doomed.result(timeout=60).steps == 200 and doomed.device == "cpu"
+    moved = [e.message for e in doomed.snapshot_events() if e.message.startswith("moved from")]
+    assert len(moved) == 1 and re.fullmatch(
+        r"moved from sim:npu0 to cpu because Device sim:npu0 stopped working mid job: the simulated NPU lost "
+        r"power; resuming at item \d+ of 200", moved[0]), moved
+    where = [doomed.checkpoints[str(i)] for i in range(200)]  # the device that did each step, once
+    k = where.index("cpu")
+    assert k >= 20 and set(where[:k]) == {"sim:npu0"} and set(where[k:]) == {"cpu"}
+    assert f"resuming at item {k + 1} of 200" in moved[0]  # nothing redone, nothing skipped
+    assert queued.result(timeout=30)["sum"] == 3 and queued.device == "cpu"
     assert other.result(timeout=30) == {"done": True}
     from workbench.errors import DeviceError
 
     with pytest.raises(DeviceError, match="not working"):
         sim.submit(add_task, {"a": 1, "b": 1})
+
+
+def test_a_device_failing_with_nowhere_else_to_go_fails_its_job_with_the_reason(devices):
+    from workbench.contract import Requirements
+
+    sim = devices["sim:npu0"]
+    started = threading.Event()
+    doomed = sim.submit(slow_task, {"started": started, "steps": 3000}, requirements=Requirements(kinds=("npu",)))
+    assert started.wait(10)
+    sim.fail("the simulated NPU lost power")
+    with pytest.raises(JobFailed, match="sim:npu0 stopped working mid job: the simulated NPU lost power"):
+        doomed.result(timeout=10)

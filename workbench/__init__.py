@@ -34,6 +34,9 @@ _LAZY = {
     "run": ("workbench.api", "run"),
     "submit": ("workbench.api", "submit"),
     "connect": ("workbench.api", "connect"),
+    "any_of": ("workbench.api", "any_of"),
+    "first_of": ("workbench.api", "first_of"),
+    "drain": ("workbench.api", "drain"),
     "Job": ("workbench.jobs.job", "Job"),
     "JobState": ("workbench.jobs.job", "JobState"),
     "Progress": ("workbench.contract.progress", "Progress"),
@@ -43,7 +46,7 @@ _LAZY = {
 __all__ = [
     "Cancelled", "DeviceError", "InputError", "Job", "JobFailed", "JobState",
     "ModelNotAvailable", "Progress", "TaskContext", "WorkbenchError", "connect", "device", "devices", "job",
-    "jobs", "run", "submit",
+    "jobs", "run", "submit", "any_of", "first_of", "drain",
 ]
 
 

@@ -20,7 +20,8 @@ from workbench.scheduling.fanout import fan_out
 from workbench.tasks.registry import get_task
 from workbench.tasks.requests import make_request
 
-DeviceName = str | Device
+DeviceName = str | Device | registry.DeviceSet
+any_of, first_of, drain = registry.any_of, registry.first_of, registry.drain
 
 
 def list_devices(refresh: bool = False) -> list[Device]:
@@ -45,8 +46,8 @@ def submit(task: str | TaskSpec, request: Any = None, *,
     needs = spec.requirements_for(req)
     if isinstance(device, (list, tuple)):
         return fan_out(spec, req, [registry.get(d, needs) for d in device])
-    target = registry.get(device, needs)
-    return target.submit(spec, req, requirements=needs)
+    chosen = registry.resolve(device, needs, spec=spec, request=req)
+    return chosen.device.submit(spec, req, requirements=needs, placement=chosen.reason)
 
 
 def run(task: str | TaskSpec, request: Any = None, *, device: DeviceName = "auto",

@@ -23,7 +23,8 @@ def sig2(x: float | None) -> str:
         return "-"
     if x == 0:
         return "0"
-    return f"{x:.2g}" if abs(x) < 1000 else f"{x:,.0f}"
+    rounded = float(f"{x:.2g}")
+    return f"{rounded:.2g}" if abs(x) < 100 else f"{rounded:,.0f}"
 
 
 def when(t: float | None) -> str:

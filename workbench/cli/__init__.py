@@ -62,6 +62,12 @@ def device_rows(profile: bool, seconds: float, cluster: str | None = None) -> li
 def cmd_devices(a: argparse.Namespace) -> int:
     from workbench.scheduling import registry
 
+    if a.action in ("drain", "undrain"):
+        if not a.target:
+            raise UsageError(f"workbench devices {a.action}: name the device (see workbench devices --help)")
+        registry.drain(a.target, a.action == "drain")
+        print(f"{a.target}: {'drained: its jobs move to other devices' if a.action == 'drain' else 'takes work again'}")
+        return 0
     rows = device_rows(a.profile, a.seconds, a.cluster)
     if a.json:
         _print_json(rows)
@@ -70,6 +76,32 @@ def cmd_devices(a: argparse.Namespace) -> int:
     print(_table(body, headers))
     for problem in registry.problems:
         print(f"note: {problem}", file=sys.stderr)
+    return 0
+
+
+def cmd_bench(a: argparse.Namespace) -> int:
+    from workbench.scheduling.bench import bench
+
+    rows = bench(a.task or None, a.device or None, repeats=a.repeats,
+                 say=lambda line: print(line, file=sys.stderr))
+    if a.json:
+        _print_json(rows)
+    return 0
+
+
+def cmd_profiles(a: argparse.Namespace) -> int:
+    from workbench.jobs import perf
+    from workbench.jobs.store import default_store
+
+    rows = perf.table(default_store(), a.task)
+    if a.json:
+        _print_json(rows)
+    elif not rows:
+        print("no per-task figures yet: run some jobs, or `workbench bench`")
+    else:
+        print(_table([[r["device"], r["task"], r["model"], r["dtype"], f"{presenters.sig2(r['rate'])} {r['unit']}/s",
+                       str(r["samples"]), r["source"]] for r in rows],
+                     ["DEVICE", "TASK", "MODEL", "DTYPE", "RATE", "SAMPLES", "SOURCE"]))
     return 0
 
 
@@ -101,7 +133,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     spec = get_task(a.task)
     request = request_from_args(spec, a)
     job = api.submit(spec, request, device=a.device)
-    print(f"job {job.id}: {spec.name} on {job.device}", file=sys.stderr)
+    print(f"job {job.id}: {spec.name} on {job.device}" + (f" ({job.placement})" if job.placement else ""),
+          file=sys.stderr)
     bar = tqdm(total=100, unit="%", file=sys.stderr, disable=a.quiet or not sys.stderr.isatty()
                and os.environ.get("WORKBENCH_PROGRESS") != "1",
                bar_format="{l_bar}{bar}| {elapsed} {postfix}")
@@ -254,7 +287,10 @@ def build_parser() -> Parser:
     p = Parser(prog="workbench", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", parser_class=Parser, metavar="COMMAND")
 
-    d = sub.add_parser("devices", help="list devices (local, plug-ins, cluster)")
+    d = sub.add_parser("devices", help="list devices (local, plug-ins, cluster); drain or undrain one")
+    d.add_argument("action", nargs="?", choices=["list", "drain", "undrain"], default="list",
+                   help="drain: move queued and running jobs off a device (every process) and give it no new work")
+    d.add_argument("target", nargs="?", metavar="DEVICE", help="the device to drain or undrain")
     d.add_argument("--json", action="store_true")
     d.add_argument("--profile", action="store_true", help="measure and cache device profiles")
     d.add_argument("--seconds", type=float, default=0.3, help="profiling budget per figure")
@@ -262,12 +298,25 @@ def build_parser() -> Parser:
                    help="also list a Ray cluster's devices: host:port, ray://host:10001, auto, or local")
     d.set_defaults(func=cmd_devices)
 
+    b = sub.add_parser("bench", help="measure each task's standard case on each device (stored for placement)")
+    b.add_argument("--task", action="append", help="only this task (repeat for more)")
+    b.add_argument("--device", action="append", help="only this device (repeat for more)")
+    b.add_argument("--repeats", type=int, default=3, help="timed runs after one warm-up (median; default 3)")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_bench)
+    pr = sub.add_parser("profiles", help="per-task rates by device, model and dtype (history and bench)")
+    pr.add_argument("--task")
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=cmd_profiles)
+
     r = sub.add_parser("run", help="run a task and wait for its result")
     tasks = r.add_subparsers(dest="task", parser_class=Parser, metavar="TASK")
     for name, spec in TASKS.items():  # every registered task, its options from its request type
         t = tasks.add_parser(name, help=spec.summary, description=spec.summary)
         add_options(t, spec)
-        t.add_argument("--device", default="auto", help="auto, cpu, cuda:0, npu, ray:... (default auto)")
+        t.add_argument("--device", default="auto",
+                       help="auto, cpu, cuda:0, npu, ray:..., or a set: any:npu,cpu (fastest predicted) or "
+                            "first:npu,cpu (first that can run it) (default auto)")
         t.add_argument("--out", help="copy the result files here (a file name or a folder)")
         t.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
         t.add_argument("--quiet", action="store_true", help="no progress bar")

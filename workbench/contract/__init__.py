@@ -9,6 +9,7 @@ from workbench.contract.capabilities import ALL_FLOAT_DTYPES, Capabilities, GiB,
 from workbench.contract.errors import (
     Cancelled,
     DeviceError,
+    DeviceLost,
     InputError,
     JobFailed,
     JobNotFound,
@@ -22,7 +23,8 @@ from workbench.contract.requirements import Requirements
 from workbench.contract.task import TaskContext, TaskSpec, import_target
 
 __all__ = [
-    "ALL_FLOAT_DTYPES", "Backend", "Cancelled", "Capabilities", "DeviceError", "GiB", "InputError", "JobFailed",
+    "ALL_FLOAT_DTYPES", "Backend", "Cancelled", "Capabilities", "DeviceError", "DeviceLost", "GiB", "InputError",
+    "JobFailed",
     "JobNotFound", "MemoryPolicy", "ModelNotAvailable", "Progress", "ProgressCallback", "Requirements",
     "StoreError", "TaskContext", "TaskSpec", "UnknownTask", "WorkbenchError", "format_bytes", "import_target",
 ]

@@ -8,8 +8,8 @@ other exception is a real fault and keeps its type name in the reason.
 
 from __future__ import annotations
 
-__all__ = ["Cancelled", "DeviceError", "InputError", "JobFailed", "JobNotFound", "ModelNotAvailable", "StoreError",
-           "UnknownTask", "WorkbenchError"]
+__all__ = ["Cancelled", "DeviceError", "DeviceLost", "InputError", "JobFailed", "JobNotFound", "ModelNotAvailable",
+           "StoreError", "UnknownTask", "WorkbenchError"]
 
 
 class WorkbenchError(Exception):
@@ -22,6 +22,10 @@ class InputError(WorkbenchError, ValueError):
 
 class DeviceError(WorkbenchError):
     """A device is unknown, cannot satisfy a task, or stopped working mid job."""
+
+
+class DeviceLost(DeviceError):
+    """The device stopped working or was drained mid job: the job may move to another device."""
 
 
 class ModelNotAvailable(WorkbenchError):

@@ -32,6 +32,15 @@ class TaskContext:
     workdir_path: Path  #: where the job's own folder is (made on first use of `workdir`)
     report: ProgressCallback = field(repr=False)  #: records progress; raises `Cancelled` on cancel
     is_cancelled: Callable[[], bool] = field(default=lambda: False, repr=False)
+    #: finished items of an earlier run of this job (it moved here from another device): skip them
+    checkpoints: dict[str, Any] = field(default_factory=dict, repr=False)
+    save_checkpoint: Callable[[str, Any], None] = field(default=lambda key, value: None, repr=False)
+
+    def checkpoint(self, key: str, value: Any) -> None:
+        """Hand a finished item to the job layer: if the device dies or is drained, the job moves
+        and the new run gets it back in `checkpoints` instead of redoing it."""
+        self.checkpoints[key] = value
+        self.save_checkpoint(key, value)
 
     @property
     def workdir(self) -> Path:
@@ -96,6 +105,9 @@ class TaskSpec:
     split: str | None = None  #: "module:function(request, n) -> [request]" for fan-out
     merge: str | None = None  #: "module:function([result]) -> result"
     cli: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  #: CLI hints per field
+    unit: str = "jobs"  #: what the work is counted in: conformers, residues, steps, trials, tokens
+    work: str | None = None  #: "module:function(request) -> float", the work size in `unit` (default 1)
+    bench: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  #: a small standard case
 
     def _import(self, target: str) -> Any:
         return import_target(target, task=self.name, extra=self.extra)
@@ -110,6 +122,15 @@ class TaskSpec:
         if self.requirements is None:
             return Requirements()
         return self._import(self.requirements)(request)
+
+    def work_of(self, request: Any) -> float:
+        """The work in this request, in `unit` (for rates and predicted finish times)."""
+        return float(self._import(self.work)(request)) if self.work else 1.0
+
+    def model_of(self, request: Any) -> str:
+        """Which model does the work, for per-task performance figures."""
+        model = str(getattr(request, "model", "") or "-")
+        return f"tiny:{model}" if getattr(request, "tiny", False) else model
 
     def split_request(self, request: Any, parts: int) -> list[Any]:
         return [p for p in self._import(self.split)(request, parts) if p is not None] if self.split else [request]

@@ -8,17 +8,25 @@ tasks that need processes fan out themselves), takes a machine-wide slot before 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from workbench.contract.backend import Backend
 from workbench.contract.capabilities import Capabilities
-from workbench.contract.errors import DeviceError
+from workbench.contract.errors import DeviceError, DeviceLost
 from workbench.contract.requirements import Requirements
 from workbench.contract.task import TaskContext
+from workbench.jobs import perf
 from workbench.jobs.job import Job, JobState
 from workbench.jobs.runner import JobQueue, execute, make_context, settle
 from workbench.jobs.store import ResultStore, default_store
-from workbench.tasks.registry import TaskLike, resolve
+from workbench.tasks.registry import TASKS, TaskLike, resolve
+
+#: how often a running job looks whether its device was drained (by any process)
+DRAIN_POLL_S = 0.25
+#: moves `job` (running `fn`) elsewhere: True when it found a device (set by the scheduling registry)
+Relocator = Callable[[Job, Callable[..., Any], "LocalDevice", str], bool]
 
 
 class LocalDevice:
@@ -33,6 +41,8 @@ class LocalDevice:
         self.concurrency = concurrency or backend.concurrency
         self._queue: JobQueue | None = None
         self._queue_lock = threading.Lock()
+        self.relocator: Relocator | None = None
+        self._drained = (0.0, False)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}: {self._caps.name}>"
@@ -70,29 +80,66 @@ class LocalDevice:
         return max(mine, others)
 
     def submit(self, task: TaskLike, request: Any, *, task_name: str | None = None,
-               requirements: Requirements | None = None) -> Job:
+               requirements: Requirements | None = None, placement: str = "") -> Job:
         if self._fault:
             raise DeviceError(f"Device {self.id} is not working: {self._fault}")
         name, fn = resolve(task, task_name)
         job = Job(name, request, self.id, store=self.store)
+        job.requirements, job.placement = requirements, placement
         job.store.register(job)
+        if placement:
+            job.note(placement)
         self._jobs().put(_Queued(job, fn))
         return job
 
+    def resume(self, job: Job, fn: Callable[..., Any]) -> None:
+        """Take over a job that moved here (its checkpoints travel with it)."""
+        self._jobs().put(_Queued(job, fn))
+
+    @property
+    def drained(self) -> bool:
+        """Drained by `workbench devices drain` (any process); looked up at most every DRAIN_POLL_S."""
+        checked, value = self._drained
+        now = time.monotonic()
+        if now - checked >= DRAIN_POLL_S:
+            try:
+                value = self.id in self.store.drained()
+            except Exception:
+                value = False
+            self._drained = (now, value)
+        return value
+
     def _guard(self) -> None:
         if self._fault:
-            raise DeviceError(f"Device {self.id} stopped working mid job: {self._fault}")
+            raise DeviceLost(f"Device {self.id} stopped working mid job: {self._fault}")
+        if self.drained:
+            raise DeviceLost(f"{self.id} was drained")
 
     def context(self, job: Job) -> TaskContext:
         return make_context(job, self.id, self._caps, self.backend, self._guard)
 
+    def _relocate(self, fn: Callable[..., Any]) -> Callable[[Job, str], bool]:
+        def relocate(job: Job, why: str) -> bool:
+            return self.relocator is not None and self.relocator(job, fn, self, why)
+
+        return relocate
+
     def _run(self, item: Any) -> None:
         job, fn = item.job, item.fn
-        if self._fault:
-            settle(job, JobState.FAILED,
-                   reason=f"Device {self.id} stopped working before the job started: {self._fault}")
+        relocate = self._relocate(fn)
+        if self._fault or self.drained:
+            why = (f"Device {self.id} stopped working before the job started: {self._fault}" if self._fault
+                   else f"{self.id} was drained")
+            if not relocate(job, why):
+                settle(job, JobState.FAILED, reason=why)
             return
-        execute(job, fn, self.context, slot=(self.id, self.concurrency))
+        execute(job, fn, self.context, slot=(self.id, self.concurrency), relocate=relocate)
+        spec = TASKS.get(job.task_name)
+        if job.state is JobState.SUCCEEDED and spec is not None and not job.moves:
+            try:
+                perf.record_job(self.store, job, spec, job.result())
+            except Exception:  # a busy index must not fail a finished job
+                pass
 
     def fail(self, reason: str) -> None:
         """Mark the device broken (a lost accelerator, an unplugged simulator): running

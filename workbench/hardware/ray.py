@@ -227,7 +227,7 @@ class RayDevice:
 
     # ---- jobs -----------------------------------------------------------------------------
     def submit(self, task: TaskLike, request: Any, *, task_name: str | None = None,
-               requirements: Requirements | None = None) -> Job:
+               requirements: Requirements | None = None, placement: str = "") -> Job:
         if self._fault:
             raise DeviceError(f"Device {self.id} is not available: {self._fault}")
         name, _ = resolve(task, task_name)
@@ -238,14 +238,26 @@ class RayDevice:
             if not alive:
                 raise DeviceError(f"No node of the cluster offers {self.resource} any more.")
             target = self.choose(alive, requirements or Requirements())
-            return target.submit(task, request, task_name=task_name, requirements=requirements)
+            return target.submit(task, request, task_name=task_name, requirements=requirements,
+                                 placement=placement)
         payload = name if (isinstance(task, (str, TaskSpec)) and name in TASKS) else task
         job = Job(name, request, self.id, store=default_store())
+        job.requirements, job.placement = requirements, placement
         job.store.register(job)
+        if placement:
+            job.note(placement)
+        self.resume(job, payload)
+        return job
+
+    def resume(self, job: Job, payload: Any) -> None:
+        """Run `job` here (new, or moved here with its checkpoints from another device)."""
+        if isinstance(payload, TaskSpec):
+            payload = payload.name
+        elif callable(payload) and job.task_name in TASKS and TASKS[job.task_name].load() is payload:
+            payload = job.task_name  # a registered task travels by name, not by pickled function
         with self._load_lock:
             self._load += 1
-        _driver_pool.submit(_drive, job, payload, request, self, requirements or Requirements())
-        return job
+        _driver_pool.submit(_drive, job, payload, job.request, self, job.requirements or Requirements())
 
 
 # ---- the driver side of one job -------------------------------------------------------------
@@ -258,10 +270,25 @@ def _dead_node_errors() -> tuple[type, ...]:
     return tuple(getattr(rx, n) for n in names if hasattr(rx, n))
 
 
-def _next_device(failed: RayDevice, req: Requirements) -> RayDevice | None:
+def _next_device(failed: RayDevice, req: Requirements) -> Any:
+    """Another device (Ray or local, any chip kind) that can take the job over; None if there is none."""
     candidates = [d for d in failed.alternatives()
-                  if d is not failed and not d.is_class and not d._fault and not req.unmet(d.capabilities)]
+                  if d is not failed and not getattr(d, "is_class", False) and not getattr(d, "fault", None)
+                  and not req.unmet(d.capabilities)]
     return failed.choose(candidates, req) if candidates else None
+
+
+def _hand_over(job: Job, payload: Any, current: RayDevice, req: Requirements, why: str) -> bool:
+    """Move the job to the next device, resuming from its checkpoints; False when none can take it."""
+    nxt = _next_device(current, req)
+    if nxt is None:
+        return False
+    total = job.last_progress.total if job.last_progress else None
+    job.move(nxt.id, why, total)
+    job.store.update(job)
+    nxt.resume(job, resolve(payload)[1] if isinstance(payload, str) and not isinstance(nxt, RayDevice)
+               else payload)
+    return True
 
 
 def _drive(job: Job, payload: Any, request: Any, device: RayDevice, req: Requirements) -> None:
@@ -286,17 +313,16 @@ def _drive(job: Job, payload: Any, request: Any, device: RayDevice, req: Require
                 except dead as exc:
                     reason = f"{type(exc).__name__}: the node or its worker died"
                     current.mark_dead(reason)
-                    nxt = _next_device(current, req)
-                    if nxt is None:
+                    if not _hand_over(job, payload, current, req, f"{current.id} died ({reason})"):
                         settle(job, JobState.FAILED, reason=(
                             f"Device {current.id} died mid job ({reason}) and no other device can run it: "
                             f"it needs {req.describe()}."))
-                        return
-                    job.move(nxt.id, f"{current.id} died ({reason})")
-                    store.update(job)
-                    current = nxt
-                    continue
+                    return
             kind = outcome[0]
+            if kind == "error" and outcome[1] == "lost":  # drained: move on, resuming
+                if not _hand_over(job, payload, current, req, outcome[2]):
+                    settle(job, JobState.FAILED, reason=f"{outcome[2]} and no other device can run it")
+                return
             if kind == "done":
                 _, result, files = outcome
                 if files:
@@ -331,13 +357,17 @@ def _stream(job: Job, payload: Any, request: Any, device: RayDevice) -> tuple:
 
     store = job.store
     actor = device.actor()
-    gen = actor.run.remote(job.id, payload, request)
+    gen = actor.run.remote(job.id, payload, request, dict(job.checkpoints))
     job.on_cancel(lambda: actor.cancel.remote(job.id))
     cancelled_elsewhere = external_cancel_check(job)
+    drain_asked = False
     while True:
-        ready, _ = ray.wait([gen], timeout=1.0)
+        ready, _ = ray.wait([gen], timeout=0.25)
         if not job.cancel_requested and cancelled_elsewhere():
             job.cancel("cancelled from another process")
+        if not drain_asked and device.id in store.drained():
+            drain_asked = True
+            actor.drain.remote(job.id)
         if not ready:
             if not _node_alive(device.node_id):
                 from ray.exceptions import NodeDiedError
@@ -355,6 +385,8 @@ def _stream(job: Job, payload: Any, request: Any, device: RayDevice) -> tuple:
                 store.update(job)
         elif item[0] == "note":
             job.note(item[1])
+        elif item[0] == "checkpoint":
+            job.record_checkpoint(item[1], item[2])
         else:
             return item
     raise DeviceError(f"the worker on {device.id} stopped without a result")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.contract.backend import Backend
-from workbench.contract.errors import Cancelled, InputError, WorkbenchError
+from workbench.contract.errors import Cancelled, DeviceLost, InputError, WorkbenchError
 from workbench.contract.task import TaskContext
 from workbench.hardware.backends import BUILTIN, AcceleratorBackend, CpuBackend
 from workbench.jobs.codec import result_files, with_files
@@ -65,6 +65,7 @@ class DeviceWorker:
         self.backend, self.note = node_backend(kind)
         self.torch_device = self.backend.torch_device
         self._cancelled: set[str] = set()
+        self._draining: set[str] = set()
 
     def info(self) -> dict[str, Any]:
         import ray
@@ -78,7 +79,11 @@ class DeviceWorker:
     def cancel(self, job_id: str) -> None:
         self._cancelled.add(job_id)
 
-    def run(self, job_id: str, task: Any, request: Any) -> Iterator[tuple]:
+    def drain(self, job_id: str) -> None:
+        """The device is drained: the task stops at its next progress report, its checkpoints kept."""
+        self._draining.add(job_id)
+
+    def run(self, job_id: str, task: Any, request: Any, checkpoints: dict | None = None) -> Iterator[tuple]:
         """Yields ("progress", Progress)..., then ("done", result, files) or ("error", kind, message)."""
         events: queue.Queue = queue.Queue()
         name, fn = resolve(task)
@@ -86,11 +91,14 @@ class DeviceWorker:
         def progress(p: Any) -> None:
             if job_id in self._cancelled:
                 raise Cancelled("cancelled by the user")
+            if job_id in self._draining:
+                raise DeviceLost(f"{self.device_id} was drained")
             events.put(("progress", p))
 
         workdir = Path(tempfile.mkdtemp(prefix=f"workbench-{job_id}-"))
         ctx = TaskContext(self.device_id, self.backend.capabilities(), self.backend, workdir, progress,
-                          lambda: job_id in self._cancelled)
+                          lambda: job_id in self._cancelled, checkpoints=dict(checkpoints or {}),
+                          save_checkpoint=lambda key, value: events.put(("checkpoint", key, value)))
 
         def target() -> None:
             try:
@@ -101,6 +109,8 @@ class DeviceWorker:
                 events.put(("done", with_files(result, {}) if files else result, files))
             except Cancelled as exc:
                 events.put(("error", "cancelled", str(exc)))
+            except DeviceLost as exc:
+                events.put(("error", "lost", str(exc)))
             except InputError as exc:
                 events.put(("error", "input", str(exc)))
             except WorkbenchError as exc:
@@ -118,6 +128,7 @@ class DeviceWorker:
             yield item
             if item[0] in ("done", "error"):
                 self._cancelled.discard(job_id)
+                self._draining.discard(job_id)
                 return
 
 

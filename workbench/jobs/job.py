@@ -65,6 +65,10 @@ class Job:
         self.id = job_id or new_job_id()
         self.store = store  #: the ResultStore that keeps this job's record (None: not stored)
         self.traceback: str = ""  #: the task's traceback when it failed with a real fault
+        self.placement: str = ""  #: why it runs where it runs ("placed on X: about 12 s, vs ...")
+        self.requirements: Any = None  #: what it needs from a device (for moves)
+        self.checkpoints: dict[str, Any] = {}  #: finished items, kept so a moved job resumes
+        self.moves = 0
         self.task_name = task_name
         self.request = request
         self.device = device_id
@@ -233,10 +237,21 @@ class Job:
         """queued -> running."""
         self._set_state(JobState.RUNNING)
 
-    def move(self, device_id: str, why: str) -> None:
-        """The job now runs on `device_id` (a migration); the event stream says why."""
+    def move(self, device_id: str, why: str, total: float | None = None) -> None:
+        """The job now runs on `device_id` (a migration); the event stream says why and where it
+        resumes."""
         previous, self.device = self.device, device_id
-        self.note(f"moved from {previous} to {device_id} because {why}")
+        self.moves += 1
+        with self._cond:
+            done = len(self.checkpoints)
+        resume = f"; resuming at item {done + 1} of {int(total)}" if total else (
+            f"; resuming after {done} finished item(s)" if done else "; starting over (no finished items)")
+        self.note(f"moved from {previous} to {device_id} because {why}{resume}")
+
+    def record_checkpoint(self, key: str, value: Any) -> None:
+        """A finished item of the task (see `TaskContext.checkpoint`)."""
+        with self._cond:
+            self.checkpoints[key] = value
 
     def finish(self, state: JobState, *, result: Any = None, reason: str = "") -> None:
         """Announce the final state (after the record is stored: see `jobs.runner.settle`)."""

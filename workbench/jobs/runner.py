@@ -20,7 +20,7 @@ from typing import Any
 
 from workbench.contract.backend import Backend
 from workbench.contract.capabilities import Capabilities
-from workbench.contract.errors import Cancelled, WorkbenchError
+from workbench.contract.errors import Cancelled, DeviceLost, WorkbenchError
 from workbench.contract.task import TaskContext
 from workbench.jobs import slots
 from workbench.jobs.job import Job, JobState
@@ -96,7 +96,8 @@ def make_context(job: Job, device_id: str, caps: Capabilities, backend: Backend,
         return job.cancel_requested
 
     workdir = job.store.workdir(job.id) if job.store is not None else _temp_workdir(job)
-    return TaskContext(device_id, caps, backend, workdir, report, cancelled)
+    return TaskContext(device_id, caps, backend, workdir, report, cancelled,
+                       checkpoints=dict(job.checkpoints), save_checkpoint=job.record_checkpoint)
 
 
 def _temp_workdir(job: Job) -> Any:
@@ -107,8 +108,11 @@ def _temp_workdir(job: Job) -> Any:
 
 
 def execute(job: Job, task: Callable[[Any, TaskContext], Any], ctx_factory: Callable[[Job], TaskContext], *,
-            slot: tuple[str, int] | None = None) -> None:
-    """Run `task(job.request, ctx)` and settle the job. `slot`: (device id, capacity) to lease."""
+            slot: tuple[str, int] | None = None,
+            relocate: Callable[[Job, str], bool] | None = None) -> None:
+    """Run `task(job.request, ctx)` and settle the job. `slot`: (device id, capacity) to lease.
+    `relocate(job, why)`: when the device is lost or drained mid job, move the job (with its
+    checkpoints) to another device; True when it did, and then this run just ends."""
     if _cancelled_before_start(job):
         return
     if slot is not None and not slots.acquire(job, *slot, stop=lambda: _cancel_flagged(job)):
@@ -124,6 +128,9 @@ def execute(job: Job, task: Callable[[Any, TaskContext], Any], ctx_factory: Call
         if job.store is not None:
             job.store.update(job)
         result = task(job.request, ctx_factory(job))
+    except DeviceLost as exc:
+        if relocate is None or not relocate(job, str(exc)):
+            settle(job, JobState.FAILED, reason=str(exc), cleanup=cleanup)
     except Cancelled as exc:
         settle(job, JobState.CANCELLED, reason=str(exc) or "cancelled", cleanup=cleanup)
     except BaseException as exc:  # noqa: BLE001 - every fault becomes a failed job

@@ -58,6 +58,25 @@ CREATE TABLE IF NOT EXISTS slots (
     since REAL NOT NULL,
     PRIMARY KEY (device, job)
 );
+CREATE TABLE IF NOT EXISTS perf (
+    device TEXT NOT NULL,
+    task TEXT NOT NULL,
+    model TEXT NOT NULL,
+    dtype TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    units REAL NOT NULL,
+    seconds REAL NOT NULL,
+    source TEXT NOT NULL,
+    at REAL NOT NULL,
+    extra TEXT
+);
+CREATE INDEX IF NOT EXISTS perf_key ON perf (task, device);
+CREATE TABLE IF NOT EXISTS drains (
+    device TEXT NOT NULL,
+    host TEXT NOT NULL,
+    since REAL NOT NULL,
+    PRIMARY KEY (device, host)
+);
 CREATE TABLE IF NOT EXISTS devices (
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
@@ -95,6 +114,8 @@ class StoredJob:
     files: dict[str, Path] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     folder: Path | None = None
+    placement: str = ""  #: why it ran where it ran
+    moves: int = 0  #: how often it moved to another device
 
     @property
     def duration(self) -> float | None:
@@ -249,6 +270,8 @@ class ResultStore:
                 "result": to_jsonable(result) if state == "succeeded" else None,
                 "result_type": type_name(result) if state == "succeeded" else None,
                 "files": {k: str(v.relative_to(final)) for k, v in stored_files.items()},
+                "placement": getattr(job, "placement", ""),
+                "moves": getattr(job, "moves", 0),
                 "events_total": len(events),
                 "events": events[:MAX_EVENTS_KEPT // 2] + events[-MAX_EVENTS_KEPT // 2:]
                 if len(events) > MAX_EVENTS_KEPT else events,
@@ -347,6 +370,8 @@ class ResultStore:
             request=rec.get("request") or {},
             request_type=rec.get("request_type"),
             result=result,
+            placement=rec.get("placement") or "",
+            moves=rec.get("moves") or 0,
             files={k: folder / v for k, v in (rec.get("files") or {}).items()},
             events=rec.get("events") or [],
             folder=folder,
@@ -446,6 +471,30 @@ class ResultStore:
         return [{"id": dev_id, "capabilities": json.loads(caps), "profile": json.loads(profile) if profile else None,
                  "updated": updated, "load": self.leases(dev_id) + queued.get(dev_id, 0)}
                 for dev_id, (caps, profile, updated) in latest.items()]
+
+    # ---- per-task performance (see jobs.perf) ------------------------------------------------
+    def add_perf(self, row: dict[str, Any]) -> None:
+        self._exec("INSERT INTO perf (device, task, model, dtype, unit, units, seconds, source, at, extra) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (row["device"], row["task"], row["model"], row["dtype"], row["unit"], row["units"],
+                    row["seconds"], row["source"], time.time(), json.dumps(row.get("extra") or {})))
+
+    def perf_rows(self, task: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT device, task, model, dtype, unit, units, seconds, source, at, extra FROM perf"
+        rows = self._exec(sql + (" WHERE task=?" if task else "") + " ORDER BY at", (task,) if task else ())
+        keys = ("device", "task", "model", "dtype", "unit", "units", "seconds", "source", "at", "extra")
+        return [{**dict(zip(keys, r, strict=False)), "extra": json.loads(r[-1] or "{}")} for r in rows]
+
+    # ---- drained devices (every process of this host moves its jobs off them) ---------------
+    def set_drained(self, device: str, drained: bool = True) -> None:
+        if drained:
+            self._exec("INSERT OR REPLACE INTO drains (device, host, since) VALUES (?, ?, ?)",
+                       (device, self._host, time.time()))
+        else:
+            self._exec("DELETE FROM drains WHERE device=? AND host=?", (device, self._host))
+
+    def drained(self) -> set[str]:
+        return {r[0] for r in self._exec("SELECT device FROM drains WHERE host=?", (self._host,))}
 
     def close(self) -> None:
         with self._lock:

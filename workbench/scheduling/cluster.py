@@ -52,12 +52,13 @@ def _choose(devices: list, req: Requirements) -> Any:
     return placement.choose(devices, req)
 
 
-def _alternatives() -> list[RayDevice]:
+def _alternatives() -> list:
+    """Where a job may move when its Ray device dies or is drained: any usable device, Ray or local."""
     try:
         refresh()
     except Exception:
         pass
-    return cluster_devices()
+    return registry.usable()
 
 
 def refresh() -> list[RayDevice]:

@@ -1,16 +1,20 @@
 """Finding devices by name: the backends' devices, chip plug-ins, and devices added at run time.
 
-Names: `auto`, an exact id (`cpu`, `cuda:0`, `sim:npu0`, `ray:npu`), or a kind (`cuda`,
-`npu`, `gpu`) meaning the best device of that kind. A chip is one `Backend` class; a vendor
-package registers it as an entry point in the group `workbench.devices` (this package's own
-simulated chip is registered the same way). An entry point may also name a function that
-returns devices, for back-ends that are not torch chips.
+Names: `auto`, an exact id (`cpu`, `cuda:0`, `sim:npu0`, `ray:npu`), a kind (`cuda`,
+`npu`, `gpu`) meaning the best device of that kind, or a device set: `any:npu,cpu` (whichever
+is predicted to finish first) or `first:npu,cpu` (the first in that order that can run the
+task). A plain Python list of devices means something else: a batch split across them.
+
+A chip is one `Backend` class; a vendor package registers it as an entry point in the group
+`workbench.devices` (this package's own simulated chip is registered the same way). An entry
+point may also name a function that returns devices, for back-ends that are not torch chips.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -20,6 +24,7 @@ from workbench.contract.requirements import Requirements
 from workbench.hardware import local
 from workbench.hardware.backends import BUILTIN, AcceleratorBackend
 from workbench.hardware.base import Device
+from workbench.jobs.job import Job
 from workbench.jobs.store import default_store
 from workbench.scheduling import placement
 from workbench.scheduling.profiles import cached_profiles
@@ -76,6 +81,9 @@ def discover(refresh: bool = False) -> list[Device]:
                 if dev_id in old:
                     fresh.setdefault(dev_id, old[dev_id])
             _devices = fresh
+            for d in fresh.values():
+                if isinstance(d, local.LocalDevice):
+                    d.relocator = relocate
             publish(list(fresh.values()))
         return list(_devices.values())
 
@@ -114,26 +122,112 @@ def names() -> list[str]:
     return [d.id for d in discover()]
 
 
-def get(name: str | Device = "auto", requirements: Requirements | None = None) -> Device:
-    """The device called `name` that can satisfy `requirements`, or a `DeviceError` saying why not."""
-    if not isinstance(name, str):
-        return name
-    req = requirements or Requirements()
-    devices = discover()
+@dataclass(frozen=True)
+class DeviceSet:
+    """Several devices for one job: `any` (predicted to finish first) or `first` (in this order)."""
+
+    mode: str  #: "any" | "first"
+    names: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.mode}:{','.join(self.names)}"
+
+    @classmethod
+    def parse(cls, text: str) -> DeviceSet | None:
+        mode, sep, rest = text.partition(":")
+        if sep and mode in ("any", "first") and rest:
+            return cls(mode, tuple(n.strip() for n in rest.split(",") if n.strip()))
+        return None
+
+
+def any_of(*names: str) -> DeviceSet:
+    """Any of these devices, whichever is predicted to finish the job first."""
+    return DeviceSet("any", tuple(names))
+
+
+def first_of(*names: str) -> DeviceSet:
+    """The first of these devices, in this order, that can run the job."""
+    return DeviceSet("first", tuple(names))
+
+
+def usable(devices: list[Device] | None = None) -> list[Device]:
+    """Devices that take new work: not broken, not drained."""
+    drained = default_store().drained()
+    return [d for d in (devices if devices is not None else discover())
+            if not getattr(d, "fault", None) and d.id not in drained]
+
+
+def _named(name: str, devices: list[Device]) -> list[Device]:
     key = name.strip().lower()
-    if key in ("", "auto"):
-        return placement.choose(devices, req)
     by_id = {d.id.lower(): d for d in devices}
     if key in by_id:
-        device = by_id[key]
-        placement.check(device, req, devices)
-        return device
+        return [by_id[key]]
     kinds = GPU_KINDS if key == "gpu" else (key,)
     same_kind = [d for d in devices if d.capabilities.kind in kinds]
     if same_kind:
-        return placement.choose(same_kind, req)
+        return same_kind
     available = ", ".join(d.id for d in devices)
-    raise DeviceError(
-        f"Unknown device {name!r}. Available devices: {available}. "
-        "Use 'auto' to let workbench choose."
-    )
+    raise DeviceError(f"Unknown device {name!r}. Available devices: {available}. Use 'auto' to let workbench choose.")
+
+
+def resolve(name: str | Device | DeviceSet = "auto", requirements: Requirements | None = None, *,
+            spec: Any = None, request: Any = None) -> placement.Placement:
+    """The device for a job, and why: by name, kind, device set or `auto`; a `DeviceError` saying
+    why not when none can run it."""
+    if isinstance(name, str):
+        name = DeviceSet.parse(name.strip()) or name
+    if not isinstance(name, (str, DeviceSet)):
+        return placement.Placement(name)
+    req = requirements or Requirements()
+    devices = discover()
+    if isinstance(name, DeviceSet):
+        members: list[Device] = []
+        for n in name.names:
+            members.extend(d for d in _named(n, devices) if d not in members)
+        if name.mode == "first":
+            for d in members:
+                why_not = req.unmet(d.capabilities)
+                if not why_not and d in usable(members):
+                    skipped = [m.id for m in members[:members.index(d)]]
+                    reason = f"placed on {d.id}: the first of {', '.join(name.names)} that can run it" + (
+                        f" ({', '.join(skipped)} cannot)" if skipped else "")
+                    return placement.Placement(d, reason)
+            return placement.Placement(placement.choose(members, req))  # raises, naming what is missing
+        return placement.place(usable(members) or members, req, spec, request)
+    key = name.strip().lower()
+    if key in ("", "auto"):
+        return placement.place(usable(devices) or devices, req, spec, request)
+    named = _named(key, devices)
+    if len(named) == 1 and named[0].id.lower() == key:
+        placement.check(named[0], req, devices)
+        return placement.Placement(named[0])
+    return placement.place(usable(named) or named, req, spec, request)
+
+
+def get(name: str | Device | DeviceSet = "auto", requirements: Requirements | None = None) -> Device:
+    """The device called `name` that can satisfy `requirements`, or a `DeviceError` saying why not."""
+    return resolve(name, requirements).device
+
+
+def relocate(job: Job, fn: Any, source: Device, why: str) -> bool:
+    """Move `job` off `source` (lost or drained) to the device predicted to finish it first, local or
+    Ray, any chip kind; it resumes from its checkpoints there. False when no device can run it."""
+    req = job.requirements or Requirements()
+    candidates = [d for d in usable() if d is not source and not req.unmet(d.capabilities)
+                  and not getattr(d, "is_class", False)]
+    if not candidates:
+        return False
+    target = placement.choose(candidates, req)
+    total = job.last_progress.total if job.last_progress else None
+    job.move(target.id, why, total)
+    if job.store is not None:
+        job.store.update(job)
+    target.resume(job, fn)
+    return True
+
+
+def drain(device_id: str, drained: bool = True) -> None:
+    """Move queued and running jobs off a device (every process of this machine), without failing
+    them, and give it no new work until `drain(device_id, False)`."""
+    get(device_id)  # an unknown name is a DeviceError here, not a silent no-op
+    default_store().set_drained(device_id, drained)

@@ -32,9 +32,15 @@ class CountResult:
     pid: int
 
 
+def work(request: CountRequest) -> float:
+    return float(request.steps)
+
+
 def run(request: CountRequest, ctx: TaskContext) -> CountResult:
-    for i in range(request.steps):
+    """Each finished step is a checkpoint: a job moved to another device goes on from there."""
+    for i in range(len(ctx.checkpoints), request.steps):
         ctx.progress(Progress(i + 1, request.steps, f"step {i + 1}"))
         if request.delay:
             time.sleep(request.delay)
+        ctx.checkpoint(str(i), ctx.device_id)
     return CountResult(request.steps, socket.gethostname(), os.getpid())

@@ -67,6 +67,10 @@ def copy_gbps(device: torch.device, mib: int, budget: float, sync: Callable[[], 
     return 2 * src.numel() * 4 * reps / elapsed / 1e9  # read + write
 
 
+def work(request: ProfileRequest) -> float:
+    return 3.0
+
+
 def run(request: ProfileRequest, ctx: TaskContext) -> ProfileResult:
     """The profiling task: three figures, with progress after each."""
     dev = torch.device(ctx.torch_device)

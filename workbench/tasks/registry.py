@@ -31,12 +31,14 @@ register(TaskSpec(
     summary="Run a tiny transformer on the device in each dtype and check it against float64.",
     requirements="workbench.tasks.selftest:requirements",
     cli={"dtypes": {"csv": True, "metavar": "DTYPE,..."}},
+    unit="forward passes", work="workbench.tasks.selftest:work", bench={"dtypes": ("float32",)},
 ))
 register(TaskSpec(
     name="profile",
     run="workbench.tasks.profile:run",
     request="workbench.tasks.profile:ProfileRequest",
     cli={"seconds_per_figure": {"flags": ["--seconds"]}},
+    unit="figures", work="workbench.tasks.profile:work",
     summary="Measure matmul TFLOP/s and memory GB/s of a device.",
 ))
 
@@ -73,6 +75,9 @@ register(TaskSpec(
     split="workbench.tasks.molecules.conformers:split",
     cli={"smiles": {"metavar": "'SMILES [NAME]'"}, "files": {"flags": ["--sdf"], "metavar": "FILE"},
          "num_conformers": {"flags": ["--num"]}},
+    unit="conformers", work="workbench.tasks.molecules.conformers:work",
+    bench={"smiles": ("CC(=O)Oc1ccccc1C(=O)O", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "CC(C)Cc1ccc(cc1)C(C)C(=O)O"),
+           "num_conformers": 10},
     merge="workbench.tasks.molecules.conformers:merge",
 ))
 register(TaskSpec(
@@ -82,6 +87,9 @@ register(TaskSpec(
     summary="Protein structure with ESMFold: PDB + mmCIF with pLDDT, PAE and pLDDT plots.",
     requirements="workbench.tasks.molecules.fold:requirements",
     cli={"sequences": {"flags": ["--sequence"], "metavar": "SEQ[:CHAIN2...]"}},
+    unit="residues", work="workbench.tasks.molecules.fold:work",
+    bench={"sequences": ("MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG",),
+           "tiny": True, "num_recycles": 0},
     extra="molecules",
 ))
 register(TaskSpec(
@@ -89,6 +97,7 @@ register(TaskSpec(
     run="workbench.tasks.diagnostics:run",
     request="workbench.tasks.diagnostics:CountRequest",
     summary="Count to N with progress per step (checks progress, cancel and migration).",
+    unit="steps", work="workbench.tasks.diagnostics:work", bench={"steps": 200, "delay": 0.0},
 ))
 register(TaskSpec(
     name="grasp",
@@ -99,6 +108,7 @@ register(TaskSpec(
     extra="grasping",
     split="workbench.tasks.grasping.grasp:split",
     cli={"num_grasps": {"flags": ["--num"]}, "render": {"metavar": "TRIAL"}},
+    unit="trials", work="workbench.tasks.grasping.grasp:work", bench={"object": "box", "num_grasps": 8, "render": ()},
     merge="workbench.tasks.grasping.grasp:merge",
 ))
 register(TaskSpec(
@@ -107,6 +117,8 @@ register(TaskSpec(
     request="workbench.tasks.multimodal.text_to_image:Text2ImageRequest",
     summary="Images from a prompt with a diffusers pipeline; PNGs carry their full recipe.",
     requirements="workbench.tasks.multimodal.text_to_image:requirements",
+    unit="denoising steps", work="workbench.tasks.multimodal.text_to_image:work",
+    bench={"prompt": "a red cube on a table", "tiny": True, "steps": 4, "width": 64, "height": 64},
     extra="multimodal",
 ))
 register(TaskSpec(
@@ -116,6 +128,7 @@ register(TaskSpec(
     cli={"question": {"hide": True}},
     summary="Describe an image with an image-text-to-text model, streamed token by token.",
     requirements="workbench.tasks.multimodal.understand:requirements",
+    unit="tokens", work="workbench.tasks.multimodal.understand:work",
     extra="multimodal",
 ))
 register(TaskSpec(
@@ -124,5 +137,6 @@ register(TaskSpec(
     request="workbench.tasks.multimodal.understand:VQARequest",
     summary="Answer a question about an image, streamed token by token.",
     requirements="workbench.tasks.multimodal.understand:requirements",
+    unit="tokens", work="workbench.tasks.multimodal.understand:work",
     extra="multimodal",
 ))

@@ -59,6 +59,10 @@ class SelftestResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
+def work(request: SelftestRequest) -> float:
+    return len(request.dtypes) * request.repeats
+
+
 def requirements(request: SelftestRequest) -> Requirements:
     # One dtype at a time is enough for placement: a device is chosen that has the first.
     return Requirements(dtype=request.dtypes[0], min_memory=64 * 1024**2)

@@ -73,6 +73,10 @@ class GraspResult:
     notes: list[str] = field(default_factory=list)
 
 
+def work(request: GraspRequest) -> float:
+    return float(len(request.poses) or request.num_grasps)
+
+
 def requirements(request: GraspRequest) -> Requirements:
     return Requirements(kinds=("cpu",))  # MuJoCo steps on CPU cores
 
@@ -125,9 +129,11 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
         poses = np.stack([c.pose for c in candidates])
         widths = [c.width for c in candidates]
     total = len(poses)
-    outcomes: dict[int, TrialOutcome] = {}
+    # trials finished by an earlier run of this job (it moved here): the same seeded poses, not redone
+    outcomes: dict[int, TrialOutcome] = {int(k): v for k, v in ctx.checkpoints.items()}
 
     def report(o: TrialOutcome) -> None:
+        ctx.checkpoint(str(o.index), o)
         done = len(outcomes)
         ok = sum(x.success for x in outcomes.values())
         progress(Progress(done, total, f"trial {o.index + 1}: {'success' if o.success else 'failed at ' + o.stage}"
@@ -135,17 +141,18 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
                                                      "pose": poses[o.index].round(5).tolist()}))
 
     workers = request.workers or os.cpu_count() or 1  # 0 is resolved where the job runs
-    if workers == 1 or total == 1:
-        for i, (pose, width) in enumerate(zip(poses, widths)):
-            outcomes[i] = world.run(i, pose, width)
+    todo = [i for i in range(total) if i not in outcomes]
+    if workers == 1 or len(todo) == 1:
+        for i in todo:
+            outcomes[i] = world.run(i, poses[i], widths[i])
             report(outcomes[i])
     else:
         from dataclasses import replace
 
         light = replace(request, poses=())  # the poses travel once, in the batches
-        items = [(i, pose, width) for i, (pose, width) in enumerate(zip(poses, widths))]
+        items = [(i, poses[i], widths[i]) for i in todo]
         size = max(1, min(8, total // (4 * workers)))  # small batches: progress stays per trial-ish
-        batches = ((light, items[k:k + size]) for k in range(0, total, size))
+        batches = ((light, items[k:k + size]) for k in range(0, len(items), size))
         with closing(completed(workers, evaluate_batch, batches)) as results:
             for batch in results:
                 for o in batch:

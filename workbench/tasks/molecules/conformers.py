@@ -111,6 +111,10 @@ class ConformerResult:
         return {m.name: m.error for m in self.molecules if not m.ok}
 
 
+def work(request: ConformerRequest) -> float:
+    return (len(request.smiles) + len(request.files)) * request.num_conformers
+
+
 def requirements(request: ConformerRequest) -> Requirements:
     return Requirements(kinds=("cpu",))  # RDKit computes on CPU cores
 
@@ -323,17 +327,23 @@ def run(request: ConformerRequest, ctx: TaskContext) -> ConformerResult:
     parsed = read_inputs(request.smiles, request.files, request.names)
     total = len(parsed)
     progress(Progress(0, total, f"{total} molecule(s)"))
-    outcomes: dict[int, tuple[MoleculeConformers, str]] = {}
+    # molecules finished by an earlier run of this job (it moved here) are not embedded again
+    outcomes: dict[int, tuple[MoleculeConformers, str]] = {int(k): v for k, v in ctx.checkpoints.items()}
+    todo = [p for p in parsed if p.index not in outcomes]
+
+    def finished(outcome: MoleculeConformers, sdf: str) -> None:
+        outcomes[outcome.index] = (outcome, sdf)
+        ctx.checkpoint(str(outcome.index), (outcome, sdf))
+        _report(progress, len(outcomes), total, outcome)
+
     workers = request.workers or os.cpu_count() or 1  # 0 is resolved where the job runs
-    if workers == 1 or total == 1:
-        for i, p in enumerate(parsed):
-            outcomes[p.index] = conformers_for(p, request)
-            _report(progress, i + 1, total, outcomes[p.index][0])
+    if workers == 1 or len(todo) == 1:
+        for p in todo:
+            finished(*conformers_for(p, request))
     else:
-        with closing(completed(workers, conformers_for, ((p, request) for p in parsed))) as results:
+        with closing(completed(workers, conformers_for, ((p, request) for p in todo))) as results:
             for outcome, sdf in results:
-                outcomes[outcome.index] = (outcome, sdf)
-                _report(progress, len(outcomes), total, outcome)
+                finished(outcome, sdf)
     molecules = [outcomes[p.index][0] for p in parsed]
     if not any(m.ok for m in molecules):
         reasons = "; ".join(m.error for m in molecules[:5])

@@ -96,6 +96,10 @@ def joined_length(protein: ProteinInput, linker: int) -> int:
     return protein.length + linker * (len(protein.chains) - 1)
 
 
+def work(request: FoldRequest) -> float:
+    return float(sum(p.length for p in read_proteins(request.sequences, request.fasta, request.names)))
+
+
 def requirements(request: FoldRequest) -> Requirements:
     if request.tiny:
         return Requirements()

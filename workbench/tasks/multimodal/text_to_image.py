@@ -77,6 +77,10 @@ def estimate_memory(request: Text2ImageRequest, model_id: str, weight_bytes: int
     return int(parameters * weight_bytes + GiB // 2 + GiB * pixels / (512 * 512))
 
 
+def work(request: Text2ImageRequest) -> float:
+    return float(request.steps * request.num_images)
+
+
 def requirements(request: Text2ImageRequest) -> Requirements:
     # the least any device needs: the smallest model `auto` may choose, in half precision
     model_id = "sd-turbo" if request.model == "auto" else request.model

@@ -71,6 +71,10 @@ def estimate_memory(request: UnderstandRequest, weight_bytes: int = 2) -> int:
     return int(parameters * weight_bytes + GiB // 2 + request.max_new_tokens * 1024**2 // 4)
 
 
+def work(request: UnderstandRequest) -> float:
+    return float(request.max_new_tokens)
+
+
 def requirements(request: UnderstandRequest) -> Requirements:
     return Requirements(min_memory=estimate_memory(request))
 

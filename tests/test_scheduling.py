@@ -1,0 +1,125 @@
+"""Heterogeneous scheduling: per-task profiles, placement by predicted finish time, device sets,
+drain, and jobs that move with their checkpoints (the Ray half is in test_ray.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from helpers import run_cli
+
+import workbench as wb
+from workbench.contract import DeviceError
+from workbench.jobs import perf
+from workbench.jobs.store import default_store
+from workbench.scheduling import registry
+from workbench.scheduling.profiles import DeviceProfile, save_profile, torch_version
+
+
+def _matmul(device, tflops: float) -> None:
+    save_profile(device, DeviceProfile(device.id, device.capabilities.name, tflops, tflops, "float32", 10.0,
+                                       torch_version(), device.capabilities.extra.get("driver")))
+
+
+def test_every_finished_job_records_its_rate(devices):
+    for _ in range(3):
+        wb.run("count", steps=40, delay=0.001, device="cpu")
+    rows = [r for r in perf.table(default_store(), "count") if r["device"] == "cpu"]
+    assert len(rows) == 1 and rows[0]["source"] == "history" and rows[0]["samples"] == 3
+    assert rows[0]["unit"] == "steps" and 0 < rows[0]["rate"] < 1000  # 40 steps of >= 1 ms each
+
+
+def test_auto_follows_per_task_rates_even_against_the_matmul_figures(devices):
+    cpu, sim = devices["cpu"], devices["sim:npu0"]
+    _matmul(cpu, 1.0)
+    _matmul(sim, 0.1)  # the matmul figures rank the CPU ten times faster...
+    assert registry.resolve("auto", spec=wb.api.get_task("count"),
+                            request=wb.api.make_request(wb.api.get_task("count"), steps=100)).device is cpu
+    store = default_store()
+    for _ in range(3):  # ... but on this task the simulated NPU measured five times faster
+        perf.record(store, device="sim:npu0", task="count", model="-", dtype="-", unit="steps", units=100,
+                    seconds=0.1)
+        perf.record(store, device="cpu", task="count", model="-", dtype="-", unit="steps", units=100, seconds=0.5)
+    job = wb.submit("count", steps=100, delay=0.0)
+    job.result(30)
+    assert job.device == "sim:npu0"
+    assert re.match(r"placed on sim:npu0 about [\d.]+ s, vs cpu about [\d.]+ s", job.placement), job.placement
+    assert wb.job(job.id).placement == job.placement  # stored with the job
+    notes = [e.message for e in job.snapshot_events()]
+    assert job.placement in notes
+
+
+def test_a_device_never_measured_on_a_task_is_estimated_from_its_matmul_figure(devices):
+    cpu, sim = devices["cpu"], devices["sim:npu0"]
+    _matmul(cpu, 1.0)
+    _matmul(sim, 4.0)
+    store = default_store()
+    perf.record(store, device="cpu", task="count", model="-", dtype="-", unit="steps", units=100, seconds=1.0)
+    chosen = registry.resolve("auto", spec=wb.api.get_task("count"),
+                              request=wb.api.make_request(wb.api.get_task("count"), steps=100))
+    assert chosen.device is sim and "scaled by its matmul figure" in chosen.reason
+    assert chosen.predicted["sim:npu0"] == pytest.approx(chosen.predicted["cpu"] / 4)
+
+
+def test_device_sets_any_and_first(devices):
+    # first: in order, the first that can run it; the simulated NPU has no float64
+    job = wb.submit("selftest", dtypes=("float64",), device=wb.first_of("sim:npu0", "cpu"))
+    assert job.result(60).passed and job.device == "cpu"
+    assert job.placement == "placed on cpu: the first of sim:npu0, cpu that can run it (sim:npu0 cannot)"
+    assert wb.submit("selftest", dtypes=("float32",), device="first:sim:npu0,cpu").device == "sim:npu0"
+    # any: the one predicted to finish first, among those named only
+    assert wb.submit("count", steps=1, device=wb.any_of("sim:npu0")).device == "sim:npu0"
+    with pytest.raises(DeviceError, match="does not compute in float64"):
+        wb.submit("selftest", dtypes=("float64",), device="any:sim:npu0")
+
+
+def test_drain_moves_queued_and_running_jobs_off_a_device(devices):
+    sim = devices["sim:npu0"]
+    running = wb.submit("count", steps=300, delay=0.01, device="sim:npu0")
+    queued = wb.submit("count", steps=20, delay=0.0, device="sim:npu0")  # one slot: it waits
+    while len(running.checkpoints) < 10:
+        time.sleep(0.01)
+    wb.drain("sim:npu0")
+    assert running.result(60).steps == 300 and queued.result(60).steps == 20
+    assert running.device == "cpu" and queued.device == "cpu"
+    moved = [e.message for e in running.snapshot_events() if e.message.startswith("moved from")]
+    assert re.fullmatch(r"moved from sim:npu0 to cpu because sim:npu0 was drained; resuming at item \d+ of 300",
+                        moved[0]), moved
+    assert sim.load() == 0  # left with no job
+    assert registry.get("auto").id == "cpu" and wb.submit("count", steps=1).device == "cpu"  # no new work
+    wb.drain("sim:npu0", False)
+    assert wb.submit("count", steps=1, device="sim:npu0").result(30).steps == 1
+
+
+def test_cli_bench_profiles_drain_and_device_sets(devices, home):
+    env = {"WORKBENCH_SIMULATED_DEVICES": "npu:2GiB:float32+float16+bfloat16"}
+    out = run_cli("bench", "--task", "count", "--device", "cpu", "--repeats", "2", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)[0]["task"] == "count" and "count on cpu:" in out.stderr
+    rows = json.loads(run_cli("profiles", "--json", env=env).stdout)
+    bench = [r for r in rows if r["source"] == "bench"]
+    assert bench and bench[0]["device"] == "cpu" and bench[0]["unit"] == "steps" and bench[0]["rate"] > 0
+    assert bench[0]["extra"]["torch"] and bench[0]["extra"]["chip"]
+    out = run_cli("run", "selftest", "--dtypes", "float64", "--device", "first:sim:npu0,cpu", "--quiet", env=env)
+    assert out.returncode == 0 and "placed on cpu: the first of sim:npu0, cpu that can run it" in out.stderr
+    assert run_cli("devices", "drain", "sim:npu0", env=env).returncode == 0
+    assert "sim:npu0" in default_store().drained()
+    assert run_cli("devices", "undrain", "sim:npu0", env=env).returncode == 0
+    bad = run_cli("devices", "drain", "tpu:7", env=env)
+    assert bad.returncode == 2 and "Unknown device 'tpu:7'" in bad.stderr
+
+
+def test_a_moved_batch_gives_the_same_result_as_an_unmoved_one(devices):
+    """Seeded work resumes from its checkpoints: the grasp trials of a moved job equal an unmoved run."""
+    request = dict(object="box", num_grasps=10, seed=3, render=())
+    reference = wb.run("grasp", device="cpu", **request)
+    job = devices["sim:npu0"].submit("grasp", wb.api.make_request(wb.api.get_task("grasp"), **request))
+    while len(job.checkpoints) < 3:
+        time.sleep(0.01)
+    devices["sim:npu0"].fail("unplugged")
+    moved = job.result(120)
+    assert job.device == "cpu" and job.moves == 1
+    assert [(t.success, t.stage) for t in moved.trials] == [(t.success, t.stage) for t in reference.trials]
+    assert moved.success_rate == reference.success_rate
