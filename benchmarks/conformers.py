@@ -47,11 +47,11 @@ def raw_rdkit(smiles: list[str]) -> float:
 
 
 def workbench_run(smiles: list[str], workers: int) -> float:
+    from workbench.hardware.local import standalone_context
     from workbench.tasks.molecules.conformers import ConformerRequest, run
 
     t0 = time.perf_counter()
-    r = run(ConformerRequest(smiles=tuple(smiles), num_conformers=NUM, workers=workers),
-            device="cpu", progress=lambda p: None)
+    r = run(ConformerRequest(smiles=tuple(smiles), num_conformers=NUM, workers=workers), standalone_context())
     assert r.num_ok == len(smiles), r.errors
     return time.perf_counter() - t0
 
@@ -59,6 +59,7 @@ def workbench_run(smiles: list[str], workers: int) -> float:
 def crystal_rmsd_table() -> dict[int, dict[str, float]]:
     import posebusters
 
+    from workbench.hardware.local import standalone_context
     from workbench.tasks.molecules.conformers import ConformerRequest, run
 
     root = Path(posebusters.__file__).parent / "datasets" / "pdb"
@@ -68,8 +69,7 @@ def crystal_rmsd_table() -> dict[int, dict[str, float]]:
         best = []
         for f in files:
             crystal = Chem.MolFromMolFile(str(f))
-            r = run(ConformerRequest(files=(str(f),), num_conformers=n, prune_rms=0.0), device="cpu",
-                    progress=lambda p: None)
+            r = run(ConformerRequest(files=(str(f),), num_conformers=n, prune_rms=0.0), standalone_context())
             ref = Chem.RemoveHs(crystal)
             confs = [Chem.RemoveHs(m) for m in Chem.SDMolSupplier(str(r.files["sdf"]), removeHs=False)]
             best.append(min(rdMolAlign.GetBestRMS(c, ref) for c in confs))

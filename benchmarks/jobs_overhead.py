@@ -17,7 +17,6 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 N = 1000
 
@@ -51,13 +50,11 @@ def measure(submit, direct_call) -> tuple[float, float, float]:
 def main() -> int:
     os.environ["WORKBENCH_HOME"] = tempfile.mkdtemp(prefix="wb-bench-")
     import workbench as wb
-    from workbench.contract import TaskContext
-    from workbench.hardware.backends import CpuBackend
+    from workbench.hardware.local import standalone_context
     from workbench.tasks.diagnostics import CountRequest
     from workbench.tasks.diagnostics import run as count
 
-    backend = CpuBackend(None)
-    ctx = TaskContext("cpu", backend.capabilities(), backend, Path(tempfile.mkdtemp()), lambda p: None)
+    ctx = standalone_context()
     request = CountRequest(steps=1, delay=0.0)
     new = measure(lambda: wb.submit("count", steps=1, delay=0.0, device="cpu"), lambda: count(request, ctx))
     cpu = wb.devices.get("cpu")

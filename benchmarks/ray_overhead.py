@@ -43,7 +43,9 @@ def main() -> int:
 
     @ray.remote(num_cpus=0)
     def raw_task(request):
-        return count(request, device="cpu", progress=lambda p: None)
+        from workbench.hardware.local import standalone_context
+
+        return count(request, standalone_context())
 
     req = CountRequest(steps=1, delay=0.0)
     ray.get([raw_task.remote(req) for _ in range(20)])  # warm the raw worker pool too

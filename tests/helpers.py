@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import threading
-from pathlib import Path
 
 from workbench.contract import InputError, Progress, TaskContext
-from workbench.hardware.backends import CpuBackend
+from workbench.hardware.local import standalone_context
 
 SIM = "npu:2GiB:float32+float16+bfloat16"
 
@@ -24,8 +22,7 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subpro
 
 def cpu_context(progress=lambda p: None) -> TaskContext:
     """A task context on the CPU backend outside any job (for calling a task's `run` directly)."""
-    backend = CpuBackend(None)
-    return TaskContext("cpu", backend.capabilities(), backend, Path(tempfile.mkdtemp(prefix="wb-test-")), progress)
+    return standalone_context(progress)
 
 
 # ---- small tasks for the job tests: plain functions with the task signature -------------

@@ -7,7 +7,9 @@ the migration test removes mid job.
 from __future__ import annotations
 
 import json
+import re
 import threading
+import time
 
 import pytest
 from helpers import run_cli
@@ -139,7 +141,14 @@ def test_node_dying_mid_job_migrates_the_job(cluster, home):
     result = job.result(180)
     assert result.steps == 400 and job.device != spare.id
     notes = [e.message for e in job.snapshot_events() if e.kind == "note"]
-    assert any(n.startswith(f"moved from {spare.id} to ") and "because" in n for n in notes), notes
+    moved = [n for n in notes if n.startswith(f"moved from {spare.id} to ")]
+    assert len(moved) == 1 and "because" in moved[0], notes
+    # it resumed from its checkpoints: every step done once, on the dead node or after the move
+    where = [job.checkpoints[str(i)] for i in range(400)]
+    k = next(i for i, w in enumerate(where) if w != spare.id)
+    assert k >= 5 and set(where[k:]) == {job.device}
+    assert re.search(r"resuming at item (\d+) of 400", moved[0])
+    assert int(re.search(r"resuming at item (\d+) of 400", moved[0]).group(1)) - 1 == k  # nothing redone
     assert wb.job(done_before.id).state == "succeeded"  # finished work is untouched
     with pytest.raises(DeviceError, match=f"Unknown device '{spare.id}'"):
         wb.submit("count", device=spare.id)  # the dead node's device is gone from the registry
@@ -177,3 +186,28 @@ def test_batch_fans_out_across_local_and_cluster_devices(cluster, home):
     names = [m.GetProp("input_name") for m in Chem.SDMolSupplier(str(result.files["sdf"]), removeHs=False)]
     assert sorted(set(names)) == ["a", "b", "c", "d", "e"]
     assert wb.job(job.id).state == "succeeded"
+
+
+def test_a_grasp_batch_resumes_on_another_node_with_the_unmoved_result(cluster, home):
+    """Seeded trials are checkpoints: after the node dies the job finishes elsewhere, redoing at most
+    the trial that was running, and its result equals an unmoved run."""
+    request = dict(object="box", num_grasps=40, seed=5, render=())
+    reference = wb.run("grasp", device="cpu", **request)
+    node = cluster["cluster"].add_node(num_cpus=1)
+    cluster["cluster"].wait_for_nodes()
+    ray_devices.refresh()
+    doomed = _node_device(cluster, node)
+    job = wb.submit("grasp", device=doomed.id, **request)
+    deadline = time.time() + 120
+    while len(job.checkpoints) < 3 and time.time() < deadline:
+        time.sleep(0.02)
+    before = len(job.checkpoints)
+    assert before >= 3
+    cluster["cluster"].remove_node(node, allow_graceful=False)
+    result = job.result(300)
+    assert job.device != doomed.id and job.moves == 1
+    assert [(t.success, t.stage) for t in result.trials] == [(t.success, t.stage) for t in reference.trials]
+    assert result.success_rate == reference.success_rate
+    moved = [e.message for e in job.snapshot_events() if e.message.startswith("moved from")][0]
+    resumed_at = int(re.search(r"resuming at item (\d+) of 40", moved).group(1))
+    assert resumed_at - 1 >= before - 1  # at most the trial that was running is redone

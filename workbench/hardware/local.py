@@ -168,6 +168,20 @@ class _Queued:
         return self.job.id
 
 
+def standalone_context(progress: Callable[[Any], None] = lambda p: None, backend: Backend | None = None,
+                       workdir: Any = None) -> TaskContext:
+    """A task context on the CPU (or `backend`) outside any job: for calling a task's `run` directly
+    (benchmarks against the raw library, tests). No slots, no store, no cancel."""
+    import tempfile
+    from pathlib import Path
+
+    from workbench.hardware.backends.cpu import CpuBackend
+
+    backend = backend or CpuBackend(None)
+    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="workbench-direct-"))
+    return TaskContext(backend.device_id, backend.capabilities(), backend, folder, progress)
+
+
 def discover(backends: list[type[Backend]]) -> list[LocalDevice]:
     """A device per backend instance each class finds here (a broken class is skipped by the caller)."""
     return [LocalDevice(b) for cls in backends for b in cls.discover()]

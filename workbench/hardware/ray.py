@@ -90,7 +90,8 @@ def nodes_as_devices(existing: dict[str, RayDevice]) -> dict[str, RayDevice]:
                 found[dev_id] = existing.get(dev_id) or RayDevice(
                     dev_id, kind, resource, node_id=node_id, node_name=node.get("NodeManagerAddress", ""),
                     memory=memory, accelerator_types=accel_types,
-                    concurrency=max(1, int(res.get("CPU", 1))) if kind == "cpu" else 1)
+                    concurrency=max(1, int(res.get("CPU", 1))) if kind == "cpu" else 1,
+                    threads=max(1, int(res.get("CPU", 1))))
             cls = classes.setdefault(kind, {"resource": resource, "memory": 0, "types": set(), "nodes": 0})
             cls["memory"] = max(cls["memory"], memory)
             cls["types"].update(accel_types)
@@ -109,12 +110,13 @@ class RayDevice:
     """A device on a Ray cluster. Same `submit` / `Job` contract as a local device."""
 
     def __init__(self, id: str, kind: str, resource: str, *, node_id: str | None, node_name: str,
-                 memory: int, accelerator_types: list[str], concurrency: int = 1):
+                 memory: int, accelerator_types: list[str], concurrency: int = 1, threads: int | None = None):
         self.id = id
         self.kind = kind
         self.resource = resource
         self.node_id = node_id
         self.concurrency = concurrency
+        self.threads = threads  #: compute threads of its worker: the CPUs its node declares
         dtypes = ("float64", "float32", "bfloat16", "float16") if kind in ("cpu", "cuda") else ACCELERATOR_DTYPES
         name = f"{resource} on {node_name}" + (f" ({', '.join(accelerator_types)})" if accelerator_types else "")
         self._caps = Capabilities(
@@ -178,7 +180,7 @@ class RayDevice:
                 if self.node_id:
                     opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self.node_id, soft=False)
                 opts["name"] = f"workbench:{self.id}:{os.getpid()}"  # `ray list actors` tells whose it is
-                self._actor = ray.remote(DeviceWorker).options(**opts).remote(self.kind, self.id)
+                self._actor = ray.remote(DeviceWorker).options(**opts).remote(self.kind, self.id, self.threads)
             return self._actor
 
     def info(self, timeout: float = 60) -> dict[str, Any]:

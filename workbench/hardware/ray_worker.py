@@ -59,7 +59,11 @@ def node_backend(kind: str) -> tuple[Backend, str]:
 class DeviceWorker:
     """Runs tasks for one Ray device. Created as a threaded Ray actor by `RayDevice`."""
 
-    def __init__(self, kind: str, device_id: str = ""):
+    def __init__(self, kind: str, device_id: str = "", threads: int | None = None):
+        if threads:  # a node's device computes on the cores the node declares, not on the whole host
+            import torch
+
+            torch.set_num_threads(threads)
         self.kind = kind
         self.device_id = device_id or f"ray:{kind}"
         self.backend, self.note = node_backend(kind)
