@@ -31,7 +31,8 @@ register(TaskSpec(
     summary="Run a tiny transformer on the device in each dtype and check it against float64.",
     requirements="workbench.tasks.selftest:requirements",
     cli={"dtypes": {"csv": True, "metavar": "DTYPE,..."}},
-    unit="forward passes", work="workbench.tasks.selftest:work", bench={"dtypes": ("float32",), "batch": 16, "seq_len": 64, "repeats": 20},
+    unit="forward passes", work="workbench.tasks.selftest:work",
+    bench={"dtypes": ("float32",), "batch": 16, "seq_len": 64, "repeats": 20},
 ))
 register(TaskSpec(
     name="profile",
