@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 from helpers import SIM, run_cli
 
 
@@ -127,3 +131,20 @@ def test_ci_runs_the_readme_test_command():
     assert len(commands) == 2, "the Quickstart has exactly two set-up commands"
     assert commands[0].endswith("workbench demo")
     assert commands[1] in (root / ".ci" / "run").read_text()
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_demo_cluster_step_places_by_figures_and_resumes_a_drained_batch(tmp_path):
+    out = tmp_path / "demo"
+    code = ("import sys; from pathlib import Path; from workbench.demo import run_demo; "
+            f"print(run_demo(Path({str(out)!r}), steps=[], cluster=True, quiet=True))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outcomes = json.loads((out / "outcomes.json").read_text())
+    assert [o["state"] for o in outcomes] == ["succeeded"] * 3, outcomes
+    assert re.match(r"placed on ray:\w+/(cpu|npu:0) about", outcomes[1]["summary"]), outcomes[1]
+    assert re.match(r"moved from ray:\w+/cpu to \S+ because ray:\w+/cpu was drained; resuming at item \d+ of 30",
+                    outcomes[2]["summary"]), outcomes[2]
+    assert "success" in outcomes[2]["summary"]

@@ -148,3 +148,16 @@ def test_request_schemas_in_the_openapi_file_are_the_request_types():
     assert {k: v for k, v in OPENAPI["components"]["schemas"].items() if k.endswith("-request")} == \
         openapi_components()
     assert set(openapi_components()) == {f"{name}-request" for name in TASKS}
+
+
+def test_drain_and_undrain_a_device_over_rest(server, jobs_in_store):
+    from workbench.jobs.store import ResultStore
+
+    assert call(server, "/devices")[0] == 200  # devices are published
+    status, _, body = call(server, "/devices/cpu/drain", method="POST")
+    assert status == 200 and json.loads(body) == {"id": "cpu", "drained": True}
+    assert "cpu" in ResultStore(server["home"]).drained()
+    status, _, body = call(server, "/devices/cpu/undrain", method="POST")
+    assert status == 200 and "cpu" not in ResultStore(server["home"]).drained()
+    status, _, body = call(server, "/devices/tpu:9/drain", method="POST")
+    assert status == 404 and "No device 'tpu:9'" in json.loads(body)["reason"]

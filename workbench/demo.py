@@ -220,6 +220,56 @@ def generation_step(ctx: DemoContext) -> list[StepOutcome]:
 
 
 #: The demo's steps in order; capabilities append theirs.
+def cluster_step(ctx: DemoContext) -> list[StepOutcome]:
+    """A heterogeneous cluster on loopback (a 2-CPU node, a 1-CPU node that declares an NPU):
+    per-task figures measured on each node, a job placed by them, and a grasp batch drained off
+    its node mid run that resumes elsewhere from its finished trials."""
+    import os
+
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # every Ray port on 127.0.0.1
+    os.environ.setdefault("RAY_DISABLE_USAGE_STATS", "1")
+    try:
+        from ray.cluster_utils import Cluster
+    except ModuleNotFoundError:
+        raise WorkbenchError('The cluster step needs Ray: pip install "workbench[ray]".') from None
+    from workbench import api
+    from workbench.scheduling import cluster
+    from workbench.scheduling.bench import bench
+
+    c = Cluster(initialize_head=True, connect=False, head_node_args={"num_cpus": 2, "include_dashboard": False})
+    npu_node = c.add_node(num_cpus=1, resources={"NPU": 1})
+    c.wait_for_nodes()
+    out = []
+    try:
+        cluster.connect(c.address)
+        fast, slow = f"ray:{c.head_node.node_id[:8]}/cpu", f"ray:{npu_node.node_id[:8]}/cpu"
+        npu = f"ray:{npu_node.node_id[:8]}/npu:0"
+        t0 = time.perf_counter()
+        rows = bench(["selftest"], [fast, slow, npu], repeats=2, say=ctx.log)
+        out.append(StepOutcome("Cluster: per-task figures (workbench bench)", ", ".join(r["device"] for r in rows),
+                               "succeeded", "; ".join(f"{r['device']} {presenters.sig2(r['rate'])} {r['unit']}/s"
+                                                      for r in rows), time.perf_counter() - t0))
+        job = api.submit("selftest", dtypes=("float32",), batch=16, seq_len=64, repeats=20,
+                         device=api.any_of(fast, slow, npu))
+        out.append(ctx.wait("Cluster: placement by predicted finish time", job, lambda r: job.placement))
+        grasp = api.submit("grasp", object="box", num_grasps=30, seed=0, render=(), device=fast)
+        deadline = time.time() + 300
+        while len(grasp.checkpoints) < 5 and not grasp.done and time.time() < deadline:
+            time.sleep(0.05)
+        api.drain(fast)
+
+        def moved(r: Any) -> str:
+            notes = [e.message for e in grasp.snapshot_events() if e.message.startswith("moved from")]
+            return (notes[0] + ". " if notes else "finished before the drain. ") + presenters.summary(r)
+
+        out.append(ctx.wait("Cluster: a batch drained off its node resumes elsewhere", grasp, moved))
+        api.drain(fast, False)
+    finally:
+        cluster.disconnect()
+        c.shutdown()
+    return out
+
+
 STEPS: list[Step] = [profile_step, selftest_step, conformer_step, fold_step, grasp_step, generation_step]
 
 
@@ -271,8 +321,9 @@ Machine-readable: <a href="devices.json">devices.json</a>, <a href="outcomes.jso
     return report
 
 
-def run_demo(out: Path, *, quiet: bool = False, steps: list[Step] | None = None) -> Path:
-    """Run every step on every local device and write `out/report.html`."""
+def run_demo(out: Path, *, quiet: bool = False, steps: list[Step] | None = None, cluster: bool = False) -> Path:
+    """Run every step on every local device (and, with `cluster`, on a heterogeneous loopback
+    cluster) and write `out/report.html`."""
     started = time.time()
     out.mkdir(parents=True, exist_ok=True)
 
@@ -287,7 +338,7 @@ def run_demo(out: Path, *, quiet: bool = False, steps: list[Step] | None = None)
     ctx = DemoContext(out, devices, log)
     outcomes: list[StepOutcome] = []
     notes = list(registry.problems)
-    for step in steps if steps is not None else STEPS:
+    for step in (steps if steps is not None else STEPS) + ([cluster_step] if cluster else []):
         try:
             outcomes.extend(step(ctx))
         except WorkbenchError as exc:  # a missing extra or model: one sentence in the report

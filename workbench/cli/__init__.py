@@ -273,7 +273,7 @@ def cmd_lab(a: argparse.Namespace) -> int:
 def cmd_demo(a: argparse.Namespace) -> int:
     from workbench.demo import run_demo
 
-    report = run_demo(Path(a.out), quiet=a.quiet)
+    report = run_demo(Path(a.out), quiet=a.quiet, cluster=a.cluster)
     print(report)
     return 0
 
@@ -346,6 +346,9 @@ def build_parser() -> Parser:
     demo = sub.add_parser("demo", help="run the demo on every local device and write a report")
     demo.add_argument("--out", default="workbench-demo", help="report folder (default workbench-demo)")
     demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--cluster", action="store_true",
+                      help="also start a heterogeneous Ray cluster on 127.0.0.1: placement by per-task figures, "
+                           "and a job drained off its node that resumes elsewhere")
     demo.set_defaults(func=cmd_demo)
     gr = sub.add_parser("gradio", help="serve the Gradio app (127.0.0.1 unless --host)")
     gr.add_argument("--host", default="127.0.0.1")

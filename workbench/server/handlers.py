@@ -138,6 +138,26 @@ class CancelHandler(_Base):
         self.write_json({"id": job_id, "cancel_requested": ok, "state": state}, 202 if ok else 409)
 
 
+class DrainHandler(_Base):
+    """Drain or undrain a device: every kernel on this machine moves its jobs off a drained device
+    at their next progress report (they resume elsewhere from their checkpoints)."""
+
+    drain = True
+
+    @tornado.web.authenticated
+    def post(self, device_id: str) -> None:
+        store = self.store()
+        known = {d["id"] for d in store.published_devices()}
+        if device_id not in known:
+            raise tornado.web.HTTPError(404, f"No device {device_id!r}; known devices: {', '.join(sorted(known))}.")
+        store.set_drained(device_id, self.drain)
+        self.write_json({"id": device_id, "drained": self.drain})
+
+
+class UndrainHandler(DrainHandler):
+    drain = False
+
+
 class FileHandler(_Base):
     @tornado.web.authenticated
     def get(self, job_id: str, relative: str) -> None:
@@ -157,6 +177,8 @@ class OpenAPIHandler(_Base):
 
 ROUTES = [
     (r"/devices", DevicesHandler),
+    (r"/devices/([^/]+)/drain", DrainHandler),
+    (r"/devices/([^/]+)/undrain", UndrainHandler),
     (r"/jobs", JobsHandler),
     (r"/jobs/([^/]+)", JobHandler),
     (r"/jobs/([^/]+)/events", EventsHandler),
