@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -160,3 +161,20 @@ def test_two_fold_jobs_at_once_report_only_their_own_progress(devices):
         job.result(120)
         done = [e.progress.done for e in job.snapshot_events() if e.progress is not None][1:-1]
         assert done == list(range(1, 9))  # 2 blocks x 4 passes, no events from the other job
+
+
+def test_a_moved_fold_keeps_the_proteins_it_had_folded(devices):
+    """Each folded protein (with its files) is a checkpoint: after a move only the rest is folded."""
+    sequences = tuple(UBIQUITIN[:n] for n in (30, 34, 38, 42, 46, 50))
+    reference = wb.run("fold", sequences=sequences, tiny=True, num_recycles=2, device="cpu")
+    job = devices["sim:npu0"].submit("fold", FoldRequest(sequences=sequences, tiny=True, num_recycles=2))
+    while len(job.checkpoints) < 2:
+        time.sleep(0.01)
+    devices["sim:npu0"].fail("unplugged")
+    moved = job.result(120)
+    assert job.device == "cpu" and job.moves == 1
+    assert [p.name for p in moved.proteins] == [p.name for p in reference.proteins]
+    assert [p.mean_plddt for p in moved.proteins] == pytest.approx([p.mean_plddt for p in reference.proteins])
+    for key, path in moved.files.items():  # every file is there, including those folded before the move
+        assert path.is_file() and path.stat().st_size > 0, key
+    assert sorted(moved.files) == sorted(reference.files)

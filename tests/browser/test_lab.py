@@ -117,6 +117,23 @@ def test_sidebar_lists_the_cpu_device(lab):
     page.close()
 
 
+def test_sidebar_drains_and_undrains_a_device(lab):
+    from workbench.jobs.store import ResultStore
+
+    page = _page(lab)
+    _open_sidebar(page)
+    row = "#workbench-devices-jobs tr[data-device='cpu']"
+    page.locator(f"{row} .wb-drain").click()
+    page.wait_for_selector(f"{row}[data-drained='true']", timeout=15000)
+    assert "cpu" in ResultStore(lab["root"] / "home").drained()  # every kernel now moves its jobs off it
+    assert page.locator(f"{row} .wb-drain").inner_text() == "Undrain"
+    page.screenshot(path=str(ARTIFACTS / "1b-sidebar-drained.png"))
+    page.locator(f"{row} .wb-drain").click()
+    page.wait_for_selector(f"{row}[data-drained='false']", timeout=15000)
+    assert "cpu" not in ResultStore(lab["root"] / "home").drained()
+    page.close()
+
+
 def test_molecule_widget_runs_and_renders(lab):
     page = _page(lab, "lab/tree/molecules.ipynb")
     _run_first_cell(page)

@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     message TEXT NOT NULL DEFAULT '',
     host TEXT NOT NULL DEFAULT '',
     pid INTEGER,
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    placement TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
 CREATE TABLE IF NOT EXISTS slots (
@@ -90,7 +91,7 @@ CREATE TABLE IF NOT EXISTS devices (
 """
 COLUMNS = (
     "id", "task", "device", "state", "reason", "created", "started", "finished",
-    "progress", "message", "host", "pid", "cancel_requested",
+    "progress", "message", "host", "pid", "cancel_requested", "placement",
 )
 FINISHED = ("succeeded", "failed", "cancelled")
 MAX_EVENTS_KEPT = 2000
@@ -154,6 +155,8 @@ class ResultStore:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
+        if "placement" not in {r[1] for r in db.execute("PRAGMA table_info(jobs)")}:  # an index from before
+            db.execute("ALTER TABLE jobs ADD COLUMN placement TEXT NOT NULL DEFAULT ''")
         db.execute("SELECT count(*) FROM jobs").fetchone()
         return db
 
@@ -186,7 +189,8 @@ class ResultStore:
                 rec = json.loads((folder / "record.json").read_text())
                 row = {c: rec.get(c) for c in COLUMNS}
                 row.update(host=rec.get("host", ""), pid=None, cancel_requested=0,
-                           reason=rec.get("reason") or "", message=rec.get("message") or "")
+                           reason=rec.get("reason") or "", message=rec.get("message") or "",
+                           placement=rec.get("placement") or "")
                 db.execute(
                     f"INSERT OR REPLACE INTO jobs ({','.join(COLUMNS)}) VALUES "
                     f"({','.join('?' * len(COLUMNS))})",
@@ -210,9 +214,10 @@ class ResultStore:
     def register(self, job: Any) -> None:
         """Record a job as queued, so other processes see it at once."""
         self._exec(
-            "INSERT OR REPLACE INTO jobs (id, task, device, state, created, host, pid) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (job.id, job.task_name, job.device, job.state.value, job.created, self._host, os.getpid()),
+            "INSERT OR REPLACE INTO jobs (id, task, device, state, created, host, pid, placement) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (job.id, job.task_name, job.device, job.state.value, job.created, self._host, os.getpid(),
+             getattr(job, "placement", "") or ""),
         )
 
     def update(self, job: Any) -> None:

@@ -90,7 +90,9 @@ class DevicesHandler(_Base):
         if not published:  # no kernel has published yet: discover once, in a helper process
             await discover_in_subprocess()
             published = self.store().published_devices()
-        rows = [device_row(p["id"], p["capabilities"], p["load"], p["profile"]) for p in published]
+        drained = self.store().drained()
+        rows = [{**device_row(p["id"], p["capabilities"], p["load"], p["profile"]), "drained": p["id"] in drained}
+                for p in published]
         self.write_json({"devices": rows})
 
 

@@ -26,7 +26,8 @@ class JobMirror:
     def start(self, job: Job) -> None:
         self.job = job
         w = self.widget
-        w.job_id, w.error, w.progress, w.message, w.state = job.id, "", 0.0, "queued", "queued"
+        # the placement reason first ("placed on X: about 12 s, vs Y ..."), until progress arrives
+        w.job_id, w.error, w.progress, w.message, w.state = job.id, "", 0.0, job.placement or "queued", "queued"
         job.on_event(self._on_event)
 
     def cancel(self) -> None:

@@ -7,10 +7,10 @@ import { ILauncher } from '@jupyterlab/launcher';
 import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
-interface IDevice { id: string; kind: string; name: string; total_memory: number; load: number;
+interface IDevice { id: string; kind: string; name: string; total_memory: number; load: number; drained: boolean;
   profile: { matmul_tflops_fp32: number; memory_gbps: number } | null; }
 interface IJob { id: string; task: string; device: string; state: string; reason: string; progress: number | null;
-  message: string; created: number; started: number | null; finished: number | null; }
+  message: string; created: number; started: number | null; finished: number | null; placement: string; }
 
 async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   const settings = ServerConnection.makeSettings();
@@ -50,7 +50,7 @@ class DevicesAndJobs extends Widget {
     this.title.closable = true;
     this.addClass('wb-sidebar');
     this.error.className = 'wb-error';
-    this.node.append(this.error, this.section('Devices', ['device', 'kind', 'memory', 'load', 'TFLOP/s'], this.devices),
+    this.node.append(this.error, this.section('Devices', ['device', 'kind', 'memory', 'load', 'TFLOP/s', ''], this.devices),
       this.section('Jobs', ['job', 'task', 'device', 'state', 'progress', 'time', ''], this.jobs));
   }
 
@@ -78,9 +78,23 @@ class DevicesAndJobs extends Widget {
       this.devices.replaceChildren(...devices.map(d => {
         const tr = document.createElement('tr');
         tr.dataset.device = d.id;
+        // drain: every kernel moves its jobs off this device; they resume elsewhere from their checkpoints
+        const action = document.createElement('td');
+        const drain = document.createElement('button');
+        drain.textContent = d.drained ? 'Undrain' : 'Drain';
+        drain.className = 'wb-drain';
+        drain.title = d.drained ? 'Let this device take work again'
+          : 'Move queued and running jobs off this device (they resume elsewhere) and give it no new work';
+        drain.onclick = async () => {
+          await api(`devices/${encodeURIComponent(d.id)}/${d.drained ? 'undrain' : 'drain'}`, { method: 'POST' })
+            .catch(() => undefined);
+          void this.refresh();
+        };
+        action.append(drain);
+        tr.dataset.drained = String(d.drained);
         tr.append(cell(d.id), cell(d.kind), cell(gib(d.total_memory)), cell(String(d.load)),
-          cell(d.profile ? d.profile.matmul_tflops_fp32.toFixed(2) : '-'));
-        tr.title = d.name;
+          cell(d.profile ? d.profile.matmul_tflops_fp32.toFixed(2) : '-'), action);
+        tr.title = d.name + (d.drained ? ' (drained)' : '');
         return tr;
       }));
       this.jobs.replaceChildren(...jobs.map(j => this.jobRow(j)));
@@ -115,7 +129,9 @@ class DevicesAndJobs extends Widget {
     }
     const state = cell(j.state, `wb-state-${j.state}`);
     state.title = j.reason || j.message;
-    tr.append(cell(j.id.slice(-6)), cell(j.task), cell(j.device), state, progress, cell(duration(j)), action);
+    const device = cell(j.device, 'wb-job-device');
+    device.title = j.placement || '';  // "placed on X: about 12 s, vs Y about 40 s with 2 queued"
+    tr.append(cell(j.id.slice(-6)), cell(j.task), device, state, progress, cell(duration(j)), action);
     return tr;
   }
 }

@@ -214,6 +214,9 @@ def run(request: FoldRequest, ctx: TaskContext) -> FoldResult:
         for i, protein in enumerate(proteins):
             state["done"] = i * per_protein
             state["label"] = f"{protein.name} ({protein.length} residues)"
+            if str(i) in ctx.checkpoints:  # folded by an earlier run of this job (it moved here)
+                folded.append(_restore(ctx.checkpoints[str(i)], out_dir, files))
+                continue
             linker = "G" * request.linker_length
             joined = linker.join(protein.chains)
             positions, offset = [], 0
@@ -235,12 +238,24 @@ def run(request: FoldRequest, ctx: TaskContext) -> FoldResult:
             with torch.inference_mode():
                 out = model(aatype, attention_mask=mask, position_ids=pos, num_recycles=request.num_recycles)
             folded.append(_write_outputs(model, out, protein, request, out_dir, files))
+            # the protein and its files (as bytes, so they travel from a Ray node too) are a checkpoint
+            ctx.checkpoint(str(i), (folded[-1], {k: (files[k].name, files[k].read_bytes()) for k in folded[-1].files}))
     finally:
         for h in hooks:
             h.remove()
         lock.release()
     progress(Progress(total, total, "written PDB, mmCIF and plots"))
     return FoldResult(folded, "esmfold-tiny" if request.tiny else "esmfold", dtype, chunk_used, files)
+
+
+def _restore(checkpoint: tuple[FoldedProtein, dict[str, tuple[str, bytes]]], out_dir: Path,
+             files: dict[str, Path]) -> FoldedProtein:
+    """A protein folded before the job moved: its files written again into this run's folder."""
+    protein, blobs = checkpoint
+    for key, (name, data) in blobs.items():
+        files[key] = out_dir / name
+        files[key].write_bytes(data)
+    return protein
 
 
 def _model_bytes(model: Any) -> int:
