@@ -115,8 +115,8 @@ def test_sdf_and_mol_input_round_trip(tmp_path):
     assert [x.ok for x in r.molecules] == [True, True, True]
     assert r.molecules[0].name == "ibu3d"
     assert "[C@" in r.molecules[0].smiles and "[C@" in r.molecules[2].smiles
-    with pytest.raises(JobFailed, match="No such file"):
-        wb.run("conformers", files=(str(tmp_path / "missing.sdf"),), device="cpu")
+    with pytest.raises(InputError, match="No such molecule file"):  # before a job exists
+        wb.submit("conformers", files=(str(tmp_path / "missing.sdf"),), device="cpu")
 
 
 def test_request_validation_is_a_sentence():

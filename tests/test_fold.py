@@ -68,8 +68,10 @@ def test_sequences_are_normalised_and_bad_ones_refused(tmp_path):
         normalise("MKBJ", "x")
     with pytest.raises(InputError, match="empty"):
         normalise("  \n ", "x")
-    with pytest.raises(JobFailed, match="seq1: illegal letter Z"):
-        wb.run("fold", sequences=("MKZ",), tiny=True, device="cpu")
+    before = len(wb.jobs(limit=None))
+    with pytest.raises(InputError, match="seq1: illegal letter Z"):  # refused before a job exists
+        wb.submit("fold", sequences=("MKZ",), tiny=True, device="cpu")
+    assert len(wb.jobs(limit=None)) == before
     fasta = tmp_path / "in.fasta"
     fasta.write_text(">first protein\nMKTAY\nIAKQR\n>second\nGSHML\n")
     r = wb.run("fold", fasta=str(fasta), tiny=True, device="cpu")

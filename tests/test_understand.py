@@ -39,8 +39,8 @@ def test_vqa_needs_a_question_and_answers(image):
 
 
 def test_bad_images_are_sentences(tmp_path):
-    with pytest.raises(JobFailed, match="No such image file"):
-        wb.run("caption", image=str(tmp_path / "none.png"), tiny=True, device="cpu")
+    with pytest.raises(InputError, match="No such image file"):  # before a job exists
+        wb.submit("caption", image=str(tmp_path / "none.png"), tiny=True, device="cpu")
     junk = tmp_path / "junk.png"
     junk.write_text("not an image")
     with pytest.raises(JobFailed, match="not an image Pillow can read"):

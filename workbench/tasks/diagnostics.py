@@ -21,8 +21,8 @@ class CountRequest:
     delay: float = 0.01  #: seconds per step
 
     def __post_init__(self) -> None:
-        if self.steps < 0 or self.delay < 0:
-            raise InputError("steps and delay must not be negative.")
+        if not (0 <= self.steps <= 10_000_000 and 0 <= self.delay <= 60):
+            raise InputError("steps must be 0-10000000 and delay 0-60 seconds.")
 
 
 @dataclass

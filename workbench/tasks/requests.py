@@ -105,9 +105,15 @@ def _check_value(task: str, info: FieldInfo, value: Any) -> Any:
         return value
     if expected is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise bad("a whole number")
+            if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+                value = int(value)
+            else:
+                raise bad("a whole number")
+        if info.name == "seed" or info.name.endswith("_seed"):  # what numpy, torch and RDKit accept
+            if not 0 <= value <= MAX_SEED:
+                raise InputError(f"{task}: {info.name} must be between 0 and {MAX_SEED}, not {value}.")
+        elif not -MAX_INT <= value <= MAX_INT:
+            raise InputError(f"{task}: {info.name} is out of range ({value}).")
         return value
     if expected is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -128,8 +134,29 @@ def _check_value(task: str, info: FieldInfo, value: Any) -> Any:
         except TypeError:
             raise bad("a list") from None
         sub = FieldInfo(info.name, info.item or Any, None, None, False, False, "")
-        return tuple(_check_value(task, sub, v) for v in items) if info.item in (int, float, str, bool) else items
+        if info.item in (int, float, str, bool):
+            return tuple(_check_value(task, sub, v) for v in items)
+        if typing.get_origin(info.item) is tuple:  # rows of numbers (grasp poses): every one finite
+            number = FieldInfo(info.name, float, None, None, False, False, "")
+            for row in items:
+                if isinstance(row, (str, bytes)) or not hasattr(row, "__iter__"):
+                    raise bad("a list of lists of numbers")
+                for v in row:
+                    _check_value(task, number, v)
+        return items
     return value
+
+
+#: seeds: what numpy's, torch's and RDKit's generators accept
+MAX_SEED = 2**32 - 1
+MAX_INT = 2**63 - 1
+
+
+def check_request(spec: TaskSpec, request: Any) -> Any:
+    """A request object built elsewhere, checked like keyword fields (types, finite numbers, seeds)."""
+    for info in fields_of(type(request)):
+        _check_value(spec.name, info, getattr(request, info.name))
+    return request
 
 
 def make_request(spec: TaskSpec, request: Any = None, **fields: Any) -> Any:
@@ -142,7 +169,7 @@ def make_request(spec: TaskSpec, request: Any = None, **fields: Any) -> Any:
             return make_request(spec, **request)
         if not isinstance(request, cls):
             raise InputError(f"Task {spec.name!r} takes a {cls.__name__}, not a {type(request).__name__}.")
-        return request
+        return check_request(spec, request)
     infos = {i.name: i for i in fields_of(cls)}
     for key in fields:
         if key not in infos:
@@ -157,7 +184,7 @@ def make_request(spec: TaskSpec, request: Any = None, **fields: Any) -> Any:
         return cls(**checked)
     except InputError:
         raise
-    except (TypeError, ValueError, OverflowError) as exc:  # a check the type's own code made
+    except (TypeError, ValueError, OverflowError, UnicodeError) as exc:  # a check the type's own code made
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{spec.name}: {text}") from None
 

@@ -31,6 +31,8 @@ class SelftestRequest:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.dtypes, str):  # dtypes="float32" means one dtype, not seven letters
+            object.__setattr__(self, "dtypes", (self.dtypes,))
         unknown = [d for d in self.dtypes if d not in TOLERANCE]
         if unknown:
             raise InputError(
@@ -38,8 +40,8 @@ class SelftestRequest:
             )
         if not self.dtypes:
             raise InputError("Give at least one dtype to test.")
-        if self.batch < 1 or self.seq_len < 1 or self.repeats < 2:
-            raise InputError("batch and seq_len must be at least 1 and repeats at least 2.")
+        if not (1 <= self.batch <= 1024 and 1 <= self.seq_len <= 4096 and 2 <= self.repeats <= 1000):
+            raise InputError("batch must be 1-1024, seq_len 1-4096 and repeats 2-1000.")
 
 
 @dataclass

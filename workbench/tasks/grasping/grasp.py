@@ -48,8 +48,24 @@ class GraspRequest:
     protocol: Protocol = field(default_factory=Protocol)
 
     def __post_init__(self) -> None:
+        from workbench.tasks.grasping.gripper import GRIPPERS
+        from workbench.tasks.grasping.objects import check_spec
+
         if not 1 <= self.num_grasps <= 100_000:
             raise InputError("num_grasps must be between 1 and 100000.")
+        check_spec(self.object)
+        if self.gripper not in GRIPPERS:
+            raise InputError(f"Unknown gripper {self.gripper!r}; choose from {', '.join(GRIPPERS)}.")
+        for name in ("max_opening", "force", "finger_depth", "mass"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value < 1e6:  # `not` of a range also refuses nan and inf
+                raise InputError(f"{name} must be a positive number, not {value}.")
+        for name, high in (("density", 1e5), ("friction", 10.0), ("scale", 1e3)):
+            if not 0 < getattr(self, name) <= high:
+                raise InputError(f"{name} must be above 0 and at most {high:g}, not {getattr(self, name)}.")
+        bad = [i for i in self.render if not 0 <= i < (len(self.poses) or self.num_grasps)]
+        if bad:
+            raise InputError(f"render {bad[0]}: trials are numbered 0 to {(len(self.poses) or self.num_grasps) - 1}.")
         if not 0 <= self.workers <= 256:
             raise InputError("workers must be between 0 (all cores of the device that runs it) and 256.")
         if isinstance(self.protocol, dict):

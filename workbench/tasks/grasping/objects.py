@@ -66,9 +66,30 @@ def _parse_floats(text: str, n: int, spec: str) -> list[float]:
         values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise InputError(f"Cannot read the sizes in {spec!r}: use numbers in metres, e.g. box:0.05,0.05,0.1.") from None
-    if len(values) != n or any(v <= 0 for v in values):
-        raise InputError(f"{spec!r} needs {n} positive size(s) in metres.")
+    if len(values) != n or not all(0 < v <= 10 for v in values):  # also refuses nan and inf
+        raise InputError(f"{spec!r} needs {n} positive size(s) in metres (at most 10 m).")
     return values
+
+
+MESH_SUFFIXES = (".obj", ".stl", ".ply", ".off", ".glb", ".gltf")
+
+
+def check_spec(spec: str) -> None:
+    """Refuse an object spec before any job starts, without building meshes: a bundled name, a
+    primitive with positive finite sizes, or a readable mesh file."""
+    if spec in BUNDLED:
+        return
+    kind, sep, rest = spec.partition(":")
+    if sep and kind in ("box", "cylinder", "sphere"):
+        _parse_floats(rest, {"box": 3, "cylinder": 2, "sphere": 1}[kind], spec)
+        return
+    path = Path(spec)
+    if path.suffix.lower() in MESH_SUFFIXES:
+        if not path.is_file():
+            raise InputError(f"No such mesh file: {path}")
+        return
+    raise InputError(f"Unknown object {spec!r}: use a bundled object ({', '.join(BUNDLED)}), box:X,Y,Z, "
+                     f"cylinder:R,H, sphere:R (metres), or a mesh file ({', '.join(MESH_SUFFIXES)}).")
 
 
 def _primitive(spec: str) -> tuple[str, trimesh.Trimesh, tuple[float, ...]]:

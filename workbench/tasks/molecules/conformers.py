@@ -72,8 +72,16 @@ class ConformerRequest:
             raise InputError("num_conformers must be between 1 and 5000.")
         if self.force_field not in FORCE_FIELDS:
             raise InputError(f"Unknown force field {self.force_field!r}; choose from {', '.join(FORCE_FIELDS)}.")
-        if self.prune_rms < 0 or self.max_iterations < 0 or self.temperature <= 0:
-            raise InputError("prune_rms and max_iterations must be >= 0 and temperature > 0.")
+        # written as `not (in range)` so that nan and inf are refused too
+        if not (0 <= self.prune_rms <= 10 and 0 <= self.max_iterations <= 100_000 and 0 < self.temperature <= 10_000):
+            raise InputError("prune_rms must be 0-10 Å, max_iterations 0-100000 and temperature above 0 (K).")
+        if self.energy_window is not None and not 0 <= self.energy_window <= 10_000:
+            raise InputError(f"energy_window must be 0 kcal/mol or more, not {self.energy_window}.")
+        if not 1 <= self.max_atoms <= 2000:
+            raise InputError("max_atoms must be between 1 and 2000.")
+        for f in self.files:
+            if not Path(f).is_file():
+                raise InputError(f"No such molecule file: {f}")
         if not 0 <= self.workers <= 256:
             raise InputError("workers must be between 0 (all cores of the device that runs it) and 256.")
 

@@ -55,8 +55,11 @@ class FoldRequest:
             raise InputError("Give at least one protein sequence (or a FASTA file).")
         if self.num_recycles is not None and not 0 <= self.num_recycles <= 48:
             raise InputError("num_recycles must be between 0 and 48.")
-        if self.linker_length < 0 or self.residue_gap < 1:
-            raise InputError("linker_length must be >= 0 and residue_gap >= 1.")
+        if not (0 <= self.linker_length <= 200 and 1 <= self.residue_gap <= 10_000):
+            raise InputError("linker_length must be 0-200 and residue_gap 1-10000.")
+        if self.chunk_size is not None and not 1 <= self.chunk_size <= 4096:
+            raise InputError(f"chunk_size must be between 1 and 4096, not {self.chunk_size}.")
+        read_proteins(self.sequences, self.fasta, self.names)  # illegal letters and bad files: now, not in a job
 
 
 @dataclass

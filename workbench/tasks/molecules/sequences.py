@@ -46,7 +46,13 @@ def read_fasta(path: str | Path) -> list[tuple[str, str]]:
         raise InputError(f"No such file: {p}")
     records: list[tuple[str, str]] = []
     name, parts = None, []
-    for line in p.read_text().splitlines():
+    try:
+        text = p.read_text()
+    except UnicodeDecodeError:
+        raise InputError(f"{p.name} is not a text FASTA file.") from None
+    except OSError as exc:
+        raise InputError(f"Cannot read {p.name}: {exc.strerror or exc}.") from None
+    for line in text.splitlines():
         if line.startswith(">"):
             if name is not None:
                 records.append((name, "".join(parts)))

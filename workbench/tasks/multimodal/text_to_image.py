@@ -48,8 +48,10 @@ class Text2ImageRequest:
             if side % 8 or not 32 <= side <= MAX_SIDE:
                 raise InputError(f"Unsupported size {self.width}x{self.height}: width and height must be multiples "
                                  f"of 8 between 32 and {MAX_SIDE}.")
-        if not 1 <= self.steps <= 500 or not 1 <= self.num_images <= 16 or self.guidance < 0:
-            raise InputError("steps must be 1-500, num_images 1-16 and guidance >= 0.")
+        if not (1 <= self.steps <= 500 and 1 <= self.num_images <= 16 and 0 <= self.guidance <= 100):
+            raise InputError("steps must be 1-500, num_images 1-16 and guidance 0-100.")
+        if not 0 <= self.preview_every <= self.steps:
+            raise InputError(f"preview_every must be between 0 (none) and steps ({self.steps}).")
 
 
 @dataclass

@@ -30,6 +30,8 @@ class UnderstandRequest:
     def __post_init__(self) -> None:
         if not self.image:
             raise InputError("Give an image file.")
+        if not Path(self.image).is_file():
+            raise InputError(f"No such image file: {self.image}")
         if not 1 <= self.max_new_tokens <= 4096 or not 0 <= self.min_new_tokens <= self.max_new_tokens:
             raise InputError("max_new_tokens must be 1-4096 and min_new_tokens between 0 and max_new_tokens.")
 
