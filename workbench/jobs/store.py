@@ -385,7 +385,8 @@ class ResultStore:
     def file_path(self, job_id: str, relative: str) -> Path:
         """A result file of a job, refusing any path that leaves the job's folder."""
         folder = (self.jobs_dir / job_id).resolve()
-        if not folder.is_dir() or "/" in job_id or job_id.startswith("."):
+        # containment against the store's jobs root: a symlinked job folder cannot lead out of it
+        if "/" in job_id or job_id.startswith(".") or folder.parent != self.jobs_dir.resolve() or not folder.is_dir():
             raise JobNotFound(f"No job with id {job_id!r} in the result store.")
         path = (folder / relative).resolve()
         if folder not in path.parents or not path.is_file():

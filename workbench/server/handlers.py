@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -96,20 +97,36 @@ class DevicesHandler(_Base):
         self.write_json({"devices": rows})
 
 
+STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+MAX_LIMIT = 1000
+#: job ids look like 20261124-084118-84b061; anything else cannot name a job (and never reaches the disk)
+JOB_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
+
+
+def check_job_id(job_id: str) -> None:
+    if not JOB_ID.fullmatch(job_id):
+        raise tornado.web.HTTPError(404, f"No job with id {job_id[:80]!r}.")
+
+
 class JobsHandler(_Base):
     @tornado.web.authenticated
     def get(self) -> None:
-        limit = int(self.get_argument("limit", "100"))
+        text = self.get_argument("limit", "100")
+        if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+            raise tornado.web.HTTPError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}, not {text[:40]!r}.")
         state = self.get_argument("state", None)
-        self.write_json({"jobs": self.store().list(limit=limit, state=state)})
+        if state is not None and state not in STATES:
+            raise tornado.web.HTTPError(400, f"state must be one of {', '.join(STATES)}, not {state[:40]!r}.")
+        self.write_json({"jobs": self.store().list(limit=int(text), state=state)})
 
 
 class JobHandler(_Base):
     @tornado.web.authenticated
     def get(self, job_id: str) -> None:
+        check_job_id(job_id)
         with store_errors():
             job = self.store().get(job_id)
-        data = to_jsonable(job)
+        data = to_jsonable(job, strict=False)
         data["files"] = {k: str(Path(v).relative_to(job.folder)) for k, v in job.files.items()} if job.folder else {}
         data.pop("folder", None)
         data.pop("events", None)
@@ -119,6 +136,7 @@ class JobHandler(_Base):
 class EventsHandler(_Base):
     @tornado.web.authenticated
     def get(self, job_id: str) -> None:
+        check_job_id(job_id)
         store = self.store()
         with store_errors():
             job = store.get(job_id)
@@ -133,6 +151,7 @@ class EventsHandler(_Base):
 class CancelHandler(_Base):
     @tornado.web.authenticated
     def post(self, job_id: str) -> None:
+        check_job_id(job_id)
         store = self.store()
         with store_errors():
             ok = store.request_cancel(job_id)
@@ -163,12 +182,14 @@ class UndrainHandler(DrainHandler):
 class FileHandler(_Base):
     @tornado.web.authenticated
     def get(self, job_id: str, relative: str) -> None:
+        check_job_id(job_id)
+        if "\x00" in relative or len(relative) > 1024:
+            raise tornado.web.HTTPError(404, f"Job {job_id} has no such file.")
         with store_errors():
             path = self.store().file_path(job_id, relative)
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        self.set_header("Content-Type", ctype)
         self.set_header("Content-Disposition", f'inline; filename="{path.name}"')
-        self.finish(path.read_bytes())
+        self.finish(path.read_bytes(), set_content_type=ctype)  # a PNG loads in an <img>
 
 
 class OpenAPIHandler(_Base):
