@@ -7,10 +7,12 @@ import os
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from helpers import add_task
 
+import workbench as wb
 from workbench.errors import JobNotFound, StoreError
 from workbench.jobs.store import ResultStore, default_store
 
@@ -68,6 +70,8 @@ def test_crash_mid_write_leaves_no_half_record(devices, home):
 import os, json, workbench.jobs.store as st
 orig = json.dumps
 def crash(*a, **k):
+    if k.get("indent") != 1:  # the queued record at submit; save() writes the final one indented
+        return orig(*a, **k)
     os._exit(9)   # the process dies inside save(), after its temp folder exists
 from workbench.scheduling import registry
 cpu = registry.get("cpu")  # discovery publishes the devices (JSON) before the crash is armed
@@ -78,7 +82,8 @@ cpu.submit(task, {}).result(60)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 9, out.stderr
-    assert list((home / "jobs").glob(".tmp-*"))  # the crash left its temporary folder
+    # the crash left the queued record whole (the final one replaces it in one rename, or not at all)
+    assert all(json.loads(p.read_text())["id"] == p.parent.name for p in (home / "jobs").glob("*/record.json"))
     store = ResultStore(home)
     rows = store.list()
     ids = {r["id"] for r in rows}
@@ -88,9 +93,13 @@ cpu.submit(task, {}).result(60)
     assert len(crashed) == 1 and crashed[0]["state"] == "failed"
     assert "exited before it finished" in crashed[0]["reason"]
     assert store.get(crashed[0]["id"]).result is None
+    assert store.get(crashed[0]["id"]).request == {}  # its request was written at submit time
     for p in home.glob("index.sqlite*"):
         p.unlink()
-    assert {r["id"] for r in ResultStore(home).list()} == {jobs[0].id}
+    rebuilt = {r["id"]: r for r in ResultStore(home).list()}
+    # the crashed job does not vanish with the index: it is rebuilt from its folder, reported failed
+    assert set(rebuilt) == {jobs[0].id, crashed[0]["id"]}
+    assert rebuilt[crashed[0]["id"]]["state"] == "failed"
 
 
 def test_unknown_job_and_path_traversal_are_refused(devices, home):
@@ -117,3 +126,61 @@ def test_index_rows_are_plain_sqlite(devices, home):
     assert state == "succeeded"
     rec = json.loads((home / "jobs" / job.id / "record.json").read_text())
     assert rec["request"] == {"a": 0, "b": 1} and rec["events_total"] >= 5
+
+
+def test_damaged_indexes_and_records_are_rebuilt_and_reported(devices, home):
+    jobs = _finished_jobs(devices, 3)
+    default_store().close()
+    index = home / "index.sqlite"
+    for p in home.glob("index.sqlite-*"):
+        p.unlink()
+    index.write_bytes(b"")  # 0 bytes: it used to open as an empty index ("no jobs yet")
+    store = ResultStore(home)
+    assert {r["id"] for r in store.list()} == {j.id for j in jobs}
+    assert any("0 bytes" in p for p in store.problems)
+    store.close()
+    data = bytearray(index.read_bytes())  # damaged pages: past the header, garbage
+    for i in range(200, min(len(data), 4000)):
+        data[i] = 0xA5
+    index.write_bytes(bytes(data))
+    for p in home.glob("index.sqlite-*"):
+        p.unlink()
+    store = ResultStore(home)
+    assert {r["id"] for r in store.list(limit=2000)} == {j.id for j in jobs}
+    assert any("rebuilt" in p for p in store.problems)
+    store.close()
+    (home / "jobs" / jobs[1].id / "record.json").write_text("[]")  # valid JSON, not a record
+    for p in home.glob("index.sqlite*"):
+        p.unlink()
+    store = ResultStore(home)
+    assert {r["id"] for r in store.list()} == {jobs[0].id, jobs[2].id}  # the others stay listed
+    assert any(jobs[1].id in p and "not a job record" in p for p in store.problems)
+
+
+def test_a_full_disk_is_one_sentence_and_keeps_its_reason(devices, home, monkeypatch):
+    import errno
+
+    from workbench.errors import StoreError
+
+    original = Path.write_text
+
+    def full(self, *args, **kwargs):
+        if self.name.startswith(".record-"):  # the final record of a finished job
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    job = wb.submit("count", steps=2, device="cpu")
+    with pytest.raises(wb.JobFailed, match=r"the result could not be stored: the disk holding the result store "
+                                           r".* is full; free some space"):
+        job.result(30)
+    monkeypatch.setattr(Path, "write_text", original)
+    assert not list((home / "jobs").glob("*/.record-*"))  # nothing half-written left
+    assert default_store().list()  # listing still works
+
+    def full_register(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full_register)
+    with pytest.raises(StoreError, match="is full; free some space and try again"):
+        wb.submit("count", steps=2, device="cpu")

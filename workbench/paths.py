@@ -14,7 +14,7 @@ def home() -> Path:
     """The root folder for the result store, device profiles and settings (created once)."""
     env = os.environ.get("WORKBENCH_HOME")
     root = Path(env).expanduser() if env else Path(platformdirs.user_data_dir("workbench"))
-    if str(root) not in _made or not root.is_dir():
+    if str(root) not in _made:
         root.mkdir(parents=True, exist_ok=True)
         _made.add(str(root))
     return root

@@ -9,11 +9,36 @@ job's finish time from the median rate here.
 
 from __future__ import annotations
 
+import atexit
 import statistics
+import threading
+import time
 from typing import Any
 
 #: rates from the newest samples only: a driver or torch upgrade shows within this many jobs
 RECENT = 20
+
+
+#: rows of finished jobs wait here and are written together (one commit, not one per job)
+FLUSH_EVERY_S = 1.0
+_pending: list[tuple[Any, dict[str, Any]]] = []
+_lock = threading.Lock()
+_last_flush = [0.0]
+
+
+def flush() -> None:
+    """Write the waiting rows (before a read, at exit, or every FLUSH_EVERY_S)."""
+    with _lock:
+        rows, _pending[:] = list(_pending), []
+        _last_flush[0] = time.monotonic()
+    for store, row in rows:
+        try:
+            store.add_perf(row)
+        except Exception:  # a figure is not worth failing anything for
+            pass
+
+
+atexit.register(flush)
 
 
 def record(store: Any, *, device: str, task: str, model: str, dtype: str, unit: str, units: float,
@@ -21,8 +46,13 @@ def record(store: Any, *, device: str, task: str, model: str, dtype: str, unit: 
     """One measured run. Jobs with no measurable time (or no work) are not recorded."""
     if seconds <= 0 or units <= 0:
         return
-    store.add_perf({"device": device, "task": task, "model": model, "dtype": dtype or "-", "unit": unit,
-                    "units": units, "seconds": seconds, "source": source, "extra": extra})
+    row = {"device": device, "task": task, "model": model, "dtype": dtype or "-", "unit": unit,
+           "units": units, "seconds": seconds, "source": source, "extra": extra}
+    with _lock:
+        _pending.append((store, row))
+        due = source != "history" or time.monotonic() - _last_flush[0] >= FLUSH_EVERY_S
+    if due:
+        flush()
 
 
 def record_job(store: Any, job: Any, spec: Any, result: Any) -> None:
@@ -40,6 +70,7 @@ def record_job(store: Any, job: Any, spec: Any, result: Any) -> None:
 
 def table(store: Any, task: str | None = None) -> list[dict[str, Any]]:
     """One row per (device, task, model, dtype, source): median rate over the recent samples."""
+    flush()
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in store.perf_rows(task):
         groups.setdefault((r["device"], r["task"], r["model"], r["dtype"], r["unit"], r["source"]), []).append(r)
@@ -54,6 +85,7 @@ def table(store: Any, task: str | None = None) -> list[dict[str, Any]]:
 
 def rates(store: Any, task: str, model: str) -> dict[str, float]:
     """Median units/s by device for `task` with `model` (bench and history samples together)."""
+    flush()
     samples: dict[str, list[float]] = {}
     for r in store.perf_rows(task):
         if r["model"] == model:

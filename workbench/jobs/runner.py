@@ -123,6 +123,8 @@ def execute(job: Job, task: Callable[[Any, TaskContext], Any], ctx_factory: Call
         if job.store is not None:
             job.store.discard_workdir(job.id)
 
+    release = slot[0] if slot is not None else None  # the slot goes back in the record's commit
+
     try:
         job.start()
         if job.store is not None:
@@ -132,22 +134,23 @@ def execute(job: Job, task: Callable[[Any, TaskContext], Any], ctx_factory: Call
         if relocate is None or not relocate(job, str(exc)):
             settle(job, JobState.FAILED, reason=str(exc), cleanup=cleanup)
     except Cancelled as exc:
-        settle(job, JobState.CANCELLED, reason=str(exc) or "cancelled", cleanup=cleanup)
+        settle(job, JobState.CANCELLED, reason=str(exc) or "cancelled", cleanup=cleanup, release=release)
     except BaseException as exc:  # noqa: BLE001 - every fault becomes a failed job
         if not isinstance(exc, WorkbenchError):
             log.debug("job %s failed:\n%s", job.id, traceback.format_exc())
         job.traceback = traceback.format_exc()
-        settle(job, JobState.FAILED, reason=readable_reason(exc), cleanup=cleanup)
+        settle(job, JobState.FAILED, reason=readable_reason(exc), cleanup=cleanup, release=release)
         if not isinstance(exc, Exception):
             raise
     else:
         if job.cancel_requested:  # cancel arrived after the last progress call
-            settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled", cleanup=cleanup)
+            settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled", cleanup=cleanup,
+                   release=release)
         else:
-            settle(job, JobState.SUCCEEDED, result=result, cleanup=cleanup)
+            settle(job, JobState.SUCCEEDED, result=result, cleanup=cleanup, release=release)
     finally:
-        if slot is not None:  # after the end was announced: the job's interval lies inside its lease
-            slots.release(job, slot[0])
+        if slot is not None and not (job.done and job.store is not None and job.state is not JobState.FAILED):
+            slots.release(job, slot[0])  # the record's commit gave it back, unless the job moved or failed
 
 
 def _cancel_flagged(job: Job) -> bool:
@@ -167,7 +170,7 @@ def _cancelled_before_start(job: Job) -> bool:
 
 
 def settle(job: Job, state: JobState, *, result: Any = None, reason: str = "",
-           cleanup: Callable[[], None] = lambda: None) -> None:
+           cleanup: Callable[[], None] = lambda: None, release: str | None = None) -> None:
     """Store the finished job, run `cleanup`, then announce its state (a succeeded job is always on
     disk, and its working folder is gone, by the time anyone sees it end)."""
     if job.store is None:
@@ -175,7 +178,7 @@ def settle(job: Job, state: JobState, *, result: Any = None, reason: str = "",
         job.finish(state, result=result, reason=reason)
         return
     try:
-        stored = job.store.save(job, state=state.value, reason=reason, result=result)
+        stored = job.store.save(job, state=state.value, reason=reason, result=result, release=release)
     except Exception as exc:  # the store failing must not hang the caller
         cleanup()
         job.finish(JobState.FAILED, reason=f"the result could not be stored: {readable_reason(exc)}")

@@ -17,6 +17,7 @@ is rebuilt from the folders.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -125,6 +126,16 @@ class StoredJob:
         return self.finished - self.started
 
 
+def _store_error(exc: Exception, where: Path) -> StoreError:
+    """One sentence for a failing index: a full disk, or damage found while reading."""
+    text = str(exc)
+    if "full" in text.lower():
+        return StoreError(f"The disk holding the result store ({where.parent}) is full; free some space and try "
+                          "again (finished jobs are kept).")
+    return StoreError(f"The job index {where} failed ({text}); open the store again to rebuild it from the job "
+                      "folders (finished jobs are kept).")
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -161,9 +172,16 @@ class ResultStore:
         return db
 
     def _open_index(self) -> sqlite3.Connection:
-        fresh = not self.index_path.exists()
+        # a 0-byte file opens as an empty database: it is a lost index, rebuilt like a missing one
+        fresh = not self.index_path.exists() or self.index_path.stat().st_size == 0
+        if self.index_path.exists() and self.index_path.stat().st_size == 0 and any(self.jobs_dir.iterdir()):
+            self.problems.append("The job index was empty (0 bytes); it was rebuilt from the job folders.")
         try:
             db = self._connect()
+            check = db.execute("PRAGMA quick_check").fetchone()[0]  # damaged pages pass a plain open
+            if check != "ok":
+                db.close()
+                raise sqlite3.DatabaseError(f"integrity check: {check}")
         except sqlite3.DatabaseError as exc:
             aside = self.index_path.with_name(f"index.sqlite.corrupt-{int(time.time())}")
             for suffix in ("", "-wal", "-shm"):
@@ -187,8 +205,11 @@ class ResultStore:
                 continue
             try:
                 rec = json.loads((folder / "record.json").read_text())
+                if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not rec.get("task"):
+                    raise ValueError("it is not a job record")
                 row = {c: rec.get(c) for c in COLUMNS}
-                row.update(host=rec.get("host", ""), pid=None, cancel_requested=0,
+                finished = rec.get("state") in FINISHED  # an unfinished one keeps its pid: dead ones show failed
+                row.update(host=rec.get("host", ""), pid=None if finished else rec.get("pid"), cancel_requested=0,
                            reason=rec.get("reason") or "", message=rec.get("message") or "",
                            placement=rec.get("placement") or "")
                 db.execute(
@@ -207,12 +228,30 @@ class ResultStore:
             return self._rebuild(self._db)
 
     def _exec(self, sql: str, args: tuple | list = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        try:
+            with self._lock:
+                return self._db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise _store_error(exc, self.index_path) from None
 
     # ---- writes from the runner ----------------------------------------------------------
     def register(self, job: Any) -> None:
-        """Record a job as queued, so other processes see it at once."""
+        """Record a job as queued, so other processes see it at once; its request goes to its folder
+        now, so a job whose process dies keeps it (and survives an index rebuild)."""
+        folder = self.jobs_dir / job.id
+        try:
+            folder.mkdir(exist_ok=True)
+            (folder / "record.json").write_text(json.dumps(to_jsonable({
+                "id": job.id, "task": job.task_name, "device": job.device, "state": job.state.value,
+                "created": job.created, "host": self._host, "pid": os.getpid(),
+                "request": to_jsonable(job.request, strict=False), "request_type": type_name(job.request),
+                "placement": getattr(job, "placement", "") or ""}, strict=False)))
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            if exc.errno == errno.ENOSPC:
+                raise StoreError(f"The disk holding the result store ({self.root}) is full; free some space and "
+                                 "try again.") from None
+            raise
         self._exec(
             "INSERT OR REPLACE INTO jobs (id, task, device, state, created, host, pid, placement) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -228,29 +267,34 @@ class ResultStore:
              p.message if p else "", job.id),
         )
 
-    def save(self, job: Any, *, state: str, reason: str, result: Any = None) -> Any:
-        """Write the finished job's folder atomically, then its index row.
+    def save(self, job: Any, *, state: str, reason: str, result: Any = None,
+             release: str | None = None) -> Any:
+        """Write the finished job's record (atomically: a new `record.json` replaces the queued one in
+        one rename), then its index row.
 
-        Returns `result` with its files moved into the job folder. Called by the runner
-        before the job reports its final state, so a succeeded job is always on disk.
+        Returns `result` with its files moved into the job folder. Called by the runner before the
+        job reports its final state, so a succeeded job is always on disk; a crash before the rename
+        leaves the queued record, and the job is reported failed.
         """
         final = self.jobs_dir / job.id
-        tmp = self.jobs_dir / f".tmp-{job.id}-{uuid.uuid4().hex[:6]}"
-        tmp.mkdir()
+        tmp = final / f".record-{uuid.uuid4().hex[:6]}.json"
         try:
+            final.mkdir(exist_ok=True)
             stored_files: dict[str, Path] = {}
             src_files = result_files(result)
             if src_files:
-                (tmp / "files").mkdir()
+                if (final / "files").exists():  # a retried save of the same id replaces the old files
+                    shutil.rmtree(final / "files")
+                (final / "files").mkdir()
             for name, src in src_files.items():
                 if not src.exists():
                     raise StoreError(f"result file {name!r} ({src}) does not exist")
-                dest = tmp / "files" / src.name
+                dest = final / "files" / src.name
                 if dest.exists():
-                    dest = tmp / "files" / f"{name}-{src.name}"
+                    dest = final / "files" / f"{name}-{src.name}"
                 # the task's output is the job's now: move, not copy
                 shutil.move(str(src), str(dest))
-                stored_files[name] = final / "files" / dest.name
+                stored_files[name] = dest
             if result is not None and src_files:
                 result = with_files(result, stored_files)
             finished = job.finished or time.time()
@@ -281,19 +325,31 @@ class ResultStore:
                 "events": events[:MAX_EVENTS_KEPT // 2] + events[-MAX_EVENTS_KEPT // 2:]
                 if len(events) > MAX_EVENTS_KEPT else events,
             }
-            (tmp / "record.json").write_text(json.dumps(to_jsonable(record, strict=False), indent=1))
-            if final.exists():  # a retried save of the same id replaces the old folder
-                shutil.rmtree(final)
-            tmp.rename(final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.write_text(json.dumps(to_jsonable(record, strict=False), indent=1))
+            os.replace(tmp, final / "record.json")
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if exc.errno == errno.ENOSPC:
+                raise StoreError(f"the disk holding the result store ({self.root}) is full; free some space and "
+                                 "run the job again") from None
             raise
-        self._exec(
-            "UPDATE jobs SET state=?, reason=?, started=?, finished=?, progress=?, message=?, "
-            "device=? WHERE id=?",
-            (state, reason, job.started, finished, record["progress"], record["message"],
-             job.device, job.id),
-        )
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        with self._lock:  # one commit: the index row, and the device slot the job held (`release`)
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(
+                    "UPDATE jobs SET state=?, reason=?, started=?, finished=?, progress=?, message=?, "
+                    "device=? WHERE id=?",
+                    (state, reason, job.started, finished, record["progress"], record["message"], job.device,
+                     job.id))
+                if release is not None:
+                    self._db.execute("DELETE FROM slots WHERE device=? AND job=?", (release, job.id))
+                self._db.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                self._db.execute("ROLLBACK") if self._db.in_transaction else None
+                raise _store_error(exc, self.index_path) from None
         return result
 
     # ---- cancel across processes ---------------------------------------------------------
@@ -327,8 +383,8 @@ class ResultStore:
             return row
         if row["pid"] == os.getpid() or _pid_alive(row["pid"]):
             return row
+        # reported, not written: reads never write (a full disk or a read-only store must not break them)
         reason = f"the process that ran this job (pid {row['pid']}) exited before it finished"
-        self._exec("UPDATE jobs SET state='failed', reason=? WHERE id=?", (reason, row["id"]))
         row.update(state="failed", reason=reason)
         return row
 
@@ -357,7 +413,12 @@ class ResultStore:
         base = {k: row[k] for k in ("id", "task", "device", "state", "reason", "created",
                                     "started", "finished")}
         if row["state"] not in FINISHED or not folder.exists():
-            return StoredJob(**base, folder=folder if folder.exists() else None)
+            request = {}
+            try:  # the request was written at submit time
+                request = json.loads((folder / "record.json").read_text()).get("request") or {}
+            except (OSError, ValueError, AttributeError):
+                pass
+            return StoredJob(**base, request=request, folder=folder if folder.exists() else None)
         try:
             rec = json.loads((folder / "record.json").read_text())
         except (OSError, ValueError) as exc:
