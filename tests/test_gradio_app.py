@@ -40,21 +40,47 @@ def test_fold_tab_with_the_tiny_model(client):
 
 
 def test_grasp_tab(client):
-    summary, h5, gif = client.predict("box", 3, "parallel-jaw", "auto", api_name="/grasp")
+    summary, h5, gif = client.predict("box", 3, "parallel-jaw", "auto", None, api_name="/grasp")
     assert summary.startswith("success ") and h5.endswith(".h5")
 
 
 @pytest.mark.parametrize("api, args, message", [
     ("/conformers", ("", 5, "auto"), "at least one molecule"),
     ("/fold", ("MKZJ", True, "cpu"), "illegal letter"),
-    ("/grasp", ("pyramid:1", 3, "parallel-jaw", "auto"), "Unknown object"),
-    ("/grasp", ("box", 3, "parallel-jaw", "tpu:0"), "tpu:0 is not in the list of choices"),
+    ("/grasp", ("pyramid:1", 3, "parallel-jaw", "auto", None), "Unknown object"),
+    ("/grasp", ("/etc/passwd", 3, "parallel-jaw", "auto", None), "Unknown object &#x27;/etc/passwd&#x27;"),
+    ("/grasp", ("box", 3, "parallel-jaw", "tpu:0", None), "tpu:0 is not in the list of choices"),
+    ("/conformers", ("<img src=x onerror=alert(1)>", 3, "cpu"), "&lt;img&#x27; is not a valid SMILES"),  # text
 ])
 def test_bad_input_per_tab_is_a_sentence(client, api, args, message):
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match=message):
         client.predict(*args, api_name=api)
+
+
+def test_a_huge_smiles_fails_its_request_and_the_server_answers_the_next(client):
+    """25,000 characters overflowed RDKit's stack: one participant took the whole server down."""
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="25,000 characters long; the limit is 2,000"):
+        client.predict("C" * 25_000, 3, "cpu", api_name="/conformers")
+    table, sdf = client.predict("CCO ethanol", 3, "cpu", api_name="/conformers")
+    assert table["data"][0][:2] == ["ethanol", "ok"]
+
+
+def test_a_busy_port_is_one_sentence():
+    import socket
+
+    from workbench.app import launch
+    from workbench.errors import WorkbenchError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(WorkbenchError, match=f"Port {port} on 127.0.0.1 is in use; choose another"):
+            launch("127.0.0.1", port, block=False)
 
 
 def test_concurrent_requests_all_finish(client):

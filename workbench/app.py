@@ -8,6 +8,7 @@ request, submit it, stream the job's progress into `gr.Progress`, and show the r
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -31,7 +32,7 @@ def _follow(job: Any, progress: Any) -> Any:
     try:
         return job.result(0)
     except WorkbenchError as exc:
-        raise gr.Error(str(exc)) from None
+        raise _error(exc) from None
 
 
 def _submit(task: str, device: str, **fields: Any) -> Any:
@@ -40,7 +41,13 @@ def _submit(task: str, device: str, **fields: Any) -> Any:
     try:
         return api.submit(task, device=device or "auto", **fields)
     except WorkbenchError as exc:  # bad input or device: a sentence in the UI
-        raise gr.Error(str(exc)) from None
+        raise _error(exc) from None
+
+
+def _error(exc: Exception) -> Any:
+    """A sentence for the UI, as text: Gradio renders error messages as HTML, and the message may
+    quote what a participant typed."""
+    return gr.Error(html.escape(str(exc)))
 
 
 def conformers(smiles: str, num: float, device: str, progress: Any = gr.Progress()) -> tuple[list[list[Any]], str]:
@@ -63,8 +70,17 @@ def fold(sequence: str, tiny: bool, device: str, progress: Any = gr.Progress()) 
     return summary, [str(result.files[f"{key}.pdb"]), str(result.files[f"{key}.cif"])], str(result.files[f"{key}.pae"])
 
 
-def grasp(obj: str, num: float, gripper: str, device: str,
+def grasp(obj: str, num: float, gripper: str, device: str, mesh: str | None = None,
           progress: Any = gr.Progress()) -> tuple[str, str, str | None]:
+    """The object is an uploaded mesh, a bundled name or a primitive: never a path on the server
+    (which would tell a remote participant what files exist and load any mesh on the server)."""
+    from workbench.tasks.grasping.objects import BUNDLED
+
+    if mesh:
+        obj = mesh  # Gradio's own upload folder
+    elif obj.split(":")[0] not in (*BUNDLED, "box", "cylinder", "sphere"):
+        raise gr.Error(html.escape(f"Unknown object {obj[:80]!r}: choose a bundled object ({', '.join(BUNDLED)}), "
+                                   "box:X,Y,Z, cylinder:R,H or sphere:R, or upload a mesh file."))
     job = _submit("grasp", device, object=obj, num_grasps=int(num), gripper=gripper)
     result = _follow(job, progress)
     summary = presenters.summary(result)
@@ -124,8 +140,11 @@ def build_app() -> Any:
                            concurrency_limit=1, concurrency_id="fold")
         with gr.Tab("Grasping"):
             with gr.Row():
-                obj = gr.Textbox(label="object (bundled name, box:X,Y,Z, cylinder:R,H, sphere:R, or a mesh path)",
-                                 value="can")
+                with gr.Column():
+                    obj = gr.Textbox(label="object (bundled name, box:X,Y,Z, cylinder:R,H or sphere:R, metres)",
+                                     value="can")
+                    mesh_upload = gr.File(label="or upload a mesh (OBJ, STL, PLY)", file_types=[".obj", ".stl", ".ply"],
+                                          type="filepath")
                 with gr.Column():
                     n_grasps = gr.Number(label="grasps", value=10, precision=0)
                     gripper = gr.Dropdown(["parallel-jaw", "wide"], value="parallel-jaw", label="gripper")
@@ -134,7 +153,8 @@ def build_app() -> Any:
             grasp_summary = gr.Textbox(label="outcome")
             h5 = gr.File(label="ACRONYM HDF5")
             gif = gr.Image(label="trial 0", type="filepath")
-            run_grasp.click(grasp, [obj, n_grasps, gripper, grasp_device], [grasp_summary, h5, gif], api_name="grasp",
+            run_grasp.click(grasp, [obj, n_grasps, gripper, grasp_device, mesh_upload], [grasp_summary, h5, gif],
+                            api_name="grasp",
                             concurrency_limit=cpu_slots, concurrency_id="cpu")
         with gr.Tab("Multimodal"):
             with gr.Row():
@@ -180,8 +200,22 @@ def _status() -> tuple[list[dict], list[dict]]:
     return devs, api.list_jobs(limit=20)
 
 
+def port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def launch(host: str = "127.0.0.1", port: int | None = None, auth: tuple[str, str] | None = None,
            share: bool = False, block: bool = True) -> Any:
+    if port is not None and not port_free(host, port):
+        raise WorkbenchError(f"Port {port} on {host} is in use; choose another with --port, or leave --port out "
+                             "to take a free one.")
     app = build_app()
     app.launch(server_name=host, server_port=port, auth=auth, share=share, prevent_thread_lock=not block,
                show_error=True)
