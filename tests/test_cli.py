@@ -148,3 +148,10 @@ def test_demo_cluster_step_places_by_figures_and_resumes_a_drained_batch(tmp_pat
     assert re.match(r"moved from ray:\w+/cpu to \S+ because ray:\w+/cpu was drained; resuming at item \d+ of 30",
                     outcomes[2]["summary"]), outcomes[2]
     assert "success" in outcomes[2]["summary"]
+
+
+def test_an_unreachable_cluster_is_one_sentence_in_seconds():
+    proc = run_cli("devices", "--cluster", "127.0.0.1:1", timeout=60)  # it used to retry for minutes
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("workbench: Cannot reach a Ray cluster at 127.0.0.1:1 (Connection refused); "
+                                   "start one there with `ray start --head`, or check the address.")

@@ -8,8 +8,11 @@ in the registry, and wire their placement hooks (profile-aware choice, where a j
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
+from workbench.contract.errors import DeviceError
 from workbench.contract.requirements import Requirements
 from workbench.hardware.ray import RayDevice, import_ray, is_loopback, nodes_as_devices
 from workbench.scheduling import placement, registry
@@ -27,10 +30,52 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                   "configure_logging": False}
         if address in (None, "", "local", "embedded"):
-            ray.init(num_cpus=num_cpus, resources=resources, **kwargs)
+            _start_embedded(ray, num_cpus=num_cpus, resources=resources, **kwargs)
         else:
-            ray.init(address=address, **kwargs)
+            probe(address)
+            try:
+                ray.init(address=address, **kwargs)
+            except Exception as exc:
+                raise DeviceError(f"Could not join the Ray cluster at {address}: {_first_line(exc)}") from None
     return refresh()
+
+
+#: attempts to start the embedded cluster (Ray gives a node 30 s to come up; a loaded machine can miss it)
+START_ATTEMPTS = int(os.environ.get("WORKBENCH_RAY_START_ATTEMPTS", "2"))
+#: seconds to reach a cluster's address before giving up (Ray itself would retry for minutes)
+CONNECT_TIMEOUT_S = float(os.environ.get("WORKBENCH_RAY_CONNECT_TIMEOUT", "5"))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _start_embedded(ray: Any, **kwargs: Any) -> None:
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            ray.init(**kwargs)
+            return
+        except Exception as exc:
+            ray.shutdown()
+            if attempt == START_ATTEMPTS:
+                raise DeviceError(
+                    f"The embedded Ray cluster did not start in {START_ATTEMPTS} attempt(s) ({_first_line(exc)}); "
+                    "the machine may be overloaded: try again, or raise WORKBENCH_RAY_START_ATTEMPTS.") from None
+
+
+def probe(address: str) -> None:
+    """A `DeviceError` in seconds when nothing listens at `address` ("host:port" or "ray://host:port")."""
+    if address in ("auto",) or ":" not in address.split("//")[-1]:
+        return
+    host, _, port = address.split("//")[-1].rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S):
+            return
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or _first_line(exc)
+        raise DeviceError(f"Cannot reach a Ray cluster at {address} ({reason}); start one there with "
+                          "`ray start --head`, or check the address.") from None
 
 
 def disconnect() -> None:
