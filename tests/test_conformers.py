@@ -215,3 +215,30 @@ def test_a_huge_smiles_is_refused_before_rdkit_reads_it(devices):
     with pytest.raises(JobFailed, match="the SMILES is 25,000 characters long; the limit is 2,000"):
         wb.run("conformers", smiles=(huge,), device="cpu", timeout=60)
     assert wb.run("conformers", smiles=("CCO",), num_conformers=2, device="cpu").num_ok == 1  # still alive
+
+
+@pytest.mark.slow
+def test_no_orphan_workers_after_the_process_is_killed(tmp_path):
+    """kill -9 of a process running a --workers 2 job used to leave its pool processes blocked."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    smiles = " ".join(f"--smiles {'C' * (5 + i % 20)}O" for i in range(60)).split()
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "run", "conformers", *smiles, "--num", "300",
+                             "--workers", "2", "--quiet"], env={**os.environ, "WORKBENCH_HOME": str(tmp_path)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    children = []
+    while time.time() < deadline and len(children) < 2:
+        children = psutil.Process(proc.pid).children(recursive=True)
+        time.sleep(0.2)
+    assert len(children) >= 2, "the job started its pool"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    time.sleep(5)
+    alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], [c.cmdline() for c in alive]

@@ -8,6 +8,9 @@ threads (and often torch), which `fork` does not suit.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from threading import Lock
@@ -17,11 +20,30 @@ _pools: dict[int, ProcessPoolExecutor] = {}
 _lock = Lock()
 
 
+#: how often a pool worker checks that the process that started it is still there
+PARENT_POLL_S = 0.5
+
+
+def _die_with_parent(parent: int) -> None:
+    """In each pool worker: exit when the parent is gone (killed with -9 it cannot stop its pool, and
+    the workers would wait for work forever). Polled rather than PR_SET_PDEATHSIG, which fires when
+    the *thread* that started the worker ends, not the process."""
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(PARENT_POLL_S)
+
+    threading.Thread(target=watch, name="workbench-parent-watch", daemon=True).start()
+
+
 def worker_pool(workers: int) -> ProcessPoolExecutor:
     with _lock:
         pool = _pools.get(workers)
         if pool is None:
-            pool = _pools[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            pool = _pools[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                         initializer=_die_with_parent, initargs=(os.getpid(),))
         return pool
 
 
