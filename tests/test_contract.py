@@ -207,3 +207,27 @@ def test_tasks_never_guess_the_chip_from_a_device_name():
     offenders = [f"{p.relative_to(tasks)}:{n}: {line.strip()}" for p in tasks.rglob("*.py")
                  for n, line in enumerate(p.read_text().splitlines(), 1) if guesses.search(line)]
     assert offenders == []
+
+
+def test_a_native_crash_fails_one_job_and_the_process_goes_on(devices):
+    """Tasks that call native code run in the device's worker processes: a segfault there fails
+    that one job with a sentence, and this process (a kernel, the CLI, a Gradio server) goes on."""
+    import os
+
+    from workbench.contract import TaskSpec
+    from workbench.tasks.registry import TASKS, register
+
+    register(TaskSpec(name="native-crash", run="native_crash:run", request="native_crash:CrashRequest",
+                      summary="crash in native code", isolate=True))
+    try:
+        other = wb.submit("count", steps=30, delay=0.01, device="cpu")  # a neighbour on the same device
+        crashed = wb.submit("native-crash", crash=True, device="cpu")
+        with pytest.raises(wb.JobFailed, match=r"the worker crashed with signal 11 \(SIGSEGV\) while running "
+                                               r"native-crash; the device's other jobs go on"):
+            crashed.result(60)
+        assert other.result(60).steps == 30
+        survivor = wb.run("native-crash", crash=False, device="cpu", timeout=60)  # a fresh worker
+        assert survivor["pid"] != os.getpid()  # it ran in a worker, not here
+        assert wb.job(crashed.id).state == "failed"
+    finally:
+        TASKS.pop("native-crash", None)

@@ -108,6 +108,8 @@ class TaskSpec:
     unit: str = "jobs"  #: what the work is counted in: conformers, residues, steps, trials, tokens
     work: str | None = None  #: "module:function(request) -> float", the work size in `unit` (default 1)
     bench: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  #: a small standard case
+    #: native code (RDKit, MuJoCo): runs in the device's worker processes, so a crash fails one job
+    isolate: bool = False
 
     def _import(self, target: str) -> Any:
         return import_target(target, task=self.name, extra=self.extra)

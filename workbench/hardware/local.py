@@ -17,6 +17,7 @@ from workbench.contract.capabilities import Capabilities
 from workbench.contract.errors import DeviceError, DeviceLost
 from workbench.contract.requirements import Requirements
 from workbench.contract.task import TaskContext
+from workbench.hardware.isolated import WorkerPool
 from workbench.jobs import perf
 from workbench.jobs.job import Job, JobState
 from workbench.jobs.runner import JobQueue, execute, make_context, settle
@@ -43,6 +44,7 @@ class LocalDevice:
         self._queue_lock = threading.Lock()
         self.relocator: Relocator | None = None
         self._drained = (0.0, False)
+        self._workers: WorkerPool | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}: {self._caps.name}>"
@@ -84,6 +86,7 @@ class LocalDevice:
         if self._fault:
             raise DeviceError(f"Device {self.id} is not working: {self._fault}")
         name, fn = resolve(task, task_name)
+        fn = self._task_fn(name, fn)
         job = Job(name, request, self.id, store=self.store)
         job.requirements, job.placement = requirements, placement
         job.store.register(job)
@@ -94,7 +97,22 @@ class LocalDevice:
 
     def resume(self, job: Job, fn: Callable[..., Any]) -> None:
         """Take over a job that moved here (its checkpoints travel with it)."""
-        self._jobs().put(_Queued(job, fn))
+        self._jobs().put(_Queued(job, self._task_fn(job.task_name, fn)))
+
+    def _task_fn(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """A registered task that calls native code runs in this device's worker processes."""
+        spec = TASKS.get(name)
+        if spec is None or not spec.isolate or fn is not spec.load():
+            return fn
+        with self._queue_lock:
+            if self._workers is None:
+                self._workers = WorkerPool(self.backend, self.id)
+        workers = self._workers
+
+        def in_worker(request: Any, ctx: TaskContext) -> Any:
+            return workers.run(spec, request, ctx)
+
+        return in_worker
 
     @property
     def drained(self) -> bool:
@@ -153,6 +171,8 @@ class LocalDevice:
         self.fail(reason)
         if self._queue is not None:
             self._queue.close()
+        if self._workers is not None:
+            self._workers.close()
 
 
 class _Queued:

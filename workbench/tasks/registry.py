@@ -76,7 +76,7 @@ register(TaskSpec(
     split="workbench.tasks.molecules.conformers:split",
     cli={"smiles": {"metavar": "'SMILES [NAME]'"}, "files": {"flags": ["--sdf"], "metavar": "FILE"},
          "num_conformers": {"flags": ["--num"]}},
-    unit="conformers", work="workbench.tasks.molecules.conformers:work",
+    unit="conformers", work="workbench.tasks.molecules.conformers:work", isolate=True,
     bench={"smiles": ("CC(=O)Oc1ccccc1C(=O)O", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "CC(C)Cc1ccc(cc1)C(C)C(=O)O"),
            "num_conformers": 10},
     merge="workbench.tasks.molecules.conformers:merge",
@@ -110,6 +110,7 @@ register(TaskSpec(
     split="workbench.tasks.grasping.grasp:split",
     cli={"num_grasps": {"flags": ["--num"]}, "render": {"metavar": "TRIAL"}},
     unit="trials", work="workbench.tasks.grasping.grasp:work", bench={"object": "box", "num_grasps": 8, "render": ()},
+    isolate=True,
     merge="workbench.tasks.grasping.grasp:merge",
 ))
 register(TaskSpec(

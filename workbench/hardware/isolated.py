@@ -1,0 +1,197 @@
+"""Worker processes owned by a device, for tasks that call native code (RDKit, MuJoCo).
+
+A native crash (a segfault in RDKit's embedding, MuJoCo on a degenerate mesh) would take down
+whatever process runs the task: the kernel, the CLI, a Gradio server shared by a class. A task
+registered with `isolate=True` runs instead in one of its device's worker processes (spawned
+once, kept for the next job, so loaded libraries and caches stay warm). Progress and checkpoints
+stream back over a pipe, cancel and drain reach the worker at its next progress report, and a
+worker that dies fails that one job with a sentence ("the worker crashed with signal 11 (SIGSEGV)
+while running conformers"); the next job gets a fresh worker. Workers exit when their parent is
+gone.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import multiprocessing.util  # noqa: F401 - registers its exit handler (it waits for children) before ours
+import os
+import signal
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+from workbench.contract.backend import Backend
+from workbench.contract.errors import Cancelled, DeviceLost, InputError, WorkbenchError
+from workbench.contract.task import TaskContext, TaskSpec
+
+#: how long a worker may take to stop after a cancel before it is killed
+STOP_GRACE_S = 30.0
+
+
+class WorkerCrashed(WorkbenchError):
+    """The worker process running the job died (a native crash, the OOM killer)."""
+
+
+def _serve(conn: Any, backend: Backend, device_id: str, parent: int, cancel: Any) -> None:
+    """The worker's loop: run one task at a time, stream its events, send its outcome."""
+
+    def watch_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+    from workbench.jobs.runner import readable_reason
+
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        _, spec, request, checkpoints, workdir = message
+
+        def report(progress: Any) -> None:
+            if cancel.is_set():
+                raise Cancelled("cancelled")
+            conn.send(("progress", progress))
+
+        ctx = TaskContext(device_id, backend.capabilities(), backend, Path(workdir), report, cancel.is_set,
+                          checkpoints=checkpoints,
+                          save_checkpoint=lambda key, value: conn.send(("checkpoint", key, value)))
+        try:
+            conn.send(("done", spec.load()(request, ctx)))
+        except Cancelled as exc:
+            conn.send(("error", "cancelled", str(exc)))
+        except InputError as exc:
+            conn.send(("error", "input", str(exc)))
+        except WorkbenchError as exc:
+            conn.send(("error", "workbench", str(exc)))
+        except Exception as exc:
+            conn.send(("error", "fault", readable_reason(exc)))
+
+
+def _signal_name(code: int | None) -> str:
+    if code is None or code >= 0:
+        return f"exit code {code}"
+    try:
+        return f"signal {-code} ({signal.Signals(-code).name})"
+    except ValueError:
+        return f"signal {-code}"
+
+
+#: every live worker, killed at exit: they are not daemonic (a worker may start its own process pool
+#: for `workers=2`), so multiprocessing would otherwise wait for them at exit
+_live: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_workers() -> None:
+    for worker in list(_live):
+        worker.close()
+
+
+class Worker:
+    """One spawned process serving one device, one job at a time."""
+
+    def __init__(self, backend: Backend, device_id: str):
+        mp = multiprocessing.get_context("spawn")
+        self.conn, child = mp.Pipe()
+        self.cancel = mp.Event()
+        self.process = mp.Process(target=_serve, args=(child, backend, device_id, os.getpid(), self.cancel),
+                                  name=f"workbench-worker-{device_id}", daemon=False)
+        self.process.start()
+        child.close()
+        _live.add(self)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def run(self, spec: TaskSpec, request: Any, ctx: TaskContext) -> Any:
+        """Run the task of `spec` in the worker; its events go to `ctx`. A cancel or drain seen by
+        `ctx` stops the worker's task at its next progress report and is raised here once it stopped."""
+        task = spec.name
+        self.cancel.clear()
+        self.conn.send(("run", spec, request, dict(ctx.checkpoints), str(ctx.workdir)))
+        stop: BaseException | None = None
+        stop_deadline = 0.0
+        while True:
+            try:
+                message = self.conn.recv() if self.conn.poll(0.05) else None
+            except (EOFError, OSError):  # the worker's end is closed: it died
+                self.process.join(5)
+                raise WorkerCrashed(f"the worker crashed with {_signal_name(self.process.exitcode)} while running "
+                                    f"{task}; the device's other jobs go on") from None
+            if message is not None:
+                kind = message[0]
+                if kind == "progress":
+                    if stop is None:
+                        try:
+                            ctx.progress(message[1])
+                        except (Cancelled, DeviceLost) as exc:  # tell the worker; wait for it to stop
+                            stop, stop_deadline = exc, time.monotonic() + STOP_GRACE_S
+                            self.cancel.set()
+                elif kind == "checkpoint":
+                    ctx.checkpoint(message[1], message[2])
+                elif kind == "done":
+                    self.cancel.clear()  # the task ended cleanly: the worker is free for the next job
+                    if stop is not None:
+                        raise stop
+                    return message[1]
+                else:
+                    self.cancel.clear()
+                    if stop is not None:
+                        raise stop
+                    _, what, text = message
+                    raise {"cancelled": Cancelled, "input": InputError}.get(what, WorkbenchError)(text)
+            elif not self.process.is_alive():
+                raise WorkerCrashed(f"the worker crashed with {_signal_name(self.process.exitcode)} while running "
+                                    f"{task}; the device's other jobs go on")
+            elif stop is not None and time.monotonic() > stop_deadline:
+                self.process.kill()
+                raise stop
+
+    def close(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+
+
+class WorkerPool:
+    """A device's workers: at most one per slot, started on demand, replaced when one dies."""
+
+    def __init__(self, backend: Backend, device_id: str):
+        self.backend, self.device_id = backend, device_id
+        self._idle: list[Worker] = []
+        self._lock = threading.Lock()
+
+    def run(self, spec: TaskSpec, request: Any, ctx: TaskContext) -> Any:
+        with self._lock:
+            worker = None
+            while self._idle and worker is None:
+                candidate = self._idle.pop()
+                worker = candidate if candidate.alive else None
+        worker = worker or Worker(self.backend, self.device_id)
+        try:
+            result = worker.run(spec, request, ctx)
+        except BaseException:
+            if worker.alive and not worker.cancel.is_set():
+                self._give_back(worker)
+            else:
+                worker.close()
+            raise
+        self._give_back(worker)
+        return result
+
+    def _give_back(self, worker: Worker) -> None:
+        with self._lock:
+            self._idle.append(worker)
+
+    def close(self) -> None:
+        with self._lock:
+            for w in self._idle:
+                w.close()
+            self._idle.clear()
