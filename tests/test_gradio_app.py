@@ -117,3 +117,29 @@ def test_understand_tab_with_an_uploaded_image(client, tmp_path):
 
     with pytest.raises(AppError, match="Upload an image first"):
         client.predict(None, "", "smolvlm", True, "cpu", api_name="/understand")
+
+
+@pytest.mark.slow
+def test_any_text_in_the_gradio_tabs_gives_a_result_or_a_sentence(client):
+    """Property-based: junk in the molecule and grasp boxes never takes the server down or shows a
+    traceback; the server answers after all of it."""
+    from gradio_client.exceptions import AppError
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    junk = st.one_of(st.text(max_size=30), st.text(alphabet="CNO()=#[]@+-1c:,.", max_size=40),
+                     st.sampled_from(["box:nan", "box:inf,1,1", "sphere:-1", "/etc/passwd", "../x.obj", "ring"]))
+
+    @settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(text=junk, api=st.sampled_from(["/conformers", "/grasp"]))
+    def check(text, api):
+        args = (text, 2, "cpu") if api == "/conformers" else (text, 2, "parallel-jaw", "cpu", None)
+        try:
+            client.predict(*args, api_name=api)
+        except AppError as exc:
+            message = str(exc)
+            assert "Traceback" not in message and "\\n" not in message.strip(), message
+
+    check()
+    table, _ = client.predict("CCO ethanol", 2, "cpu", api_name="/conformers")
+    assert table["data"][0][:2] == ["ethanol", "ok"]
