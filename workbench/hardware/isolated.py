@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench.contract.backend import Backend
-from workbench.contract.errors import Cancelled, DeviceLost, InputError, WorkbenchError
+from workbench.contract.errors import Cancelled, DeviceLost, WorkbenchError
 from workbench.contract.task import TaskContext, TaskSpec
+from workbench.jobs.runner import error_from, error_outcome
 
 #: how long a worker may take to stop after a cancel before it is killed
 STOP_GRACE_S = 30.0
@@ -44,7 +45,6 @@ def _serve(conn: Any, backend: Backend, device_id: str, parent: int, cancel: Any
         os._exit(1)
 
     threading.Thread(target=watch_parent, daemon=True).start()
-    from workbench.jobs.runner import readable_reason
 
     while True:
         try:
@@ -63,14 +63,8 @@ def _serve(conn: Any, backend: Backend, device_id: str, parent: int, cancel: Any
                           save_checkpoint=lambda key, value: conn.send(("checkpoint", key, value)))
         try:
             conn.send(("done", spec.load()(request, ctx)))
-        except Cancelled as exc:
-            conn.send(("error", "cancelled", str(exc)))
-        except InputError as exc:
-            conn.send(("error", "input", str(exc)))
-        except WorkbenchError as exc:
-            conn.send(("error", "workbench", str(exc)))
         except Exception as exc:
-            conn.send(("error", "fault", readable_reason(exc)))
+            conn.send(error_outcome(exc))
 
 
 def _signal_name(code: int | None) -> str:
@@ -145,8 +139,7 @@ class Worker:
                     self.cancel.clear()
                     if stop is not None:
                         raise stop
-                    _, what, text = message
-                    raise {"cancelled": Cancelled, "input": InputError}.get(what, WorkbenchError)(text)
+                    raise error_from(message[1], message[2])
             elif not self.process.is_alive():
                 raise WorkerCrashed(f"the worker crashed with {_signal_name(self.process.exitcode)} while running "
                                     f"{task}; the device's other jobs go on")

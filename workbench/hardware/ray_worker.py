@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from workbench.contract.backend import Backend
-from workbench.contract.errors import Cancelled, DeviceLost, InputError, WorkbenchError
+from workbench.contract.errors import Cancelled, DeviceLost
 from workbench.contract.task import TaskContext
 from workbench.hardware.backends import BUILTIN, AcceleratorBackend, CpuBackend
 from workbench.jobs.codec import result_files, with_files
-from workbench.jobs.runner import readable_reason
+from workbench.jobs.runner import error_outcome
 from workbench.tasks.registry import resolve
 
 
@@ -111,16 +111,8 @@ class DeviceWorker:
                 for key, path in result_files(result).items():  # files travel back as bytes
                     files[key] = (path.name, Path(path).read_bytes())
                 events.put(("done", with_files(result, {}) if files else result, files))
-            except Cancelled as exc:
-                events.put(("error", "cancelled", str(exc)))
-            except DeviceLost as exc:
-                events.put(("error", "lost", str(exc)))
-            except InputError as exc:
-                events.put(("error", "input", str(exc)))
-            except WorkbenchError as exc:
-                events.put(("error", "workbench", str(exc)))
-            except Exception as exc:  # a real fault: type and first line
-                events.put(("error", "fault", readable_reason(exc)))
+            except Exception as exc:  # our errors keep their sentence; a real fault its type and first line
+                events.put(error_outcome(exc))
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)
 

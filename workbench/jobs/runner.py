@@ -20,7 +20,7 @@ from typing import Any
 
 from workbench.contract.backend import Backend
 from workbench.contract.capabilities import Capabilities
-from workbench.contract.errors import Cancelled, DeviceLost, WorkbenchError
+from workbench.contract.errors import Cancelled, DeviceLost, InputError, WorkbenchError
 from workbench.contract.task import TaskContext
 from workbench.jobs import slots
 from workbench.jobs.job import Job, JobState
@@ -39,6 +39,24 @@ def readable_reason(exc: BaseException) -> str:
         return str(exc) or type(exc).__name__
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+#: how a task's exception travels from a worker (a process, a Ray actor) to the job that waits for it
+ERROR_KINDS: tuple[tuple[str, type[BaseException]], ...] = (
+    ("cancelled", Cancelled), ("lost", DeviceLost), ("input", InputError), ("workbench", WorkbenchError))
+
+
+def error_outcome(exc: BaseException) -> tuple[str, str, str]:
+    """("error", kind, sentence) for a task's exception in a worker."""
+    for kind, cls in ERROR_KINDS:
+        if isinstance(exc, cls):
+            return ("error", kind, str(exc))
+    return ("error", "fault", readable_reason(exc))
+
+
+def error_from(kind: str, text: str) -> BaseException:
+    """The exception an `error_outcome` stands for, on the waiting side."""
+    return dict(ERROR_KINDS).get(kind, WorkbenchError)(text)
 
 
 def external_cancel_check(job: Job) -> Callable[[], bool]:
