@@ -130,7 +130,7 @@ def test_any_text_in_the_gradio_tabs_gives_a_result_or_a_sentence(client):
     junk = st.one_of(st.text(max_size=30), st.text(alphabet="CNO()=#[]@+-1c:,.", max_size=40),
                      st.sampled_from(["box:nan", "box:inf,1,1", "sphere:-1", "/etc/passwd", "../x.obj", "ring"]))
 
-    @settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=12, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(text=junk, api=st.sampled_from(["/conformers", "/grasp"]))
     def check(text, api):
         args = (text, 2, "cpu") if api == "/conformers" else (text, 2, "parallel-jaw", "cpu", None)
@@ -138,7 +138,7 @@ def test_any_text_in_the_gradio_tabs_gives_a_result_or_a_sentence(client):
             client.predict(*args, api_name=api)
         except AppError as exc:
             message = str(exc)
-            assert "Traceback" not in message and "\\n" not in message.strip(), message
+            assert "Traceback" not in message and "\n" not in message.strip(), message  # one line
 
     check()
     table, _ = client.predict("CCO ethanol", 2, "cpu", api_name="/conformers")
