@@ -10,7 +10,6 @@ memory, and the memory-saving policy.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import ClassVar
@@ -144,8 +143,3 @@ class Backend(ABC):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.device_id}>"
 
-
-def iter_subclasses(cls: type) -> Iterator[type]:
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from iter_subclasses(sub)

@@ -53,11 +53,6 @@ class LocalDevice:
     def capabilities(self) -> Capabilities:
         return self._caps
 
-    def refresh(self) -> Capabilities:
-        """Re-read free memory and the rest from the backend."""
-        self._caps = self.backend.capabilities()
-        return self._caps
-
     @property
     def fault(self) -> str | None:
         return self._fault
@@ -152,12 +147,7 @@ class LocalDevice:
                 settle(job, JobState.FAILED, reason=why)
             return
         execute(job, fn, self.context, slot=(self.id, self.concurrency), relocate=relocate)
-        spec = TASKS.get(job.task_name)
-        if job.state is JobState.SUCCEEDED and spec is not None and not job.moves:
-            try:
-                perf.record_job(self.store, job, spec, job.result())
-            except Exception:  # a busy index must not fail a finished job
-                pass
+        perf.record_finished(job)
 
     def fail(self, reason: str) -> None:
         """Mark the device broken (a lost accelerator, an unplugged simulator): running
@@ -201,7 +191,3 @@ def standalone_context(progress: Callable[[Any], None] = lambda p: None, backend
     folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="workbench-direct-"))
     return TaskContext(backend.device_id, backend.capabilities(), backend, folder, progress)
 
-
-def discover(backends: list[type[Backend]]) -> list[LocalDevice]:
-    """A device per backend instance each class finds here (a broken class is skipped by the caller)."""
-    return [LocalDevice(b) for cls in backends for b in cls.discover()]

@@ -26,6 +26,7 @@ from workbench.contract.capabilities import Capabilities
 from workbench.contract.errors import DeviceError
 from workbench.contract.requirements import Requirements
 from workbench.contract.task import TaskSpec
+from workbench.jobs import perf
 from workbench.jobs.codec import with_files
 from workbench.jobs.job import Job, JobState
 from workbench.jobs.runner import external_cancel_check, readable_reason, settle
@@ -330,6 +331,7 @@ def _drive(job: Job, payload: Any, request: Any, device: RayDevice, req: Require
                 if files:
                     result = with_files(result, materialise(files))
                 settle(job, JobState.SUCCEEDED, result=result)
+                perf.record_finished(job)  # measured on the node that ran it
             elif outcome[1] == "cancelled":
                 settle(job, JobState.CANCELLED, reason=outcome[2])
             else:

@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Any
 
+from workbench.tasks.registry import TASKS
+
 #: rates from the newest samples only: a driver or torch upgrade shows within this many jobs
 RECENT = 20
 
@@ -53,6 +55,18 @@ def record(store: Any, *, device: str, task: str, model: str, dtype: str, unit: 
         due = source != "history" or time.monotonic() - _last_flush[0] >= FLUSH_EVERY_S
     if due:
         flush()
+
+
+def record_finished(job: Any) -> None:
+    """The figures of a job that just succeeded, when it ran a registered task on one device from start
+    to end (a moved job's time mixes devices). Called by every device after a job ends."""
+    spec = TASKS.get(job.task_name)
+    if spec is None or job.moves or job.store is None or job.state.value != "succeeded":
+        return
+    try:
+        record_job(job.store, job, spec, job.result(0))
+    except Exception:  # a figure is not worth failing a finished job
+        pass
 
 
 def record_job(store: Any, job: Any, spec: Any, result: Any) -> None:

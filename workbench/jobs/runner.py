@@ -142,6 +142,7 @@ def execute(job: Job, task: Callable[[Any, TaskContext], Any], ctx_factory: Call
             job.store.discard_workdir(job.id)
 
     release = slot[0] if slot is not None else None  # the slot goes back in the record's commit
+    released = False
 
     try:
         job.start()
@@ -150,25 +151,26 @@ def execute(job: Job, task: Callable[[Any, TaskContext], Any], ctx_factory: Call
         result = task(job.request, ctx_factory(job))
     except DeviceLost as exc:
         if relocate is None or not relocate(job, str(exc)):
-            settle(job, JobState.FAILED, reason=str(exc), cleanup=cleanup)
+            released = settle(job, JobState.FAILED, reason=str(exc), cleanup=cleanup, release=release)
     except Cancelled as exc:
-        settle(job, JobState.CANCELLED, reason=str(exc) or "cancelled", cleanup=cleanup, release=release)
+        released = settle(job, JobState.CANCELLED, reason=str(exc) or "cancelled", cleanup=cleanup,
+                          release=release)
     except BaseException as exc:  # noqa: BLE001 - every fault becomes a failed job
         if not isinstance(exc, WorkbenchError):
             log.debug("job %s failed:\n%s", job.id, traceback.format_exc())
         job.traceback = traceback.format_exc()
-        settle(job, JobState.FAILED, reason=readable_reason(exc), cleanup=cleanup, release=release)
+        released = settle(job, JobState.FAILED, reason=readable_reason(exc), cleanup=cleanup, release=release)
         if not isinstance(exc, Exception):
             raise
     else:
         if job.cancel_requested:  # cancel arrived after the last progress call
-            settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled", cleanup=cleanup,
-                   release=release)
+            released = settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled", cleanup=cleanup,
+                              release=release)
         else:
-            settle(job, JobState.SUCCEEDED, result=result, cleanup=cleanup, release=release)
+            released = settle(job, JobState.SUCCEEDED, result=result, cleanup=cleanup, release=release)
     finally:
-        if slot is not None and not (job.done and job.store is not None and job.state is not JobState.FAILED):
-            slots.release(job, slot[0])  # the record's commit gave it back, unless the job moved or failed
+        if slot is not None and not released:  # it moved, or its record could not be stored
+            slots.release(job, slot[0])
 
 
 def _cancel_flagged(job: Job) -> bool:
@@ -188,21 +190,23 @@ def _cancelled_before_start(job: Job) -> bool:
 
 
 def settle(job: Job, state: JobState, *, result: Any = None, reason: str = "",
-           cleanup: Callable[[], None] = lambda: None, release: str | None = None) -> None:
+           cleanup: Callable[[], None] = lambda: None, release: str | None = None) -> bool:
     """Store the finished job, run `cleanup`, then announce its state (a succeeded job is always on
-    disk, and its working folder is gone, by the time anyone sees it end)."""
+    disk, and its working folder is gone, by the time anyone sees it end). True when the record,
+    and with it the slot `release` names, was stored."""
     if job.store is None:
         cleanup()
         job.finish(state, result=result, reason=reason)
-        return
+        return False
     try:
         stored = job.store.save(job, state=state.value, reason=reason, result=result, release=release)
     except Exception as exc:  # the store failing must not hang the caller
         cleanup()
         job.finish(JobState.FAILED, reason=f"the result could not be stored: {readable_reason(exc)}")
-        return
+        return False
     cleanup()
     job.finish(state, result=stored, reason=reason)
+    return True
 
 
 class JobQueue:
