@@ -101,7 +101,6 @@ def rates(store: Any, task: str, model: str) -> dict[str, float]:
     """Median units/s by device for `task` with `model` (bench and history samples together)."""
     flush()
     samples: dict[str, list[float]] = {}
-    for r in store.perf_rows(task):
-        if r["model"] == model:
-            samples.setdefault(r["device"], []).append(r["units"] / r["seconds"])
-    return {device: statistics.median(v[-RECENT:]) for device, v in samples.items()}
+    for device, rate in store.recent_rates(task, model, RECENT):
+        samples.setdefault(device, []).append(rate)
+    return {device: statistics.median(v) for device, v in samples.items()}

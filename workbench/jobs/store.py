@@ -552,6 +552,14 @@ class ResultStore:
         keys = ("device", "task", "model", "dtype", "unit", "units", "seconds", "source", "at", "extra")
         return [{**dict(zip(keys, r, strict=False)), "extra": json.loads(r[-1] or "{}")} for r in rows]
 
+    def recent_rates(self, task: str, model: str, per_device: int) -> list[tuple[str, float]]:
+        """(device, units/s) of the newest `per_device` runs of `task` with `model` on each device:
+        what placement reads on every `auto` submit, so it does not grow with the history."""
+        return self._exec(
+            "SELECT device, units / seconds FROM (SELECT device, units, seconds, ROW_NUMBER() OVER "
+            "(PARTITION BY device ORDER BY at DESC) AS n FROM perf WHERE task=? AND model=?) WHERE n <= ?",
+            (task, model, per_device))
+
     # ---- drained devices (every process of this host moves its jobs off them) ---------------
     def set_drained(self, device: str, drained: bool = True) -> None:
         if drained:
