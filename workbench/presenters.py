@@ -85,8 +85,10 @@ def text_table(headers: list[str], rows: list[list[str]]) -> str:
 
 def _grasp(r: Any) -> str:
     failures = ", ".join(f"{k} {v}" for k, v in r.stage_counts.items() if v) or "none"
-    return (f"success {r.success_rate:.0%} (95% CI {r.ci_low:.0%}-{r.ci_high:.0%}) over {len(r.trials)} grasps; "
+    text = (f"success {r.success_rate:.0%} (95% CI {r.ci_low:.0%}-{r.ci_high:.0%}) over {len(r.trials)} grasps; "
             f"failures by stage: {failures}")
+    agreement = getattr(r, "agreement", None)
+    return text + (f"\n{agreement.summary()}" if agreement is not None else "")
 
 
 def _conformers(r: Any) -> str:

@@ -45,7 +45,7 @@ def _serve(conn: Any, backend: Backend, device_id: str, parent: int, cancel: Any
         os._exit(1)
 
     threading.Thread(target=watch_parent, daemon=True).start()
-
+    conn.send(("ready",))
     while True:
         try:
             message = conn.recv()
@@ -98,7 +98,16 @@ class Worker:
                                   name=f"workbench-worker-{device_id}", daemon=False)
         self.process.start()
         child.close()
+        self.started = False  #: the worker reached its loop (it may die while importing the parent's script)
         _live.add(self)
+
+    def _crashed(self, task: str) -> WorkerCrashed:
+        how = _signal_name(self.process.exitcode)
+        if not self.started:
+            return WorkerCrashed(
+                f"the worker process for {task} could not start ({how}): a script that runs workbench jobs needs its "
+                "code under `if __name__ == \"__main__\":`, as Python's spawned processes import the script again")
+        return WorkerCrashed(f"the worker crashed with {how} while running {task}; the device's other jobs go on")
 
     @property
     def alive(self) -> bool:
@@ -117,11 +126,12 @@ class Worker:
                 message = self.conn.recv() if self.conn.poll(0.05) else None
             except (EOFError, OSError):  # the worker's end is closed: it died
                 self.process.join(5)
-                raise WorkerCrashed(f"the worker crashed with {_signal_name(self.process.exitcode)} while running "
-                                    f"{task}; the device's other jobs go on") from None
+                raise self._crashed(task) from None
             if message is not None:
                 kind = message[0]
-                if kind == "progress":
+                if kind == "ready":
+                    self.started = True
+                elif kind == "progress":
                     if stop is None:
                         try:
                             ctx.progress(message[1])
@@ -141,8 +151,7 @@ class Worker:
                         raise stop
                     raise error_from(message[1], message[2])
             elif not self.process.is_alive():
-                raise WorkerCrashed(f"the worker crashed with {_signal_name(self.process.exitcode)} while running "
-                                    f"{task}; the device's other jobs go on")
+                raise self._crashed(task)
             elif stop is not None and time.monotonic() > stop_deadline:
                 self.process.kill()
                 raise stop

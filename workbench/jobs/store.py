@@ -286,10 +286,15 @@ class ResultStore:
                 if (final / "files").exists():  # a retried save of the same id replaces the old files
                     shutil.rmtree(final / "files")
                 (final / "files").mkdir()
+            folders = {src.parent for src in src_files.values()}
             for name, src in src_files.items():
                 if not src.exists():
                     raise StoreError(f"result file {name!r} ({src}) does not exist")
-                dest = final / "files" / src.name
+                # a file in a subfolder beside the other files keeps it (a grasp file's meshes/ is found
+                # from the file's own folder, as ACRONYM's loader expects)
+                nested = src.parent.parent in folders
+                dest = final / "files" / (f"{src.parent.name}/{src.name}" if nested else src.name)
+                dest.parent.mkdir(exist_ok=True)
                 if dest.exists():
                     dest = final / "files" / f"{name}-{src.name}"
                 # the task's output is the job's now: move, not copy

@@ -20,7 +20,8 @@ import numpy as np
 
 from workbench.contract import Progress, Requirements, TaskContext
 from workbench.contract.errors import InputError
-from workbench.tasks.grasping.export import write_acronym, write_numpy
+from workbench.tasks.grasping.acronym import Agreement, agreement
+from workbench.tasks.grasping.export import write_acronym, write_mesh, write_numpy
 from workbench.tasks.grasping.gripper import GripperSpec, get_gripper
 from workbench.tasks.grasping.metrics import stage_counts, wilson_interval
 from workbench.tasks.grasping.objects import GraspObject, make_object, width_along
@@ -31,9 +32,10 @@ from workbench.tasks.pool import completed
 
 @dataclass(frozen=True)
 class GraspRequest:
-    object: str = "box"  #: bundled name, box:X,Y,Z / cylinder:R,H / sphere:R (metres), or a mesh file
+    object: str = ""  #: bundled name, box:X,Y,Z / cylinder:R,H / sphere:R (metres), or a mesh file; default box, or the object named by `grasps`
+    grasps: str = ""  #: an ACRONYM-format HDF5 whose grasps to evaluate (the first num_grasps of them); labels in it are compared
     num_grasps: int = 20
-    gripper: str = "parallel-jaw"
+    gripper: str = "franka"  #: franka (the Panda hand, ACRONYM's frame), parallel-jaw or wide
     max_opening: float | None = None  #: m; overrides the gripper's
     force: float | None = None  #: N per finger
     finger_depth: float | None = None  #: m
@@ -44,6 +46,7 @@ class GraspRequest:
     seed: int = 0
     workers: int = 1  #: worker processes; 0: every core of the node that runs it
     poses: tuple[tuple[float, ...], ...] = ()  #: optional 4x4 poses (row-major, 16 numbers) instead of sampling
+    labels: tuple[int, ...] = ()  #: optional known outcomes (1 success, 0 failure) of `poses`, to report agreement
     render: tuple[int, ...] = (0,)  #: trials to render offscreen (PNG + GIF); () for none
     protocol: Protocol = field(default_factory=Protocol)
 
@@ -53,7 +56,16 @@ class GraspRequest:
 
         if not 1 <= self.num_grasps <= 100_000:
             raise InputError("num_grasps must be between 1 and 100000.")
-        check_spec(self.object)
+        if self.grasps:
+            from workbench.tasks.grasping.acronym import check_file
+
+            check_file(self.grasps, object_given=bool(self.object))
+        if self.object or not self.grasps:
+            check_spec(self.object or "box")
+        if self.labels and len(self.labels) != len(self.poses):
+            raise InputError(f"labels: {len(self.labels)} given for {len(self.poses)} poses.")
+        if any(v not in (0, 1) for v in self.labels):
+            raise InputError("labels are 1 (success) or 0 (failure).")
         if self.gripper not in GRIPPERS:
             raise InputError(f"Unknown gripper {self.gripper!r}; choose from {', '.join(GRIPPERS)}.")
         for name in ("max_opening", "force", "finger_depth", "mass"):
@@ -87,6 +99,7 @@ class GraspResult:
     stage_counts: dict[str, int]
     files: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    agreement: Agreement | None = None  #: against the labels of the grasps evaluated, when they had labels
 
 
 def work(request: GraspRequest) -> float:
@@ -103,8 +116,15 @@ def _gripper(request: GraspRequest) -> GripperSpec:
 
 
 def _object(request: GraspRequest) -> GraspObject:
-    return make_object(request.object, mass=request.mass, density=request.density, friction=request.friction,
-                       scale=request.scale)
+    if request.grasps and not request.object:  # the file's own object, mass and friction unless overridden
+        from workbench.tasks.grasping.acronym import file_object
+
+        mesh, scale, mass, friction = file_object(request.grasps)
+        return make_object(str(mesh), mass=request.mass or mass,
+                           friction=friction if request.friction == GraspRequest.friction else request.friction,
+                           scale=scale * request.scale)
+    return make_object(request.object or "box", mass=request.mass, density=request.density,
+                       friction=request.friction, scale=request.scale)
 
 
 _worlds = threading.local()
@@ -113,7 +133,7 @@ _worlds = threading.local()
 def _world(request: GraspRequest) -> Trial:
     """One compiled world per (object, gripper, protocol) per thread: a MuJoCo MjData must never be
     stepped from two threads at once (two jobs on one device run on two worker threads)."""
-    key = (request.object, request.mass, request.density, request.friction, request.scale, _gripper(request),
+    key = (request.object, request.grasps, request.mass, request.density, request.friction, request.scale, _gripper(request),
            request.protocol)
     cached = getattr(_worlds, "entry", None)
     if cached is None or cached[0] != key:
@@ -133,15 +153,21 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
     gripper = _gripper(request)
     world = _world(request)
     progress(Progress(0, request.num_grasps, f"{obj.name}: {obj.mass:.3f} kg, sampling grasps"))
-    if request.poses:
-        poses = np.array(request.poses, dtype=float).reshape(-1, 4, 4)
-        widths = []
-        for pose in poses:
-            centre = pose[:3, 3] + pose[:3, 2] * gripper.grasp_depth
-            widths.append(width_along(obj, centre, pose[:3, 1]))
+    labels: list[int] = list(request.labels)
+    if request.grasps and not request.poses:
+        from workbench.tasks.grasping.acronym import read_grasps
+
+        poses, file_labels, available = read_grasps(request.grasps, request.num_grasps)
+        labels = list(file_labels) if file_labels is not None else []
+        if available > len(poses):
+            progress(Progress(0, len(poses), f"evaluating the first {len(poses)} of {available} grasps in the file"))
+    if request.poses or request.grasps:
+        if request.poses:
+            poses = np.array(request.poses, dtype=float).reshape(-1, 4, 4)
+        widths = [width_along(obj, pose[:3, 3] + pose[:3, 2] * gripper.grasp_depth, pose[:3, 0]) for pose in poses]
     else:
         candidates = antipodal(obj, gripper, request.num_grasps, request.seed,
-                               collision_free=lambda pose: not world.starts_in_collision(pose))
+                               collision_free=lambda pose: not world.starts_in_collision(pose, 0.0))
         poses = np.stack([c.pose for c in candidates])
         widths = [c.width for c in candidates]
     total = len(poses)
@@ -178,11 +204,10 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
     successes = sum(t.success for t in trials)
     low, high = wilson_interval(successes, total)
     out = ctx.workdir
-    mesh_file = out / f"{_safe(obj.name)}.obj"
-    obj.mesh.export(mesh_file)
+    mesh_file = write_mesh(out, obj)
     files = {
-        "acronym": write_acronym(out / "grasps.h5", poses, trials, mesh_file=mesh_file.name, scale=obj.scale,
-                                 mass=obj.mass, friction=obj.friction),
+        "acronym": write_acronym(out / "grasps.h5", poses, trials, mesh_file=mesh_file, obj=obj, gripper=gripper,
+                                 protocol=asdict(request.protocol)),
         "numpy": write_numpy(out / "grasps.npz", poses, trials),
         "mesh": mesh_file,
     }
@@ -198,12 +223,9 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
                              "or osmesa with the matching system library to render offscreen.")
     obj_info = {"name": obj.name, "kind": obj.kind, "source": obj.source, "mass": obj.mass,
                 "friction": obj.friction, "scale": obj.scale, "extents": obj.mesh.extents.round(5).tolist()}
+    agreed = agreement(labels, [t.success for t in trials]) if labels else None
     return GraspResult(obj_info, asdict(gripper), asdict(request.protocol), trials, successes / total, low, high,
-                       stage_counts(trials), files, notes)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "object"
+                       stage_counts(trials), files, notes, agreed)
 
 
 # ---- fan-out across devices -------------------------------------------------------------
@@ -213,17 +235,24 @@ def split(request: GraspRequest, n: int) -> list[GraspRequest]:
     trials (and their results) are the same whatever the number of devices."""
     from dataclasses import replace
 
+    labels = list(request.labels)
     if request.poses:
         poses = [tuple(p) for p in request.poses]
+    elif request.grasps:
+        from workbench.tasks.grasping.acronym import read_grasps
+
+        stacked, file_labels, _ = read_grasps(request.grasps, request.num_grasps)
+        poses = [tuple(p.ravel()) for p in stacked]
+        labels = [int(v) for v in file_labels] if file_labels is not None else []
     else:
         world = _world(request)
         candidates = antipodal(_object(request), _gripper(request), request.num_grasps, request.seed,
-                               collision_free=lambda pose: not world.starts_in_collision(pose))
+                               collision_free=lambda pose: not world.starts_in_collision(pose, 0.0))
         poses = [tuple(c.pose.ravel()) for c in candidates]
     n = max(1, min(n, len(poses)))
     size = -(-len(poses) // n)
     return [replace(request, poses=tuple(poses[k:k + size]), num_grasps=len(poses[k:k + size]),
-                    render=request.render if k == 0 else ())
+                    labels=tuple(labels[k:k + size]), render=request.render if k == 0 else ())
             for k in range(0, len(poses), size)]
 
 
@@ -242,17 +271,20 @@ def merge(results: list[GraspResult]) -> GraspResult:
     successes = sum(t.success for t in trials)
     low, high = wilson_interval(successes, len(trials))
     out = Path(tempfile.mkdtemp(prefix="workbench-grasp-"))
-    mesh = out / Path(first.files["mesh"]).name
-    mesh.write_bytes(Path(first.files["mesh"]).read_bytes())
+    info = first.object
+    obj = make_object(info["source"], mass=info["mass"], friction=info["friction"], scale=info["scale"])
+    gripper = GripperSpec(**first.gripper)
+    mesh = write_mesh(out, obj)
     files = {
-        "acronym": write_acronym(out / "grasps.h5", stacked, trials, mesh_file=mesh.name,
-                                 scale=first.object["scale"], mass=first.object["mass"],
-                                 friction=first.object["friction"]),
+        "acronym": write_acronym(out / "grasps.h5", stacked, trials, mesh_file=mesh, obj=obj, gripper=gripper,
+                                 protocol=first.protocol),
         "numpy": write_numpy(out / "grasps.npz", stacked, trials),
         "mesh": mesh,
     }
     for key, path in first.files.items():
         if key.startswith("trial_"):
             files[key] = Path(path)
+    parts = [r.agreement for r in results if r.agreement is not None]
+    agreed = sum(parts[1:], parts[0]) if parts else None
     return GraspResult(first.object, first.gripper, first.protocol, trials, successes / len(trials), low, high,
-                       stage_counts(trials), files, [n for r in results for n in r.notes])
+                       stage_counts(trials), files, [n for r in results for n in r.notes], agreed)

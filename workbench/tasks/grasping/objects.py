@@ -15,6 +15,9 @@ import trimesh
 
 from workbench.contract.errors import InputError
 
+#: contact softness of the object: MuJoCo's default time constant halved (stiffer; still 5 time steps)
+CONTACT = 'solref="0.01 1"'
+
 #: procedural objects shipped with the package: name -> primitive spec
 BUNDLED = {
     "ring": "mesh:ring",  #: a concave object (annulus), collided through its convex decomposition
@@ -41,9 +44,9 @@ class GraspObject:
 
     def mjcf_geom(self, name: str = "object") -> tuple[str, str]:
         """(asset XML, geom XML) for this object's collision geometry."""
-        # priority 1: the object's friction governs its contacts (MuJoCo would take the max of the two)
+        # priority 1: the object's friction and softness govern its contacts (MuJoCo would mix the two)
         common = (f'name="{name}" mass="{self.mass:.6g}" friction="{self.friction:.4g} 0.02 0.0002" '
-                  'condim="6" priority="1"')
+                  f'condim="6" priority="1" {CONTACT}')
         if self.kind == "mesh":
             parts = self.parts or [self.mesh]
             volumes = [max(p.volume, 1e-12) for p in parts]
@@ -215,7 +218,15 @@ def make_object(spec: str, *, mass: float | None = None, density: float = 500.0,
     return obj
 
 
-def width_along(obj: GraspObject, center: np.ndarray, axis: np.ndarray) -> float:
-    """How wide the object is along `axis` through `center` (convex extent)."""
-    proj = obj.mesh.vertices @ axis
-    return float(proj.max() - proj.min())
+def width_along(obj: GraspObject, center: np.ndarray, axis: np.ndarray, reach: float = 0.1) -> float:
+    """How wide the object is along `axis` where the fingers close through `center`: the span of the
+    mesh's surface crossings on that line within `reach` of the centre (0 when the line misses it:
+    the fingers would close on air). A mug grasped by its rim is as wide as the rim, not the mug."""
+    axis = np.asarray(axis, dtype=float) / np.linalg.norm(axis)
+    origin = np.asarray(center, dtype=float) - axis * reach
+    hits, _, _ = obj.mesh.ray.intersects_location(origin[None], axis[None], multiple_hits=True)
+    if not len(hits):
+        return 0.0
+    t = (hits - origin) @ axis
+    t = t[t <= 2 * reach]
+    return float(t.max() - t.min()) if len(t) else 0.0

@@ -35,15 +35,15 @@ DEPTHS = (0.5, 0.7, 0.9)
 
 def frame(center: np.ndarray, closing: np.ndarray, approach: np.ndarray, gripper: GripperSpec,
           depth: float = 0.5) -> np.ndarray:
-    """The gripper pose with the contact line at `center` (at `depth` of the pads), closing along
-    `closing`, approaching along `approach`."""
-    y = closing / np.linalg.norm(closing)
-    z = approach - (approach @ y) * y
+    """The gripper pose (ACRONYM's Franka frame: closing along x, approaching along z) with the
+    contact line at `center`, `depth` of the way along the finger pads (0: palm end, 1: tips)."""
+    x = closing / np.linalg.norm(closing)
+    z = approach - (approach @ x) * x
     z /= np.linalg.norm(z)
-    x = np.cross(y, z)
+    y = np.cross(z, x)
     pose = np.eye(4)
     pose[:3, :3] = np.stack([x, y, z], axis=1)
-    pose[:3, 3] = center - z * (gripper.palm_height / 2 + depth * gripper.finger_depth)
+    pose[:3, 3] = center - z * gripper.contact_z(depth)
     return pose
 
 

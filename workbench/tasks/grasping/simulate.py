@@ -11,8 +11,10 @@ Protocol (defaults in `Protocol`):
    must still be held (stage ``shake``).
 
 "Held" means: touching both finger pads, and its centre within `hold_distance` of the grasp
-centre. Slip is how far the object's centre moved in the gripper frame from the end of the
-close to the end of the trial.
+centre. Slip (mm) is how far the object's centre moved in the gripper frame from the end of
+the close to the last moment it was held (the end of the trial for a success); a failed
+trial also says where the object went (`lost`: its centre in the gripper frame, m, when the
+failure was seen, and a sentence).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ STAGES = ("refused", "collision", "lift", "shake")
 class Protocol:
     timestep: float = 0.002  #: s
     collision_depth: float = 0.001  #: m of penetration that counts as starting in collision
-    close_time: float = 0.4  #: s
+    close_time: float = 0.5  #: s (fingers close at the gripper's speed, then squeeze)
     lift_height: float = 0.15  #: m
     lift_time: float = 0.6  #: s
     settle_time: float = 0.3  #: s
@@ -52,10 +54,11 @@ class TrialOutcome:
     index: int
     success: bool
     stage: str  #: "" on success, else where it failed: refused | collision | lift | shake
-    slip: float  #: m
+    slip_mm: float  #: mm the object moved in the gripper while held
     contacts: int  #: object-finger contacts at the end
     width: float  #: object extent along the closing axis, m
     reason: str = ""
+    lost: tuple[float, float, float] | None = None  #: failed after closing: object centre in the gripper frame, m
 
 
 def world_xml(obj: GraspObject, gripper: GripperSpec, protocol: Protocol) -> str:
@@ -141,14 +144,16 @@ class Trial:
         self._set_pose(pose)
         self.data.qpos[7:10] = pose[:3, 3]  # the welded base starts on its target
         self.data.qpos[10:14] = rotation_to_quat(pose[:3, :3])
-        self.data.ctrl[:] = -self.gripper.force * 0.25  # hold the fingers open
+        self.data.ctrl[:] = -self.gripper.force  # hold the fingers open
         self.mj.mj_forward(self.model, self.data)
         n, _, depth = self._contacts()
         return n, depth
 
-    def starts_in_collision(self, pose: np.ndarray) -> bool:
+    def starts_in_collision(self, pose: np.ndarray, tolerance: float | None = None) -> bool:
+        """Whether the open gripper at `pose` penetrates the object deeper than `tolerance` (default:
+        the protocol's; the sampler asks for none at all, so its poses pass any collision check)."""
         n, depth = self.place(pose)
-        return bool(n) and depth > self.protocol.collision_depth
+        return bool(n) and depth > (self.protocol.collision_depth if tolerance is None else tolerance)
 
     # ---- the protocol ------------------------------------------------------------------------
     def run(self, index: int, pose: np.ndarray, width: float) -> TrialOutcome:
@@ -161,7 +166,7 @@ class Trial:
         if n and depth > p.collision_depth:
             return TrialOutcome(index, False, "collision", 0.0, n, width,
                                 f"the open gripper starts {depth * 1000:.1f} mm inside the object")
-        self.data.ctrl[:] = g.force
+        self.data.ctrl[:] = g.force  # close at the gripper's speed, then squeeze with its force
         self._run(p.close_time)
         start = self._object_in_gripper()
         self.model.opt.gravity[:] = (0, 0, -9.81)
@@ -176,7 +181,8 @@ class Trial:
         self._run(p.lift_time, lift)
         self._run(p.settle_time)
         if not self._held():
-            return self._fail(index, "lift", start, width, "the object was not held after the lift")
+            return self._fail(index, "lift", 0.0, width)
+        slip = self._slip(start)
         period = 1.0 / p.shake_frequency
         top = base_pos + up
         quat = np.zeros(4)
@@ -194,16 +200,31 @@ class Trial:
                 return top, quat
 
             self._run(period * p.shake_cycles, shake)
+            if self._held():
+                slip = self._slip(start)
         self._set_pose(lifted)
-        held = self._held()
+        if not self._held():
+            return self._fail(index, "shake", slip, width)
         n, _, _ = self._contacts()
-        slip = float(np.linalg.norm(self._object_in_gripper() - start))
-        if not held:
-            return TrialOutcome(index, False, "shake", slip, n, width, "the object slipped out while shaking")
-        return TrialOutcome(index, True, "", slip, n, width)
+        return TrialOutcome(index, True, "", self._slip(start), n, width)
 
-    def _fail(self, index: int, stage: str, start: np.ndarray, width: float, reason: str) -> TrialOutcome:
-        n, _, _ = self._contacts()
-        slip = float(np.linalg.norm(self._object_in_gripper() - start))
-        return TrialOutcome(index, False, stage, slip, n, width, reason)
+    def _slip(self, start: np.ndarray) -> float:
+        return round(float(np.linalg.norm(self._object_in_gripper() - start)) * 1000, 3)
 
+    def _fail(self, index: int, stage: str, slip_mm: float, width: float) -> TrialOutcome:
+        """A failure after the close, saying where the object went."""
+        n, pads, _ = self._contacts()
+        where = self._object_in_gripper()
+        centre = np.array([0.0, 0.0, self.gripper.grasp_depth])
+        away = float(np.linalg.norm(where - centre))
+        during = "during the lift" if stage == "lift" else "while shaking"
+        if not n:
+            reason = f"the object fell out of the hand {during}: no contact, its centre {away * 1000:.0f} mm from " \
+                     "the grasp centre"
+        elif len(pads) < 2:
+            reason = f"the object slid out {during}: it touches {len(pads) or 'no'} finger pad(s) and the hand, " \
+                     f"its centre {away * 1000:.0f} mm from the grasp centre"
+        else:
+            reason = f"the object slid {away * 1000:.0f} mm from the grasp centre {during}"
+        return TrialOutcome(index, False, stage, slip_mm, n, width, reason,
+                            tuple(round(float(v), 5) for v in where))

@@ -1,0 +1,124 @@
+"""Reading ACRONYM-format grasp files, and how well a simulation agrees with their labels.
+
+An ACRONYM file names its object as `object/file`, relative to the dataset's root (the folder
+that holds `grasps/` and `meshes/`), with `object/scale`, `object/mass` and `object/friction`;
+its grasps are `grasps/transforms` in the Franka hand frame, labelled by
+`grasps/qualities/flex/object_in_gripper` (FleX in ACRONYM's own files). Workbench writes the
+same layout, with the mesh under `meshes/` beside the file, so one rule finds both: the mesh is
+looked for relative to the file's folder, then each folder above it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from workbench.contract.errors import InputError
+
+LABELS = "grasps/qualities/flex/object_in_gripper"
+
+
+def _open(path: str | Path):
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"No such grasp file: {path}")
+    try:
+        return h5py.File(path, "r")
+    except OSError:
+        raise InputError(f"{path.name} is not an HDF5 file (an ACRONYM grasp file is one).") from None
+
+
+def check_file(path: str | Path, *, object_given: bool) -> None:
+    """Refuse a grasp file before any job starts: readable, with 4x4 transforms, and an object that
+    can be found (unless one is given)."""
+    with _open(path) as f:
+        if "grasps/transforms" not in f:
+            raise InputError(f"{Path(path).name} has no grasps/transforms: not an ACRONYM-format grasp file.")
+        shape = f["grasps/transforms"].shape
+        if len(shape) != 3 or shape[1:] != (4, 4) or shape[0] == 0:
+            raise InputError(f"{Path(path).name}: grasps/transforms must be N x 4 x 4, not {shape}.")
+        if LABELS in f and f[LABELS].shape != (shape[0],):
+            raise InputError(f"{Path(path).name}: {LABELS} has {f[LABELS].shape} values for {shape[0]} grasps.")
+    if not object_given:
+        file_object(path)
+
+
+def file_object(path: str | Path) -> tuple[Path, float, float | None, float]:
+    """(mesh file, scale, mass or None, friction) of the object a grasp file names."""
+    with _open(path) as f:
+        if "object/file" not in f:
+            raise InputError(f"{Path(path).name} names no object (object/file); pass the mesh with --object.")
+        name = f["object/file"][()]
+        name = name.decode() if isinstance(name, bytes) else str(name)
+        scale = float(f["object/scale"][()]) if "object/scale" in f else 1.0
+        mass = float(f["object/mass"][()]) if "object/mass" in f else None
+        friction = float(f["object/friction"][()]) if "object/friction" in f else 1.0
+    here = Path(path).resolve().parent
+    for root in (here, *here.parents):
+        candidate = root / name
+        if candidate.is_file():
+            return candidate, scale, mass, friction
+    raise InputError(f"The mesh {name} named by {Path(path).name} is not under its folder or any folder above it; "
+                     "pass the mesh with --object.")
+
+
+def read_grasps(path: str | Path, limit: int) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """(the first `limit` transforms, their labels or None, how many the file holds)."""
+    with _open(path) as f:
+        transforms = f["grasps/transforms"]
+        total = transforms.shape[0]
+        poses = np.asarray(transforms[: min(limit, total)], dtype=float)
+        labels = np.asarray(f[LABELS][: len(poses)], dtype=int) if LABELS in f else None
+    if not np.isfinite(poses).all():
+        raise InputError(f"{Path(path).name} holds grasp transforms that are not finite numbers.")
+    return poses, labels, total
+
+
+@dataclass
+class Agreement:
+    """Simulated outcomes against a file's labels, success as the positive class."""
+
+    true_positive: int
+    false_positive: int  #: simulated success, labelled failure
+    false_negative: int  #: simulated failure, labelled success
+    true_negative: int
+
+    @property
+    def total(self) -> int:
+        return self.true_positive + self.false_positive + self.false_negative + self.true_negative
+
+    @property
+    def accuracy(self) -> float:
+        return (self.true_positive + self.true_negative) / self.total if self.total else 0.0
+
+    @property
+    def precision(self) -> float:
+        called = self.true_positive + self.false_positive
+        return self.true_positive / called if called else 0.0
+
+    @property
+    def recall(self) -> float:
+        real = self.true_positive + self.false_negative
+        return self.true_positive / real if real else 0.0
+
+    def confusion(self) -> list[list[int]]:
+        """Rows: label success, label failure; columns: simulated success, simulated failure."""
+        return [[self.true_positive, self.false_negative], [self.false_positive, self.true_negative]]
+
+    def __add__(self, other: Agreement) -> Agreement:
+        return Agreement(self.true_positive + other.true_positive, self.false_positive + other.false_positive,
+                         self.false_negative + other.false_negative, self.true_negative + other.true_negative)
+
+    def summary(self) -> str:
+        return (f"agreement with the file's labels {self.accuracy:.0%} over {self.total} grasps (precision "
+                f"{self.precision:.0%}, recall {self.recall:.0%}; confusion label x simulated {self.confusion()})")
+
+
+def agreement(labels: list[int], simulated: list[bool]) -> Agreement:
+    pairs = list(zip(labels, simulated))
+    return Agreement(sum(bool(lab) and sim for lab, sim in pairs), sum(not lab and sim for lab, sim in pairs),
+                     sum(bool(lab) and not sim for lab, sim in pairs), sum(not lab and not sim for lab, sim in pairs))
