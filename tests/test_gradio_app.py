@@ -40,7 +40,7 @@ def test_fold_tab_with_the_tiny_model(client):
 
 
 def test_grasp_tab(client):
-    summary, h5, gif = client.predict("box", 3, "parallel-jaw", "auto", None, api_name="/grasp")
+    summary, h5, gif = client.predict("box", 3, "franka", "auto", None, api_name="/grasp")
     assert summary.startswith("success ") and h5.endswith(".h5")
 
 

@@ -147,7 +147,7 @@ def build_app() -> Any:
                                           type="filepath")
                 with gr.Column():
                     n_grasps = gr.Number(label="grasps", value=10, precision=0)
-                    gripper = gr.Dropdown(["parallel-jaw", "wide"], value="parallel-jaw", label="gripper")
+                    gripper = gr.Dropdown(["franka", "parallel-jaw", "wide"], value="franka", label="gripper")
                     grasp_device = gr.Dropdown(devices, value="auto", label="device")
                     run_grasp = gr.Button("Sample and simulate", variant="primary")
             grasp_summary = gr.Textbox(label="outcome")

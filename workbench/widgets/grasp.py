@@ -22,7 +22,7 @@ class GraspWidget(JobWidget):
 
     object = t.Unicode("box").tag(sync=True)
     objects = t.List(t.Unicode()).tag(sync=True)
-    gripper = t.Unicode("parallel-jaw").tag(sync=True)
+    gripper = t.Unicode("franka").tag(sync=True)
     grippers = t.List(t.Unicode()).tag(sync=True)
     num_grasps = t.Int(20).tag(sync=True)
     seed = t.Int(0).tag(sync=True)

@@ -45,7 +45,7 @@ def object_metadata(obj: GraspObject) -> dict[str, Any]:
     """Mass properties of the object as simulated: its mass spread evenly through the mesh."""
     volume = float(obj.mesh.volume)
     density = obj.mass / volume
-    inertia = np.asarray(obj.mesh.moment_inertia) * density  # trimesh's tensor is for density 1, about the centre of mass
+    inertia = np.asarray(obj.mesh.moment_inertia) * density  # trimesh's: density 1, about the centre of mass
     return {"mass": float(obj.mass), "density": density, "volume": volume,
             "com": np.asarray(obj.mesh.center_mass, dtype=float), "inertia": inertia, "friction": float(obj.friction)}
 

@@ -32,8 +32,9 @@ from workbench.tasks.pool import completed
 
 @dataclass(frozen=True)
 class GraspRequest:
-    object: str = ""  #: bundled name, box:X,Y,Z / cylinder:R,H / sphere:R (metres), or a mesh file; default box, or the object named by `grasps`
-    grasps: str = ""  #: an ACRONYM-format HDF5 whose grasps to evaluate (the first num_grasps of them); labels in it are compared
+    #: bundled name, box:X,Y,Z / cylinder:R,H / sphere:R (metres), or a mesh file (default: box, or the file's)
+    object: str = ""
+    grasps: str = ""  #: ACRONYM-format HDF5 to evaluate (its first num_grasps); its labels are compared
     num_grasps: int = 20
     gripper: str = "franka"  #: franka (the Panda hand, ACRONYM's frame), parallel-jaw or wide
     max_opening: float | None = None  #: m; overrides the gripper's
@@ -133,7 +134,8 @@ _worlds = threading.local()
 def _world(request: GraspRequest) -> Trial:
     """One compiled world per (object, gripper, protocol) per thread: a MuJoCo MjData must never be
     stepped from two threads at once (two jobs on one device run on two worker threads)."""
-    key = (request.object, request.grasps, request.mass, request.density, request.friction, request.scale, _gripper(request),
+    key = (request.object, request.grasps, request.mass, request.density, request.friction, request.scale,
+           _gripper(request),
            request.protocol)
     cached = getattr(_worlds, "entry", None)
     if cached is None or cached[0] != key:
@@ -164,7 +166,8 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
     if request.poses or request.grasps:
         if request.poses:
             poses = np.array(request.poses, dtype=float).reshape(-1, 4, 4)
-        widths = [width_along(obj, pose[:3, 3] + pose[:3, 2] * gripper.grasp_depth, pose[:3, 0]) for pose in poses]
+        widths = [width_along(obj, pose[:3, 3] + pose[:3, 2] * gripper.grasp_depth, pose[:3, 0])
+                  for pose in poses]
     else:
         candidates = antipodal(obj, gripper, request.num_grasps, request.seed,
                                collision_free=lambda pose: not world.starts_in_collision(pose, 0.0))

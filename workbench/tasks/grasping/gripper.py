@@ -103,14 +103,16 @@ class GripperSpec:
       <geom name="palm" type="box" size="{self.hand_half_x:.5g} {self.hand_half_y:.5g} {self.palm_z / 2:.5g}"
             pos="0 0 {self.palm_z / 2:.5g}" rgba="0.85 0.85 0.88 1" {fr} mass="0.6"/>
       <body name="finger_left" pos="{half_open + t / 2:.5g} 0 {finger_z:.5g}">
-        <joint name="left" type="slide" axis="-1 0 0" range="0 {half_open:.5g}" damping="{damping:.5g}" armature="0.05"/>
-        <geom name="pad_left" type="box" size="{t / 2:.5g} {w / 2:.5g} {f / 2:.5g}" rgba="0.25 0.25 0.28 1"
-              {fr} mass="0.015"/>
+        <joint name="left" type="slide" axis="-1 0 0" range="0 {half_open:.5g}"
+               damping="{damping:.5g}" armature="0.05"/>
+        <geom name="pad_left" type="box" size="{t / 2:.5g} {w / 2:.5g} {f / 2:.5g}"
+              rgba="0.25 0.25 0.28 1" {fr} mass="0.015"/>
       </body>
       <body name="finger_right" pos="{-(half_open + t / 2):.5g} 0 {finger_z:.5g}">
-        <joint name="right" type="slide" axis="1 0 0" range="0 {half_open:.5g}" damping="{damping:.5g}" armature="0.05"/>
-        <geom name="pad_right" type="box" size="{t / 2:.5g} {w / 2:.5g} {f / 2:.5g}" rgba="0.25 0.25 0.28 1"
-              {fr} mass="0.015"/>
+        <joint name="right" type="slide" axis="1 0 0" range="0 {half_open:.5g}"
+               damping="{damping:.5g}" armature="0.05"/>
+        <geom name="pad_right" type="box" size="{t / 2:.5g} {w / 2:.5g} {f / 2:.5g}"
+              rgba="0.25 0.25 0.28 1" {fr} mass="0.015"/>
       </body>
     </body>"""
         limit = f'ctrllimited="true" ctrlrange="-{self.force:.5g} {self.force:.5g}"'

@@ -10,11 +10,12 @@ Protocol (defaults in `Protocol`):
    and rotations about x, y, z (amplitude `shake_angle`) at `shake_frequency`; the object
    must still be held (stage ``shake``).
 
-"Held" means: touching both finger pads, and its centre within `hold_distance` of the grasp
-centre. Slip (mm) is how far the object's centre moved in the gripper frame from the end of
-the close to the last moment it was held (the end of the trial for a success); a failed
-trial also says where the object went (`lost`: its centre in the gripper frame, m, when the
-failure was seen, and a sentence).
+"Held" means: touching both finger pads, its centre within `hold_distance` of where it was in
+the hand when the fingers had closed (an object grasped near one end starts far from the
+grasp centre; what matters is that it stays put). Slip (mm) is how far the object's centre
+moved in the gripper frame from the end of the close to the last moment it was held (the end
+of the trial for a success); a failed trial also says where the object went (`lost`: its
+centre in the gripper frame, m, when the failure was seen, and a sentence).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Protocol:
     shake_angle: float = 0.3  #: rad
     shake_frequency: float = 2.0  #: Hz
     shake_cycles: int = 1  #: per axis
-    hold_distance: float = 0.06  #: m from the grasp centre
+    hold_distance: float = 0.03  #: m the object may move in the hand and still count as held
     control_steps: int = 5  #: physics steps per update of the gripper's target (5 x 2 ms = 100 Hz)
 
     def steps(self) -> int:
@@ -131,10 +132,9 @@ class Trial:
             self.data.mocap_pos[0], self.data.mocap_quat[0] = pose_at((i + 1) / ticks)
             self.mj.mj_step(self.model, self.data, nstep=min(k, steps - i * k))
 
-    def _held(self) -> bool:
+    def _held(self, start: np.ndarray) -> bool:
         _, pads, _ = self._contacts()
-        centre = np.array([0.0, 0.0, self.gripper.grasp_depth])
-        return len(pads) == 2 and np.linalg.norm(self._object_in_gripper() - centre) <= self.protocol.hold_distance
+        return len(pads) == 2 and np.linalg.norm(self._object_in_gripper() - start) <= self.protocol.hold_distance
 
     def place(self, pose: np.ndarray) -> tuple[int, float]:
         """Reset the world with the open gripper at `pose`, gravity off; (contacts, deepest penetration)
@@ -180,8 +180,8 @@ class Trial:
 
         self._run(p.lift_time, lift)
         self._run(p.settle_time)
-        if not self._held():
-            return self._fail(index, "lift", 0.0, width)
+        if not self._held(start):
+            return self._fail(index, "lift", 0.0, width, start)
         slip = self._slip(start)
         period = 1.0 / p.shake_frequency
         top = base_pos + up
@@ -200,31 +200,29 @@ class Trial:
                 return top, quat
 
             self._run(period * p.shake_cycles, shake)
-            if self._held():
+            if self._held(start):
                 slip = self._slip(start)
         self._set_pose(lifted)
-        if not self._held():
-            return self._fail(index, "shake", slip, width)
+        if not self._held(start):
+            return self._fail(index, "shake", slip, width, start)
         n, _, _ = self._contacts()
         return TrialOutcome(index, True, "", self._slip(start), n, width)
 
     def _slip(self, start: np.ndarray) -> float:
         return round(float(np.linalg.norm(self._object_in_gripper() - start)) * 1000, 3)
 
-    def _fail(self, index: int, stage: str, slip_mm: float, width: float) -> TrialOutcome:
+    def _fail(self, index: int, stage: str, slip_mm: float, width: float, start: np.ndarray) -> TrialOutcome:
         """A failure after the close, saying where the object went."""
         n, pads, _ = self._contacts()
         where = self._object_in_gripper()
-        centre = np.array([0.0, 0.0, self.gripper.grasp_depth])
-        away = float(np.linalg.norm(where - centre))
+        moved = float(np.linalg.norm(where - start)) * 1000
         during = "during the lift" if stage == "lift" else "while shaking"
         if not n:
-            reason = f"the object fell out of the hand {during}: no contact, its centre {away * 1000:.0f} mm from " \
-                     "the grasp centre"
+            reason = f"the object fell out of the hand {during}: no contact, {moved:.0f} mm from where it was held"
         elif len(pads) < 2:
-            reason = f"the object slid out {during}: it touches {len(pads) or 'no'} finger pad(s) and the hand, " \
-                     f"its centre {away * 1000:.0f} mm from the grasp centre"
+            reason = (f"the object slid out {during}: it touches {len(pads) or 'no'} finger pad(s), {moved:.0f} mm "
+                      "from where it was held")
         else:
-            reason = f"the object slid {away * 1000:.0f} mm from the grasp centre {during}"
+            reason = f"the object slid {moved:.0f} mm in the hand {during}"
         return TrialOutcome(index, False, stage, slip_mm, n, width, reason,
                             tuple(round(float(v), 5) for v in where))

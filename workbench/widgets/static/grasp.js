@@ -106,11 +106,12 @@ async function render({ model, el: root }) {
     for (const g of grasps) {
       const colour = g.success ? 0x1a9e3a : 0xd0342c;
       const mat = new THREE.LineBasicMaterial({ color: colour });
-      const pts = [[-0.0425, 0.07], [-0.0425, 0.01], [0.0425, 0.01], [0.0425, 0.07]].map(([y, z]) => new THREE.Vector3(0, y, z));
+      // ACRONYM's Franka marker: fingers at x = +-0.041 m from z = 0.066 m to the tips at 0.112 m
+      const pts = [[-0.041, 0.112], [-0.041, 0.066], [0.041, 0.066], [0.041, 0.112]].map(([x, z]) => new THREE.Vector3(x, 0, z));
       const glyph = new THREE.Line(new THREE.BufferGeometry().setFromPoints(pts), mat);
-      const stem = new THREE.Line(new THREE.BufferGeometry().setFromPoints([new THREE.Vector3(0, 0, 0.01), new THREE.Vector3(0, 0, -0.03)]), mat);
+      const stem = new THREE.Line(new THREE.BufferGeometry().setFromPoints([new THREE.Vector3(0, 0, 0.066), new THREE.Vector3(0, 0, 0)]), mat);
       const pick = new THREE.Mesh(new THREE.SphereGeometry(0.006), new THREE.MeshBasicMaterial({ color: colour }));
-      pick.position.set(0, 0, 0.045);
+      pick.position.set(0, 0, 0.089);
       pick.userData = { pick: true, index: g.index };
       const group = new THREE.Group();
       group.add(glyph, stem, pick);
