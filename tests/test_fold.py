@@ -61,6 +61,45 @@ def test_complex_is_joined_with_a_linker_and_split_back_into_chains():
     assert r.files["dimer.pae"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_mmcif_has_entities_and_modelcif_metrics_read_by_gemmi_and_biopython():
+    """A homodimer and a third chain: two entities, three chains; pLDDT as ModelCIF metrics; the
+    PDB has one serial per record; random weights say so in both files."""
+    import gemmi
+    from Bio.PDB.MMCIF2Dict import MMCIF2Dict
+
+    r = wb.run("fold", sequences=("MKTAYIAKQR:MKTAYIAKQR:GSHMLE",), names=("trimer",), tiny=True, device="cpu")
+    p = r.proteins[0]
+    d = MMCIF2Dict(str(r.files["trimer.cif"]))
+    for category in ("_entity.id", "_entity_poly.pdbx_seq_one_letter_code", "_entity_poly_seq.mon_id",
+                     "_struct_asym.id", "_chem_comp.id", "_atom_type.symbol", "_ma_qa_metric.id",
+                     "_ma_qa_metric_global.metric_value", "_ma_qa_metric_local.metric_value"):
+        assert category in d, category
+    assert d["_entity.id"] == ["1", "2"] and d["_struct_asym.entity_id"] == ["1", "1", "2"]
+    assert d["_entity_poly.pdbx_seq_one_letter_code"] == ["MKTAYIAKQR", "GSHMLE"]
+    assert set(d["_atom_site.label_entity_id"]) == {"1", "2"} and "?" not in d["_atom_site.label_seq_id"]
+    assert "RANDOM TEST WEIGHTS" in d["_struct.title"][0]
+    metrics = dict(zip(d["_ma_qa_metric.id"], d["_ma_qa_metric.type"]))
+    glob = {metrics[m]: float(v) for m, v in zip(d["_ma_qa_metric_global.metric_id"],
+                                                 d["_ma_qa_metric_global.metric_value"])}
+    assert glob["pLDDT"] == pytest.approx(p.mean_plddt, abs=0.01) and glob["pTM"] == pytest.approx(p.ptm, abs=1e-4)
+    assert [float(v) for v in d["_ma_qa_metric_local.metric_value"]] == pytest.approx(p.plddt, abs=0.01)
+
+    st = gemmi.read_structure(str(r.files["trimer.cif"]))
+    assert [(e.entity_type, e.polymer_type, list(e.subchains)) for e in st.entities] == [
+        (gemmi.EntityType.Polymer, gemmi.PolymerType.PeptideL, ["A", "B"]),
+        (gemmi.EntityType.Polymer, gemmi.PolymerType.PeptideL, ["C"])]
+    assert gemmi.one_letter_code(st.entities[1].full_sequence) == "GSHMLE"
+    assert [len(chain) for chain in st[0]] == [10, 10, 6]
+
+    pdb_lines = r.files["trimer.pdb"].read_text().splitlines()
+    serials = [int(line[6:11]) for line in pdb_lines if line.startswith(("ATOM", "HETATM", "TER"))]
+    assert serials == list(range(1, len(serials) + 1))
+    assert any("RANDOM TEST WEIGHTS" in line for line in pdb_lines if line.startswith("REMARK"))
+    assert np.load(r.files["trimer.pae_npy"]).shape == (26, 26)
+    rows = r.files["trimer.plddt_csv"].read_text().splitlines()
+    assert rows[0] == "chain,residue,residue_name,plddt" and len(rows) == 27 and rows[-1].startswith("C,6,GLU,")
+
+
 def test_sequences_are_normalised_and_bad_ones_refused(tmp_path):
     assert normalise(" mkt ay\n iak ", "x") == ("MKTAYIAK",)
     assert normalise("MKT:gsh", "x") == ("MKT", "GSH")

@@ -6,8 +6,9 @@ Pipeline per protein, top to bottom:
 2. join complex chains with a poly-G linker and a residue-index gap (how ESMFold folds
    multimers), then run the model once, reporting progress per trunk block (which is
    also where a cancel takes effect);
-3. cut the linker out, split the chains back, write PDB and mmCIF with per-residue pLDDT
-   in the B-factor column, plus a PAE heat map and a pLDDT plot.
+3. cut the linker out, split the chains back, write a PDB (pLDDT in the B-factor column) and
+   a PDBx/mmCIF with entities and ModelCIF quality metrics (`modelcif.py`), PAE as AlphaFold
+   DB JSON and `.npy`, pLDDT per residue as CSV, a PAE heat map and a pLDDT plot.
 
 Weights come from the model registry (`workbench models pull esmfold`); `tiny=True` uses a
 randomly initialised model of the same architecture, for tests and offline demos.
@@ -24,9 +25,10 @@ import numpy as np
 
 from workbench import models
 from workbench.contract import InputError, Progress, Requirements, TaskContext
+from workbench.tasks.molecules.modelcif import RANDOM_WEIGHTS_NOTE, renumber_pdb, write_modelcif
 from workbench.tasks.molecules.plots import pae_png, plddt_png
 from workbench.tasks.molecules.sequences import ProteinInput, read_proteins
-from workbench.tasks.molecules.structure_io import split_chains, write_structure
+from workbench.tasks.molecules.structure_io import pdb_string, split_chains
 
 GiB = 1024**3
 #: ESMFold v1: ESM-2 3B language model plus the folding trunk, about 3.5e9 parameters
@@ -278,11 +280,28 @@ def _write_outputs(model: Any, out: dict, protein: ProteinInput, request: FoldRe
                              plddt_joined)
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in protein.name)
     pdb_path, cif_path = out_dir / f"{safe}.pdb", out_dir / f"{safe}.cif"
-    write_structure(structure, pdb_path, cif_path)
+    ptm = float(out["ptm"].float().item())
+    model_name = "ESMFold (tiny, random weights)" if request.tiny else "ESMFold"
+    remarks = ([RANDOM_WEIGHTS_NOTE] if request.tiny else []) + [
+        f"{model_name} model of {protein.name}; mean pLDDT {plddt.mean():.2f}, pTM {ptm:.4f}",
+        "B-factor column: per-residue pLDDT (0-100)"]
+    pdb_path.write_text(renumber_pdb(pdb_string(structure), remarks))
+    write_modelcif(structure, cif_path, title=f"{model_name} model of {protein.name}", model_name=model_name,
+                   mean_plddt=float(plddt.mean()), ptm=ptm, random_weights=request.tiny)
+    pae_rounded = np.round(pae, 2)
     pae_json = out_dir / f"{safe}_pae.json"  # the AlphaFold DB layout PAE viewers read
-    pae_json.write_text(json.dumps([{"predicted_aligned_error": np.round(pae, 2).tolist(),
+    pae_json.write_text(json.dumps([{"predicted_aligned_error": pae_rounded.tolist(),
                                      "max_predicted_aligned_error": round(float(max_pae), 2)}]))
-    outputs = [("pdb", pdb_path), ("cif", cif_path), ("pae_json", pae_json)]
+    pae_npy = out_dir / f"{safe}_pae.npy"
+    np.save(pae_npy, pae.astype(np.float32))
+    plddt_csv = out_dir / f"{safe}_plddt.csv"
+    rows = ["chain,residue,residue_name,plddt"]
+    for chain in structure[0]:
+        for res in chain:
+            rows.append(f"{chain.id},{res.id[1]},{res.get_resname()},{next(iter(res)).get_bfactor():.2f}")
+    plddt_csv.write_text("\n".join(rows) + "\n")
+    outputs = [("pdb", pdb_path), ("cif", cif_path), ("pae_json", pae_json), ("pae_npy", pae_npy),
+               ("plddt_csv", plddt_csv)]
     if request.plots:
         boundaries = list(np.cumsum([len(c) for c in protein.chains])[:-1])
         outputs.append(("pae", pae_png(pae, out_dir / f"{safe}_pae.png", protein.name, boundaries)))
@@ -293,8 +312,8 @@ def _write_outputs(model: Any, out: dict, protein: ProteinInput, request: FoldRe
         files[key] = path
         keys.append(key)
     ids = [ch.id for ch in structure[0]]
-    return FoldedProtein(protein.name, ids, [len(c) for c in protein.chains], float(plddt.mean()),
-                         float(out["ptm"].float().item()), [round(float(x), 2) for x in plddt], keys)
+    return FoldedProtein(protein.name, ids, [len(c) for c in protein.chains], float(plddt.mean()), ptm,
+                         [round(float(x), 2) for x in plddt], keys)
 
 
 def _chain_starts(protein: ProteinInput, request: FoldRequest) -> list[int]:

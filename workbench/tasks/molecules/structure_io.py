@@ -2,7 +2,7 @@
 
 ESMFold folds a complex as one chain with a poly-G linker and a residue-index gap; here
 that single chain is cut back into the real chains (linker dropped, each chain numbered
-from 1), and written as PDB and mmCIF with per-residue pLDDT in the B-factor column.
+from 1), with per-residue pLDDT in the B-factor column; `modelcif.py` writes the files.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import io
 from pathlib import Path
 
 import numpy as np
-from Bio.PDB import MMCIFIO, PDBIO, PDBParser, Superimposer
+from Bio.PDB import PDBIO, PDBParser, Superimposer
 from Bio.PDB.Chain import Chain
 from Bio.PDB.Model import Model
 from Bio.PDB.Structure import Structure
@@ -45,13 +45,12 @@ def split_chains(pdb_text: str, name: str, chain_lengths: list[int], linker: int
     return out
 
 
-def write_structure(structure: Structure, pdb_path: Path, cif_path: Path) -> None:
+def pdb_string(structure: Structure) -> str:
     pdb = PDBIO()
     pdb.set_structure(structure)
-    pdb.save(str(pdb_path))
-    cif = MMCIFIO()
-    cif.set_structure(structure)
-    cif.save(str(cif_path))
+    buffer = io.StringIO()
+    pdb.save(buffer)
+    return buffer.getvalue()
 
 
 def ca_coords(path: str | Path) -> np.ndarray:
