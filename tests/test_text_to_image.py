@@ -65,6 +65,29 @@ def test_recipe_round_trip_regenerates_the_same_image():
     assert np.array_equal(_pixels(first.files["image_0"]), _pixels(again.files["image_0"]))
 
 
+def test_a1111_parameters_are_read_by_sd_parsers_and_regenerate_the_image():
+    """The `parameters` chunk in AUTOMATIC1111's layout: sd-parsers recognises it, and the request read
+    back from it (image 2 of a batch of 2, a prompt with a comma and a colon) draws the same pixels."""
+    from PIL import Image
+    from sd_parsers import ParserManager
+
+    from workbench.tasks.multimodal.recipe import request_from_parameters
+
+    first = wb.run("text-to-image", prompt="a blue ball, shiny: glossy", negative_prompt="blurry", steps=2,
+                   width=64, height=48, seed=3, num_images=2, tiny=True, device="cpu")
+    info = ParserManager().parse(first.files["image_1"])
+    assert info.generator.name == "AUTOMATIC1111"
+    sampler = info.samplers[0]
+    assert sampler.prompts[0].value == "a blue ball, shiny: glossy" and sampler.negative_prompts[0].value == "blurry"
+    assert sampler.parameters["seed"] == "3" and sampler.parameters["steps"] == "2" and sampler.name == "Euler"
+    assert info.metadata["Size"] == "64x48" and info.metadata["Batch pos"] == "1"
+    with Image.open(first.files["image_1"]) as img:
+        request, index = request_from_parameters(img.text["parameters"])
+    assert index == 1 and request.num_images == 2 and request.negative_prompt == "blurry"
+    again = wb.run("text-to-image", request, device="cpu")
+    assert np.array_equal(_pixels(first.files["image_1"]), _pixels(again.files[f"image_{index}"]))
+
+
 def test_long_prompt_is_truncated_with_a_note():
     r = wb.run("text-to-image", prompt="a very long prompt about many things", steps=1, width=64, height=64,
                tiny=True, device="cpu")

@@ -193,7 +193,8 @@ def _save(request: Text2ImageRequest, model_id: str, dtype: str, ctx: TaskContex
             "model": request.model, "resolved_model": model_id,
             "repo_id": spec.repo_id if spec else model_id, "revision": spec.revision if spec else None,
             "prompt": request.prompt, "negative_prompt": request.negative_prompt, "seed": request.seed,
-            "image_index": i, "steps": request.steps, "guidance": request.guidance, "width": image.width,
+            "image_index": i, "batch_size": len(pil_images),
+            "steps": request.steps, "guidance": request.guidance, "width": image.width,
             "height": image.height, "scheduler": scheduler, "device": ctx.capabilities.kind,
             "dtype": dtype, "tiny": request.tiny, "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
         }
