@@ -242,3 +242,80 @@ def test_no_orphan_workers_after_the_process_is_killed(tmp_path):
     time.sleep(5)
     alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], [c.cmdline() for c in alive]
+
+
+#: InChIKeys of the bundled molecules, by name (PubChem's, for the drug as marketed: racemates
+#: where the drug is one)
+INCHIKEYS = {
+    "aspirin": "BSYNRYMUTXBXSQ-UHFFFAOYSA-N", "ibuprofen": "HEFNNWSXXWATRW-UHFFFAOYSA-N",
+    "caffeine": "RYYVLZVUVIJVGH-UHFFFAOYSA-N", "paracetamol": "RZVAJINKPMORJF-UHFFFAOYSA-N",
+    "naproxen": "CMWTZPSULFXXJA-VIFPVBQESA-N", "diclofenac": "DCOPUUMXTXDBNB-UHFFFAOYSA-N",
+    "metformin": "XZWYZXLIPXDOLR-UHFFFAOYSA-N", "sotalol": "ZBMZVLHSJCTVON-UHFFFAOYSA-N",
+    "propranolol": "AQHHHDLHHXJYJD-UHFFFAOYSA-N", "atenolol": "METKIMKYRPQLGS-UHFFFAOYSA-N",
+    "verapamil": "SGTNSNPWRIOYBX-UHFFFAOYSA-N", "amlodipine": "HTIQEAQVCYTUBX-UHFFFAOYSA-N",
+    "nicotine": "SNICXCGAKADSCV-JTQLQIEISA-N", "imipramine": "BCGWQEUPMDMJNV-UHFFFAOYSA-N",
+    "amitriptyline": "KRMDCWKBEZIMAB-UHFFFAOYSA-N", "fluoxetine": "RTHCYVBBDHJXIQ-UHFFFAOYSA-N",
+    "sertraline": "VGKDLMBJGBXTGI-SJCJKPOMSA-N", "cetirizine": "ZKLPARSLTMPFCP-UHFFFAOYSA-N",
+    "clozapine": "QZUDBNBUXVUHMW-UHFFFAOYSA-N", "sulfasalazine": "NCEXYHBECQHGNR-QZQOTICOSA-N",
+    "hydrocortisone": "JYGXADMDTFJGBT-VWUMJDOOSA-N", "estradiol": "VOXZDWNPVJITMN-ZBRFXRBCSA-N",
+    "progesterone": "RJKFOVLPORLFTN-LEKSSAKUSA-N", "testosterone": "MUMGGOZAMZWBJJ-DYKIIFRCSA-N",
+    "piroxicam": "QYSPLQLAKJAUJT-UHFFFAOYSA-N", "celecoxib": "RZEKVGVHFLEQIL-UHFFFAOYSA-N",
+    "sildenafil": "BNRNXUUZRGQAQC-UHFFFAOYSA-N", "ciprofloxacin": "MYSWGUAQZAJSOK-UHFFFAOYSA-N",
+    "penicillin_G": "JGSARLDLIJGVTE-MBNYWOFBSA-N", "amoxicillin": "LSQZJLSUYDQPKJ-NJBDSQKTSA-N",
+    "sulfamethoxazole": "JLKIGFTWXXRPMT-UHFFFAOYSA-N", "omeprazole": "SUBDBMMJDZJVOS-UHFFFAOYSA-N",
+    "zolpidem": "ZAFYATHCZYHLPB-UHFFFAOYSA-N", "diazepam": "AAOVKJBEBIDNHE-UHFFFAOYSA-N",
+    "warfarin": "PJVWKTKQMONHTI-UHFFFAOYSA-N", "salbutamol": "NDAUXUAQIAJITI-UHFFFAOYSA-N",
+    "phenytoin": "CXOFVDLJLONNDW-UHFFFAOYSA-N", "carbamazepine": "FFGPTBGBLSHEPO-UHFFFAOYSA-N",
+    "valproic_acid": "NIJJYAXOARWZEE-UHFFFAOYSA-N", "gabapentin": "UGJMXCAKCUNAIE-UHFFFAOYSA-N",
+    "labetalol": "SGUAFYQXFOLMHL-UHFFFAOYSA-N", "imiquimod": "DOUYETYNHWVLEO-UHFFFAOYSA-N",
+    "captopril": "FAKRSMQSSFJEIM-RQJHMYQMSA-N", "enalapril": "GBXSMTUPTTWBMN-XIRDDKMYSA-N",
+    "losartan": "PSIFNNKUMBGKDQ-UHFFFAOYSA-N", "atorvastatin": "XUKUURHRXDUEBC-KAYWLYCHSA-N",
+    "donepezil": "ADEBPBSSDYVVLD-UHFFFAOYSA-N", "theobromine": "YAPQBXQYLJRXSA-UHFFFAOYSA-N",
+    "lidocaine": "NNJVILVZKWQKPM-UHFFFAOYSA-N", "fenofibric_acid": "MQOBSOSZFYZQOK-UHFFFAOYSA-N",
+    "nateglinide": "OELFLUMRDSZNSF-BRWVUGGUSA-N",
+}
+
+
+def test_every_bundled_molecule_is_the_molecule_its_name_says():
+    """Each SMILES of the bundled drug set and of the demo, by InChIKey against the named drug."""
+    from importlib.resources import files
+
+    from workbench.demo import DEMO_MOLECULES
+
+    lines = files("workbench.tasks.molecules").joinpath("data/drugs50.smi").read_text().splitlines()
+    entries = [line.split()[:2] for line in lines if line.strip() and not line.startswith("#")]
+    entries += [line.split()[:2] for line in DEMO_MOLECULES]
+    assert len(entries) == 54
+    wrong = {name: Chem.MolToInchiKey(Chem.MolFromSmiles(smiles)) for smiles, name in entries
+             if Chem.MolToInchiKey(Chem.MolFromSmiles(smiles)) != INCHIKEYS[name]}
+    assert not wrong
+
+
+@pytest.mark.parametrize("smiles", ["OC(=O)Cc1ccccc1Nc1c(Cl)cccc1Cl diclofenac",
+                                    "CC/C(c1ccc(O)cc1)=C(/CC)c1ccc(O)cc1 diethylstilbestrol"])
+def test_no_two_conformers_are_the_same_geometry_under_symmetry(smiles):
+    """RDKit's symmetry-aware GetBestRMS finds no pair closer than 0.1 A (plain Kabsch pruning kept
+    flipped-ring copies: the same check finds them, so this test can fail)."""
+    import itertools
+
+    from rdkit.Chem import rdMolAlign
+
+    def closest(prune_symmetry: bool) -> float:
+        r = wb.run("conformers", smiles=(smiles,), num_conformers=40, prune_symmetry=prune_symmetry, device="cpu")
+        mols = [Chem.RemoveHs(m) for m in Chem.SDMolSupplier(str(r.files["sdf"]), removeHs=False)]
+        return min(rdMolAlign.GetBestRMS(a, b) for a, b in itertools.combinations(mols, 2))
+
+    assert closest(False) < 0.1
+    assert closest(True) >= 0.1
+
+
+def test_posebusters_validation_reports_its_pass_rate():
+    r = wb.run("conformers", smiles=("COC(=O)C1=C(C)NC(C)=C(C(=O)OC)C1c1ccccc1[N+](=O)[O-] nifedipine",
+                                     "CC(=O)Oc1ccccc1C(=O)O aspirin"), validate=True, device="cpu")
+    nifedipine, aspirin = r.molecules
+    assert aspirin.posebusters_passed == aspirin.num_conformers and aspirin.posebusters_failures == {}
+    assert 0 <= nifedipine.posebusters_passed < nifedipine.num_conformers
+    assert set(nifedipine.posebusters_failures) <= {"non-aromatic_ring_non-flatness", "internal_energy"}
+    from workbench.presenters import summary
+
+    assert f"PoseBusters {aspirin.num_conformers}/{aspirin.num_conformers} pass" in summary(r)

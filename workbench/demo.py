@@ -109,9 +109,9 @@ def selftest_step(ctx: DemoContext) -> list[StepOutcome]:
 
 DEMO_MOLECULES = (
     "CC(=O)Oc1ccccc1C(=O)O aspirin",
-    "CC(C)Cc1ccc(cc1)[C@H](C)C(=O)O (S)-ibuprofen",
+    "CC(C)Cc1ccc(cc1)C(C)C(=O)O ibuprofen",
     "CN1C=NC2=C1C(=O)N(C(=O)N2C)C caffeine",
-    "C[C@@H]1CC[C@H](CC1)C(=O)N[C@@H](Cc1ccccc1)C(=O)O nateglinide",
+    "CC(C)[C@H]1CC[C@@H](CC1)C(=O)N[C@H](Cc1ccccc1)C(=O)O nateglinide",
 )
 
 

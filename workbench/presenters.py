@@ -94,7 +94,17 @@ def _grasp(r: Any) -> str:
 def _conformers(r: Any) -> str:
     lines = [f"{r.num_ok} molecule(s) ok, {r.num_failed} failed"]
     for m in r.molecules:
-        lines.append(f"  {m.name}: {m.num_conformers} conformer(s)" if m.ok else f"  {m.name}: {m.error}")
+        if not m.ok:
+            lines.append(f"  {m.name}: {m.error}")
+            continue
+        line = f"  {m.name}: {m.num_conformers} conformer(s)"
+        if m.relative_energies:
+            line += f", {m.relative_energies[-1]:.1f} kcal/mol span"
+        if getattr(m, "posebusters_passed", None) is not None:
+            line += f"; PoseBusters {m.posebusters_passed}/{m.num_conformers} pass"
+            if m.posebusters_failures:
+                line += " (" + ", ".join(f"{k} {v}" for k, v in m.posebusters_failures.items()) + ")"
+        lines.append(line)
     return "\n".join(lines)
 
 

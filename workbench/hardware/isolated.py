@@ -27,6 +27,7 @@ from workbench.contract.backend import Backend
 from workbench.contract.errors import Cancelled, DeviceLost, WorkbenchError
 from workbench.contract.task import TaskContext, TaskSpec
 from workbench.jobs.runner import error_from, error_outcome
+from workbench.tasks.pool import spawnable_main
 
 #: how long a worker may take to stop after a cancel before it is killed
 STOP_GRACE_S = 30.0
@@ -96,7 +97,8 @@ class Worker:
         self.cancel = mp.Event()
         self.process = mp.Process(target=_serve, args=(child, backend, device_id, os.getpid(), self.cancel),
                                   name=f"workbench-worker-{device_id}", daemon=False)
-        self.process.start()
+        with spawnable_main():
+            self.process.start()
         child.close()
         self.started = False  #: the worker reached its loop (it may die while importing the parent's script)
         _live.add(self)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from threading import Lock
 from typing import Any
 
@@ -38,6 +40,26 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="workbench-parent-watch", daemon=True).start()
 
 
+@contextmanager
+def spawnable_main() -> Iterator[None]:
+    """Let spawned processes start when the main script is no file (`python - < script.py`, a pipe).
+
+    A spawned child re-runs the parent's `__main__` from `__main__.__file__`; for a script read from
+    standard input that is "<stdin>", which does not exist, so every worker died at start. While
+    processes are started, such a `__file__` is hidden (the child then skips the main module, as it
+    does for `python -c` and notebooks)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    hide = path is not None and getattr(main, "__spec__", None) is None and not os.path.isfile(path)
+    if hide:
+        del main.__file__
+    try:
+        yield
+    finally:
+        if hide:
+            main.__file__ = path
+
+
 def worker_pool(workers: int) -> ProcessPoolExecutor:
     with _lock:
         pool = _pools.get(workers)
@@ -55,7 +77,8 @@ def completed(workers: int, fn: Callable[..., Any], calls: Iterable[tuple]) -> I
     left behind in the shared pool.
     """
     pool = worker_pool(workers)
-    pending = {pool.submit(fn, *args) for args in calls}
+    with spawnable_main():  # the pool starts its processes as work is submitted
+        pending = {pool.submit(fn, *args) for args in calls}
     try:
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)

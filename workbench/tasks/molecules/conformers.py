@@ -8,7 +8,10 @@ The pipeline per molecule, top to bottom:
    12 or more atoms), retrying from random coordinates if the first pass finds none;
 3. optimise with MMFF94s, falling back to UFF where MMFF has no parameters;
 4. drop conformers that fail the sanity checks (bond lengths, clashes, stereo changed);
-5. prune by heavy-atom RMSD after optimisation, lowest energy first, and by energy window;
+5. prune by heavy-atom RMSD after optimisation, lowest energy first, taking the best RMSD
+   over the molecule's symmetries (a flipped phenyl or swapped carboxylate oxygens is the
+   same geometry; plain RMSD kept such copies and spread Boltzmann weight over them), and by
+   energy window;
 6. write an SDF record per conformer with its energy, relative energy and Boltzmann weight.
 
 A batch runs molecule by molecule in this process (`workers=1`) or fanned out over a pool
@@ -52,6 +55,7 @@ class ConformerRequest:
     names: tuple[str, ...] = ()  #: titles for the SMILES, in order
     num_conformers: int = 50
     prune_rms: float = 0.5  #: Å, heavy atoms; applied at embedding and after optimisation
+    prune_symmetry: bool = True  #: prune by the best RMSD over the molecule's symmetries (no duplicate geometries)
     force_field: Literal["MMFF94s", "MMFF94", "UFF", "none"] = "MMFF94s"  #: optimisation after embedding
     max_iterations: int = 2000  #: force-field steps per conformer
     energy_window: float | None = None  #: kcal/mol above the minimum; None keeps all
@@ -59,6 +63,7 @@ class ConformerRequest:
     seed: int = 42
     max_atoms: int = 250  #: including hydrogens
     workers: int = 1  #: worker processes for a batch; 0: every core of the node that runs it
+    validate: bool = False  #: run PoseBusters' molecule checks on every returned conformer
 
     def __post_init__(self) -> None:
         for name in ("smiles", "files", "names"):
@@ -104,6 +109,8 @@ class MoleculeConformers:
     boltzmann_weights: list[float] = field(default_factory=list)
     rejected: dict[str, int] = field(default_factory=dict)  #: reason -> count
     notes: list[str] = field(default_factory=list)
+    posebusters_passed: int | None = None  #: conformers passing every PoseBusters check (validate=True)
+    posebusters_failures: dict[str, int] = field(default_factory=dict)  #: check -> conformers failing it
     seconds: float = 0.0
 
 
@@ -195,12 +202,51 @@ def _kabsch_rmsd(ref: np.ndarray, others: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(e, 0) / ref.shape[0])
 
 
-def _prune(xyz: np.ndarray, order: list[int], threshold: float) -> list[int]:
-    """Greedy: keep a conformer unless it is within `threshold` Å of a kept, lower one."""
+#: most symmetry permutations of the heavy atoms considered (RDKit's GetBestRMS caps its matches too)
+MAX_SYMMETRIES = 1000
+
+
+def heavy_atom_symmetries(mol: Chem.Mol, heavy: list[int], limit: int = MAX_SYMMETRIES) -> np.ndarray:
+    """The automorphisms of the heavy-atom graph as index arrays into `heavy` (identity first).
+
+    Atoms match by element and connectivity, bond orders and charges ignored, so the two oxygens
+    of a carboxylate or nitro group count as equivalent (RDKit's `symmetrizeConjugatedTerminalGroups`),
+    as do the rings of a phenyl flip and the methyls of a tert-butyl."""
+    graph = Chem.RWMol()
+    for i in heavy:
+        graph.AddAtom(Chem.Atom(mol.GetAtomWithIdx(i).GetAtomicNum()))
+    position = {atom: k for k, atom in enumerate(heavy)}
+    for bond in mol.GetBonds():
+        a, b = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
+        if a in position and b in position:
+            graph.AddBond(position[a], position[b], Chem.BondType.SINGLE)
+    graph = graph.GetMol()
+    graph.UpdatePropertyCache(strict=False)
+    matches = graph.GetSubstructMatches(graph, uniquify=False, useChirality=False, maxMatches=limit)
+    perms = np.array(matches, dtype=int) if matches else np.arange(len(heavy))[None]
+    identity = np.arange(len(heavy))
+    return np.concatenate([identity[None], perms[(perms != identity).any(axis=1)]])
+
+
+def symmetric_rmsd(ref: np.ndarray, others: np.ndarray, symmetries: np.ndarray) -> np.ndarray:
+    """Best RMSD of each of `others` (k, n, 3) to `ref` over the symmetry permutations of its atoms."""
+    permuted = others[:, symmetries]  # (k, s, n, 3)
+    k, n_sym = permuted.shape[:2]
+    return _kabsch_rmsd(ref, permuted.reshape(k * n_sym, *others.shape[1:])).reshape(k, n_sym).min(axis=1)
+
+
+def _prune(xyz: np.ndarray, order: list[int], threshold: float, symmetries: np.ndarray | None = None) -> list[int]:
+    """Greedy: keep a conformer unless it is within `threshold` Å of a kept, lower one (over the
+    molecule's symmetries when given: a phenyl flipped by 180 degrees is the same geometry)."""
     kept: list[int] = []
     for c in order:
-        if kept and threshold > 0 and _kabsch_rmsd(xyz[c], xyz[kept]).min() < threshold:
-            continue
+        if kept and threshold > 0:
+            if symmetries is None or len(symmetries) == 1:
+                nearest = _kabsch_rmsd(xyz[c], xyz[kept]).min()
+            else:
+                nearest = symmetric_rmsd(xyz[c], xyz[kept], symmetries).min()
+            if nearest < threshold:
+                continue
         kept.append(c)
     return kept
 
@@ -280,7 +326,8 @@ def _conformers_for(parsed: ParsedMolecule, request: ConformerRequest, out: Mole
     heavy = [a.GetIdx() for a in molh.GetAtoms() if a.GetAtomicNum() > 1]
     xyz_all = {c: molh.GetConformer(c).GetPositions()[heavy] for c in order}
     stacked = np.stack([xyz_all[c] for c in order])
-    kept = [order[i] for i in _prune(stacked, list(range(len(order))), request.prune_rms)]
+    symmetries = heavy_atom_symmetries(molh, heavy) if request.prune_symmetry else None
+    kept = [order[i] for i in _prune(stacked, list(range(len(order))), request.prune_rms, symmetries)]
     if len(kept) < len(order):
         out.rejected["duplicate after optimisation"] = len(order) - len(kept)
     e_min = energies[kept[0]]
@@ -301,6 +348,8 @@ def _conformers_for(parsed: ParsedMolecule, request: ConformerRequest, out: Mole
     out.relative_energies = rel
     out.boltzmann_weights = weights
 
+    if request.validate:
+        _posebusters(molh, kept, out)
     buf = io.StringIO()
     writer = Chem.SDWriter(buf)
     writer.SetForceV3000(out.num_atoms > 999)
@@ -318,6 +367,25 @@ def _conformers_for(parsed: ParsedMolecule, request: ConformerRequest, out: Mole
         writer.write(molh, confId=cid)
     writer.close()
     return buf.getvalue()
+
+
+def _posebusters(molh: Chem.Mol, kept: list[int], out: MoleculeConformers) -> None:
+    """PoseBusters' checks for a molecule on its own (config "mol": sanitisation, bond lengths and
+    angles, internal clashes, ring and double-bond flatness, internal energy) on each conformer."""
+    import logging
+
+    from posebusters import PoseBusters
+
+    logging.getLogger("posebusters").setLevel(logging.ERROR)
+    single = []
+    for cid in kept:
+        mol = Chem.Mol(molh, confId=cid)
+        mol.GetConformer().SetId(0)
+        single.append(mol)
+    table = PoseBusters(config="mol").bust(single, None, None)
+    checks = table.select_dtypes(include=["bool"])
+    out.posebusters_passed = int(checks.all(axis=1).sum())
+    out.posebusters_failures = {name: int((~checks[name]).sum()) for name in checks.columns if not checks[name].all()}
 
 
 # ---- a batch ----------------------------------------------------------------------------
