@@ -55,13 +55,33 @@ def test_run_json_then_jobs_list_show(tmp_path):
     assert cancel == {"id": data["id"], "cancel_requested": False, "state": "succeeded"}
 
 
-def test_run_plain_prints_the_result_path():
+def test_run_plain_prints_the_result_path_then_the_headline():
     proc = run_cli("run", "selftest", "--quiet")
     assert proc.returncode == 0
     lines = proc.stdout.strip().splitlines()
-    assert lines[0].startswith("passed: float32 ok (rel. error")  # the headline first, then where it is
-    folder = Path(lines[-1])
-    assert (folder / "record.json").exists()
+    assert (Path(lines[0]) / "record.json").exists()  # where it is, then the headline last
+    assert lines[-1].startswith("passed: float32 ok (rel. error")
+
+
+def test_every_run_ends_with_its_headline_and_jobs_list_shows_it(tmp_path):
+    runs = {
+        ("run", "conformers", "--smiles", "CCO ethanol", "--smiles", "C1CC1C(=O)O acid", "--num", "5"):
+            r"^  acid: \d+ conformer\(s\)",
+        ("run", "fold", "--sequences", "MKTAYIAKQR:GSHMLE", "--tiny"):
+            r"^seq1: mean pLDDT [\d.]+, pTM [\d.]+; pLDDT per chain A [\d.]+ \(10 res\), B [\d.]+ \(6 res\)",
+        ("run", "grasp", "--object", "ball", "--num", "3", "--out", str(tmp_path / "g")):
+            r"^success \d+% \(95% CI \d+%-\d+%\) over 3 grasps; failures by stage: ",
+    }
+    for args, headline in runs.items():
+        proc = run_cli(*args, "--quiet")
+        assert proc.returncode == 0, proc.stderr
+        assert re.match(headline, proc.stdout.strip().splitlines()[-1]), proc.stdout
+    assert (tmp_path / "g" / "meshes" / "ball.obj").exists()  # where grasps.h5's object/file points
+    listed = run_cli("jobs", "list").stdout.splitlines()
+    assert re.search(r"grasp .* succeeded .* success \d+% \(95% CI", listed[1]), listed
+    assert "mean pLDDT" in listed[2] and "2 molecule(s) ok, 0 failed" in listed[3]
+    shown = run_cli("jobs", "show", listed[1].split()[0]).stdout
+    assert re.search(r"^result   success \d+%", shown, re.M)
 
 
 def test_unknown_task_device_job_and_bad_input_exit_2_with_one_line():

@@ -131,7 +131,8 @@ def test_cli_grasp_writes_the_files(tmp_path):
     proc = run_cli("run", "grasp", "--object", "box:0.05,0.05,0.1", "--num", "4", "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names[:3] == ["box_0.05_0.05_0.1.obj", "grasps.h5", "grasps.npz"]
+    assert names[:3] == ["grasps.h5", "grasps.npz", "meshes"]
+    assert (tmp_path / "out" / "meshes" / "box_0.05_0.05_0.1.obj").exists()
 
 
 def test_a_trial_is_rendered_offscreen():

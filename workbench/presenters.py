@@ -66,10 +66,14 @@ def device_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]
 # ---- jobs -------------------------------------------------------------------------------
 
 
-def job_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+def job_table(rows: list[dict[str, Any]], headlines: dict[str, str] | None = None
+              ) -> tuple[list[str], list[list[str]]]:
+    """Job rows; NOTE is the result's headline for a finished job (given in `headlines`), else the
+    reason it ended or its last progress message."""
+    headlines = headlines or {}
     headers = ["ID", "TASK", "DEVICE", "STATE", "CREATED", "NOTE"]
     body = [[r["id"], r["task"], r["device"], r["state"], when(r["created"]),
-             (r["reason"] or r["message"] or "")[:60]] for r in rows]
+             (headlines.get(r["id"]) or r["reason"] or r["message"] or "")[:70]] for r in rows]
     return headers, body
 
 
@@ -98,8 +102,8 @@ def _conformers(r: Any) -> str:
             lines.append(f"  {m.name}: {m.error}")
             continue
         line = f"  {m.name}: {m.num_conformers} conformer(s)"
-        if m.relative_energies:
-            line += f", {m.relative_energies[-1]:.1f} kcal/mol span"
+        if len(m.relative_energies) > 1:
+            line += f" within {m.relative_energies[-1]:.1f} kcal/mol"
         if getattr(m, "posebusters_passed", None) is not None:
             line += f"; PoseBusters {m.posebusters_passed}/{m.num_conformers} pass"
             if m.posebusters_failures:
@@ -109,8 +113,20 @@ def _conformers(r: Any) -> str:
 
 
 def _fold(r: Any) -> str:
-    return "\n".join(f"{p.name}: mean pLDDT {p.mean_plddt:.1f}, pTM {p.ptm:.2f}, chains {''.join(p.chains)} "
-                     f"({'+'.join(map(str, p.lengths))} residues)" for p in r.proteins)
+    lines = []
+    for p in r.proteins:
+        line = f"{p.name}: mean pLDDT {p.mean_plddt:.1f}, pTM {p.ptm:.2f}"
+        if len(p.chains) > 1:
+            per_chain, start = [], 0
+            for chain, length in zip(p.chains, p.lengths):
+                values = p.plddt[start:start + length]
+                per_chain.append(f"{chain} {sum(values) / max(1, len(values)):.1f} ({length} res)")
+                start += length
+            line += "; pLDDT per chain " + ", ".join(per_chain)
+        else:
+            line += f" ({p.lengths[0]} residues)"
+        lines.append(line + (" [random test weights]" if r.model.endswith("tiny") else ""))
+    return "\n".join(lines)
 
 
 def _images(r: Any) -> str:

@@ -115,8 +115,11 @@ def _copy_out(files: dict[str, Path], out: Path) -> list[Path]:
         return [out]
     out.mkdir(parents=True, exist_ok=True)
     copied = []
+    folders = {src.parent for src in files.values()}
     for src in files.values():
-        dest = out / src.name
+        # a file in a subfolder beside the others keeps it (a grasp file's meshes/ is where it says)
+        dest = out / src.parent.name / src.name if src.parent.parent in folders else out / src.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree(src, dest, dirs_exist_ok=True) if src.is_dir() else shutil.copy2(src, dest))
         copied.append(dest)
     return copied
@@ -169,11 +172,11 @@ def cmd_run(a: argparse.Namespace) -> int:
                      "copied": [str(p) for p in copied],
                      "folder": str(job.store.jobs_dir / job.id)})
     else:
-        text = presenters.summary(result)
-        if text:
-            print(text)
         for p in copied or [job.store.jobs_dir / job.id]:
             print(p)
+        text = presenters.summary(result)
+        if text:  # the headline ends the output
+            print(text)
     return 0
 
 
@@ -181,6 +184,21 @@ def cmd_run(a: argparse.Namespace) -> int:
 
 def _fmt_time(t: float | None) -> str:
     return presenters.when(t)
+
+
+def _result_headlines(store: Any, rows: list[dict]) -> dict[str, str]:
+    """The first line of each finished job's result summary (a record that cannot be read keeps its
+    last message)."""
+    out = {}
+    for row in rows:
+        if row["state"] == "succeeded":
+            try:
+                result = store.get(row["id"]).result
+            except Exception:  # an old or damaged record: the list still shows the job
+                continue
+            if result is not None:
+                out[row["id"]] = presenters.summary(result).split("\n")[0]
+    return out
 
 
 def cmd_jobs(a: argparse.Namespace) -> int:
@@ -196,7 +214,7 @@ def cmd_jobs(a: argparse.Namespace) -> int:
         elif not rows:
             print("no jobs yet")
         else:
-            headers, body = presenters.job_table(rows)
+            headers, body = presenters.job_table(rows, _result_headlines(store, rows))
             print(_table(body, headers))
         return 0
     if a.jobs_cmd == "show":
