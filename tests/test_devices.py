@@ -134,3 +134,16 @@ def test_placement_unmet_lists_every_reason(devices):
     sim = devices["sim:npu0"]
     why = placement.unmet(sim, Requirements(dtype="float64", min_memory=4 * GiB, kinds=("cuda",)))
     assert len(why) == 3
+
+
+def test_a_profile_and_the_device_list_agree_on_the_fast_dtype(devices):
+    """One fast-dtype truth: `run profile` measures the dtype `workbench devices` shows; on the CPU
+    (fast dtype float32) there is one matmul figure, not a second 'bfloat16' one."""
+    from workbench.presenters import profile_text
+
+    for device_id in ("cpu", "sim:npu0"):
+        r = wb.run("profile", seconds_per_figure=0.02, matmul_size=64, copy_mib=1, device=device_id)
+        assert r.fast_dtype == devices[device_id].capabilities.fast_dtype
+    cpu = wb.run("profile", seconds_per_figure=0.02, matmul_size=64, copy_mib=1, device="cpu")
+    assert cpu.fast_dtype == "float32" and cpu.matmul_tflops_fast == cpu.matmul_tflops_fp32
+    assert "bfloat16" not in profile_text(cpu.__dict__)
