@@ -195,7 +195,7 @@ def test_cli_conformers_writes_the_sdf_and_reports_bad_molecules(tmp_path):
     proc = run_cli("run", "conformers", "--smiles", "CCO ethanol", "--smiles", "C1CC", "--num", "5",
                    "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == str(out)
+    assert proc.stdout.strip().splitlines()[0] == str(out)  # where the SDF is, then the headline
     assert "1 molecule(s) ok, 1 failed" in proc.stdout
     assert re.search(r"ethanol: \d+ conformer\(s\)", proc.stdout) and "mol2: 'C1CC' is not a valid" in proc.stdout
     assert "mol2: 'C1CC' is not a valid SMILES" in proc.stderr
