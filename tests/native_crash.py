@@ -19,3 +19,11 @@ def run(request: CrashRequest, ctx: TaskContext) -> dict:
     if request.crash:
         ctypes.string_at(0)  # segfaults this process
     return {"pid": os.getpid()}
+
+
+def run_with_torch(request: CrashRequest, ctx: TaskContext) -> dict:
+    """The same, after torch did some work: a crash inside a model task."""
+    import torch
+
+    torch.ones(4).sum()
+    return run(request, ctx)

@@ -231,3 +231,28 @@ def test_a_native_crash_fails_one_job_and_the_process_goes_on(devices):
         assert wb.job(crashed.id).state == "failed"
     finally:
         TASKS.pop("native-crash", None)
+
+
+def test_a_crash_in_a_model_task_fails_one_job_and_the_model_worker_comes_back(devices, monkeypatch):
+    """Tasks that load torch models run in the device's model worker by default: a segfault there
+    fails that job; the next model job gets a fresh worker; WORKBENCH_ISOLATE=native runs them here."""
+    import os
+
+    from workbench.contract import TaskSpec
+    from workbench.tasks.registry import TASKS, register
+
+    register(TaskSpec(name="torch-crash", run="native_crash:run_with_torch", request="native_crash:CrashRequest",
+                      summary="crash in a model task", isolate_model=True))
+    try:
+        crashed = wb.submit("torch-crash", crash=True, device="cpu")
+        with pytest.raises(wb.JobFailed, match=r"signal 11 \(SIGSEGV\) while running torch-crash"):
+            crashed.result(120)
+        first = wb.run("torch-crash", crash=False, device="cpu", timeout=120)
+        second = wb.run("torch-crash", crash=False, device="cpu", timeout=60)
+        assert first["pid"] == second["pid"] != os.getpid()  # one model worker, kept between jobs
+        folded = wb.run("fold", sequences=("MKTAYIAKQR",), tiny=True, device="cpu", timeout=120)
+        assert folded.proteins[0].lengths == [10]  # a real model task through the same worker
+        monkeypatch.setenv("WORKBENCH_ISOLATE", "native")
+        assert wb.run("torch-crash", crash=False, device="cpu", timeout=60)["pid"] == os.getpid()
+    finally:
+        TASKS.pop("torch-crash", None)

@@ -136,7 +136,8 @@ def test_chunk_size_follows_free_memory():
         choose_chunk_size(2000, 8 * GiB, 2, params)
 
 
-def test_model_is_loaded_once_per_device():
+def test_model_is_loaded_once_per_device(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_ISOLATE", "native")  # the model cache of this process
     models.unload("esmfold")
     before = models.load_counts["esmfold"]
     wb.run("fold", sequences=("MKTAYIAK",), tiny=True, device="cpu")
@@ -146,6 +147,7 @@ def test_model_is_loaded_once_per_device():
 
 def test_real_loader_reads_a_hugging_face_cache(tmp_path, monkeypatch):
     """The `esmfold` registry entry, loaded offline from a cache laid out like the hub's."""
+    monkeypatch.setenv("WORKBENCH_ISOLATE", "native")  # loaded here, so unload() below reaches it
     snapshot = tmp_path / "hub" / "models--facebook--esmfold_v1" / "snapshots" / ("a" * 40)
     tiny_esmfold(seed=3).save_pretrained(snapshot)
     (tmp_path / "hub" / "models--facebook--esmfold_v1" / "refs").mkdir(parents=True)
@@ -167,6 +169,7 @@ def test_missing_weights_fail_the_job_with_the_pull_command(tmp_path, monkeypatc
     import huggingface_hub.constants as c
 
     monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))  # what the model worker is told
     models.unload("esmfold")
     with pytest.raises(JobFailed, match="run `workbench models pull esmfold`"):
         wb.run("fold", sequences=("MKTAYIAKQR",), device="cpu")

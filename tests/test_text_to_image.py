@@ -109,13 +109,15 @@ def test_missing_weights_offline_give_one_sentence(tmp_path, monkeypatch):
     import huggingface_hub.constants as c
 
     monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))  # what the model worker is told
     with pytest.raises(JobFailed, match="run `workbench models pull sd-turbo`"):
         wb.run("text-to-image", prompt="x", model="sd-turbo", device="cpu")
     with pytest.raises(JobFailed, match="run `workbench models pull someone/some-model`"):
         wb.run("text-to-image", prompt="x", model="someone/some-model", device="cpu")
 
 
-def test_second_call_reuses_the_loaded_pipeline():
+def test_second_call_reuses_the_loaded_pipeline(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_ISOLATE", "native")  # the model cache of this process
     models.unload("tiny-sd")
     before = models.load_counts["tiny-sd"]
     for _ in range(2):

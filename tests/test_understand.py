@@ -62,11 +62,13 @@ def test_missing_model_is_one_sentence(image, tmp_path, monkeypatch):
     import huggingface_hub.constants as c
 
     monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))  # what the model worker is told
     with pytest.raises(JobFailed, match="run `workbench models pull smolvlm`"):
         wb.run("caption", image=str(image), device="cpu")
 
 
-def test_model_and_processor_load_once(image):
+def test_model_and_processor_load_once(image, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_ISOLATE", "native")  # the model cache of this process
     models.unload("tiny-vlm")
     before = models.load_counts["tiny-vlm"]
     for _ in range(2):

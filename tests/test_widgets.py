@@ -134,3 +134,67 @@ def test_generation_widget_caption_from_an_upload():
     result = job.result()
     assert w.state == "succeeded" and result.tokens >= 1
     assert w.answer.strip() == result.text  # the streamed answer is the job's answer
+
+
+# ---- junk from the front end: every widget answers with a state and a sentence -----------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+JUNK_TEXT = st.one_of(st.text(max_size=40), st.sampled_from(["", " ", "C1CC", "MKZ", "x" * 3000, "\x00", "../etc",
+                                                            "CCO", "MKTAYIAKQR", "box", "nan", "-1"]))
+JUNK_INT = st.one_of(st.integers(-10, 10), st.sampled_from([0, 2**31, 2**63 - 1, -(2**63), 5001, 100_000]))
+JUNK_DEVICE = st.sampled_from(["auto", "cpu", "tpu", "", "cuda:0", "any:cpu", "first:cpu,tpu", "sim:none"])
+
+
+def _answers_with_a_state(widget) -> None:
+    job = widget.run()  # what the front end's Run button does; it must never raise into the kernel
+    if job is None:
+        assert widget.state == "failed" and widget.error.strip() and "Traceback" not in widget.error
+        return
+    job.cancel("the property test only checks that it started")
+    job.wait(120)
+    deadline = time.time() + 5
+    while widget.state not in ("succeeded", "failed", "cancelled") and time.time() < deadline:
+        time.sleep(0.02)
+    assert widget.state in ("succeeded", "failed", "cancelled")
+    assert "Traceback" not in widget.error
+
+
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+@SETTINGS
+@given(text=JUNK_TEXT, mode=st.sampled_from(["conformers", "fold", "docking", ""]), num=JUNK_INT,
+       tiny=st.booleans(), device=JUNK_DEVICE)
+def test_molecule_widget_answers_junk_with_a_state(text, mode, num, tiny, device):
+    w = MoleculeWidget("CCO")
+    w.set_state({"text": text, "mode": mode, "num_conformers": num, "tiny": tiny, "device": device})
+    _answers_with_a_state(w)
+
+
+@SETTINGS
+@given(obj=JUNK_TEXT, gripper=st.sampled_from(["franka", "wide", "robotiq", ""]), num=JUNK_INT, seed=JUNK_INT,
+       device=JUNK_DEVICE)
+def test_grasp_widget_answers_junk_with_a_state(obj, gripper, num, seed, device):
+    from workbench.widgets import GraspWidget
+
+    w = GraspWidget("box")
+    w.set_state({"object": obj, "gripper": gripper, "num_grasps": num, "seed": seed, "device": device})
+    _answers_with_a_state(w)
+
+
+@SETTINGS
+@given(mode=st.sampled_from(["text-to-image", "caption", "vqa", "video"]), prompt=JUNK_TEXT, question=JUNK_TEXT,
+       steps=JUNK_INT, width=JUNK_INT, height=JUNK_INT, seed=JUNK_INT, upload=st.sampled_from(
+           ["", "data:image/png;base64,AAAA", "not a data uri", "data:text/plain;base64,aGVsbG8="]),
+       device=JUNK_DEVICE)
+def test_generation_widget_answers_junk_with_a_state(mode, prompt, question, steps, width, height, seed, upload,
+                                                     device):
+    from workbench.widgets import GenerationWidget
+
+    w = GenerationWidget(tiny=True)
+    w.set_state({"mode": mode, "prompt": prompt, "question": question, "steps": steps, "width": width,
+                 "height": height, "seed": seed, "upload": upload, "device": device})
+    _answers_with_a_state(w)

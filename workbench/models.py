@@ -13,6 +13,7 @@ Tiny, randomly initialised builders of the real architectures live beside the lo
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -179,7 +180,9 @@ def local_path(model_id: str) -> Path | None:
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        return Path(snapshot_download(spec.repo_id, revision=spec.revision,
+        # the cache folder as the environment says now (huggingface_hub reads it once, at import)
+        cache = os.environ.get("HF_HUB_CACHE") or None
+        return Path(snapshot_download(spec.repo_id, revision=spec.revision, cache_dir=cache,
                                       local_files_only=True, allow_patterns=spec.allow_patterns))
     except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
         raise ModelNotAvailable(_missing_sentence(spec)) from None

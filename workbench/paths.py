@@ -18,3 +18,12 @@ def home() -> Path:
         root.mkdir(parents=True, exist_ok=True)
         _made.add(str(root))
     return root
+
+
+def is_file(path: str | Path) -> bool:
+    """`Path.is_file()` that says False for a name the system cannot even look up (too long, a NUL byte):
+    a request naming such a file is refused with its sentence, not an OSError."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False

@@ -139,7 +139,14 @@ def _selftest(r: Any) -> str:
         f"{c.dtype} {'ok' if c.passed else 'failed'} (rel. error {c.max_relative_error:.1e})" for c in r.checks)
 
 
+def _grasp_train(r: Any) -> str:
+    return (f"{r.epochs} epochs: loss {r.train_loss[-1]:.3f}; held-out objects ({len(r.held_out_objects)}): "
+            f"accuracy {r.val_accuracy[-1]:.0%}, top-10 success {r.val_top10_success[-1]:.0%} vs "
+            f"{r.val_base_success:.0%} over all their grasps")
+
+
 SUMMARIES: dict[str, Callable[[Any], str]] = {
+    "GraspTrainResult": _grasp_train,
     "GraspResult": _grasp,
     "ConformerResult": _conformers,
     "FoldResult": _fold,

@@ -180,6 +180,36 @@ def cmd_run(a: argparse.Namespace) -> int:
     return 0
 
 
+# ---- grasp datasets -----------------------------------------------------------------------
+
+def cmd_grasp_dataset(a: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from workbench.datasets import make_grasp_dataset
+
+    bar = tqdm(total=0, unit="grasp", file=sys.stderr, disable=a.quiet or not sys.stderr.isatty()
+               and os.environ.get("WORKBENCH_PROGRESS") != "1")
+
+    def progress(done: int, total: int, message: str) -> None:
+        bar.total, bar.n = total, done
+        bar.set_postfix_str(message[:60], refresh=True)
+
+    try:
+        report = make_grasp_dataset(a.objects, a.out, grasps_per_object=a.grasps_per_object, devices=a.device,
+                                    gripper=a.gripper, sampler=a.sampler, seed=a.seed, workers=a.workers,
+                                    progress=progress)
+    finally:
+        bar.close()
+    if a.json:
+        _print_json(report)
+        return 0
+    print(report.folder / "manifest.json")
+    rates = ", ".join(f"{d} {r:.2g} grasps/s" for d, r in report.grasps_per_second.items()) or "nothing new"
+    print(f"{report.objects} objects ({report.made_now} made now), {report.grasps} grasps, "
+          f"{report.success_rate:.0%} succeeded; {rates}")
+    return 0
+
+
 # ---- jobs -------------------------------------------------------------------------------
 
 def _fmt_time(t: float | None) -> str:
@@ -340,6 +370,21 @@ def build_parser() -> Parser:
         t.add_argument("--quiet", action="store_true", help="no progress bar")
         t.set_defaults(func=cmd_run)
 
+    gd = sub.add_parser("grasp-dataset", help="simulate grasps on many objects into an ACRONYM-format dataset")
+    gd.add_argument("--objects", required=True, help="a folder of meshes, or procedural:N (N shapes from --seed)")
+    gd.add_argument("--grasps-per-object", type=int, default=50)
+    gd.add_argument("--out", required=True, help="the dataset folder (a run that stopped resumes there)")
+    gd.add_argument("--device", action="append", help="a device to deal objects to (repeat for more; default auto)")
+    gd.add_argument("--gripper", default="franka")
+    gd.add_argument("--sampler", default="jittered", help="jittered (default: failures to learn from) or antipodal")
+    gd.add_argument("--seed", type=int, default=0)
+    gd.add_argument("--workers", type=int, default=1, help="worker processes per grasp job")
+    gd.add_argument("--json", action="store_true")
+    gd.add_argument("--quiet", action="store_true")
+    gd.set_defaults(func=cmd_grasp_dataset)
+    sub.add_parser("grasp-train", help="train a grasp model on a dataset: workbench grasp-train DATA --out MODEL "
+                                       "(the same as workbench run grasp-train --data DATA)")
+
     j = sub.add_parser("jobs", help="list, show or cancel jobs in the result store")
     js = j.add_subparsers(dest="jobs_cmd", parser_class=Parser, metavar="ACTION")
     jl = js.add_parser("list", help="newest first")
@@ -394,6 +439,10 @@ def _finish() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["grasp-train"]:  # an alias of `run grasp-train`, with the dataset as its argument
+        rest = argv[1:]
+        argv = ["run", "grasp-train", *(["--data", rest[0], *rest[1:]] if rest and not rest[0].startswith("-")
+                                        else rest)]
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

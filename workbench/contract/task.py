@@ -110,6 +110,10 @@ class TaskSpec:
     bench: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  #: a small standard case
     #: native code (RDKit, MuJoCo): runs in the device's worker processes, so a crash fails one job
     isolate: bool = False
+    #: loads a torch model: runs in the device's one model worker process, where the model stays loaded
+    #: between jobs (a crash inside torch fails the job, not the kernel or server that submitted it);
+    #: WORKBENCH_ISOLATE=native keeps such tasks in the submitting process instead
+    isolate_model: bool = False
 
     def _import(self, target: str) -> Any:
         return import_target(target, task=self.name, extra=self.extra)

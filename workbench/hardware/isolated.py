@@ -52,7 +52,8 @@ def _serve(conn: Any, backend: Backend, device_id: str, parent: int, cancel: Any
             message = conn.recv()
         except EOFError:
             return
-        _, spec, request, checkpoints, workdir = message
+        _, spec, request, checkpoints, workdir, environment = message
+        _apply_environment(environment)
 
         def report(progress: Any) -> None:
             if cancel.is_set():
@@ -66,6 +67,21 @@ def _serve(conn: Any, backend: Backend, device_id: str, parent: int, cancel: Any
             conn.send(("done", spec.load()(request, ctx)))
         except Exception as exc:
             conn.send(error_outcome(exc))
+
+
+#: environment a job takes from the process that submitted it (model caches, offline mode, settings)
+FORWARDED_PREFIXES = ("HF_", "HUGGINGFACE", "TRANSFORMERS_", "WORKBENCH_", "TORCH_", "MUJOCO_")
+
+
+def forwarded_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_PREFIXES)}
+
+
+def _apply_environment(environment: dict[str, str]) -> None:
+    """In the worker: the submitting process's settings as of this job (a worker outlives them)."""
+    for key in [k for k in os.environ if k.startswith(FORWARDED_PREFIXES) and k not in environment]:
+        del os.environ[key]
+    os.environ.update(environment)
 
 
 def _signal_name(code: int | None) -> str:
@@ -120,7 +136,7 @@ class Worker:
         `ctx` stops the worker's task at its next progress report and is raised here once it stopped."""
         task = spec.name
         self.cancel.clear()
-        self.conn.send(("run", spec, request, dict(ctx.checkpoints), str(ctx.workdir)))
+        self.conn.send(("run", spec, request, dict(ctx.checkpoints), str(ctx.workdir), forwarded_environment()))
         stop: BaseException | None = None
         stop_deadline = 0.0
         while True:
@@ -164,15 +180,32 @@ class Worker:
             self.process.join(5)
 
 
-class WorkerPool:
-    """A device's workers: at most one per slot, started on demand, replaced when one dies."""
+def isolation_policy() -> str:
+    """"all" (the default): model tasks run in a worker process too; "native": only tasks marked
+    `isolate` do (models then load in the submitting process), from WORKBENCH_ISOLATE."""
+    value = os.environ.get("WORKBENCH_ISOLATE", "all").strip().lower()
+    return value if value in ("all", "native") else "all"
 
-    def __init__(self, backend: Backend, device_id: str):
+
+class WorkerPool:
+    """A device's workers: at most one per slot (or `limit`), started on demand, replaced when one dies.
+
+    With `limit=1` it is the device's model worker: jobs take turns in one process, so a model is
+    loaded once and kept (two processes would hold two copies of a 3-billion-parameter model)."""
+
+    def __init__(self, backend: Backend, device_id: str, limit: int | None = None):
         self.backend, self.device_id = backend, device_id
         self._idle: list[Worker] = []
         self._lock = threading.Lock()
+        self._turns = threading.BoundedSemaphore(limit) if limit else None
 
     def run(self, spec: TaskSpec, request: Any, ctx: TaskContext) -> Any:
+        if self._turns is None:
+            return self._run(spec, request, ctx)
+        with self._turns:
+            return self._run(spec, request, ctx)
+
+    def _run(self, spec: TaskSpec, request: Any, ctx: TaskContext) -> Any:
         with self._lock:
             worker = None
             while self._idle and worker is None:

@@ -17,7 +17,7 @@ from workbench.contract.capabilities import Capabilities
 from workbench.contract.errors import DeviceError, DeviceLost
 from workbench.contract.requirements import Requirements
 from workbench.contract.task import TaskContext
-from workbench.hardware.isolated import WorkerPool
+from workbench.hardware.isolated import WorkerPool, isolation_policy
 from workbench.jobs import perf
 from workbench.jobs.job import Job, JobState
 from workbench.jobs.runner import JobQueue, execute, make_context, settle
@@ -45,6 +45,7 @@ class LocalDevice:
         self.relocator: Relocator | None = None
         self._drained = (0.0, False)
         self._workers: WorkerPool | None = None
+        self._model_worker: WorkerPool | None = None  #: one process, where this device's models stay loaded
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}: {self._caps.name}>"
@@ -95,17 +96,26 @@ class LocalDevice:
         self._jobs().put(_Queued(job, self._task_fn(job.task_name, fn)))
 
     def _task_fn(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """A registered task that calls native code runs in this device's worker processes."""
+        """A registered task that calls native code runs in this device's worker processes; one that
+        loads a torch model runs in its model worker (unless WORKBENCH_ISOLATE=native)."""
         spec = TASKS.get(name)
-        if spec is None or not spec.isolate or fn is not spec.load():
+        if spec is None or fn is not spec.load():
             return fn
-        with self._queue_lock:
-            if self._workers is None:
-                self._workers = WorkerPool(self.backend, self.id)
-        workers = self._workers
+        if spec.isolate:
+            with self._queue_lock:
+                if self._workers is None:
+                    self._workers = WorkerPool(self.backend, self.id)
+            pool = self._workers
+        elif spec.isolate_model and isolation_policy() == "all":
+            with self._queue_lock:
+                if self._model_worker is None:
+                    self._model_worker = WorkerPool(self.backend, self.id, limit=1)
+            pool = self._model_worker
+        else:
+            return fn
 
         def in_worker(request: Any, ctx: TaskContext) -> Any:
-            return workers.run(spec, request, ctx)
+            return pool.run(spec, request, ctx)
 
         return in_worker
 
@@ -161,8 +171,9 @@ class LocalDevice:
         self.fail(reason)
         if self._queue is not None:
             self._queue.close()
-        if self._workers is not None:
-            self._workers.close()
+        for pool in (self._workers, self._model_worker):
+            if pool is not None:
+                pool.close()
 
 
 class _Queued:

@@ -92,6 +92,7 @@ register(TaskSpec(
     bench={"sequences": ("MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG",),
            "tiny": True, "num_recycles": 0},
     extra="molecules",
+    isolate_model=True,
 ))
 register(TaskSpec(
     name="count",
@@ -114,6 +115,16 @@ register(TaskSpec(
     merge="workbench.tasks.grasping.grasp:merge",
 ))
 register(TaskSpec(
+    name="grasp-train",
+    run="workbench.tasks.grasping.train:run",
+    request="workbench.tasks.grasping.train:GraspTrainRequest",
+    summary="Train the learned grasp scorer on a dataset from `workbench grasp-dataset` (held-out objects kept).",
+    requirements="workbench.tasks.grasping.train:requirements",
+    unit="epochs", work="workbench.tasks.grasping.train:work",
+    extra="grasping",
+    isolate_model=True,
+))
+register(TaskSpec(
     name="text-to-image",
     run="workbench.tasks.multimodal.text_to_image:run",
     request="workbench.tasks.multimodal.text_to_image:Text2ImageRequest",
@@ -122,6 +133,7 @@ register(TaskSpec(
     unit="denoising steps", work="workbench.tasks.multimodal.text_to_image:work",
     bench={"prompt": "a red cube on a table", "tiny": True, "steps": 4, "width": 64, "height": 64},
     extra="multimodal",
+    isolate_model=True,
 ))
 register(TaskSpec(
     name="caption",
@@ -132,6 +144,7 @@ register(TaskSpec(
     requirements="workbench.tasks.multimodal.understand:requirements",
     unit="tokens", work="workbench.tasks.multimodal.understand:work",
     extra="multimodal",
+    isolate_model=True,
 ))
 register(TaskSpec(
     name="vqa",
@@ -141,4 +154,5 @@ register(TaskSpec(
     requirements="workbench.tasks.multimodal.understand:requirements",
     unit="tokens", work="workbench.tasks.multimodal.understand:work",
     extra="multimodal",
+    isolate_model=True,
 ))

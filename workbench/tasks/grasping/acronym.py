@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.contract.errors import InputError
+from workbench.paths import is_file
 
 LABELS = "grasps/qualities/flex/object_in_gripper"
 
@@ -24,7 +25,7 @@ def _open(path: str | Path):
     import h5py
 
     path = Path(path)
-    if not path.is_file():
+    if not is_file(path):
         raise InputError(f"No such grasp file: {path}")
     try:
         return h5py.File(path, "r")
@@ -60,7 +61,7 @@ def file_object(path: str | Path) -> tuple[Path, float, float | None, float]:
     here = Path(path).resolve().parent
     for root in (here, *here.parents):
         candidate = root / name
-        if candidate.is_file():
+        if is_file(candidate):
             return candidate, scale, mass, friction
     raise InputError(f"The mesh {name} named by {Path(path).name} is not under its folder or any folder above it; "
                      "pass the mesh with --object.")

@@ -25,7 +25,7 @@ from workbench.tasks.grasping.export import write_acronym, write_mesh, write_num
 from workbench.tasks.grasping.gripper import GripperSpec, get_gripper
 from workbench.tasks.grasping.metrics import stage_counts, wilson_interval
 from workbench.tasks.grasping.objects import GraspObject, make_object, width_along
-from workbench.tasks.grasping.sampler import antipodal
+from workbench.tasks.grasping.sampler import Candidate, antipodal, jittered
 from workbench.tasks.grasping.simulate import Protocol, Trial, TrialOutcome
 from workbench.tasks.pool import completed
 
@@ -45,6 +45,9 @@ class GraspRequest:
     friction: float = 1.0
     scale: float = 1.0  #: for mesh files in other units
     seed: int = 0
+    #: antipodal (the default and baseline), jittered (antipodal grasps perturbed: datasets with failures to
+    #: learn from) or learned:<model folder> (many candidates ranked by a model from `workbench grasp-train`)
+    sampler: str = "antipodal"
     workers: int = 1  #: worker processes; 0: every core of the node that runs it
     poses: tuple[tuple[float, ...], ...] = ()  #: optional 4x4 poses (row-major, 16 numbers) instead of sampling
     labels: tuple[int, ...] = ()  #: optional known outcomes (1 success, 0 failure) of `poses`, to report agreement
@@ -81,6 +84,12 @@ class GraspRequest:
             raise InputError(f"render {bad[0]}: trials are numbered 0 to {(len(self.poses) or self.num_grasps) - 1}.")
         if not 0 <= self.workers <= 256:
             raise InputError("workers must be between 0 (all cores of the device that runs it) and 256.")
+        if self.sampler not in ("antipodal", "jittered") and not self.sampler.startswith("learned:"):
+            raise InputError(f"Unknown sampler {self.sampler!r}: use antipodal, jittered or learned:<model folder>.")
+        if self.sampler.startswith("learned:"):
+            from workbench.tasks.grasping.learned import check_model_folder
+
+            check_model_folder(self.sampler.partition(":")[2], self.gripper)
         if isinstance(self.protocol, dict):
             object.__setattr__(self, "protocol", Protocol(**self.protocol))
         for pose in self.poses:
@@ -143,6 +152,35 @@ def _world(request: GraspRequest) -> Trial:
     return _worlds.entry[1]
 
 
+#: candidates drawn per grasp kept when a learned model ranks them
+LEARNED_POOL = 8
+
+
+def sample(request: GraspRequest, obj: GraspObject, gripper: GripperSpec, world: Trial,
+           progress: Any) -> list[Candidate]:
+    """The request's candidates: antipodal, jittered antipodal, or the best of a jittered pool by a
+    learned model. Same seed, same candidates."""
+    def free(pose: np.ndarray) -> bool:
+        return not world.starts_in_collision(pose, 0.0)
+
+    if request.sampler == "antipodal":
+        return antipodal(obj, gripper, request.num_grasps, request.seed, collision_free=free)
+    if request.sampler == "jittered":
+        return jittered(antipodal(obj, gripper, request.num_grasps, request.seed, collision_free=free),
+                        request.seed, collision_free=free)
+    from workbench.tasks.grasping.learned import load, score
+
+    model, config = load(request.sampler.partition(":")[2], gripper.name)
+    pool = antipodal(obj, gripper, LEARNED_POOL * request.num_grasps, request.seed, collision_free=free)
+    pool = pool + jittered(pool, request.seed, collision_free=free)
+    scores = score(model, obj.mesh, np.stack([c.pose for c in pool]), request.seed)
+    best = np.argsort(-scores, kind="stable")[: request.num_grasps]
+    progress(Progress(0, request.num_grasps, f"kept the {len(best)} best of {len(pool)} candidates by "
+                                             f"the learned model (scores {scores[best].min():.2f}-"
+                                             f"{scores[best].max():.2f})"))
+    return [pool[i] for i in best]
+
+
 def evaluate_batch(request: GraspRequest, batch: list[tuple[int, np.ndarray, float]]) -> list[TrialOutcome]:
     """Evaluate a batch of grasps (runs in a worker process, which compiles the world once)."""
     world = _world(request)
@@ -169,8 +207,7 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
         widths = [width_along(obj, pose[:3, 3] + pose[:3, 2] * gripper.grasp_depth, pose[:3, 0])
                   for pose in poses]
     else:
-        candidates = antipodal(obj, gripper, request.num_grasps, request.seed,
-                               collision_free=lambda pose: not world.starts_in_collision(pose, 0.0))
+        candidates = sample(request, obj, gripper, world, progress)
         poses = np.stack([c.pose for c in candidates])
         widths = [c.width for c in candidates]
     total = len(poses)
@@ -248,9 +285,7 @@ def split(request: GraspRequest, n: int) -> list[GraspRequest]:
         poses = [tuple(p.ravel()) for p in stacked]
         labels = [int(v) for v in file_labels] if file_labels is not None else []
     else:
-        world = _world(request)
-        candidates = antipodal(_object(request), _gripper(request), request.num_grasps, request.seed,
-                               collision_free=lambda pose: not world.starts_in_collision(pose, 0.0))
+        candidates = sample(request, _object(request), _gripper(request), _world(request), lambda p: None)
         poses = [tuple(c.pose.ravel()) for c in candidates]
     n = max(1, min(n, len(poses)))
     size = -(-len(poses) // n)

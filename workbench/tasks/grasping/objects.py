@@ -14,6 +14,7 @@ import numpy as np
 import trimesh
 
 from workbench.contract.errors import InputError
+from workbench.paths import is_file
 
 #: contact softness of the object: MuJoCo's default time constant halved (stiffer; still 5 time steps)
 CONTACT = 'solref="0.01 1"'
@@ -88,10 +89,11 @@ def check_spec(spec: str) -> None:
         return
     path = Path(spec)
     if path.suffix.lower() in MESH_SUFFIXES:
-        if not path.is_file():
+        if not is_file(path):
             raise InputError(f"No such mesh file: {path}")
         return
-    raise InputError(f"Unknown object {spec!r}: use a bundled object ({', '.join(BUNDLED)}), box:X,Y,Z, "
+    shown = spec if len(spec) <= 80 else spec[:60] + f"... ({len(spec)} characters)"
+    raise InputError(f"Unknown object {shown!r}: use a bundled object ({', '.join(BUNDLED)}), box:X,Y,Z, "
                      f"cylinder:R,H, sphere:R (metres), or a mesh file ({', '.join(MESH_SUFFIXES)}).")
 
 
@@ -112,7 +114,7 @@ def _primitive(spec: str) -> tuple[str, trimesh.Trimesh, tuple[float, ...]]:
 
 def load_mesh(path: Path, scale: float = 1.0) -> trimesh.Trimesh:
     """A watertight mesh from a file, repaired where trimesh can, else refused with the reason."""
-    if not path.is_file():
+    if not is_file(path):
         raise InputError(f"No such mesh file: {path}")
     try:
         loaded = trimesh.load(path, force="mesh", process=True)
@@ -197,12 +199,13 @@ def make_object(spec: str, *, mass: float | None = None, density: float = 500.0,
     """Parse `spec` (bundled name, primitive, or mesh path) into a centred object."""
     if friction <= 0 or density <= 0 or (mass is not None and mass <= 0):
         raise InputError("friction, density and mass must be positive.")
+    check_spec(spec)
     source = spec
     spec = BUNDLED.get(spec, spec)
     if spec == "mesh:ring":
         mesh = trimesh.creation.annulus(r_min=0.025, r_max=0.04, height=0.06, sections=32)
         kind, size, name = "mesh", (), source
-    elif spec.split(":")[0] in ("box", "cylinder", "sphere") or (":" in spec and not Path(spec).exists()):
+    elif spec.split(":")[0] in ("box", "cylinder", "sphere") or (":" in spec and not is_file(spec)):
         kind, mesh, size = _primitive(spec)
         name = source
     else:

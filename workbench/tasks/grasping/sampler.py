@@ -113,3 +113,34 @@ def _sample_surface(mesh, count: int, rng: np.random.Generator) -> tuple[np.ndar
     r1[flip], r2[flip] = 1 - r1[flip], 1 - r2[flip]
     points = tri[:, 0] + r1[:, None] * (tri[:, 1] - tri[:, 0]) + r2[:, None] * (tri[:, 2] - tri[:, 0])
     return points, faces
+
+
+def jittered(candidates: list[Candidate], seed: int, *, collision_free=None, angle: float = 0.35,
+             shift: float = 0.012, tries: int = 5) -> list[Candidate]:
+    """Each candidate turned by up to `angle` rad about a random axis through its contact centre and
+    moved by up to `shift` m: grasps near the antipodal ones, some better and many worse. A dataset
+    drawn this way has failures to learn from (antipodal grasps on simple shapes nearly all hold).
+    A perturbed pose in collision is drawn again, `tries` times, before the original is kept."""
+    rng = np.random.default_rng([seed, 7])
+    out = []
+    for c in candidates:
+        centre = (c.contacts[0] + c.contacts[1]) / 2
+        chosen = c
+        for _ in range(tries):
+            axis = rng.normal(size=3)
+            axis /= np.linalg.norm(axis)
+            turn = _rotation(axis, rng.uniform(-angle, angle))
+            pose = np.eye(4)
+            pose[:3, :3] = turn @ c.pose[:3, :3]
+            pose[:3, 3] = turn @ (c.pose[:3, 3] - centre) + centre + rng.uniform(-shift, shift, 3)
+            if collision_free is None or collision_free(pose):
+                chosen = Candidate(pose, c.width, c.contacts)
+                break
+        out.append(chosen)
+    return out
+
+
+def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rodrigues' formula."""
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k

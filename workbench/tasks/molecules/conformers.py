@@ -35,6 +35,7 @@ from rdkit import Chem
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
 
 from workbench.contract import InputError, Progress, ProgressCallback, Requirements, TaskContext
+from workbench.paths import is_file
 from workbench.tasks.molecules.checks import GeometryChecker, input_stereo, stereo_mismatch
 from workbench.tasks.molecules.inputs import ParsedMolecule, read_inputs
 from workbench.tasks.pool import completed
@@ -85,7 +86,7 @@ class ConformerRequest:
         if not 1 <= self.max_atoms <= 2000:
             raise InputError("max_atoms must be between 1 and 2000.")
         for f in self.files:
-            if not Path(f).is_file():
+            if not is_file(f):
                 raise InputError(f"No such molecule file: {f}")
         if not 0 <= self.workers <= 256:
             raise InputError("workers must be between 0 (all cores of the device that runs it) and 256.")

@@ -12,6 +12,7 @@ from pathlib import Path
 from rdkit import Chem, RDLogger, rdBase
 
 from workbench.contract.errors import InputError
+from workbench.paths import is_file
 
 
 @dataclass
@@ -81,7 +82,7 @@ def _from_record(mol: Chem.Mol | None, index: int, source: str, record: int) -> 
 def read_file(path: str | Path, start: int = 0) -> list[ParsedMolecule]:
     """All records of an SDF, MOL or SMILES file."""
     p = Path(path)
-    if not p.is_file():
+    if not is_file(p):
         raise InputError(f"No such file: {p}")
     suffix = p.suffix.lower()
     if suffix in (".smi", ".smiles", ".txt"):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.contract.errors import InputError
+from workbench.paths import is_file
 
 #: the 20 standard amino acids plus X (unknown), as ESMFold reads them
 ALPHABET = set("ACDEFGHIKLMNPQRSTVWYX")
@@ -42,7 +43,7 @@ def normalise(sequence: str, name: str) -> tuple[str, ...]:
 
 def read_fasta(path: str | Path) -> list[tuple[str, str]]:
     p = Path(path)
-    if not p.is_file():
+    if not is_file(p):
         raise InputError(f"No such file: {p}")
     records: list[tuple[str, str]] = []
     name, parts = None, []

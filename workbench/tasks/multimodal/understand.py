@@ -14,6 +14,7 @@ from typing import Any
 
 from workbench import models
 from workbench.contract import Cancelled, GiB, InputError, Progress, Requirements, TaskContext
+from workbench.paths import is_file
 
 CAPTION_PROMPT = "Describe this image in one sentence."
 
@@ -30,7 +31,7 @@ class UnderstandRequest:
     def __post_init__(self) -> None:
         if not self.image:
             raise InputError("Give an image file.")
-        if not Path(self.image).is_file():
+        if not is_file(self.image):
             raise InputError(f"No such image file: {self.image}")
         if not 1 <= self.max_new_tokens <= 4096 or not 0 <= self.min_new_tokens <= self.max_new_tokens:
             raise InputError("max_new_tokens must be 1-4096 and min_new_tokens between 0 and max_new_tokens.")
@@ -94,7 +95,7 @@ def _open_image(path: str) -> Any:
     from PIL import Image, UnidentifiedImageError
 
     p = Path(path)
-    if not p.is_file():
+    if not is_file(p):
         raise InputError(f"No such image file: {p}")
     try:
         with Image.open(p) as img:

@@ -1,0 +1,106 @@
+"""Grasp datasets made by simulation, a grasp model trained on them, and the sampler it powers."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+import workbench as wb
+from workbench.datasets import make_grasp_dataset
+from workbench.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("grasp-data")
+    report = make_grasp_dataset("procedural:4", folder, grasps_per_object=10, devices=["cpu"])
+    return folder, report
+
+
+def test_the_dataset_is_acronym_files_with_a_manifest(dataset):
+    import trimesh
+
+    folder, report = dataset
+    assert report.objects == 4 and report.made_now == 4 and report.grasps == 40
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert [o["name"] for o in manifest["objects"]] == ["proc0000_box", "proc0001_cylinder", "proc0002_sphere",
+                                                       "proc0003_capsule"]
+    for entry in manifest["objects"]:
+        with h5py.File(folder / entry["grasps"]) as f:  # as ACRONYM's loader: object/file under the dataset root
+            transforms = f["grasps/transforms"][()]
+            labels = f["grasps/qualities/flex/object_in_gripper"][()]
+            mesh = trimesh.load(folder / f["object/file"][()].decode(), force="mesh")
+            assert f["gripper/type"][()].decode() == "franka"
+        assert transforms.shape == (10, 4, 4) and set(labels) <= {0, 1}
+        assert mesh.is_watertight and np.allclose(mesh.center_mass, 0, atol=1e-6)  # the frame of the grasps
+        assert entry["success_rate"] == pytest.approx(labels.mean())
+    assert 0 < report.success_rate < 1  # jittered grasps: successes and failures to learn from
+
+
+def test_a_stopped_dataset_resumes_without_redoing_objects(dataset, tmp_path):
+    folder, _ = dataset
+    before = {p.name: p.stat().st_mtime_ns for p in (folder / "grasps").iterdir()}
+    more = make_grasp_dataset("procedural:5", folder, grasps_per_object=10, devices=["cpu"])
+    assert more.made_now == 1 and more.objects == 5
+    after = {p.name: p.stat().st_mtime_ns for p in (folder / "grasps").iterdir()}
+    assert {k: after[k] for k in before} == before  # finished objects untouched
+    with pytest.raises(InputError, match="made with the franka gripper and the jittered sampler"):
+        make_grasp_dataset("procedural:5", folder, grasps_per_object=10, sampler="antipodal")
+
+
+def test_bad_dataset_inputs_are_one_sentence(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="holds no mesh files .* it is empty"):
+        make_grasp_dataset(str(tmp_path / "empty"), tmp_path / "out")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("hello")
+    with pytest.raises(InputError, match="its 1 file\\(s\\) are something else"):
+        make_grasp_dataset(str(tmp_path / "notes"), tmp_path / "out")
+    with pytest.raises(InputError, match="procedural:N needs a number"):
+        make_grasp_dataset("procedural:many", tmp_path / "out")
+    with pytest.raises(InputError, match="is not a grasp dataset"):
+        wb.run("grasp-train", data=str(tmp_path / "notes"), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def model(dataset):
+    folder, _ = dataset
+    return wb.run("grasp-train", data=str(folder), epochs=8, held_out=0.25, device="cpu", timeout=300)
+
+
+def test_training_lowers_the_loss_and_records_the_held_out_objects(model, dataset):
+    assert model.train_loss[-1] < model.train_loss[0]
+    assert len(model.held_out_objects) >= 1 and not set(model.held_out_objects) & set(model.train_objects)
+    config = json.loads(model.files["config"].read_text())
+    assert config["kind"] == "grasp-scorer" and config["held_out"] == model.held_out_objects
+    assert model.files["curves"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_learned_sampler_proposes_valid_grasps(model):
+    from workbench.tasks.grasping.grasp import GraspRequest, _gripper, _object, _world, sample
+
+    folder = model.files["scorer"].parent
+    request = GraspRequest(object="box:0.04,0.06,0.1", num_grasps=6, sampler=f"learned:{folder}", render=())
+    world, gripper, obj = _world(request), _gripper(request), _object(request)
+    seen = []
+    candidates = sample(request, obj, gripper, world, seen.append)
+    assert len(candidates) == 6 and "by the learned model" in seen[0].message
+    for c in candidates:
+        assert np.allclose(c.pose[:3, :3] @ c.pose[:3, :3].T, np.eye(3), atol=1e-9)
+        assert c.width <= gripper.max_opening  # the object fits between the fingers
+        assert not world.starts_in_collision(c.pose, 0.0)  # the open gripper touches nothing
+    result = wb.run("grasp", request, device="cpu")
+    assert len(result.trials) == 6
+
+
+def test_a_model_for_another_gripper_or_no_model_is_refused(model, tmp_path):
+    folder = model.files["scorer"].parent
+    with pytest.raises(InputError, match="trained for the 'franka' gripper, not 'wide'"):
+        wb.submit("grasp", object="box", gripper="wide", sampler=f"learned:{folder}", device="cpu")
+    with pytest.raises(InputError, match="is not a grasp model folder"):
+        wb.submit("grasp", object="box", sampler=f"learned:{tmp_path}", device="cpu")
+    with pytest.raises(InputError, match="Unknown sampler 'best'"):
+        wb.submit("grasp", object="box", sampler="best", device="cpu")
