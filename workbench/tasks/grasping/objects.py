@@ -124,7 +124,10 @@ def load_mesh(path: Path, scale: float = 1.0) -> trimesh.Trimesh:
         raise InputError(f"{path.name} holds no triangles.")
     mesh = loaded
     mesh.apply_scale(scale)
-    if not mesh.is_watertight:
+    if not mesh.is_watertight:  # slivers and repeated faces first: they make closed surfaces look open
+        mesh.update_faces(mesh.nondegenerate_faces())
+        mesh.update_faces(mesh.unique_faces())
+        mesh.remove_unreferenced_vertices()
         mesh.merge_vertices()
         bent = _non_planar_holes(mesh)
         if bent:  # closing it would invent geometry that is not in the file
@@ -135,6 +138,9 @@ def load_mesh(path: Path, scale: float = 1.0) -> trimesh.Trimesh:
         trimesh.repair.fix_normals(mesh)
     if not mesh.is_watertight:
         open_edges = len(trimesh.grouping.group_rows(mesh.edges_sorted, require_count=1))
+        if not open_edges:
+            raise InputError(f"{path.name} is not a closed manifold surface: some edges are shared by more than "
+                             "two faces; clean the mesh in a mesh editor or pass a primitive.")
         raise InputError(
             f"{path.name} is not watertight ({open_edges} open edges) and could not be repaired; "
             "close the holes in a mesh editor or pass a primitive.")
