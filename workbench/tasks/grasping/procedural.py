@@ -30,7 +30,7 @@ def _superellipsoid(rng: np.random.Generator) -> trimesh.Trimesh:
     points = np.stack([axes[0] * signed_power(np.cos(u), e1) * signed_power(np.cos(v), e2),
                        axes[1] * signed_power(np.cos(u), e1) * signed_power(np.sin(v), e2),
                        axes[2] * signed_power(np.sin(u), e1)], axis=-1).reshape(-1, 3)
-    hull = trimesh.convex.convex_hull(np.unique(points.round(7), axis=0))
+    hull = trimesh.convex.convex_hull(np.unique(points.round(4), axis=0))  # 0.1 mm grid: no near-twins
     hull.update_faces(hull.nondegenerate_faces())  # the poles repeat one point: slivers Qhull leaves
     hull.merge_vertices()
     return hull
