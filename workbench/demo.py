@@ -204,6 +204,39 @@ def grasp_step(ctx: DemoContext) -> list[StepOutcome]:
     return out
 
 
+def grasp_learning_step(ctx: DemoContext) -> list[StepOutcome]:
+    """A small grasp dataset simulated here, a grasp model trained on it, and the learned sampler
+    against the antipodal one on two objects the model never saw."""
+    try:
+        from workbench.tasks.grasping.train import GraspTrainRequest
+    except ModuleNotFoundError as exc:
+        raise WorkbenchError(f"Grasp learning skipped: {exc.name} is not installed "
+                             "(pip install \"workbench[grasping]\").") from None
+    from workbench.datasets import make_grasp_dataset
+    from workbench.tasks.registry import get_task
+
+    data = ctx.out / "grasp-data"
+    device = ctx.devices[0]
+    ctx.log(f"  simulating a grasp dataset (16 procedural objects) on {device.id} ...")
+    report = make_grasp_dataset("procedural:16", data, grasps_per_object=16, devices=[device.id])
+    spec = get_task("grasp-train")
+    job = device.submit(spec, GraspTrainRequest(data=str(data), epochs=25, held_out=0.2))
+    out = [ctx.wait(f"Grasp model trained on {report.grasps} simulated grasps", job, presenters.summary,
+                    keep=("curves", "config", "metrics"))]
+    if job.state.value != "succeeded":
+        return out
+    model = job.result()
+    folder = model.files["scorer"].parent
+    grasp = get_task("grasp")
+    for name in model.held_out_objects[:2]:
+        mesh = str(data / "meshes" / f"{name}.obj")
+        for sampler in (f"learned:{folder}", "antipodal"):
+            request = grasp.request_type()(object=mesh, num_grasps=10, sampler=sampler, render=())
+            out.append(ctx.wait(f"{sampler.split(':')[0].capitalize()} grasps on held-out {name}",
+                                device.submit(grasp, request), presenters.summary, keep=()))
+    return out
+
+
 def generation_step(ctx: DemoContext) -> list[StepOutcome]:
     """Text-to-image when a model is cached; otherwise one sentence on how to get one."""
     from workbench.scheduling import registry as reg
@@ -270,7 +303,8 @@ def cluster_step(ctx: DemoContext) -> list[StepOutcome]:
     return out
 
 
-STEPS: list[Step] = [profile_step, selftest_step, conformer_step, fold_step, grasp_step, generation_step]
+STEPS: list[Step] = [profile_step, selftest_step, conformer_step, fold_step, grasp_step, grasp_learning_step,
+                     generation_step]
 
 
 def _esc(x: Any) -> str:
