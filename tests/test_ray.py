@@ -211,3 +211,21 @@ def test_a_grasp_batch_resumes_on_another_node_with_the_unmoved_result(cluster, 
     moved = [e.message for e in job.snapshot_events() if e.message.startswith("moved from")][0]
     resumed_at = int(re.search(r"resuming at item (\d+) of 40", moved).group(1))
     assert resumed_at - 1 >= before - 1  # at most the trial that was running is redone
+
+
+def test_a_grasp_dataset_is_dealt_over_a_local_device_and_a_ray_node(cluster, home, tmp_path):
+    """Procedural objects travel as specs (procedural:SEED:K), so a node builds them itself; the files
+    come back to the dataset folder, each labelled with the device that simulated it."""
+    import h5py
+
+    from workbench.datasets import make_grasp_dataset
+
+    node = f"ray:{cluster['npu'].node_id[:8]}/cpu"
+    report = make_grasp_dataset("procedural:4", tmp_path / "data", grasps_per_object=6, devices=["cpu", node])
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    assert report.objects == 4 and {o["device"] for o in manifest["objects"]} == {"cpu", node}
+    assert set(report.grasps_per_second) == {"cpu", node}
+    for entry in manifest["objects"]:
+        with h5py.File(tmp_path / "data" / entry["grasps"]) as f:
+            assert f["grasps/transforms"].shape == (6, 4, 4)
+            assert (tmp_path / "data" / f["object/file"][()].decode()).is_file()

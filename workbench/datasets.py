@@ -100,9 +100,13 @@ def make_grasp_dataset(objects: str, out: str | Path, *, grasps_per_object: int 
     total, finished = len(meshes) * grasps_per_object, len(done) * grasps_per_object
     if progress:
         progress(finished, total, f"{len(done)} of {len(meshes)} objects already done")
+    procedural = objects.startswith("procedural:")
     jobs = []
     for k, mesh in enumerate(todo):
-        request = dict(object=str(mesh), num_grasps=grasps_per_object, gripper=gripper, sampler=sampler,
+        # a procedural object is built from its spec where the job runs (a Ray node needs no file);
+        # mesh files must be readable there (the same machine, or a shared file system)
+        spec = f"procedural:{seed}:{meshes.index(mesh)}" if procedural else str(mesh)
+        request = dict(object=spec, num_grasps=grasps_per_object, gripper=gripper, sampler=sampler,
                        seed=seed * 1_000_003 + meshes.index(mesh), render=(), workers=workers)
         jobs.append((mesh, api.submit("grasp", device=devices[k % len(devices)], **request)))
     seconds: dict[str, float] = {}

@@ -87,6 +87,9 @@ def check_spec(spec: str) -> None:
     if sep and kind in ("box", "cylinder", "sphere"):
         _parse_floats(rest, {"box": 3, "cylinder": 2, "sphere": 1}[kind], spec)
         return
+    if sep and kind == "procedural":
+        _procedural_index(spec)
+        return
     path = Path(spec)
     if path.suffix.lower() in MESH_SUFFIXES:
         if not is_file(path):
@@ -94,7 +97,19 @@ def check_spec(spec: str) -> None:
         return
     shown = spec if len(spec) <= 80 else spec[:60] + f"... ({len(spec)} characters)"
     raise InputError(f"Unknown object {shown!r}: use a bundled object ({', '.join(BUNDLED)}), box:X,Y,Z, "
-                     f"cylinder:R,H, sphere:R (metres), or a mesh file ({', '.join(MESH_SUFFIXES)}).")
+                     f"cylinder:R,H, sphere:R (metres), procedural:SEED:K, or a mesh file "
+                     f"({', '.join(MESH_SUFFIXES)}).")
+
+
+def _procedural_index(spec: str) -> tuple[int, int]:
+    """(seed, k) of `procedural:SEED:K`."""
+    try:
+        seed, k = (int(x) for x in spec.split(":")[1:])
+    except ValueError:
+        raise InputError(f"{spec!r}: a procedural object is procedural:SEED:K (two whole numbers).") from None
+    if not (0 <= seed < 2**32 and 0 <= k < 10**6):
+        raise InputError(f"{spec!r}: SEED must be 0 to 2^32-1 and K 0 to 999999.")
+    return seed, k
 
 
 def _primitive(spec: str) -> tuple[str, trimesh.Trimesh, tuple[float, ...]]:
@@ -211,6 +226,12 @@ def make_object(spec: str, *, mass: float | None = None, density: float = 500.0,
     if spec == "mesh:ring":
         mesh = trimesh.creation.annulus(r_min=0.025, r_max=0.04, height=0.06, sections=32)
         kind, size, name = "mesh", (), source
+    elif spec.startswith("procedural:"):
+        from workbench.tasks.grasping.procedural import procedural_object
+
+        name, mesh = procedural_object(*_procedural_index(spec))
+        mesh.apply_scale(scale)
+        kind, size = "mesh", ()
     elif spec.split(":")[0] in ("box", "cylinder", "sphere") or (":" in spec and not is_file(spec)):
         kind, mesh, size = _primitive(spec)
         name = source

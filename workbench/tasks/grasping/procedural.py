@@ -77,17 +77,19 @@ def _union_available() -> bool:
     return bool(getattr(trimesh.boolean, "engines_available", set()))
 
 
+def procedural_object(seed: int, k: int) -> tuple[str, trimesh.Trimesh]:
+    """Object `k` of the family of `seed`: its name and mesh (centred on its centre of mass). The
+    object spec `procedural:SEED:K` builds it on any node, so a job on a Ray node needs no file."""
+    family = FAMILIES[k % len(FAMILIES)]
+    mesh = make_shape(family, np.random.default_rng([seed, k]))
+    mesh.apply_translation(-mesh.center_mass)
+    return f"proc{k:04d}_{family}", mesh
+
+
 def procedural_objects(count: int, seed: int) -> list[tuple[str, trimesh.Trimesh]]:
     """`count` named shapes, the families taken in turn, each from its own seeded generator (object
     k is the same whatever `count` is)."""
-    out = []
-    for k in range(count):
-        family = FAMILIES[k % len(FAMILIES)]
-        rng = np.random.default_rng([seed, k])
-        mesh = make_shape(family, rng)
-        mesh.apply_translation(-mesh.center_mass)
-        out.append((f"proc{k:04d}_{family}", mesh))
-    return out
+    return [procedural_object(seed, k) for k in range(count)]
 
 
 def write_objects(folder: Path, count: int, seed: int) -> list[Path]:
