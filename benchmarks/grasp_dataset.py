@@ -23,6 +23,9 @@ from pathlib import Path
 OBJECTS = int(os.environ.get("BENCH_OBJECTS", "40"))
 GRASPS = int(os.environ.get("BENCH_GRASPS", "40"))
 EPOCHS = int(os.environ.get("BENCH_EPOCHS", "40"))
+#: object friction and density of the whole run (lower friction, heavier objects: antipodal grasps fail more)
+FRICTION = float(os.environ.get("BENCH_FRICTION", "1.0"))
+DENSITY = float(os.environ.get("BENCH_DENSITY", "500"))
 
 
 def main() -> int:
@@ -48,7 +51,8 @@ def main() -> int:
 
     # 2. dataset and model
     t0 = time.perf_counter()
-    data = make_grasp_dataset(f"procedural:{OBJECTS}", root / "data", grasps_per_object=GRASPS, devices=["cpu"])
+    data = make_grasp_dataset(f"procedural:{OBJECTS}", root / "data", grasps_per_object=GRASPS, devices=["cpu"],
+                              friction=FRICTION, density=DENSITY)
     print(f"dataset: {data.objects} objects, {data.grasps} grasps, {data.success_rate:.0%} succeeded, "
           f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
     t0 = time.perf_counter()
@@ -64,14 +68,16 @@ def main() -> int:
     tallies = {"learned": [0, 0], "antipodal": [0, 0]}
     for mesh in held_out + fresh:
         for sampler, spec in (("learned", f"learned:{folder}"), ("antipodal", "antipodal")):
-            r = wb.run("grasp", object=str(mesh), num_grasps=10, sampler=spec, seed=5, render=(), device="cpu")
+            r = wb.run("grasp", object=str(mesh), num_grasps=10, sampler=spec, seed=5, render=(), device="cpu",
+                       friction=FRICTION, density=DENSITY)
             tallies[sampler][0] += sum(t.success for t in r.trials)
             tallies[sampler][1] += len(r.trials)
     rates = {}
     for sampler, (ok, n) in tallies.items():
         low, high = wilson_interval(ok, n)
         rates[sampler] = ok / n
-        print(f"{sampler}: top-10 success {ok}/{n} = {ok / n:.0%} (95% CI {low:.0%}-{high:.0%}) on "
+        print(f"friction {FRICTION}, density {DENSITY}: {sampler}: top-10 success {ok}/{n} = {ok / n:.0%} "
+              f"(95% CI {low:.0%}-{high:.0%}) on "
               f"{len(held_out) + len(fresh)} unseen objects", file=sys.stderr)
     print(json.dumps({"name": "grasp_data_two_slots_vs_one", "value": round(two / one, 3), "target": 1.7,
                       "better": "higher"}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -42,6 +43,19 @@ def test_fold_tab_with_the_tiny_model(client):
 def test_grasp_tab(client):
     summary, h5, gif = client.predict("box", 3, "franka", "auto", None, api_name="/grasp")
     assert summary.startswith("success ") and h5.endswith(".h5")
+
+
+def test_grasp_learning_streams_its_training_curves(client):
+    """A dataset simulated, a model trained with its curves streamed per epoch, then learned and
+    antipodal grasps compared on a held-out object; the sizes a participant may ask are capped."""
+    job = client.submit(4, 6, 3, "cpu", api_name="/grasp_learning")
+    streamed = list(job)
+    status, curves = job.result()
+    assert len(streamed) >= 3 + 2  # before the data, before training, one per epoch at least
+    assert "3 epochs: loss" in status and "learned grasps on held-out" in status and "antipodal grasps" in status
+    assert "train_loss" in json.dumps(curves)
+    with pytest.raises(Exception, match="objects must be between 2 and 32"):
+        client.predict(500, 6, 3, "cpu", api_name="/grasp_learning")
 
 
 @pytest.mark.parametrize("api, args, message", [

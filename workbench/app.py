@@ -88,6 +88,56 @@ def grasp(obj: str, num: float, gripper: str, device: str, mesh: str | None = No
     return summary, str(result.files["acronym"]), str(image) if image else None
 
 
+#: what one participant may ask of a shared server
+LEARNING_LIMITS = {"objects": (2, 32), "grasps": (4, 32), "epochs": (1, 60)}
+
+
+def grasp_learning(objects: float, grasps: float, epochs: float, device: str) -> Any:
+    """Simulate a small procedural dataset, train the grasp scorer on it with its loss curves
+    drawn live, then compare learned and antipodal grasps on a held-out object. Streams
+    (status, curves) as it goes; the data lives in a temporary folder of the server."""
+    import tempfile
+    from pathlib import Path
+
+    import pandas as pd
+
+    from workbench.datasets import make_grasp_dataset
+
+    values = {"objects": objects, "grasps": grasps, "epochs": epochs}
+    for name, (low, high) in LEARNING_LIMITS.items():
+        if values[name] is None or not low <= values[name] <= high:
+            raise gr.Error(f"{name} must be between {low} and {high} here.")
+    n, k, e = int(objects), int(grasps), int(epochs)
+    empty = pd.DataFrame({"epoch": [], "value": [], "curve": []})
+    yield f"simulating {n} procedural objects x {k} grasps ...", empty
+    folder = Path(tempfile.mkdtemp(prefix="workbench-gradio-grasp-data-"))
+    try:
+        report = make_grasp_dataset(f"procedural:{n}", folder, grasps_per_object=k,
+                                    devices=[device] if device and device != "auto" else None)
+    except WorkbenchError as exc:
+        raise _error(exc) from None
+    yield f"{report.grasps} grasps simulated ({report.success_rate:.0%} held); training ...", empty
+    job = _submit("grasp-train", device, data=str(folder), epochs=e)
+    rows: list[dict[str, Any]] = []
+    for event in job.events():
+        data = event.progress.data if event.progress is not None else {}
+        if "epoch" in data:
+            for curve in ("train_loss", "val_loss", "val_top10"):
+                rows.append({"epoch": data["epoch"], "value": data[curve], "curve": curve})
+            yield event.progress.message, pd.DataFrame(rows)
+    try:
+        model = job.result(0)
+    except WorkbenchError as exc:
+        raise _error(exc) from None
+    lines = [presenters.summary(model)]
+    held = folder / "meshes" / f"{model.held_out_objects[0]}.obj"
+    for sampler in (f"learned:{model.files['scorer'].parent}", "antipodal"):
+        r = _submit("grasp", device, object=str(held), num_grasps=10, sampler=sampler, render=()).result()
+        lines.append(f"{sampler.split(':')[0]} grasps on held-out {model.held_out_objects[0]}: "
+                     f"{r.success_rate:.0%} (95% CI {r.ci_low:.0%}-{r.ci_high:.0%})")
+    yield "\n".join(lines), pd.DataFrame(rows)
+
+
 def text_to_image(prompt: str, steps: float, size: float, seed: float, tiny: bool, device: str,
                   progress: Any = gr.Progress()) -> tuple[list[str], str]:
     side = int(size) // 8 * 8
@@ -156,6 +206,18 @@ def build_app() -> Any:
             run_grasp.click(grasp, [obj, n_grasps, gripper, grasp_device, mesh_upload], [grasp_summary, h5, gif],
                             api_name="grasp",
                             concurrency_limit=cpu_slots, concurrency_id="cpu")
+            with gr.Accordion("Learn grasps: simulate a dataset, train a model, compare", open=False):
+                with gr.Row():
+                    learn_objects = gr.Number(label="procedural objects", value=8, precision=0)
+                    learn_grasps = gr.Number(label="grasps per object", value=12, precision=0)
+                    learn_epochs = gr.Number(label="epochs", value=15, precision=0)
+                    learn_device = gr.Dropdown(devices, value="auto", label="device")
+                    run_learning = gr.Button("Simulate and train", variant="primary")
+                learn_status = gr.Textbox(label="status", lines=3)
+                learn_curves = gr.LinePlot(x="epoch", y="value", color="curve", label="training curves")
+                run_learning.click(grasp_learning, [learn_objects, learn_grasps, learn_epochs, learn_device],
+                                   [learn_status, learn_curves], api_name="grasp_learning",
+                                   concurrency_limit=1, concurrency_id="grasp-learning")
         with gr.Tab("Multimodal"):
             with gr.Row():
                 prompt = gr.Textbox(label="prompt", value="a red cube on a wooden table", lines=2)

@@ -81,6 +81,7 @@ def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
 
 def make_grasp_dataset(objects: str, out: str | Path, *, grasps_per_object: int = 50, devices: list[str] | None = None,
                        gripper: str = "franka", sampler: str = "jittered", seed: int = 0, workers: int = 1,
+                       friction: float = 1.0, density: float = 500.0,
                        progress: Callable[[int, int, str], None] | None = None) -> DatasetReport:
     """Make (or finish) the dataset in `out`; see the module docstring."""
     folder = Path(out)
@@ -92,7 +93,7 @@ def make_grasp_dataset(objects: str, out: str | Path, *, grasps_per_object: int 
         raise InputError(f"{folder} was made with the {manifest.get('gripper')} gripper and the "
                          f"{manifest.get('sampler')} sampler; use another folder for {gripper} / {sampler}.")
     manifest.update({"format": "acronym", "gripper": gripper, "sampler": sampler, "seed": seed,
-                     "grasps_per_object": grasps_per_object})
+                     "grasps_per_object": grasps_per_object, "friction": friction, "density": density})
     done = {o["name"]: o for o in manifest.get("objects", []) if o.get("grasps")}
     todo = [m for m in meshes if m.stem not in done]
     devices = devices or ["auto"]
@@ -106,8 +107,9 @@ def make_grasp_dataset(objects: str, out: str | Path, *, grasps_per_object: int 
         # a procedural object is built from its spec where the job runs (a Ray node needs no file);
         # mesh files must be readable there (the same machine, or a shared file system)
         spec = f"procedural:{seed}:{meshes.index(mesh)}" if procedural else str(mesh)
-        request = dict(object=spec, num_grasps=grasps_per_object, gripper=gripper, sampler=sampler,
-                       seed=seed * 1_000_003 + meshes.index(mesh), render=(), workers=workers)
+        request = dict(object=spec, num_grasps=grasps_per_object, friction=friction, density=density,
+                       gripper=gripper, sampler=sampler, seed=seed * 1_000_003 + meshes.index(mesh), render=(),
+                       workers=workers)
         jobs.append((mesh, api.submit("grasp", device=devices[k % len(devices)], **request)))
     seconds: dict[str, float] = {}
     counts: dict[str, int] = {}

@@ -197,7 +197,7 @@ def cmd_grasp_dataset(a: argparse.Namespace) -> int:
     try:
         report = make_grasp_dataset(a.objects, a.out, grasps_per_object=a.grasps_per_object, devices=a.device,
                                     gripper=a.gripper, sampler=a.sampler, seed=a.seed, workers=a.workers,
-                                    progress=progress)
+                                    friction=a.friction, density=a.density, progress=progress)
     finally:
         bar.close()
     if a.json:
@@ -378,6 +378,8 @@ def build_parser() -> Parser:
     gd.add_argument("--gripper", default="franka")
     gd.add_argument("--sampler", default="jittered", help="jittered (default: failures to learn from) or antipodal")
     gd.add_argument("--seed", type=int, default=0)
+    gd.add_argument("--friction", type=float, default=1.0, help="object friction coefficient (default 1.0)")
+    gd.add_argument("--density", type=float, default=500.0, help="object density, kg/m^3 (default 500)")
     gd.add_argument("--workers", type=int, default=1, help="worker processes per grasp job")
     gd.add_argument("--json", action="store_true")
     gd.add_argument("--quiet", action="store_true")
