@@ -198,3 +198,22 @@ def test_generation_widget_answers_junk_with_a_state(mode, prompt, question, ste
     w.set_state({"mode": mode, "prompt": prompt, "question": question, "steps": steps, "width": width,
                  "height": height, "seed": seed, "upload": upload, "device": device})
     _answers_with_a_state(w)
+
+
+def test_grasp_training_widget_draws_its_curves_epoch_by_epoch(tmp_path):
+    from workbench.datasets import make_grasp_dataset
+    from workbench.widgets import GraspTrainingWidget
+
+    make_grasp_dataset("procedural:3", tmp_path / "data", grasps_per_object=6, devices=["cpu"])
+    w = GraspTrainingWidget(tmp_path / "data", epochs=4)
+    seen = []
+    w.observe(lambda change: seen.append(len(change["new"])), names="curves")
+    _settle(w, w.run())
+    assert w.state == "succeeded" and [c["epoch"] for c in w.curves] == [1, 2, 3, 4]
+    assert seen[-4:] == [1, 2, 3, 4]  # appended live, one epoch at a time
+    assert "4 epochs: loss" in w.summary and (tmp_path / "data").exists()
+    from pathlib import Path
+
+    assert (Path(w.model_folder) / "scorer.pt").is_file()  # a folder for sampler="learned:..."
+    bad = GraspTrainingWidget(tmp_path / "nowhere")
+    assert bad.run() is None and "is not a grasp dataset" in bad.error

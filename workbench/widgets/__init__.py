@@ -2,6 +2,7 @@
 
 from workbench.widgets.generation import GenerationWidget
 from workbench.widgets.grasp import GraspWidget
+from workbench.widgets.grasp_learning import GraspTrainingWidget
 from workbench.widgets.molecule import MoleculeWidget
 
-__all__ = ["GenerationWidget", "GraspWidget", "MoleculeWidget"]
+__all__ = ["GenerationWidget", "GraspTrainingWidget", "GraspWidget", "MoleculeWidget"]
