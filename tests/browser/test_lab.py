@@ -155,6 +155,19 @@ def test_grasp_widget_runs_and_fills_in(lab):
     page = _page(lab, "lab/tree/grasping.ipynb")
     _run_first_cell(page)
     _press_run_and_wait(page, "[data-state='succeeded'][data-grasps='4']", shot="3-grasp-widget.png")
+    # a real mouse click on a grasp's target replays that trial in a new job and shows its GIF
+    canvas = page.locator(".wb-view canvas").first
+    page.wait_for_function("el => JSON.parse(el.dataset.targets || '[]').length === 4", arg=canvas.element_handle())
+    target = json.loads(canvas.get_attribute("data-targets"))[0]
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + target["x"], box["y"] + target["y"])
+    assert canvas.evaluate("el => el.style.cursor") == "pointer"  # it says it is clickable
+    page.mouse.down()
+    page.mouse.up()
+    try:
+        page.wait_for_selector("img.wb-trial[src^='data:image/gif']", timeout=120000)
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "3-grasp-replay.png"))
     page.close()
 
 

@@ -60,7 +60,9 @@ async function render({ model, el: root }) {
                         radius * Math.sin(pitch));
     camera.up.set(0, 0, 1);
     camera.lookAt(0, 0, 0);
+    camera.updateMatrixWorld();
     renderer.render(scene, camera);
+    publishTargets();
   }
 
   let drag = null;
@@ -81,9 +83,33 @@ async function render({ model, el: root }) {
     const p = new THREE.Vector2(((e.clientX - rect.left) / rect.width) * 2 - 1, -((e.clientY - rect.top) / rect.height) * 2 + 1);
     const ray = new THREE.Raycaster();
     ray.setFromCamera(p, camera);
-    const hit = ray.intersectObjects(graspGroup.children.filter((c) => c.userData.pick), false)[0];
+    const hit = ray.intersectObjects(pickTargets(), false)[0];
     if (hit) { model.set("selected", hit.object.userData.index); model.save_changes(); }
   });
+  renderer.domElement.addEventListener("mousemove", (e) => {  // a pointer over a grasp says it is clickable
+    if (drag) return;
+    const rect = renderer.domElement.getBoundingClientRect();
+    const p = new THREE.Vector2(((e.clientX - rect.left) / rect.width) * 2 - 1, -((e.clientY - rect.top) / rect.height) * 2 + 1);
+    const ray = new THREE.Raycaster();
+    ray.setFromCamera(p, camera);
+    renderer.domElement.style.cursor = ray.intersectObjects(pickTargets(), false).length ? "pointer" : "grab";
+  });
+
+  // the click targets are the spheres inside each grasp's group (the flag is on the sphere, not the group)
+  function pickTargets() {
+    return graspGroup.children.flatMap((g) => g.children.filter((c) => c.userData.pick));
+  }
+
+  function publishTargets() {  // where each grasp's target is on screen, for tests and assistive tools
+    const rect = { w: renderer.domElement.clientWidth || 480, h: renderer.domElement.clientHeight || 360 };
+    const v = new THREE.Vector3();
+    const spots = pickTargets().map((t) => {
+      t.getWorldPosition(v);
+      v.project(camera);
+      return { index: t.userData.index, x: Math.round((v.x + 1) / 2 * rect.w), y: Math.round((1 - v.y) / 2 * rect.h) };
+    });
+    renderer.domElement.dataset.targets = JSON.stringify(spots);
+  }
   renderer.domElement.addEventListener("wheel", (e) => { e.preventDefault(); radius *= e.deltaY > 0 ? 1.1 : 0.9; place(); });
 
   function drawMesh() {
@@ -110,7 +136,7 @@ async function render({ model, el: root }) {
       const pts = [[-0.041, 0.112], [-0.041, 0.066], [0.041, 0.066], [0.041, 0.112]].map(([x, z]) => new THREE.Vector3(x, 0, z));
       const glyph = new THREE.Line(new THREE.BufferGeometry().setFromPoints(pts), mat);
       const stem = new THREE.Line(new THREE.BufferGeometry().setFromPoints([new THREE.Vector3(0, 0, 0.066), new THREE.Vector3(0, 0, 0)]), mat);
-      const pick = new THREE.Mesh(new THREE.SphereGeometry(0.006), new THREE.MeshBasicMaterial({ color: colour }));
+      const pick = new THREE.Mesh(new THREE.SphereGeometry(0.01), new THREE.MeshBasicMaterial({ color: colour }));
       pick.position.set(0, 0, 0.089);
       pick.userData = { pick: true, index: g.index };
       const group = new THREE.Group();
