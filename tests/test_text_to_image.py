@@ -128,11 +128,14 @@ def test_second_call_reuses_the_loaded_pipeline(monkeypatch):
 def test_cli_text_to_image(tmp_path):
     from helpers import run_cli
 
-    proc = run_cli("run", "text-to-image", "--prompt", "a red cube", "--tiny", "--steps", "2", "--width", "64",
-                   "--height", "64", "--out", str(tmp_path / "out"))
+    proc = run_cli("run", "text-to-image", "--prompt", "a red cube", "--tiny", "--steps", "2",
+                   "--out", str(tmp_path / "out"), "--quiet")
     assert proc.returncode == 0, proc.stderr
     png = tmp_path / "out" / "image_0.png"
-    assert read_recipe(png)["steps"] == 2
+    recipe = read_recipe(png)
+    assert recipe["steps"] == 2 and (recipe["width"], recipe["height"]) == (64, 64)  # tiny: small by default
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr  # the job line; no library warnings
+    assert Text2ImageRequest(prompt="x").width == 512
 
 
 def test_two_jobs_on_one_device_share_the_pipeline_safely(devices):

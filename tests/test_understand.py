@@ -81,4 +81,6 @@ def test_cli_caption_prints_the_text(image):
 
     proc = run_cli("run", "caption", "--image", str(image), "--tiny", "--max-new-tokens", "3", "--quiet")
     assert proc.returncode == 0, proc.stderr
+    # library warnings a user cannot act on stay out (they were: torchvision, token lengths, leaked semaphores)
+    assert proc.stderr.strip().splitlines() == [next(iter(proc.stderr.strip().splitlines()))]  # the job line only
     assert len(proc.stdout.strip().splitlines()) == 2  # the caption, then the job folder

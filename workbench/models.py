@@ -245,6 +245,17 @@ _cache_lock = threading.Lock()
 load_counts: Counter[str] = Counter()  #: how often each model's weights were really loaded
 
 
+def quiet_libraries() -> None:
+    """transformers' and diffusers' warnings that a user cannot act on (an optional torchvision missing,
+    the tokenizer's length notice next to workbench's own truncation note, dtype casting advice for the
+    tiny models) stay out of the CLI and the notebooks; errors still show."""
+    for name in ("transformers", "diffusers"):
+        try:
+            importlib.import_module(f"{name}.utils.logging").set_verbosity_error()
+        except ImportError:
+            continue
+
+
 def load(model_id: str, device: str, dtype: str = "float32", *, tiny: bool = False) -> Any:
     """The model on `device` in `dtype`, loaded once per process and then reused.
 
@@ -259,6 +270,7 @@ def load(model_id: str, device: str, dtype: str = "float32", *, tiny: bool = Fal
     with lock:  # two jobs asking at once load once
         if key in _loaded:
             return _loaded[key]
+        quiet_libraries()
         if tiny:
             if spec.tiny is None:
                 raise InputError(f"Model {model_id!r} has no tiny test version.")

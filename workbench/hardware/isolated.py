@@ -101,7 +101,10 @@ _live: weakref.WeakSet = weakref.WeakSet()
 @atexit.register
 def _kill_workers() -> None:
     for worker in list(_live):
-        worker.close()
+        # an idle worker leaves on its own (its libraries release their semaphores; a killed one leaves
+        # them to the resource tracker, which reports "leaked semaphore objects" on stderr)
+        worker.close(grace=2.0)
+        worker.cancel = None
 
 
 class Worker:
@@ -174,7 +177,12 @@ class Worker:
                 self.process.kill()
                 raise stop
 
-    def close(self) -> None:
+    def close(self, grace: float = 0.0) -> None:
+        """Stop the worker: with `grace`, let it leave its loop first (it sees the pipe close and exits
+        normally, releasing what its libraries hold), then kill it if it has not."""
+        if grace and self.process.is_alive():
+            self.conn.close()
+            self.process.join(grace)
         if self.process.is_alive():
             self.process.kill()
             self.process.join(5)

@@ -34,8 +34,8 @@ class Text2ImageRequest:
     model: str = "auto"  #: a registry id (sd-turbo, sdxl-turbo, sdxl), any diffusers repo id, or auto
     steps: int = 4
     guidance: float = 0.0  #: classifier-free guidance; 0 for turbo models
-    width: int = 512
-    height: int = 512
+    width: int | None = None  #: pixels; default 512, or 64 with tiny (random weights draw noise at any size)
+    height: int | None = None  #: pixels; default 512, or 64 with tiny
     seed: int = 0
     num_images: int = 1
     preview_every: int = 0  #: a latent preview every N steps (0: none)
@@ -44,6 +44,9 @@ class Text2ImageRequest:
     def __post_init__(self) -> None:
         if not self.prompt.strip():
             raise InputError("Give a prompt.")
+        for name in ("width", "height"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, 64 if self.tiny else 512)
         for side in (self.width, self.height):
             if side % 8 or not 32 <= side <= MAX_SIDE:
                 raise InputError(f"Unsupported size {self.width}x{self.height}: width and height must be multiples "
