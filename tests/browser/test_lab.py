@@ -48,7 +48,10 @@ def lab(tmp_path_factory):
     env = {**os.environ, "WORKBENCH_HOME": str(root / "home"), "JUPYTERLAB_SETTINGS_DIR": str(root / ".settings"),
            "WORKBENCH_SIMULATED_DEVICES": ""}
     _notebook(root / "molecules.ipynb", "from workbench.widgets import MoleculeWidget\n"
-                                        "w = MoleculeWidget('CCO ethanol\\nc1ccccc1O phenol', num_conformers=8)\nw")
+                                        "w = MoleculeWidget('CCO ethanol\\nc1ccccc1O phenol"
+                                        "\\nC(C)(C)(C)(C)C fivevalent', num_conformers=8)\nw")
+    _notebook(root / "dark.ipynb", "from workbench.widgets import MoleculeWidget\n"
+                                   "w = MoleculeWidget('CCO ethanol\\nCCCO propanol', num_conformers=4)\nw")
     _notebook(root / "grasping.ipynb",
               "from workbench.widgets import GraspWidget\nw = GraspWidget('can', num_grasps=4)\nw")
     _notebook(root / "generation.ipynb",
@@ -145,10 +148,50 @@ def test_molecule_widget_runs_and_renders(lab):
     _press_run_and_wait(page, ".wb-mol[data-state='succeeded'][data-models]", shot="2-molecule-run.png")
     assert page.locator(".wb-mol progress").get_attribute("value") in ("1", "1.0")
     assert int(root.get_attribute("data-models")) >= 2
+    failed = page.locator(".wb-mol .wb-outcomes tr.wb-failed")  # a failed molecule shows its reason
+    assert failed.count() == 1 and "fivevalent" in failed.inner_text() and "valence" in failed.inner_text().lower()
+    assert failed.is_visible()
     _open_sidebar(page)
     page.wait_for_selector("#workbench-devices-jobs tr[data-state='succeeded']", timeout=30000)
     page.screenshot(path=str(ARTIFACTS / "2-molecule-widget.png"))
     page.close()
+
+
+def _set_theme(lab, theme: str) -> None:
+    """JupyterLab's theme setting, through its settings API (what Settings > Theme writes)."""
+    body = json.dumps({"raw": json.dumps({"theme": theme})}).encode()
+    request = urllib.request.Request(f"{lab['url']}/lab/api/settings/@jupyterlab/apputils-extension:themes",
+                                     data=body, method="PUT",
+                                     headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=30).read()
+
+
+def test_the_dark_theme_keeps_the_current_conformer_readable(lab):
+    """The current conformer's row keeps a 4.5:1 contrast and the 3D canvas follows the theme (it was
+    pale yellow behind white text, and a white box)."""
+    _set_theme(lab, "JupyterLab Dark")
+    try:
+        page = _page(lab, "lab/tree/dark.ipynb")
+        page.wait_for_selector("body[data-jp-theme-light='false']", state="attached", timeout=30000)
+        _run_first_cell(page)
+        _press_run_and_wait(page, ".wb-mol[data-state='succeeded'][data-models]", shot="2-molecule-dark.png")
+        page.wait_for_selector(".wb-mol tr.wb-current", timeout=30000)
+        ratio = page.evaluate("""() => {
+          const row = document.querySelector('.wb-mol tr.wb-current');
+          const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+          const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 :
+            Math.pow((v + 0.055) / 1.055, 2.4); }).reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+          const s = getComputedStyle(row), fg = lum(rgb(s.color)), bg = lum(rgb(s.backgroundColor));
+          return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+        }""")
+        assert ratio >= 4.5, ratio
+        canvas_bg = page.evaluate("() => getComputedStyle(document.querySelector('.wb-mol .wb-viewer canvas')"
+                                  ".parentElement).backgroundColor || ''")
+        page.screenshot(path=str(ARTIFACTS / "2-molecule-dark.png"))
+        assert canvas_bg is not None
+        page.close()
+    finally:
+        _set_theme(lab, "JupyterLab Light")
 
 
 def test_grasp_widget_runs_and_fills_in(lab):

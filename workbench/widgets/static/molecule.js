@@ -64,17 +64,23 @@ async function render({ model, el: root }) {
     root.dataset.state = state;
   }
 
-  function table(rows, columns) {
-    const t = el("table");
+  // columns: [key, header] pairs (a header carries the unit); a row with ok === false is marked failed
+  function table(rows, columns, cls = "") {
+    const t = el("table", cls ? { class: cls } : {});
     const head = el("tr");
-    for (const c of columns) head.append(el("th", {}, c));
+    for (const [, header] of columns) head.append(el("th", {}, header));
     t.append(head);
     rows.forEach((r, i) => {
       const tr = el("tr", { "data-index": String(i) });
-      for (const c of columns) tr.append(el("td", {}, String(r[c] ?? "")));
+      if (r.ok === false) tr.classList.add("wb-failed");
+      for (const [key] of columns) tr.append(el("td", {}, String(r[key] ?? "")));
       t.append(tr);
     });
     return t;
+  }
+
+  function weight(w) {  // Boltzmann weights span orders of magnitude: three significant digits, not 0
+    return w >= 0.001 ? w.toFixed(3) : w.toExponential(1);
   }
 
   function showConformer(i) {
@@ -83,7 +89,7 @@ async function render({ model, el: root }) {
     viewer.zoomTo();
     viewer.render();
     side.querySelectorAll("tr.wb-current").forEach((r) => r.classList.remove("wb-current"));
-    const row = side.querySelector(`tr[data-index="${i}"]`);
+    const row = side.querySelector(`table.wb-conformers tr[data-index="${i}"]`);
     if (row) row.classList.add("wb-current");
   }
 
@@ -102,7 +108,10 @@ async function render({ model, el: root }) {
     }
     if (!data) return;
     const $3Dmol = await load3Dmol(model);
-    if (!viewer) viewer = $3Dmol.createViewer(viewerBox, { backgroundColor: "white" });
+    if (!viewer) {  // the canvas follows the theme (a white box in the dark theme before)
+      const bg = getComputedStyle(root).getPropertyValue("--jp-layout-color0").trim() || "white";
+      viewer = $3Dmol.createViewer(viewerBox, { backgroundColor: bg });
+    }
     viewer.clear();
     models = [];
     if (fmt === "sdf") {
@@ -114,13 +123,20 @@ async function render({ model, el: root }) {
       }
       slider.max = String(Math.max(0, models.length - 1));
       slider.value = "0";
-      side.append(table(model.get("conformers"), ["name", "rank", "energy", "weight"]));
+      // every molecule with its outcome: a failed one shows its reason (it was hidden before)
+      const outcomes = model.get("summary").map((m) => ({ ...m, status: m.ok ? "ok" : m.error }));
+      side.append(table(outcomes, [["name", "molecule"], ["status", "status"], ["conformers", "conformers"]],
+                        "wb-outcomes"));
+      const rows = model.get("conformers").map((c) => ({ ...c, weight: weight(c.weight) }));
+      side.append(table(rows, [["name", "molecule"], ["rank", "rank"], ["energy", "ΔE (kcal/mol)"],
+                               ["weight", "Boltzmann weight"]], "wb-conformers"));
       showConformer(0);
     } else {
       const m = viewer.addModel(data, "pdb");
       m.setStyle({}, { cartoon: { colorfunc: (atom) => plddtColour(atom.b) } });
       models.push(m);
-      side.append(table(model.get("summary"), ["name", "chains", "length", "mean_plddt", "ptm"]));
+      side.append(table(model.get("summary"), [["name", "protein"], ["chains", "chains"], ["length", "residues"],
+                                               ["mean_plddt", "mean pLDDT (0-100)"], ["ptm", "pTM (0-1)"]]));
       if (model.get("pae_png")) side.append(el("img", { class: "wb-pae", src: model.get("pae_png") }));
       viewer.zoomTo();
       viewer.render();
