@@ -217,3 +217,14 @@ def test_grasp_training_widget_draws_its_curves_epoch_by_epoch(tmp_path):
     assert (Path(w.model_folder) / "scorer.pt").is_file()  # a folder for sampler="learned:..."
     bad = GraspTrainingWidget(tmp_path / "nowhere")
     assert bad.run() is None and "is not a grasp dataset" in bad.error
+
+
+def test_a_new_run_starts_from_a_clean_status():
+    """No stale 'succeeded 100% ...' beside the sentence of the next, refused, run."""
+    w = MoleculeWidget("CCO", num_conformers=3)
+    _settle(w, w.run())
+    assert w.state == "succeeded" and w.progress == 1.0 and w.message
+    w.set_state({"mode": "fold", "text": "MKZ", "tiny": True})
+    assert w.run() is None
+    assert w.state == "failed" and w.progress == 0.0 and w.message == "" and w.job_id == ""
+    assert w.error.startswith("seq1: illegal letter Z")

@@ -62,7 +62,8 @@ class JobWidget(anywidget.AnyWidget):
     # ---- actions --------------------------------------------------------------------------
     def run(self) -> Job | None:
         """Submit the job for the current inputs; returns the `Job` (None when refused)."""
-        self.error = ""
+        # a new run starts from a clean status: no "failed 100% step 8/8" beside a fresh error
+        self.error, self.message, self.progress, self.job_id = "", "", 0.0, ""
         try:
             job = self._submit()
         except WorkbenchError as exc:

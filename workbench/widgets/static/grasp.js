@@ -19,6 +19,22 @@ function select(options, value) {
   return s;
 }
 
+//: one colour per outcome: success, and each stage a trial can fail at (shown in the legend)
+const STAGE_COLOURS = { success: 0x1a9e3a, collision: 0x7f7f7f, lift: 0xd0342c, shake: 0xe08a00, refused: 0x5b3fa8 };
+
+function legend() {
+  const box = el("div", { class: "wb-legend", style: "display:flex;gap:10px;flex-wrap:wrap" });
+  for (const [name, colour] of Object.entries(STAGE_COLOURS)) {
+    const swatch = el("span", { style: `display:inline-block;width:10px;height:10px;margin-right:3px;` +
+                                       `background:#${colour.toString(16).padStart(6, "0")}` });
+    const item = el("span", {}, name === "success" ? "held" : `failed at ${name}`);
+    item.prepend(swatch);
+    box.append(item);
+  }
+  box.append(el("span", { style: "opacity:0.7" }, "click a grasp to replay it; drag to turn, wheel to zoom"));
+  return box;
+}
+
 async function render({ model, el: root }) {
   model.send({ type: "ready" });  // the kernel loads the object's mesh now, not in the constructor
   const THREE = await loadThree(model);
@@ -41,7 +57,7 @@ async function render({ model, el: root }) {
   controls.append(objectIn, list, gripper, device, "grasps:", num, run, cancel, bar, status);
   const main = el("div", { style: "display:flex;gap:10px;align-items:flex-start" });
   main.append(canvasBox, trial);
-  root.append(controls, error, summary, main);
+  root.append(controls, error, summary, legend(), main);
 
   const renderer = new THREE.WebGLRenderer({ antialias: true });
   renderer.setSize(480, 360);
@@ -53,6 +69,9 @@ async function render({ model, el: root }) {
   const objectGroup = new THREE.Group();
   const graspGroup = new THREE.Group();
   scene.add(objectGroup, graspGroup);
+  const grid = new THREE.GridHelper(0.4, 8, 0x999999, 0xcccccc);  // 5 cm squares, under the object
+  grid.rotation.x = Math.PI / 2;
+  scene.add(grid, new THREE.AxesHelper(0.05));  // x red, y green, z blue; 5 cm long
   let radius = 0.3, yaw = 0.8, pitch = 0.5;
 
   function place() {
@@ -123,6 +142,8 @@ async function render({ model, el: root }) {
     objectGroup.add(new THREE.Mesh(g, new THREE.MeshStandardMaterial({ color: 0xc89a4d, flatShading: true })));
     g.computeBoundingSphere();
     radius = Math.max(0.15, g.boundingSphere.radius * 5);
+    g.computeBoundingBox();
+    grid.position.z = g.boundingBox.min.z;  // the grid under the object, for scale
     place();
   }
 
@@ -130,7 +151,7 @@ async function render({ model, el: root }) {
     graspGroup.clear();
     const grasps = model.get("grasps");
     for (const g of grasps) {
-      const colour = g.success ? 0x1a9e3a : 0xd0342c;
+      const colour = STAGE_COLOURS[g.success ? "success" : g.stage] ?? 0xd0342c;
       const mat = new THREE.LineBasicMaterial({ color: colour });
       // ACRONYM's Franka marker: fingers at x = +-0.041 m from z = 0.066 m to the tips at 0.112 m
       const pts = [[-0.041, 0.112], [-0.041, 0.066], [0.041, 0.066], [0.041, 0.112]].map(([x, z]) => new THREE.Vector3(x, 0, z));
