@@ -232,6 +232,15 @@ def test_cancel_a_running_job_from_the_sidebar(lab):
     running.wait_for(timeout=60000)
     row = page.locator("#workbench-devices-jobs tr[data-state='running']").first
     job = row.get_attribute("data-job")
+    # at the panel's default width, Cancel and the result links are inside it (they were off-screen)
+    panel = page.locator("#workbench-devices-jobs").bounding_box()
+    assert panel["width"] <= 300, panel
+    for control in [running, *page.locator("#workbench-devices-jobs .wb-result").all()[:3]]:
+        box = control.bounding_box()
+        assert box is not None and panel["x"] <= box["x"] and box["x"] + box["width"] <= panel["x"] + panel["width"]
+    table = page.locator("#workbench-devices-jobs table.wb-jobs").bounding_box()
+    assert table["width"] <= panel["width"]
+    page.screenshot(path=str(ARTIFACTS / "5-sidebar-250px.png"))
     running.click()
     page.wait_for_selector(f"#workbench-devices-jobs tr[data-job='{job}'][data-state='cancelled']", timeout=30000)
     page.screenshot(path=str(ARTIFACTS / "5-cancelled.png"))

@@ -41,6 +41,7 @@ class DevicesAndJobs extends Widget {
   private devices = document.createElement('tbody');
   private jobs = document.createElement('tbody');
   private error = document.createElement('div');
+  private empty = document.createElement('div');
 
   constructor() {
     super();
@@ -50,8 +51,10 @@ class DevicesAndJobs extends Widget {
     this.title.closable = true;
     this.addClass('wb-sidebar');
     this.error.className = 'wb-error';
-    this.node.append(this.error, this.section('Devices', ['device', 'kind', 'memory', 'load', 'TFLOP/s', ''], this.devices),
-      this.section('Jobs', ['job', 'task', 'device', 'state', 'progress', 'time', ''], this.jobs));
+    // actions first and few columns: the panel is 250 px wide by default (details are in each row's tooltip)
+    this.empty.className = 'wb-empty';
+    this.node.append(this.error, this.section('Devices', ['', 'device', 'kind', 'load'], this.devices),
+      this.section('Jobs', ['', 'job', 'device', 'state'], this.jobs), this.empty);
   }
 
   private section(title: string, headers: string[], body: HTMLTableSectionElement): HTMLElement {
@@ -92,12 +95,12 @@ class DevicesAndJobs extends Widget {
         };
         action.append(drain);
         tr.dataset.drained = String(d.drained);
-        tr.append(cell(d.id), cell(d.kind), cell(gib(d.total_memory)), cell(String(d.load)),
-          cell(d.profile ? d.profile.matmul_tflops_fp32.toFixed(2) : '-'), action);
-        tr.title = d.name + (d.drained ? ' (drained)' : '');
+        tr.append(action, cell(d.id), cell(d.kind), cell(`${d.load} job${d.load === 1 ? '' : 's'}`));
+        tr.title = `${d.name}: ${gib(d.total_memory)}` + (d.drained ? ' (drained)' : '');
         return tr;
       }));
       this.jobs.replaceChildren(...jobs.map(j => this.jobRow(j)));
+      this.empty.textContent = jobs.length ? '' : 'No jobs yet: run a widget, or `workbench run ...` in a terminal.';
     } catch (err) {
       this.error.textContent = `workbench API: ${(err as Error).message}`;
     }
@@ -110,8 +113,6 @@ class DevicesAndJobs extends Widget {
     const bar = document.createElement('progress');
     bar.max = 1;
     bar.value = j.state === 'succeeded' ? 1 : (j.progress ?? 0);
-    const progress = document.createElement('td');
-    progress.append(bar);
     const action = document.createElement('td');
     if (j.state === 'queued' || j.state === 'running') {
       const b = document.createElement('button');
@@ -128,10 +129,16 @@ class DevicesAndJobs extends Widget {
       action.append(a);
     }
     const state = cell(j.state, `wb-state-${j.state}`);
-    state.title = j.reason || j.message;
+    state.append(document.createElement('br'), bar);
+    state.title = `${j.reason || j.message} (${duration(j)})`;
     const device = cell(j.device, 'wb-job-device');
     device.title = j.placement || '';  // "placed on X: about 12 s, vs Y about 40 s with 2 queued"
-    tr.append(cell(j.id.slice(-6)), cell(j.task), device, state, progress, cell(duration(j)), action);
+    const job = cell(j.task);
+    const id = document.createElement('small');
+    id.textContent = ` ${j.id.slice(-6)}`;
+    job.append(id);
+    job.title = j.id;
+    tr.append(action, job, device, state);
     return tr;
   }
 }
