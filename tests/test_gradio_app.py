@@ -36,7 +36,8 @@ def test_conformers_tab(client):
 
 def test_fold_tab_with_the_tiny_model(client):
     summary, files, pae = client.predict("MKTAYIAKQR:GSHMLEDP", True, "cpu", api_name="/fold")
-    assert '"chains": ["A", "B"]' in summary
+    assert summary["headers"][3] == "mean pLDDT (0-100)"  # a table, not JSON
+    assert summary["data"][0][:3] == ["seq1", "A,B", "10+8"]
     assert sorted(f.rsplit(".", 1)[1] for f in files) == ["cif", "pdb"]
 
 
@@ -108,6 +109,7 @@ def test_concurrent_requests_all_finish(client):
 def test_text_to_image_tab(client):
     images, recipe = client.predict("a red cube", 2, 64, 1, True, "cpu", api_name="/text_to_image")
     assert len(images) == 1 and '"seed": 1' in recipe
+    assert images[0]["caption"] == "image 0: seed 1, 64x64, 2 steps"
 
 
 def test_text_to_image_tab_bad_input(client):
@@ -157,3 +159,15 @@ def test_any_text_in_the_gradio_tabs_gives_a_result_or_a_sentence(client):
     check()
     table, _ = client.predict("CCO ethanol", 2, "cpu", api_name="/conformers")
     assert table["data"][0][:2] == ["ethanol", "ok"]
+
+
+def test_devices_and_jobs_tab_is_tables_and_cancels(client):
+    job = wb.submit("count", steps=100000, delay=0.01, device="cpu")
+    devices, jobs = client.predict(api_name="/status")
+    assert devices["headers"][0] == "device" and any(row[0] == "cpu" for row in devices["data"])
+    assert jobs["headers"] == ["id", "task", "device", "state", "created", "note"]
+    assert any(row[0] == job.id for row in jobs["data"])
+    assert client.predict(job.id, api_name="/cancel") == f"cancel requested for {job.id}"
+    assert job.wait(30) and job.state.value == "cancelled"
+    assert "already cancelled" in client.predict(job.id, api_name="/cancel")
+    assert client.predict("nope", api_name="/cancel").startswith("No job")

@@ -59,15 +59,19 @@ def conformers(smiles: str, num: float, device: str, progress: Any = gr.Progress
     return rows, str(result.files["sdf"])
 
 
-def fold(sequence: str, tiny: bool, device: str, progress: Any = gr.Progress()) -> tuple[str, list[str], str]:
+FOLD_HEADERS = ["protein", "chains", "residues", "mean pLDDT (0-100)", "pTM (0-1)"]
+
+
+def fold(sequence: str, tiny: bool, device: str, progress: Any = gr.Progress()) -> tuple[list[list[Any]], list[str],
+                                                                                        str]:
     seqs = tuple(s.strip() for s in (sequence or "").splitlines() if s.strip())
     job = _submit("fold", device, sequences=seqs, tiny=bool(tiny))
     result = _follow(job, progress)
     p = result.proteins[0]
     key = p.files[0].rsplit(".", 1)[0]
-    summary = json.dumps([{"name": x.name, "chains": x.chains, "mean_plddt": round(x.mean_plddt, 1),
-                           "ptm": round(x.ptm, 3)} for x in result.proteins])
-    return summary, [str(result.files[f"{key}.pdb"]), str(result.files[f"{key}.cif"])], str(result.files[f"{key}.pae"])
+    rows = [[x.name, ",".join(x.chains), "+".join(map(str, x.lengths)), round(x.mean_plddt, 1), round(x.ptm, 3)]
+            for x in result.proteins]
+    return rows, [str(result.files[f"{key}.pdb"]), str(result.files[f"{key}.cif"])], str(result.files[f"{key}.pae"])
 
 
 def grasp(obj: str, num: float, gripper: str, device: str, mesh: str | None = None,
@@ -144,7 +148,10 @@ def text_to_image(prompt: str, steps: float, size: float, seed: float, tiny: boo
     job = _submit("text-to-image", device, prompt=prompt or "", steps=int(steps), width=side, height=side,
                   seed=int(seed), tiny=bool(tiny))
     result = _follow(job, progress)
-    return [str(p) for p in result.files.values()], json.dumps(result.images[0].recipe, indent=1)
+    captions = [f"image {i.index}: seed {i.recipe['seed']}, {i.recipe['width']}x{i.recipe['height']}, "
+                f"{i.recipe['steps']} steps" for i in result.images]
+    return ([(str(result.files[f"image_{i.index}"]), caption) for i, caption in zip(result.images, captions)],
+            json.dumps(result.images[0].recipe, indent=1))
 
 
 def understand(image: str | None, question: str, model: str, tiny: bool, device: str,
@@ -183,7 +190,7 @@ def build_app() -> Any:
                     tiny = gr.Checkbox(label="tiny random model (no weights needed)", value=True)
                     fold_device = gr.Dropdown(devices, value="auto", label="device")
                     run_fold = gr.Button("Fold", variant="primary")
-            fold_summary = gr.Textbox(label="summary")
+            fold_summary = gr.Dataframe(headers=FOLD_HEADERS, label="confidence")
             fold_files = gr.File(label="PDB / mmCIF", file_count="multiple")
             pae = gr.Image(label="PAE", type="filepath")
             run_fold.click(fold, [seq, tiny, fold_device], [fold_summary, fold_files, pae], api_name="fold",
@@ -228,7 +235,8 @@ def build_app() -> Any:
                     t2i_tiny = gr.Checkbox(label="tiny random model (no weights needed)", value=False)
                     t2i_device = gr.Dropdown(devices, value="auto", label="device")
                     run_t2i = gr.Button("Generate", variant="primary")
-            gallery = gr.Gallery(label="images")
+            # the whole image, scaled to fit (a 64 px image was drawn at 1452 px and cropped to a band)
+            gallery = gr.Gallery(label="images", object_fit="contain", height=420, columns=2)
             recipe = gr.Code(label="recipe (also in each PNG)", language="json")
             run_t2i.click(text_to_image, [prompt, t2i_steps, t2i_size, t2i_seed, t2i_tiny, t2i_device],
                           [gallery, recipe], api_name="text_to_image", concurrency_limit=1, concurrency_id="t2i")
@@ -246,20 +254,51 @@ def build_app() -> Any:
             run_vlm.click(understand, [picture, ask, vlm, vlm_tiny, vlm_device], answer, api_name="understand",
                           concurrency_limit=1, concurrency_id="vlm")
         with gr.Tab("Devices & jobs"):
-            dev_json = gr.JSON(label="devices")
-            jobs_json = gr.JSON(label="recent jobs")
-            refresh = gr.Button("Refresh")
-            refresh.click(_status, None, [dev_json, jobs_json], api_name="status")
+            dev_table = gr.Dataframe(headers=DEVICE_HEADERS, label="devices", interactive=False)
+            jobs_table = gr.Dataframe(headers=JOB_HEADERS, label="recent jobs (refreshed every 3 s)",
+                                      interactive=False)
+            with gr.Row():
+                cancel_id = gr.Textbox(label="job id to cancel", scale=3)
+                cancel_button = gr.Button("Cancel job", scale=1)
+                cancel_note = gr.Textbox(label="", scale=3, interactive=False)
+            cancel_button.click(_cancel, cancel_id, cancel_note, api_name="cancel")
+            gr.Timer(3.0).tick(_status, None, [dev_table, jobs_table], api_name=False)
+            app.load(_status, None, [dev_table, jobs_table], api_name="status")  # filled on open
     app.queue(default_concurrency_limit=cpu_slots)
     return app
 
 
-def _status() -> tuple[list[dict], list[dict]]:
+DEVICE_HEADERS = ["device", "kind", "name", "memory", "dtypes (fast)", "load", "profile"]
+JOB_HEADERS = ["id", "task", "device", "state", "created", "note"]
+
+
+def _status() -> tuple[list[list[str]], list[list[str]]]:
+    """Devices and recent jobs as tables (the presenters' rows, as the CLI prints them)."""
     from workbench import api
     from workbench.scheduling import registry
 
-    devs = [presenters.device_row(d.id, d.capabilities, d.load()) for d in registry.discover()]
-    return devs, api.list_jobs(limit=20)
+    rows = [presenters.device_row(d.id, d.capabilities, d.load()) for d in registry.discover()]
+    _, devices = presenters.device_table(rows)
+    _, jobs = presenters.job_table(api.list_jobs(limit=20))
+    return devices, jobs
+
+
+def _cancel(job_id: str) -> str:
+    from workbench import api
+
+    job_id = (job_id or "").strip()
+    if not job_id:
+        return "Give the id of a job (first column)."
+    try:
+        job = api.job(job_id)
+    except WorkbenchError:  # not the store's own sentence: it names a folder of the server
+        return f"No job with id {job_id[:40]!r}."
+    if job.state in ("succeeded", "failed", "cancelled"):
+        return f"job {job_id} already {job.state}"
+    from workbench.jobs.store import default_store
+
+    default_store().request_cancel(job_id)
+    return f"cancel requested for {job_id}"
 
 
 def port_free(host: str, port: int) -> bool:
