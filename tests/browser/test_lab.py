@@ -221,6 +221,21 @@ def test_generation_widget_previews_and_fills_the_gallery(lab):
     page.wait_for_selector(".wb-gallery img", timeout=30000)
     page.screenshot(path=str(ARTIFACTS / "4-generation-widget.png"))
     assert page.locator(".wb-preview").get_attribute("src").startswith("data:image/")
+    # the newest image: a download link to its PNG and its recipe as a readable panel
+    assert "/files/" in page.locator(".wb-download").get_attribute("href")
+    assert "seed" in page.locator(".wb-recipe").inner_text()
+    # each mode shows its own controls; the uploaded image is shown for caption / vqa
+    assert page.locator(".wb-negative").is_visible() and not page.locator(".wb-question").is_visible()
+    page.locator(".wb-mode").select_option("vqa")
+    page.wait_for_selector("[data-mode='vqa']", timeout=10000)
+    assert page.locator(".wb-question").is_visible() and not page.locator(".wb-steps").is_visible()
+    png = lab["root"] / "upload.png"
+    from PIL import Image
+
+    Image.new("RGB", (40, 40), (20, 120, 200)).save(png)
+    page.locator(".wb-upload").set_input_files(str(png))
+    page.wait_for_selector("img.wb-uploaded[src^='data:image/png']", state="visible", timeout=10000)
+    page.screenshot(path=str(ARTIFACTS / "4-generation-vqa.png"))
     page.close()
 
 

@@ -45,8 +45,9 @@ class GenerationWidget(JobWidget):
     question = t.Unicode("").tag(sync=True)
     model = t.Unicode("auto").tag(sync=True)
     steps = t.Int(4).tag(sync=True)
-    width = t.Int(512).tag(sync=True)
-    height = t.Int(512).tag(sync=True)
+    guidance = t.Float(0.0).tag(sync=True)  #: classifier-free guidance (0 for turbo models)
+    width = t.Int(0).tag(sync=True)  #: 0: the task's default (512, or 64 with the tiny model)
+    height = t.Int(0).tag(sync=True)
     seed = t.Int(0).tag(sync=True)
     tiny = t.Bool(False).tag(sync=True)
     upload = t.Unicode("").tag(sync=True)  #: data URI of the uploaded image (caption / vqa)
@@ -75,8 +76,9 @@ class GenerationWidget(JobWidget):
         self.preview, self.answer = "", ""
         if self.mode == "text-to-image":
             return api.submit("text-to-image", prompt=self.prompt, negative_prompt=self.negative_prompt,
-                              model=self.model, steps=self.steps, width=self.width, height=self.height,
-                              seed=self.seed, tiny=self.tiny, preview_every=1, device=self.device)
+                              model=self.model, steps=self.steps, guidance=self.guidance,
+                              width=self.width or None, height=self.height or None, seed=self.seed,
+                              tiny=self.tiny, preview_every=1, device=self.device)
         model = "smolvlm" if self.model == "auto" else self.model
         if self.mode == "vqa":
             return api.submit("vqa", image=self._upload_file(), question=self.question, model=model,

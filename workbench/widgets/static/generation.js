@@ -18,24 +18,56 @@ function render({ model, el: root }) {
   const question = el("input", { class: "wb-question", size: "50", placeholder: "question (vqa)" });
   const upload = el("input", { type: "file", accept: "image/*", class: "wb-upload" });
   const modelIn = el("input", { class: "wb-model", size: "18" });
+  const negative = el("textarea", { class: "wb-negative", rows: "1", cols: "40", placeholder: "negative prompt" });
   const steps = el("input", { type: "number", min: "1", class: "wb-steps", style: "width:4em" });
-  const size = el("input", { type: "number", min: "64", step: "8", class: "wb-size", style: "width:5em" });
+  const guidance = el("input", { type: "number", min: "0", step: "0.5", class: "wb-guidance", style: "width:4em" });
+  const width = el("input", { type: "number", min: "32", step: "8", class: "wb-width", style: "width:5em",
+                              placeholder: "auto" });
+  const height = el("input", { type: "number", min: "32", step: "8", class: "wb-height", style: "width:5em",
+                               placeholder: "auto" });
   const seed = el("input", { type: "number", class: "wb-seed", style: "width:5em" });
+  const tiny = el("input", { type: "checkbox", class: "wb-tiny" });
+  const tinyLabel = el("label", { title: "a randomly initialised model of the same architecture: no weights needed" });
+  tinyLabel.append(tiny, " tiny test model");
+  const uploaded = el("img", { class: "wb-uploaded", alt: "the uploaded image", style: "max-width:160px;display:none" });
+  const download = el("a", { class: "wb-download", style: "display:none" }, "Download PNG");
+  const recipe = el("dl", { class: "wb-recipe",
+                            style: "display:none;margin:0;font-size:12px;grid-template-columns:auto 1fr;gap:0 8px" });
+  const copy = el("button", { class: "wb-copy", style: "display:none" }, "Copy recipe");
   const run = el("button", { class: "wb-run" }, "Run");
   const cancel = el("button", { class: "wb-cancel" }, "Cancel");
   const bar = el("progress", { max: "1", value: "0", class: "wb-progress" });
   const status = el("span", { class: "wb-status" });
-  const error = el("div", { class: "wb-error", style: "color:#b00020" });
+  const error = el("div", { class: "wb-error", style: "color:var(--jp-error-color1, #b00020)" });
   const preview = el("img", { class: "wb-preview", style: "max-width:320px;image-rendering:pixelated" });
   const answer = el("div", { class: "wb-answer", style: "white-space:pre-wrap;max-width:480px" });
   const gallery = el("div", { class: "wb-gallery", style: "display:flex;flex-wrap:wrap;gap:6px;margin-top:8px" });
+  // controls of one mode each: [element, modes it belongs to]
+  const labelled = (text, input) => { const l = el("label"); l.append(text, " ", input); return l; };
+  const controls = [
+    [labelled("steps", steps), ["text-to-image"]], [labelled("guidance", guidance), ["text-to-image"]],
+    [labelled("width", width), ["text-to-image"]], [labelled("height", height), ["text-to-image"]],
+    [labelled("seed", seed), ["text-to-image"]], [prompt, ["text-to-image"]], [negative, ["text-to-image"]],
+    [upload, ["caption", "vqa"]], [uploaded, ["caption", "vqa"]], [question, ["vqa"]],
+  ];
   const row1 = el("div", { style: "display:flex;gap:6px;align-items:center;flex-wrap:wrap" });
-  row1.append(mode, device, "model:", modelIn, "steps:", steps, "size:", size, "seed:", seed, run, cancel, bar, status);
+  row1.append(mode, device, labelled("model", modelIn), tinyLabel, ...controls.slice(0, 5).map(([c]) => c), run,
+              cancel, bar, status);
   const row2 = el("div", { style: "display:flex;gap:6px;align-items:center;flex-wrap:wrap" });
-  row2.append(prompt, upload, question);
+  row2.append(...controls.slice(5).map(([c]) => c));
+  const side = el("div", { style: "display:grid;gap:4px;justify-items:start" });
+  side.append(download, copy, recipe);
   const out = el("div", { style: "display:flex;gap:12px;align-items:flex-start;margin-top:6px" });
-  out.append(preview, answer);
+  out.append(preview, answer, side);
   root.append(row1, row2, error, out, el("div", {}, "Gallery (this store, newest first):"), gallery);
+
+  function showMode() {
+    const m = model.get("mode");
+    for (const [control, modes] of controls) {
+      control.style.display = modes.includes(m) && !(control === uploaded && !model.get("upload")) ? "" : "none";
+    }
+    root.dataset.mode = m;
+  }
 
   function sync() {
     mode.value = model.get("mode");
@@ -44,9 +76,34 @@ function render({ model, el: root }) {
     prompt.value = model.get("prompt");
     question.value = model.get("question");
     modelIn.value = model.get("model");
+    negative.value = model.get("negative_prompt");
     steps.value = model.get("steps");
-    size.value = model.get("width");
+    guidance.value = model.get("guidance");
+    width.value = model.get("width") || "";
+    height.value = model.get("height") || "";
     seed.value = model.get("seed");
+    tiny.checked = model.get("tiny");
+    uploaded.src = model.get("upload");
+    showMode();
+  }
+  function showNewest() {  // the newest image of this store: a download link and its recipe, readable
+    const newest = model.get("gallery")[0];
+    const shown = newest && model.get("mode") === "text-to-image";
+    for (const e of [download, copy]) e.style.display = shown ? "" : "none";
+    recipe.style.display = shown ? "grid" : "none";
+    if (!newest) return;
+    download.href = galleryHref(newest);
+    download.download = `${newest.job}-${newest.name}`;
+    const keys = ["prompt", "negative_prompt", "model", "seed", "steps", "guidance", "width", "height", "scheduler",
+                  "device", "dtype"];
+    recipe.replaceChildren(...keys.filter((k) => newest.recipe[k] !== undefined && newest.recipe[k] !== "")
+      .flatMap((k) => [el("dt", { style: "font-weight:bold" }, k), el("dd", { style: "margin:0" },
+                                                                          String(newest.recipe[k]))]));
+    copy.onclick = () => navigator.clipboard?.writeText(JSON.stringify(newest.recipe, null, 1));
+  }
+  function galleryHref(g) {
+    const base = workbenchBaseUrl();  // libraries.js; the PNG (with its recipe) from the store
+    return base === null ? g.src : `${base.replace(/\/?$/, "/")}workbench/api/jobs/${g.job}/files/${g.file}`;
   }
   function status_() {
     const state = model.get("state");
@@ -59,14 +116,13 @@ function render({ model, el: root }) {
   }
   function drawGallery() {
     gallery.replaceChildren(...model.get("gallery").map((g) => {
-      const base = workbenchBaseUrl();  // libraries.js; the PNG (with its recipe) from the store
-      const href = base === null ? g.src : `${base.replace(/\/?$/, "/")}workbench/api/jobs/${g.job}/files/${g.file}`;
-      const a = el("a", { href, download: `${g.job}-${g.name}`, class: "wb-gallery-item" });
+      const a = el("a", { href: galleryHref(g), download: `${g.job}-${g.name}`, class: "wb-gallery-item" });
       const img = el("img", { src: g.src, title: JSON.stringify(g.recipe, null, 1), style: "width:96px;height:96px;object-fit:cover" });
       a.append(img);
       return a;
     }));
     root.dataset.gallery = String(model.get("gallery").length);
+    showNewest();
   }
   const set = (k, v) => { model.set(k, v); model.save_changes(); };
   mode.onchange = () => set("mode", mode.value);
@@ -74,8 +130,12 @@ function render({ model, el: root }) {
   prompt.onchange = () => set("prompt", prompt.value);
   question.onchange = () => set("question", question.value);
   modelIn.onchange = () => set("model", modelIn.value);
+  negative.onchange = () => set("negative_prompt", negative.value);
   steps.onchange = () => set("steps", parseInt(steps.value, 10) || 1);
-  size.onchange = () => { const s = parseInt(size.value, 10) || 512; model.set("width", s); model.set("height", s); model.save_changes(); };
+  guidance.onchange = () => set("guidance", parseFloat(guidance.value) || 0);
+  width.onchange = () => set("width", parseInt(width.value, 10) || 0);
+  height.onchange = () => set("height", parseInt(height.value, 10) || 0);
+  tiny.onchange = () => set("tiny", tiny.checked);
   seed.onchange = () => set("seed", parseInt(seed.value, 10) || 0);
   upload.onchange = () => {
     const file = upload.files[0];
@@ -86,7 +146,9 @@ function render({ model, el: root }) {
   };
   run.onclick = () => { model.set("prompt", prompt.value); model.set("question", question.value); model.save_changes(); model.send({ type: "run" }); };
   cancel.onclick = () => model.send({ type: "cancel" });
-  for (const k of ["mode", "devices", "device", "prompt", "question", "model", "steps", "width", "seed"]) model.on(`change:${k}`, sync);
+  for (const k of ["mode", "devices", "device", "prompt", "negative_prompt", "question", "model", "steps", "guidance",
+                   "width", "height", "seed", "tiny", "upload"]) model.on(`change:${k}`, sync);
+  model.on("change:mode", showNewest);
   for (const k of ["state", "progress", "message", "error"]) model.on(`change:${k}`, status_);
   model.on("change:preview", () => { preview.src = model.get("preview"); });
   model.on("change:answer", () => { answer.textContent = model.get("answer"); });
