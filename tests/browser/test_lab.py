@@ -260,3 +260,23 @@ def test_cancel_a_running_job_from_the_sidebar(lab):
     page.wait_for_selector(f"#workbench-devices-jobs tr[data-job='{job}'][data-state='cancelled']", timeout=30000)
     page.screenshot(path=str(ARTIFACTS / "5-cancelled.png"))
     page.close()
+
+
+def test_a_launcher_card_opens_a_notebook_that_runs_its_widget(lab):
+    """The card has an icon, opens a notebook on the default kernel (no kernel dialog) and runs the cell."""
+    page = _page(lab)
+    page.locator(".jp-LauncherCard[title*='Grasping widget']").first.click()
+    try:
+        page.wait_for_selector(".jp-OutputArea .wb-run", timeout=120000)  # the GraspWidget, rendered
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "6-launcher-card.png"))
+    assert page.locator(".jp-Dialog").count() == 0
+    page.close()
+    launcher = _page(lab)
+    cards = launcher.locator(".jp-LauncherCard[title^='A new notebook with a']")
+    cards.first.wait_for(timeout=60000)
+    assert cards.count() == 3
+    for i in range(3):
+        assert cards.nth(i).locator("svg").count() == 1  # each card has its icon
+    launcher.screenshot(path=str(ARTIFACTS / "6-launcher.png"))
+    launcher.close()

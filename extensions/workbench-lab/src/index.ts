@@ -5,6 +5,7 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { URLExt } from '@jupyterlab/coreutils';
 import { ILauncher } from '@jupyterlab/launcher';
 import { ServerConnection } from '@jupyterlab/services';
+import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 interface IDevice { id: string; kind: string; name: string; total_memory: number; load: number; drained: boolean;
@@ -143,6 +144,19 @@ class DevicesAndJobs extends Widget {
   }
 }
 
+// launcher icons drawn in the theme's icon colour (jp-icon3 follows light and dark themes)
+const svg = (body: string): string =>
+  `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><g class="jp-icon3" fill="#616161">${body}</g></svg>`;
+const ICONS: { [name: string]: string } = {
+  molecules: svg('<circle cx="6" cy="7" r="2.6"/><circle cx="18" cy="7" r="2.6"/><circle cx="12" cy="18" r="2.6"/>' +
+    '<rect x="6" y="6.2" width="12" height="1.6"/><polygon points="6.8,8.2 8.2,7.4 12.8,17 11.4,17.8"/>' +
+    '<polygon points="17.2,8.2 15.8,7.4 11.2,17 12.6,17.8"/>'),
+  grasping: svg('<rect x="4" y="3" width="16" height="4" rx="1"/><rect x="5" y="7" width="3" height="11" rx="1"/>' +
+    '<rect x="16" y="7" width="3" height="11" rx="1"/><rect x="9.5" y="11" width="5" height="9" rx="1"/>'),
+  multimodal: svg('<rect x="3" y="4" width="18" height="14" rx="2" fill-opacity="0.35"/>' +
+    '<polygon points="5,16 10,9 14,14 16,12 19,16"/><circle cx="16.5" cy="8" r="1.8"/>')
+};
+
 const CAPABILITIES: { name: string; label: string; code: string }[] = [
   { name: 'molecules', label: 'Molecules',
     code: 'from workbench.widgets import MoleculeWidget\nMoleculeWidget("CC(C)Cc1ccc(cc1)[C@H](C)C(=O)O ibuprofen")' },
@@ -163,15 +177,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (restorer) { restorer.add(panel, 'workbench-devices-jobs'); }
     for (const cap of CAPABILITIES) {
       const command = `workbench:new-${cap.name}`;
+      const icon = new LabIcon({ name: `workbench:${cap.name}`, svgstr: ICONS[cap.name] });
       app.commands.addCommand(command, {
         label: `workbench: ${cap.label}`,
-        caption: `A new notebook with a ${cap.label} widget`,
+        caption: `A new notebook with a ${cap.label} widget, run on the default Python kernel`,
+        icon,
         execute: async () => {
           const model = await app.commands.execute('docmanager:new-untitled', { type: 'notebook' });
-          const nb: any = await app.commands.execute('docmanager:open', { path: model.path, factory: 'Notebook' });
+          // the default kernel, named: no kernel-selection dialog in front of the new notebook
+          const nb: any = await app.commands.execute('docmanager:open',
+            { path: model.path, factory: 'Notebook', kernel: { name: 'python3' } });
           await nb.context.ready;
           nb.content.model.sharedModel.insertCell(0, { cell_type: 'code', source: cap.code });
           nb.content.model.sharedModel.deleteCell(1);
+          await nb.sessionContext.ready;
+          nb.content.activeCellIndex = 0;
+          await app.commands.execute('notebook:run-cell');  // the widget appears without a second click
           return nb;
         }
       });
