@@ -319,3 +319,12 @@ def test_posebusters_validation_reports_its_pass_rate():
     from workbench.presenters import summary
 
     assert f"PoseBusters {aspirin.num_conformers}/{aspirin.num_conformers} pass" in summary(r)
+
+
+def test_conformers_are_superposed_on_the_lowest_energy_one():
+    r = wb.run("conformers", smiles=("CCCCCCO hexanol",), num_conformers=12, device="cpu")
+    mols = list(Chem.SDMolSupplier(str(r.files["sdf"]), removeHs=False))
+    assert len(mols) > 2
+    heavy = [a.GetIdx() for a in mols[0].GetAtoms() if a.GetAtomicNum() > 1]
+    centres = np.array([m.GetConformer().GetPositions()[heavy].mean(axis=0) for m in mols])
+    assert np.abs(centres - centres[0]).max() < 1e-3  # one frame: the heavy-atom centroids coincide

@@ -29,6 +29,7 @@ class MoleculeWidget(JobWidget):
     conformers = t.List(t.Dict()).tag(sync=True)  #: name, rank, relative energy, weight
     summary = t.List(t.Dict()).tag(sync=True)  #: one row per molecule / protein
     pae_png = t.Unicode("").tag(sync=True)  #: data URI
+    plddt_png = t.Unicode("").tag(sync=True)  #: data URI: pLDDT per residue, shown beside the PAE (as ColabFold)
     downloads = t.Dict().tag(sync=True)  #: file name -> text content
 
     def __init__(self, text: str = "", mode: str = "conformers", device: str = "auto", **kwargs: Any):
@@ -58,7 +59,7 @@ class MoleculeWidget(JobWidget):
             for rank, (e, w) in enumerate(zip(m.relative_energies, m.boltzmann_weights)):
                 rows.append({"name": m.name, "rank": rank + 1, "energy": round(e, 3), "weight": round(w, 4)})
         sdf = result.files["sdf"].read_text()
-        self.summary, self.conformers, self.pae_png = summary, rows, ""
+        self.summary, self.conformers, self.pae_png, self.plddt_png = summary, rows, "", ""
         self.downloads = {"conformers.sdf": sdf}
         self.structure_format, self.structure = "sdf", sdf
 
@@ -71,5 +72,7 @@ class MoleculeWidget(JobWidget):
         self.conformers = []
         png = result.files.get(f"{key}.pae")
         self.pae_png = ("data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()) if png else ""
+        plot = result.files.get(f"{key}.plddt")
+        self.plddt_png = ("data:image/png;base64," + base64.b64encode(plot.read_bytes()).decode()) if plot else ""
         self.downloads = {f"{key}.pdb": pdb, f"{key}.cif": result.files[f"{key}.cif"].read_text()}
         self.structure_format, self.structure = "pdb", pdb

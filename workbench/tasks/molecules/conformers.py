@@ -12,7 +12,8 @@ The pipeline per molecule, top to bottom:
    over the molecule's symmetries (a flipped phenyl or swapped carboxylate oxygens is the
    same geometry; plain RMSD kept such copies and spread Boltzmann weight over them), and by
    energy window;
-6. write an SDF record per conformer with its energy, relative energy and Boltzmann weight.
+6. superpose the conformers on the lowest-energy one (heavy atoms) and write an SDF record
+   per conformer with its energy, relative energy and Boltzmann weight.
 
 A batch runs molecule by molecule in this process (`workers=1`) or fanned out over a pool
 of worker processes; a bad molecule never stops the others.
@@ -32,7 +33,7 @@ from typing import Literal
 
 import numpy as np
 from rdkit import Chem
-from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
+from rdkit.Chem import rdDistGeom, rdForceFieldHelpers, rdMolAlign
 
 from workbench.contract import InputError, Progress, ProgressCallback, Requirements, TaskContext
 from workbench.paths import is_file
@@ -349,6 +350,8 @@ def _conformers_for(parsed: ParsedMolecule, request: ConformerRequest, out: Mole
     out.relative_energies = rel
     out.boltzmann_weights = weights
 
+    if len(kept) > 1:  # every conformer superposed on the lowest-energy one: ready to overlay in any viewer
+        rdMolAlign.AlignMolConformers(molh, atomIds=heavy, confIds=kept)
     if request.validate:
         _posebusters(molh, kept, out)
     buf = io.StringIO()

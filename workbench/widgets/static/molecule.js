@@ -35,13 +35,42 @@ async function render({ model, el: root }) {
   const side = el("div", { class: "wb-side" });
   const slider = el("input", { type: "range", min: "0", max: "0", value: "0", class: "wb-slider" });
   const downloads = el("div", { class: "wb-row wb-downloads" });
+  const numLabel = el("label");
+  numLabel.append("conformers: ", num);
   const controls = el("div", { class: "wb-row" });
-  controls.append(mode, device, "conformers:", num, run, cancel, bar, status);
+  controls.append(mode, device, numLabel, run, cancel, bar, status);
+  const picker = el("select", { class: "wb-picker", title: "jump to a molecule's lowest-energy conformer" });
+  const position = el("span", { class: "wb-position" });
+  const snapshot = el("button", { class: "wb-snapshot", title: "the current view as a PNG" }, "Save image");
   const sliderRow = el("div", { class: "wb-row" });
-  sliderRow.append("conformer:", slider);
+  sliderRow.append("molecule:", picker, "conformer:", slider, position);
+  const key = el("div", { class: "wb-row wb-key" });  // pLDDT colour key (fold)
+  for (const [label, colour] of [["very high (>= 90)", "#0053d6"], ["confident (70-90)", "#65cbf3"],
+                                 ["low (50-70)", "#ffdb13"], ["very low (< 50)", "#ff7d45"]]) {
+    const item = el("span");
+    item.append(el("span", { style: `display:inline-block;width:10px;height:10px;margin-right:3px;background:${colour}` }),
+                label);
+    key.append(item);
+  }
+  key.prepend("pLDDT:");
   const main = el("div", { class: "wb-main" });
   main.append(viewerBox, side);
-  root.append(controls, text, error, sliderRow, downloads, main);
+  const viewRow = el("div", { class: "wb-row" });  // the downloads row is rebuilt per result; this one stays
+  viewRow.append(snapshot);
+  root.append(controls, text, error, sliderRow, key, downloads, viewRow, main);
+  snapshot.onclick = () => {
+    if (!viewer) return;
+    const a = el("a", { href: viewer.pngURI(), download: `${model.get("mode")}.png` });
+    a.click();
+  };
+
+  function showMode() {  // only the controls of the current mode
+    const fold = model.get("mode") === "fold";
+    numLabel.style.display = fold ? "none" : "";
+    sliderRow.style.display = fold ? "none" : "";
+    key.style.display = fold && models.length ? "" : "none";
+    root.dataset.mode = model.get("mode");
+  }
 
   let viewer = null;
   let models = [];
@@ -52,6 +81,7 @@ async function render({ model, el: root }) {
     device.value = model.get("device");
     num.value = model.get("num_conformers");
     text.value = model.get("text");
+    showMode();
   }
 
   function syncStatus() {
@@ -91,6 +121,11 @@ async function render({ model, el: root }) {
     side.querySelectorAll("tr.wb-current").forEach((r) => r.classList.remove("wb-current"));
     const row = side.querySelector(`table.wb-conformers tr[data-index="${i}"]`);
     if (row) row.classList.add("wb-current");
+    const c = model.get("conformers")[i];
+    if (c) {
+      position.textContent = `${c.name} #${c.rank}, ΔE ${c.energy} kcal/mol`;
+      picker.value = c.name;
+    }
   }
 
   async function syncStructure() {
@@ -123,6 +158,10 @@ async function render({ model, el: root }) {
       }
       slider.max = String(Math.max(0, models.length - 1));
       slider.value = "0";
+      const firsts = new Map();  // each molecule's lowest-energy conformer (rank 1)
+      model.get("conformers").forEach((c, k) => { if (!firsts.has(c.name)) firsts.set(c.name, k); });
+      picker.replaceChildren(...[...firsts.keys()].map((n) => el("option", { value: n }, n)));
+      picker.onchange = () => { slider.value = String(firsts.get(picker.value)); showConformer(firsts.get(picker.value)); };
       // every molecule with its outcome: a failed one shows its reason (it was hidden before)
       const outcomes = model.get("summary").map((m) => ({ ...m, status: m.ok ? "ok" : m.error }));
       side.append(table(outcomes, [["name", "molecule"], ["status", "status"], ["conformers", "conformers"]],
@@ -137,11 +176,14 @@ async function render({ model, el: root }) {
       models.push(m);
       side.append(table(model.get("summary"), [["name", "protein"], ["chains", "chains"], ["length", "residues"],
                                                ["mean_plddt", "mean pLDDT (0-100)"], ["ptm", "pTM (0-1)"]]));
-      if (model.get("pae_png")) side.append(el("img", { class: "wb-pae", src: model.get("pae_png") }));
+      if (model.get("pae_png")) side.append(el("img", { class: "wb-pae", src: model.get("pae_png"), alt: "PAE" }));
+      if (model.get("plddt_png")) side.append(el("img", { class: "wb-plddt", src: model.get("plddt_png"),
+                                                          alt: "pLDDT per residue" }));
       viewer.zoomTo();
       viewer.render();
     }
     root.dataset.models = String(models.length);
+    showMode();
   }
 
   mode.onchange = () => { model.set("mode", mode.value); model.save_changes(); };
