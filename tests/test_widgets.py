@@ -43,7 +43,7 @@ def test_fold_widget_shows_plddt_structure_and_pae():
     _settle(w, w.run())
     assert w.state == "succeeded" and w.structure_format == "pdb"
     assert w.summary[0]["chains"] == "A,B" and w.summary[0]["length"] == 18
-    assert w.pae_png.startswith("data:image/png;base64,")
+    assert w.pae_png.startswith("data:image/png;base64,") and w.plddt_png.startswith("data:image/png;base64,")
     assert sorted(w.downloads) == ["seq1.cif", "seq1.pdb"]
     assert " 50.00 " in w.structure  # pLDDT in the B-factor column
 
