@@ -280,3 +280,26 @@ def test_a_launcher_card_opens_a_notebook_that_runs_its_widget(lab):
         assert cards.nth(i).locator("svg").count() == 1  # each card has its icon
     launcher.screenshot(path=str(ARTIFACTS / "6-launcher.png"))
     launcher.close()
+
+
+def test_the_result_link_opens_a_readable_job_page(lab):
+    """Times a person reads, the placement, the headline, files with previews (the SDF in 3D), the request."""
+    import re
+
+    env = {**os.environ, "WORKBENCH_HOME": str(lab["root"] / "home")}
+    proc = subprocess.run([sys.executable, "-m", "workbench", "run", "conformers", "--smiles", "CCCO propanol",
+                           "--num", "4", "--json", "--quiet"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    job_id = json.loads(proc.stdout)["id"]
+    page = _page(lab)
+    _open_sidebar(page)
+    link = page.locator(f"#workbench-devices-jobs tr[data-job='{job_id}'] .wb-result")
+    link.wait_for(timeout=30000)
+    assert link.get_attribute("href").endswith(f"/workbench/jobs/{job_id}")
+    page.goto(f"{lab['url']}/workbench/jobs/{job_id}?token={TOKEN}")
+    page.wait_for_selector(".wb-job-page[data-state='succeeded'] .viewer[data-rendered='true']", timeout=60000)
+    text = page.inner_text("body")
+    assert re.search(r"created\s+\d{4}-\d\d-\d\d \d\d:\d\d", text) and "1 molecule(s) ok" in text
+    assert "placement" in text and '"num_conformers": 4' in text
+    page.screenshot(path=str(ARTIFACTS / "7-job-page.png"))
+    page.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import tornado.web
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 
 from workbench.contract.errors import JobNotFound, StoreError
@@ -192,6 +192,27 @@ class FileHandler(_Base):
         self.finish(path.read_bytes(), set_content_type=ctype)  # a PNG loads in an <img>
 
 
+class JobPageHandler(JupyterHandler):
+    """The job as a page a person reads (the sidebar's "result" link)."""
+
+    @tornado.web.authenticated
+    def get(self, job_id: str) -> None:
+        from urllib.parse import quote
+
+        from workbench.server.job_page import render
+
+        check_job_id(job_id)
+        with store_errors():
+            job = default_store().get(job_id)
+        record = url_path_join(self.base_url, API, "jobs", job_id)
+
+        def file_url(relative: str | None) -> str:
+            return record if relative is None else url_path_join(record, "files", quote(relative))
+
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(render(job, file_url, url_path_join(self.base_url, "workbench/static/")))
+
+
 class OpenAPIHandler(_Base):
     @tornado.web.authenticated
     def get(self) -> None:
@@ -222,3 +243,4 @@ def setup_handlers(web_app: Any) -> None:
     web_app.add_handlers(".*$", [(url_path_join(base, API) + pattern, handler) for pattern, handler in ROUTES])
     web_app.add_handlers(".*$", [(url_path_join(base, "workbench/static/(.*)"), AuthenticatedFileHandler,
                                   {"path": str(WIDGET_STATIC)})])
+    web_app.add_handlers(".*$", [(url_path_join(base, "workbench/jobs/([^/]+)"), JobPageHandler)])

@@ -125,7 +125,7 @@ class DevicesAndJobs extends Widget {
       const a = document.createElement('a');
       a.textContent = 'result';
       a.className = 'wb-result';
-      a.href = URLExt.join(ServerConnection.makeSettings().baseUrl, 'workbench/api/jobs', j.id);
+      a.href = URLExt.join(ServerConnection.makeSettings().baseUrl, 'workbench/jobs', j.id);  // a readable page
       a.target = '_blank';
       action.append(a);
     }

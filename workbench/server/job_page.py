@@ -1,0 +1,83 @@
+"""The job page the sidebar's "result" link opens: what ran, where and why there, when, the result's
+headline, and each file with a preview (PNG and GIF inline, SDF / PDB / mmCIF in 3D with the bundled
+3Dmol.js), instead of the record's raw JSON with Unix timestamps. Everything shown is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from workbench.presenters import summary, when
+
+STRUCTURES = {".sdf": "sdf", ".pdb": "pdb", ".cif": "cif"}
+IMAGES = (".png", ".gif", ".jpg", ".jpeg")
+
+STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 24px; color: #222; background: #fff; max-width: 1000px; }
+@media (prefers-color-scheme: dark) { body { color: #ddd; background: #1e1e1e; } a { color: #8ab4f8; } }
+table { border-collapse: collapse; } td, th { padding: 2px 10px 2px 0; text-align: left; vertical-align: top; }
+th { font-weight: 600; white-space: nowrap; } pre { white-space: pre-wrap; background: rgba(127,127,127,.12);
+padding: 8px; } .file { margin: 12px 0; } .viewer { width: 480px; height: 320px; position: relative;
+border: 1px solid rgba(127,127,127,.4); } img { max-width: 480px; } .failed { color: #c62828; }
+"""
+
+
+def render(job: Any, file_url: Any, static_url: str) -> str:
+    """The page for a stored job; `file_url(relative)` is the API URL of one of its files."""
+    esc = html.escape
+    started, finished = job.started, job.finished
+    took = f"{finished - started:.1f} s" if started and finished else "-"
+    rows = [("task", job.task), ("device", job.device), ("placement", getattr(job, "placement", "") or "-"),
+            ("state", job.state + (f": {job.reason}" if job.reason else "")),
+            ("created", when(job.created)), ("started", when(started)), ("finished", when(finished)),
+            ("took", took)]
+    table = "".join(f"<tr><th>{esc(k)}</th><td class='{'failed' if v.startswith('failed') else ''}'>"
+                    f"{esc(str(v))}</td></tr>" for k, v in rows)
+    headline = summary(job.result) if job.result is not None else ""
+    files, viewers = [], []
+    for name, path in sorted((job.files or {}).items()):
+        relative = Path(path).relative_to(job.folder).as_posix() if job.folder else Path(path).name
+        url = file_url(relative)
+        suffix = Path(path).suffix.lower()
+        block = (f"<div class='file'><a href='{esc(url)}' download>{esc(Path(path).name)}</a> "
+                 f"<small>({esc(name)})</small>")
+        if suffix in IMAGES:
+            block += f"<br><img src='{esc(url)}' alt='{esc(name)}'>"
+        elif suffix in STRUCTURES:
+            viewer_id = f"viewer{len(viewers)}"
+            block += f"<div class='viewer' id='{viewer_id}'></div>"
+            viewers.append((viewer_id, url, STRUCTURES[suffix]))
+        files.append(block + "</div>")
+    script = ""
+    if viewers:
+        calls = "\n".join(f"show({json.dumps(v)}, {json.dumps(u)}, {json.dumps(f)});" for v, u, f in viewers)
+        script = f"""<script type="module">
+import * as lib from {json.dumps(static_url + "3Dmol.es6-min.js")};
+const $3Dmol = lib.createViewer ? lib : (lib.default || window.$3Dmol);
+async function show(id, url, format) {{
+  const text = await (await fetch(url)).text();
+  const dark = matchMedia("(prefers-color-scheme: dark)").matches;
+  const viewer = $3Dmol.createViewer(document.getElementById(id), {{ backgroundColor: dark ? "#1e1e1e" : "white" }});
+  viewer.addModel(text, format);
+  viewer.setStyle({{}}, format === "sdf" ? {{ stick: {{ radius: 0.15 }} }} : {{ cartoon: {{ color: "spectrum" }} }});
+  viewer.zoomTo();
+  viewer.render();
+  document.getElementById(id).dataset.rendered = "true";
+}}
+{calls}
+</script>"""
+    request = json.dumps(job.request, indent=1, default=str)
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>workbench job {esc(job.id)}</title><style>{STYLE}</style></head>
+<body class="wb-job-page" data-state="{esc(job.state)}">
+<h2>{esc(job.task)} on {esc(job.device)} <small>{esc(job.id)}</small></h2>
+<table>{table}</table>
+{f"<h3>Result</h3><pre class='headline'>{esc(headline)}</pre>" if headline else ""}
+{"<h3>Files</h3>" + "".join(files) if files else ""}
+<h3>Request</h3><pre class='request'>{esc(request)}</pre>
+<p><a href="{esc(file_url(None))}">the record as JSON</a></p>
+{script}
+</body></html>"""
