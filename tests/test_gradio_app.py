@@ -42,8 +42,12 @@ def test_fold_tab_with_the_tiny_model(client):
 
 
 def test_grasp_tab(client):
-    summary, h5, gif = client.predict("box", 3, "franka", "auto", None, api_name="/grasp")
+    summary, h5, gif, scene = client.predict("box", 3, "franka", "auto", None, api_name="/grasp")
     assert summary.startswith("success ") and h5.endswith(".h5")
+    import trimesh
+
+    loaded = trimesh.load(scene)  # a glTF any 3D viewer reads: the object and 4 sticks per grasp
+    assert "object" in loaded.graph.nodes and len(loaded.geometry) == 1 + 3 * 4
 
 
 def test_grasp_learning_streams_its_training_curves(client):

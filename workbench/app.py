@@ -75,7 +75,7 @@ def fold(sequence: str, tiny: bool, device: str, progress: Any = gr.Progress()) 
 
 
 def grasp(obj: str, num: float, gripper: str, device: str, mesh: str | None = None,
-          progress: Any = gr.Progress()) -> tuple[str, str, str | None]:
+          progress: Any = gr.Progress()) -> tuple[str, str, str | None, str]:
     """The object is an uploaded mesh, a bundled name or a primitive: never a path on the server
     (which would tell a remote participant what files exist and load any mesh on the server)."""
     from workbench.tasks.grasping.objects import BUNDLED
@@ -89,7 +89,23 @@ def grasp(obj: str, num: float, gripper: str, device: str, mesh: str | None = No
     result = _follow(job, progress)
     summary = presenters.summary(result)
     image = result.files.get("trial_0_gif")
-    return summary, str(result.files["acronym"]), str(image) if image else None
+    return summary, str(result.files["acronym"]), str(image) if image else None, _grasp_scene(result)
+
+
+def _grasp_scene(result: Any) -> str:
+    """The object with every grasp as ACRONYM's Franka marker (green held, red failed), as GLB for Model3D."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+    import trimesh
+
+    from workbench.tasks.grasping.export import write_scene_glb
+
+    mesh = trimesh.load(result.files["mesh"], force="mesh")
+    poses = np.load(result.files["numpy"])["transforms"]
+    out = Path(tempfile.mkdtemp(prefix="workbench-gradio-")) / "grasps.glb"
+    return str(write_scene_glb(out, mesh, poses, [t.success for t in result.trials]))
 
 
 #: what one participant may ask of a shared server
@@ -209,8 +225,12 @@ def build_app() -> Any:
                     run_grasp = gr.Button("Sample and simulate", variant="primary")
             grasp_summary = gr.Textbox(label="outcome")
             h5 = gr.File(label="ACRONYM HDF5")
-            gif = gr.Image(label="trial 0", type="filepath")
-            run_grasp.click(grasp, [obj, n_grasps, gripper, grasp_device, mesh_upload], [grasp_summary, h5, gif],
+            with gr.Row():
+                scene3d = gr.Model3D(label="grasps in 3D (green held, red failed; ACRONYM's Franka marker)",
+                                     clear_color=(0.95, 0.95, 0.97, 1.0))
+                gif = gr.Image(label="trial 0", type="filepath")
+            run_grasp.click(grasp, [obj, n_grasps, gripper, grasp_device, mesh_upload],
+                            [grasp_summary, h5, gif, scene3d],
                             api_name="grasp",
                             concurrency_limit=cpu_slots, concurrency_id="cpu")
             with gr.Accordion("Learn grasps: simulate a dataset, train a model, compare", open=False):

@@ -91,3 +91,29 @@ def write_numpy(path: Path, poses: np.ndarray, trials: list[TrialOutcome]) -> Pa
              stage=np.array([t.stage for t in trials]), slip_mm=np.array([t.slip_mm for t in trials]),
              contacts=np.array([t.contacts for t in trials]), width=np.array([t.width for t in trials]))
     return path
+
+
+#: ACRONYM's Franka marker, as segments in the gripper frame (fingers at x = +-0.041 m, z 0.066-0.112 m)
+MARKER_SEGMENTS = (((-0.041, 0, 0.066), (-0.041, 0, 0.112)), ((0.041, 0, 0.066), (0.041, 0, 0.112)),
+                   ((-0.041, 0, 0.066), (0.041, 0, 0.066)), ((0, 0, 0), (0, 0, 0.066)))
+
+
+def write_scene_glb(path: Path, mesh: Any, poses: np.ndarray, success: list[bool]) -> Path:
+    """The object and one Franka marker per grasp (green held, red failed) as a glTF binary, for 3D
+    viewers without workbench (Gradio's Model3D, Blender, a browser)."""
+    import trimesh
+
+    scene = trimesh.Scene()
+    body = mesh.copy()
+    body.visual.face_colors = [200, 154, 77, 255]
+    scene.add_geometry(body, node_name="object")
+    for k, (pose, ok) in enumerate(zip(poses, success)):
+        colour = [26, 158, 58, 255] if ok else [208, 52, 44, 255]
+        for a, b in MARKER_SEGMENTS:
+            a_world = pose[:3, :3] @ np.asarray(a) + pose[:3, 3]
+            b_world = pose[:3, :3] @ np.asarray(b) + pose[:3, 3]
+            stick = trimesh.creation.cylinder(radius=0.0015, segment=np.stack([a_world, b_world]), sections=6)
+            stick.visual.face_colors = colour
+            scene.add_geometry(stick, node_name=f"grasp{k}")
+    path.write_bytes(scene.export(file_type="glb"))
+    return path
