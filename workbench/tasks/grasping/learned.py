@@ -29,14 +29,10 @@ SCALE = 10.0  #: metres to network units: 10 cm -> 1
 
 def surface_points(mesh: Any, count: int, seed: int) -> np.ndarray:
     """`count` area-weighted surface points (seeded), object frame, metres."""
-    rng = np.random.default_rng(seed)
-    area = mesh.area_faces
-    faces = rng.choice(len(area), size=count, p=area / area.sum())
-    tri = mesh.triangles[faces]
-    r1, r2 = rng.random((2, count))
-    flip = r1 + r2 > 1
-    r1[flip], r2[flip] = 1 - r1[flip], 1 - r2[flip]
-    return tri[:, 0] + r1[:, None] * (tri[:, 1] - tri[:, 0]) + r2[:, None] * (tri[:, 2] - tri[:, 0])
+    from workbench.tasks.grasping.sampler import sample_surface
+
+    points, _ = sample_surface(mesh, count, np.random.default_rng(seed))
+    return points
 
 
 def in_gripper_frame(points: np.ndarray, poses: np.ndarray) -> np.ndarray:

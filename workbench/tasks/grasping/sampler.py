@@ -59,7 +59,7 @@ def antipodal(obj: GraspObject, gripper: GripperSpec, n: int, seed: int, *, max_
     too_wide = 0
     batch = max(64, 4 * n)
     while len(out) < n and tries < max_tries:
-        points, faces = _sample_surface(mesh, batch, rng)
+        points, faces = sample_surface(mesh, batch, rng)
         normals = mesh.face_normals[faces]
         locations, ray_idx, tri_idx = mesh.ray.intersects_location(points - 1e-5 * normals, -normals,
                                                                     multiple_hits=True)
@@ -102,7 +102,7 @@ def antipodal(obj: GraspObject, gripper: GripperSpec, n: int, seed: int, *, max_
     return out
 
 
-def _sample_surface(mesh, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def sample_surface(mesh, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Area-weighted surface points with a seeded generator (trimesh's sampler takes a seed too,
     but drawing here keeps every random number on one generator)."""
     area = mesh.area_faces
