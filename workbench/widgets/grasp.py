@@ -32,6 +32,7 @@ class GraspWidget(JobWidget):
     summary = t.Unicode("").tag(sync=True)
     selected = t.Int(-1).tag(sync=True)
     trial_image = t.Unicode("").tag(sync=True)  #: data URI of the rendered trial (GIF)
+    files = t.Dict().tag(sync=True)  #: name -> path inside the job's folder (downloads through the server)
 
     def __init__(self, object: str = "box", **kwargs: Any):
         from workbench.tasks.grasping.gripper import GRIPPERS
@@ -59,7 +60,7 @@ class GraspWidget(JobWidget):
     def _submit(self) -> Any:
         from workbench import api
 
-        self.grasps, self.summary, self.trial_image, self.selected = [], "", "", -1
+        self.grasps, self.summary, self.trial_image, self.selected, self.files = [], "", "", -1, {}
         self._poses = {}
         self._load_mesh()
         if self.error:  # the object itself is invalid: say so before queueing anything
@@ -74,10 +75,17 @@ class GraspWidget(JobWidget):
         pose = [x for row in d["pose"] for x in row]
         self._poses[d["trial"]] = pose
         self.grasps = [*self.grasps, {"index": d["trial"], "pose": pose, "success": d["success"],
-                                      "stage": d["stage"]}]
+                                      "stage": d["stage"], "slip_mm": d.get("slip_mm")}]
 
     def _show(self, result: Any) -> None:
         self.summary = summary(result)
+        from pathlib import Path
+
+        from workbench.jobs.store import default_store
+
+        folder = default_store().jobs_dir / self.job_id
+        self.files = {Path(p).name: Path(p).relative_to(folder).as_posix() for k, p in result.files.items()
+                      if k in ("acronym", "numpy") and Path(p).is_relative_to(folder)}
 
     # ---- a click on a grasp: replay and render that trial, as a job -------------------------
     def _on_select(self, change: dict) -> None:

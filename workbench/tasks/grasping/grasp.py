@@ -220,6 +220,7 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
         ok = sum(x.success for x in outcomes.values())
         progress(Progress(done, total, f"trial {o.index + 1}: {'success' if o.success else 'failed at ' + o.stage}"
                           f" ({ok}/{done} so far)", {"trial": o.index, "success": o.success, "stage": o.stage,
+                                                     "slip_mm": o.slip_mm,
                                                      "pose": poses[o.index].round(5).tolist()}))
 
     workers = request.workers or os.cpu_count() or 1  # 0 is resolved where the job runs

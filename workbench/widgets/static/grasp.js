@@ -189,6 +189,49 @@ async function render({ model, el: root }) {
   num.onchange = () => { model.set("num_grasps", parseInt(num.value, 10) || 1); model.save_changes(); };
   run.onclick = () => { model.set("object", objectIn.value); model.save_changes(); model.send({ type: "run" }); };
   cancel.onclick = () => model.send({ type: "cancel" });
+  // the trials as a table: sortable by any column; a click on a row replays that trial, like a click in 3D
+  const tableBox = el("div", { class: "wb-trials", style: "max-height:220px;overflow:auto;margin-top:6px" });
+  const links = el("div", { class: "wb-files", style: "display:flex;gap:10px" });
+  root.append(links, tableBox);
+  let sortKey = "index", sortUp = true;
+  function drawTable() {
+    const rows = [...model.get("grasps")].sort((a, b) => {
+      const x = a[sortKey] ?? "", y = b[sortKey] ?? "";
+      return (x > y ? 1 : x < y ? -1 : 0) * (sortUp ? 1 : -1);
+    });
+    const table = el("table", { style: "border-collapse:collapse;font-size:12px" });
+    const head = el("tr");
+    for (const [key, label] of [["index", "trial"], ["success", "outcome"], ["stage", "failed at"],
+                                ["slip_mm", "slip (mm)"]]) {
+      const th = el("th", { style: "cursor:pointer;padding:0 8px;text-align:left" }, label + (sortKey === key ? (sortUp ? " ▲" : " ▼") : ""));
+      th.onclick = () => { sortUp = sortKey === key ? !sortUp : true; sortKey = key; drawTable(); };
+      head.append(th);
+    }
+    table.append(head);
+    for (const g of rows) {
+      const tr = el("tr", { "data-trial": String(g.index), style: "cursor:pointer" });
+      if (g.index === model.get("selected")) tr.style.outline = "2px solid var(--jp-brand-color1, #1976d2)";
+      const colour = `#${(STAGE_COLOURS[g.success ? "success" : g.stage] ?? 0xd0342c).toString(16).padStart(6, "0")}`;
+      for (const text of [String(g.index), g.success ? "held" : "failed", g.stage || "", g.slip_mm == null ? "" :
+                          Number(g.slip_mm).toFixed(1)]) {
+        tr.append(el("td", { style: `padding:0 8px;color:${colour}` }, text));
+      }
+      tr.onclick = () => { model.set("selected", g.index); model.save_changes(); };
+      table.append(tr);
+    }
+    tableBox.replaceChildren(table);
+  }
+  function drawLinks() {
+    const base = workbenchBaseUrl();  // libraries.js: downloads go through the server extension
+    links.replaceChildren(...(base === null ? [] : Object.entries(model.get("files")).map(([name, rel]) =>
+      el("a", { href: `${base.replace(/\/?$/, "/")}workbench/api/jobs/${model.get("job_id")}/files/${rel}`,
+                download: name, class: "wb-file" }, `Download ${name}`))));
+  }
+  model.on("change:grasps", drawTable);
+  model.on("change:selected", drawTable);
+  model.on("change:files", drawLinks);
+  drawTable();
+  drawLinks();
   model.on("change:mesh", drawMesh);
   model.on("change:grasps", drawGrasps);
   model.on("change:trial_image", () => { trial.src = model.get("trial_image"); });
