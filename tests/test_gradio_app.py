@@ -129,7 +129,10 @@ def test_understand_tab_with_an_uploaded_image(client, tmp_path):
 
     path = tmp_path / "red.png"
     Image.new("RGB", (40, 40), (200, 20, 20)).save(path)
-    answer = client.predict(handle_file(str(path)), "what is this ?", "janus", True, "cpu", api_name="/understand")
+    job = client.submit(handle_file(str(path)), "what is this ?", "janus", True, "cpu", api_name="/understand")
+    streamed = list(job)  # the answer grows token by token
+    answer = job.result()
+    assert len(streamed) >= 2 and all(answer.startswith(part.strip()) or not part for part in streamed[:-1])
     stored = wb.job(wb.jobs(task="vqa", limit=1)[0]["id"])  # the job the tab ran, reopened from the store
     assert stored.request["question"] == "what is this ?" and stored.request["model"] == "janus"
     assert stored.result.tokens >= 1 and answer == stored.result.text  # the tab shows the job's answer

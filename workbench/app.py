@@ -170,13 +170,19 @@ def text_to_image(prompt: str, steps: float, size: float, seed: float, tiny: boo
             json.dumps(result.images[0].recipe, indent=1))
 
 
-def understand(image: str | None, question: str, model: str, tiny: bool, device: str,
-               progress: Any = gr.Progress()) -> str:
+def understand(image: str | None, question: str, model: str, tiny: bool, device: str) -> Any:
+    """The answer streamed token by token as the job reports it, then the stored result's text."""
     if not image:
         raise gr.Error("Upload an image first.")
     task = "vqa" if (question or "").strip() else "caption"
     job = _submit(task, device, image=image, question=question or "", model=model or "smolvlm", tiny=bool(tiny))
-    return _follow(job, progress).text
+    for event in job.events():
+        if event.progress is not None and "text" in event.progress.data:
+            yield event.progress.data["text"]
+    try:
+        yield job.result(0).text
+    except WorkbenchError as exc:
+        raise _error(exc) from None
 
 
 def build_app() -> Any:
