@@ -9,8 +9,10 @@
     manifest.json              objects, files, success rates, devices, grasps/s
 
 One grasp job per object, dealt round-robin over the devices given (local devices, Ray
-nodes) and run as their slots allow; the manifest is rewritten after each object, so a run
-that stops (killed, cancelled) resumes where it stopped: finished objects are not redone.
+nodes) and run as their slots allow; the manifest is rewritten as objects finish (at most
+every `MANIFEST_EVERY_S`) and when the run ends, so a run that stops (killed, cancelled)
+resumes where it stopped: finished objects are not redone (a killed run redoes at most the
+objects of its last two seconds).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from typing import Any
 from workbench import api
 from workbench.contract.errors import InputError
 from workbench.tasks.grasping.objects import MESH_SUFFIXES
+
+#: how often, at most, the manifest is rewritten while a run goes on
+MANIFEST_EVERY_S = 2.0
 
 
 @dataclass
@@ -95,7 +100,7 @@ def make_grasp_dataset(objects: str, out: str | Path, *, grasps_per_object: int 
     manifest.update({"format": "acronym", "gripper": gripper, "sampler": sampler, "seed": seed,
                      "grasps_per_object": grasps_per_object, "friction": friction, "density": density})
     done = {o["name"]: o for o in manifest.get("objects", []) if o.get("grasps")}
-    todo = [m for m in meshes if m.stem not in done]
+    todo = [(index, m) for index, m in enumerate(meshes) if m.stem not in done]
     devices = devices or ["auto"]
     (folder / "grasps").mkdir(exist_ok=True)
     total, finished = len(meshes) * grasps_per_object, len(done) * grasps_per_object
@@ -103,16 +108,22 @@ def make_grasp_dataset(objects: str, out: str | Path, *, grasps_per_object: int 
         progress(finished, total, f"{len(done)} of {len(meshes)} objects already done")
     procedural = objects.startswith("procedural:")
     jobs = []
-    for k, mesh in enumerate(todo):
+    for k, (index, mesh) in enumerate(todo):
         # a procedural object is built from its spec where the job runs (a Ray node needs no file);
         # mesh files must be readable there (the same machine, or a shared file system)
-        spec = f"procedural:{seed}:{meshes.index(mesh)}" if procedural else str(mesh)
+        spec = f"procedural:{seed}:{index}" if procedural else str(mesh)
         request = dict(object=spec, num_grasps=grasps_per_object, friction=friction, density=density,
-                       gripper=gripper, sampler=sampler, seed=seed * 1_000_003 + meshes.index(mesh), render=(),
+                       gripper=gripper, sampler=sampler, seed=seed * 1_000_003 + index, render=(),
                        workers=workers)
         jobs.append((mesh, api.submit("grasp", device=devices[k % len(devices)], **request)))
     seconds: dict[str, float] = {}
     counts: dict[str, int] = {}
+
+    def save_manifest() -> None:
+        manifest["objects"] = [done[m.stem] for m in meshes if m.stem in done]
+        _write_manifest(folder, manifest)
+
+    written = time.monotonic()
     try:
         for mesh, job in jobs:
             try:
@@ -139,8 +150,9 @@ def make_grasp_dataset(objects: str, out: str | Path, *, grasps_per_object: int 
                                "grasps": f"grasps/{dest.name}",
                                "num_grasps": len(result.trials), "success_rate": round(result.success_rate, 4),
                                "device": job.device, "job": job.id}
-            manifest["objects"] = [done[m.stem] for m in meshes if m.stem in done]
-            _write_manifest(folder, manifest)
+            if time.monotonic() - written >= MANIFEST_EVERY_S:  # not per object: n rewrites of an n-entry file
+                save_manifest()
+                written = time.monotonic()
             finished += grasps_per_object
             if progress:
                 progress(finished, total, f"{mesh.stem}: {result.success_rate:.0%} of {len(result.trials)}")
@@ -148,8 +160,7 @@ def make_grasp_dataset(objects: str, out: str | Path, *, grasps_per_object: int 
         for _, job in jobs:
             if not job.done:
                 job.cancel("the dataset run stopped")
-        manifest["objects"] = [done[m.stem] for m in meshes if m.stem in done]
-        _write_manifest(folder, manifest)
+        save_manifest()
     good = [o for o in manifest["objects"] if o.get("grasps")]
     grasps = sum(o["num_grasps"] for o in good)
     rate = sum(o["success_rate"] * o["num_grasps"] for o in good) / grasps if grasps else 0.0
