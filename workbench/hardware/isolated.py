@@ -104,7 +104,6 @@ def _kill_workers() -> None:
         # an idle worker leaves on its own (its libraries release their semaphores; a killed one leaves
         # them to the resource tracker, which reports "leaked semaphore objects" on stderr)
         worker.close(grace=2.0)
-        worker.cancel = None
 
 
 class Worker:
