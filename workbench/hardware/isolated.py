@@ -1,4 +1,5 @@
-"""Worker processes owned by a device, for tasks that call native code (RDKit, MuJoCo).
+"""Worker processes owned by a device, for tasks that call native code (RDKit, MuJoCo) and, in
+the device's one model worker, tasks that load torch models.
 
 A native crash (a segfault in RDKit's embedding, MuJoCo on a degenerate mesh) would take down
 whatever process runs the task: the kernel, the CLI, a Gradio server shared by a class. A task
@@ -27,7 +28,7 @@ from workbench.contract.backend import Backend
 from workbench.contract.errors import Cancelled, DeviceLost, WorkbenchError
 from workbench.contract.task import TaskContext, TaskSpec
 from workbench.jobs.runner import error_from, error_outcome
-from workbench.tasks.pool import spawnable_main
+from workbench.tasks.pool import die_with_parent, spawnable_main
 
 #: how long a worker may take to stop after a cancel before it is killed
 STOP_GRACE_S = 30.0
@@ -39,13 +40,7 @@ class WorkerCrashed(WorkbenchError):
 
 def _serve(conn: Any, backend: Backend, device_id: str, parent: int, cancel: Any) -> None:
     """The worker's loop: run one task at a time, stream its events, send its outcome."""
-
-    def watch_parent() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch_parent, daemon=True).start()
+    die_with_parent(parent)
     conn.send(("ready",))
     while True:
         try:

@@ -26,10 +26,10 @@ _lock = Lock()
 PARENT_POLL_S = 0.5
 
 
-def _die_with_parent(parent: int) -> None:
-    """In each pool worker: exit when the parent is gone (killed with -9 it cannot stop its pool, and
-    the workers would wait for work forever). Polled rather than PR_SET_PDEATHSIG, which fires when
-    the *thread* that started the worker ends, not the process."""
+def die_with_parent(parent: int) -> None:
+    """In each pool worker and each device worker: exit when the parent is gone (killed with -9 it
+    cannot stop its workers, and they would wait for work forever). Polled rather than
+    PR_SET_PDEATHSIG, which fires when the *thread* that started the worker ends, not the process."""
 
     def watch() -> None:
         while True:
@@ -65,7 +65,7 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
         pool = _pools.get(workers)
         if pool is None:
             pool = _pools[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                                         initializer=_die_with_parent, initargs=(os.getpid(),))
+                                                         initializer=die_with_parent, initargs=(os.getpid(),))
         return pool
 
 
