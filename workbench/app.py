@@ -310,21 +310,18 @@ def _status() -> tuple[list[list[str]], list[list[str]]]:
 
 
 def _cancel(job_id: str) -> str:
-    from workbench import api
+    """What `workbench jobs cancel` does: flag the job in the store; its runner, in any process, stops it."""
+    from workbench.jobs.store import default_store
 
     job_id = (job_id or "").strip()
     if not job_id:
         return "Give the id of a job (first column)."
+    store = default_store()
     try:
-        job = api.job(job_id)
+        requested = store.request_cancel(job_id)
     except WorkbenchError:  # not the store's own sentence: it names a folder of the server
         return f"No job with id {job_id[:40]!r}."
-    if job.state in ("succeeded", "failed", "cancelled"):
-        return f"job {job_id} already {job.state}"
-    from workbench.jobs.store import default_store
-
-    default_store().request_cancel(job_id)
-    return f"cancel requested for {job_id}"
+    return f"cancel requested for {job_id}" if requested else f"job {job_id} already {store.row(job_id)['state']}"
 
 
 def port_free(host: str, port: int) -> bool:
