@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import platformdirs
@@ -27,3 +28,12 @@ def is_file(path: str | Path) -> bool:
         return Path(path).is_file()
     except (OSError, ValueError):
         return False
+
+
+def kept_layout(files: Iterable[Path]) -> dict[Path, Path]:
+    """Where each of a result's files goes in a folder that receives them all: its own name, or
+    `<subfolder>/<name>` when it sits in a subfolder beside the other files (a grasp file's
+    `meshes/` stays where its `object/file` points). Used by the store and by `--out`."""
+    files = list(files)
+    folders = {f.parent for f in files}
+    return {f: Path(f.parent.name, f.name) if f.parent.parent in folders else Path(f.name) for f in files}

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from workbench import presenters
 from workbench.contract.errors import Cancelled, JobFailed, WorkbenchError
 from workbench.jobs.codec import to_jsonable
+from workbench.paths import kept_layout
 
 
 class UsageError(Exception):
@@ -115,14 +116,22 @@ def _copy_out(files: dict[str, Path], out: Path) -> list[Path]:
         return [out]
     out.mkdir(parents=True, exist_ok=True)
     copied = []
-    folders = {src.parent for src in files.values()}
+    layout = kept_layout(files.values())
     for src in files.values():
-        # a file in a subfolder beside the others keeps it (a grasp file's meshes/ is where it says)
-        dest = out / src.parent.name / src.name if src.parent.parent in folders else out / src.name
+        dest = out / layout[src]
         dest.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree(src, dest, dirs_exist_ok=True) if src.is_dir() else shutil.copy2(src, dest))
         copied.append(dest)
     return copied
+
+
+def _progress_bar(a: argparse.Namespace, **options: Any) -> Any:
+    """A tqdm bar on stderr: off with --quiet, and off when stderr is no terminal unless
+    WORKBENCH_PROGRESS=1."""
+    from tqdm import tqdm
+
+    return tqdm(file=sys.stderr, disable=a.quiet or not sys.stderr.isatty()
+                and os.environ.get("WORKBENCH_PROGRESS") != "1", **options)
 
 
 def cmd_run(a: argparse.Namespace) -> int:
@@ -138,9 +147,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     job = api.submit(spec, request, device=a.device)
     print(f"job {job.id}: {spec.name} on {job.device}" + (f" ({job.placement})" if job.placement else ""),
           file=sys.stderr)
-    bar = tqdm(total=100, unit="%", file=sys.stderr, disable=a.quiet or not sys.stderr.isatty()
-               and os.environ.get("WORKBENCH_PROGRESS") != "1",
-               bar_format="{l_bar}{bar}| {elapsed} {postfix}")
+    bar = _progress_bar(a, total=100, unit="%", bar_format="{l_bar}{bar}| {elapsed} {postfix}")
     try:
         for ev in job.events():
             if ev.progress is not None:
@@ -183,12 +190,9 @@ def cmd_run(a: argparse.Namespace) -> int:
 # ---- grasp datasets -----------------------------------------------------------------------
 
 def cmd_grasp_dataset(a: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from workbench.datasets import make_grasp_dataset
 
-    bar = tqdm(total=0, unit="grasp", file=sys.stderr, disable=a.quiet or not sys.stderr.isatty()
-               and os.environ.get("WORKBENCH_PROGRESS") != "1")
+    bar = _progress_bar(a, total=0, unit="grasp")
 
     def progress(done: int, total: int, message: str) -> None:
         bar.total, bar.n = total, done

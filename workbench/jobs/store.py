@@ -32,7 +32,7 @@ from typing import Any
 
 from workbench.contract.errors import JobNotFound, StoreError
 from workbench.jobs.codec import decode_named, result_files, to_jsonable, type_name, with_files
-from workbench.paths import home
+from workbench.paths import home, kept_layout
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -286,14 +286,11 @@ class ResultStore:
                 if (final / "files").exists():  # a retried save of the same id replaces the old files
                     shutil.rmtree(final / "files")
                 (final / "files").mkdir()
-            folders = {src.parent for src in src_files.values()}
+            layout = kept_layout(src_files.values())
             for name, src in src_files.items():
                 if not src.exists():
                     raise StoreError(f"result file {name!r} ({src}) does not exist")
-                # a file in a subfolder beside the other files keeps it (a grasp file's meshes/ is found
-                # from the file's own folder, as ACRONYM's loader expects)
-                nested = src.parent.parent in folders
-                dest = final / "files" / (f"{src.parent.name}/{src.name}" if nested else src.name)
+                dest = final / "files" / layout[src]
                 dest.parent.mkdir(exist_ok=True)
                 if dest.exists():
                     dest = final / "files" / f"{name}-{src.name}"
