@@ -70,9 +70,12 @@ class MoleculeWidget(JobWidget):
         self.summary = [{"name": p.name, "chains": ",".join(p.chains), "length": sum(p.lengths),
                          "mean_plddt": round(p.mean_plddt, 1), "ptm": round(p.ptm, 3)} for p in result.proteins]
         self.conformers = []
-        png = result.files.get(f"{key}.pae")
-        self.pae_png = ("data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()) if png else ""
-        plot = result.files.get(f"{key}.plddt")
-        self.plddt_png = ("data:image/png;base64," + base64.b64encode(plot.read_bytes()).decode()) if plot else ""
+        self.pae_png = _png_uri(result.files.get(f"{key}.pae"))
+        self.plddt_png = _png_uri(result.files.get(f"{key}.plddt"))
         self.downloads = {f"{key}.pdb": pdb, f"{key}.cif": result.files[f"{key}.cif"].read_text()}
         self.structure_format, self.structure = "pdb", pdb
+
+
+def _png_uri(path: Any) -> str:
+    """A PNG file as a data URI ("" when the task wrote none)."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode() if path else ""

@@ -102,8 +102,7 @@ function render({ model, el: root }) {
     copy.onclick = () => navigator.clipboard?.writeText(JSON.stringify(newest.recipe, null, 1));
   }
   function galleryHref(g) {
-    const base = workbenchBaseUrl();  // libraries.js; the PNG (with its recipe) from the store
-    return base === null ? g.src : `${base.replace(/\/?$/, "/")}workbench/api/jobs/${g.job}/files/${g.file}`;
+    return workbenchFileUrl(g.job, g.file) ?? g.src;  // libraries.js; the PNG (with its recipe) from the store
   }
   function status_() {
     const state = model.get("state");

@@ -222,10 +222,10 @@ async function render({ model, el: root }) {
     tableBox.replaceChildren(table);
   }
   function drawLinks() {
-    const base = workbenchBaseUrl();  // libraries.js: downloads go through the server extension
-    links.replaceChildren(...(base === null ? [] : Object.entries(model.get("files")).map(([name, rel]) =>
-      el("a", { href: `${base.replace(/\/?$/, "/")}workbench/api/jobs/${model.get("job_id")}/files/${rel}`,
-                download: name, class: "wb-file" }, `Download ${name}`))));
+    // libraries.js: downloads go through the server extension (none without one)
+    links.replaceChildren(...(workbenchBaseUrl() === null ? [] : Object.entries(model.get("files")).map(([name, rel]) =>
+      el("a", { href: workbenchFileUrl(model.get("job_id"), rel), download: name, class: "wb-file" },
+         `Download ${name}`))));
   }
   model.on("change:grasps", drawTable);
   model.on("change:selected", drawTable);

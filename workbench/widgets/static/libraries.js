@@ -10,6 +10,12 @@ function workbenchBaseUrl() {
   return null;
 }
 
+// a job's file through the server extension's REST route; null where there is no JupyterLab server
+function workbenchFileUrl(job, relative) {
+  const base = workbenchBaseUrl();
+  return base === null ? null : `${base.replace(/\/?$/, "/")}workbench/api/jobs/${job}/files/${relative}`;
+}
+
 function libraryFromKernel(model, name) {
   return new Promise((resolve, reject) => {
     const onMessage = (msg) => {
