@@ -22,6 +22,7 @@ CONTACT = 'solref="0.01 1"'
 #: procedural objects shipped with the package: name -> primitive spec
 BUNDLED = {
     "ring": "mesh:ring",  #: a concave object (annulus), collided through its convex decomposition
+    "mug": "mesh:mug",  #: a mug (opening along +z, handle along +x), collided through its own convex parts
     "box": "box:0.05,0.05,0.1",
     "can": "cylinder:0.033,0.12",
     "ball": "sphere:0.035",
@@ -223,8 +224,12 @@ def make_object(spec: str, *, mass: float | None = None, density: float = 500.0,
     check_spec(spec)
     source = spec
     spec = BUNDLED.get(spec, spec)
+    parts: list[trimesh.Trimesh] | None = None
     if spec == "mesh:ring":
         mesh = trimesh.creation.annulus(r_min=0.025, r_max=0.04, height=0.06, sections=32)
+        kind, size, name = "mesh", (), source
+    elif spec == "mesh:mug":
+        mesh, parts = mug()
         kind, size, name = "mesh", (), source
     elif spec.startswith("procedural:"):
         from workbench.tasks.grasping.procedural import procedural_object
@@ -239,13 +244,50 @@ def make_object(spec: str, *, mass: float | None = None, density: float = 500.0,
         path = Path(spec)
         mesh = load_mesh(path, scale)
         kind, size, name = "mesh", (), path.stem
-    mesh.apply_translation(-mesh.center_mass)
+    shift = -mesh.center_mass
+    mesh.apply_translation(shift)
     m = mass if mass is not None else float(mesh.volume * density)
     obj = GraspObject(name, mesh, kind, size, m, friction, source, scale)
-    if kind == "mesh":
+    if parts is not None:  # an object that knows its own convex pieces
+        obj.parts = [p.copy().apply_translation(shift) for p in parts]
+        obj.notes = []
+    elif kind == "mesh":
         obj.parts, note = convex_parts(mesh)
         obj.notes = [note] if note else []
     return obj
+
+
+def mug(radius: float = 0.032, height: float = 0.09, wall: float = 0.005, bottom: float = 0.006,
+        segments: int = 20) -> tuple[trimesh.Trimesh, list[trimesh.Trimesh]]:
+    """A mug (opening along +z, handle along +x, metres) as one watertight mesh for sampling and
+    widths, plus the convex pieces it is built from for collision (a bottom disc, `segments` wall
+    staves, a handle of three bars): exact pieces, so no decomposition is needed.
+    """
+    z0 = -height / 2
+    parts = [trimesh.creation.cylinder(radius=radius, height=bottom, sections=segments,
+                                       transform=trimesh.transformations.translation_matrix((0, 0, z0 + bottom / 2)))]
+    stave = 2 * np.pi * (radius - wall / 2) / segments * 1.08  # a little overlap: no gaps between staves
+    wall_height = height - bottom
+    for k in range(segments):
+        angle = 2 * np.pi * k / segments
+        box = trimesh.creation.box(extents=(wall, stave, wall_height))
+        box.apply_transform(trimesh.transformations.rotation_matrix(angle, (0, 0, 1)))
+        box.apply_translation(((radius - wall / 2) * np.cos(angle), (radius - wall / 2) * np.sin(angle),
+                               z0 + bottom + wall_height / 2))
+        parts.append(box)
+    reach, bar, span = 0.024, 0.008, 0.05  # the handle sticks out `reach` beyond the wall
+    for zc in (span / 2, -span / 2):
+        parts.append(trimesh.creation.box(extents=(reach + wall, bar, bar),
+                                          transform=trimesh.transformations.translation_matrix(
+                                              (radius - wall / 2 + (reach + wall) / 2, 0, zc))))
+    upright = trimesh.transformations.translation_matrix((radius + reach - bar / 2, 0, 0))
+    parts.append(trimesh.creation.box(extents=(bar, bar, span + bar), transform=upright))
+    outer = trimesh.creation.cylinder(radius=radius, height=height, sections=48)
+    inner = trimesh.creation.cylinder(radius=radius - wall, height=height, sections=48,
+                                      transform=trimesh.transformations.translation_matrix((0, 0, bottom)))
+    body = trimesh.boolean.difference([outer, inner])
+    mesh = trimesh.boolean.union([body, *parts[-3:]])
+    return mesh, parts
 
 
 def width_along(obj: GraspObject, center: np.ndarray, axis: np.ndarray, reach: float = 0.1) -> float:

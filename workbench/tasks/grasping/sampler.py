@@ -48,7 +48,10 @@ def frame(center: np.ndarray, closing: np.ndarray, approach: np.ndarray, gripper
 
 
 def antipodal(obj: GraspObject, gripper: GripperSpec, n: int, seed: int, *, max_tries: int | None = None,
-              collision_free=None) -> list[Candidate]:
+              collision_free=None, across: bool = False) -> list[Candidate]:
+    """`n` antipodal candidates. With `across`, the opposite contact is where the line leaves the
+    object for good, not where it first comes out: the hand closes around the whole object (a mug
+    across its body, not pinching its wall)."""
     rng = np.random.default_rng(seed)
     mesh = obj.mesh
     mu = obj.friction
@@ -74,7 +77,8 @@ def antipodal(obj: GraspObject, gripper: GripperSpec, n: int, seed: int, *, max_
             far = hits[d > 1e-4]
             if not len(far):
                 continue
-            j = far[np.argmin(np.linalg.norm(locations[far] - points[i], axis=1))]
+            distances = np.linalg.norm(locations[far] - points[i], axis=1)
+            j = far[np.argmax(distances) if across else np.argmin(distances)]
             p, q = points[i], locations[j]
             line = q - p
             width = float(np.linalg.norm(line))

@@ -1,0 +1,234 @@
+"""The place task: an instruction about a tabletop scene, planned and carried out in MuJoCo,
+then judged with the benchmark's position and rotation metrics.
+
+Pipeline, top to bottom: check the request (scene readable, instruction parsed into a goal the
+scene can hold: refused in one sentence otherwise) -> build the world and let it settle ->
+plan (target pose, grasp, regrasp) -> execute stage by stage (progress per stage, cancel
+between stages) -> judge -> files: the scene before (JSON + MJCF), the scene after (JSON),
+a GIF of the whole task and a PNG of the end, and the record of the task as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.contract import Progress, Requirements, TaskContext
+from workbench.contract.errors import InputError
+
+#: failure causes, in the order a task can meet them
+CAUSES = ("parser", "unreachable", "grasp failed", "dropped", "fell over", "missed")
+
+
+@dataclass(frozen=True)
+class PlaceRequest:
+    #: e.g. "put the mug upright to the left of the box"; the parsed goal is shown before anything moves
+    instruction: str = "put the can left of the box"
+    #: default (the bundled tabletop: box, can, ball, bar, mug), procedural:SEED, or a scene .json file
+    scene: str = "default"
+    seed: int = 0  #: grasp sampling
+    gripper: str = "franka"
+    render: bool = True  #: a GIF of the task and a PNG of the end (needs offscreen GL)
+    rotation_tolerance: float = 20.0  #: degrees the up axis may be off the goal
+    parser: str = "rules"  #: rules (offline templates)
+
+    def __post_init__(self) -> None:
+        from workbench.tasks.grasping.gripper import GRIPPERS
+
+        if self.gripper not in GRIPPERS:
+            raise InputError(f"Unknown gripper {self.gripper!r}; choose from {', '.join(GRIPPERS)}.")
+        if self.parser != "rules":
+            raise InputError(f"Unknown parser {self.parser!r}: the offline parser is 'rules'.")
+        if not 1 <= self.rotation_tolerance <= 90:
+            raise InputError("rotation_tolerance must be between 1 and 90 degrees.")
+        self.goal()  # refuse a bad scene or instruction before any job starts
+
+    def load(self):
+        from workbench.tasks.rearrange.scene import load_scene
+
+        return load_scene(self.scene)
+
+    def goal(self, scene=None):
+        from workbench.tasks.rearrange.instruction import parse
+
+        return parse(self.instruction, scene or self.load())
+
+
+@dataclass
+class PlaceResult:
+    instruction: str
+    goal: dict[str, Any]  #: object, relations, rotation, track and the constraints as sentences
+    track: str  #: position | rotation | 6dof
+    success: bool
+    position_success: bool | None
+    rotation_success: bool | None
+    cause: str  #: '' on success, else one of CAUSES
+    reason: str
+    relations: list[dict[str, Any]]
+    rotation_error: float  #: degrees
+    moves: int  #: 1, or 2 with a regrasp, 0 when unreachable
+    target_pose: list[list[float]] | None  #: the object's planned pose, 4x4
+    final_poses: dict[str, list[list[float]]]  #: every object's pose at the end, 4x4
+    disturbed: list[str]  #: other objects pushed more than 2 cm
+    files: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def requirements(request: PlaceRequest) -> Requirements:
+    return Requirements(kinds=("cpu",))  # MuJoCo steps on CPU cores
+
+
+def work(request: PlaceRequest) -> float:
+    return 1.0
+
+
+def _pose_list(pose: np.ndarray) -> list[list[float]]:
+    return np.round(pose, 5).tolist()
+
+
+def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
+    from workbench.tasks.grasping.gripper import get_gripper
+    from workbench.tasks.rearrange.evaluate import Tolerances, judge
+    from workbench.tasks.rearrange.execute import STAGES, execute, finish
+    from workbench.tasks.rearrange.plan import Planner, Unreachable
+    from workbench.tasks.rearrange.world import TableWorld
+
+    scene = request.load()
+    goal = request.goal(scene)
+    out = ctx.workdir
+    files = scene.save(out, "scene")
+    ctx.progress(Progress(0, None, "goal: " + "; ".join(goal.constraints()), {"goal": goal.to_json()}))
+    world = TableWorld(scene, get_gripper(request.gripper))
+    world.settle(0.5)
+    before = world.poses()
+    planner = Planner(scene, world, world.gripper, request.seed)
+    frames: list[np.ndarray] = []
+    recorder = Recorder(world, frames) if request.render else None
+    if recorder is not None:
+        recorder.start()
+    notes: list[str] = []
+    try:
+        plan = planner.plan(goal)
+    except Unreachable as exc:
+        plan, cause, reason = None, "unreachable", str(exc)
+    moves = 0
+    target = plan.target if plan is not None else None
+    if plan is not None:
+        ctx.progress(Progress(0, None, f"plan: {len(plan.moves)} move(s)"
+                              + (" (a regrasp: put down once in between)" if plan.regrasp else "")
+                              + f", target at ({plan.target[0, 3]:.3f}, {plan.target[1, 3]:.3f}) m",
+                              {"target": _pose_list(plan.target)}))
+        cause, reason = "", ""
+        while True:
+            total = (moves + len(plan.moves)) * len(STAGES) + 1
+
+            def stage(name: str, move: int = moves, total: int = total) -> None:
+                ctx.check_cancelled()  # cancel lands between stages
+                done = move * len(STAGES) + STAGES.index(name)
+                ctx.progress(Progress(done, total, f"move {move + 1}: {name}", {"stage": name, "move": move}))
+
+            executed = execute(world, plan.moves[0], stage)
+            if not executed.ok:
+                cause = "grasp failed" if executed.stage in ("grasp", "lift") else "dropped"
+                reason = executed.reason
+                break
+            moves += 1
+            if len(plan.moves) == 1 or moves >= 3:
+                break
+            try:  # the object was put down to be taken another way: plan again from where it lies
+                plan = planner.plan(goal)
+                target = plan.target
+            except Unreachable as exc:
+                plan, cause, reason = None, "unreachable", f"after putting it down once, {exc}"
+                break
+        ctx.check_cancelled()
+        ctx.progress(Progress(total - 1, total, "settle", {"stage": "settle"}))
+        finish(world)
+    after = world.poses()
+    verdict = judge(goal, scene, before, after, Tolerances(rotation_tolerance=request.rotation_tolerance))
+    if not cause and not verdict.success:
+        from workbench.tasks.rearrange.plan import angle
+
+        tipped = target is not None and angle(after[goal.object][:3, :3], target[:3, :3]) > request.rotation_tolerance
+        cause = "fell over" if tipped else "missed"
+        failed = [r for r in verdict.relations if not r["held"]]
+        reason = (f"the {goal.object} ended turned {angle(after[goal.object][:3, :3], target[:3, :3]):.0f} "
+                  "degrees from where it was put" if tipped else
+                  "not held: " + ", ".join(f"{r['kind']} {' and '.join(r['anchors'])}".strip() for r in failed)
+                  if failed else f"rotation {verdict.rotation_error:.0f} degrees off the goal")
+    if recorder is not None:
+        notes += recorder.finish(out, files)
+    after_file = out / "scene_after.json"
+    from workbench.tasks.rearrange.scene import quat_of
+
+    state = scene.to_json()
+    for entry in state["objects"]:
+        pose = after[entry["name"]]
+        entry["x"], entry["y"] = round(float(pose[0, 3]), 5), round(float(pose[1, 3]), 5)
+        entry["quat"] = [round(v, 6) for v in quat_of(pose[:3, :3])]
+    after_file.write_text(json.dumps(state, indent=2))
+    files["scene_after"] = after_file
+    result = PlaceResult(
+        request.instruction, goal.to_json(), goal.track, verdict.success and not cause, verdict.position,
+        verdict.rotation, cause, reason, verdict.relations, verdict.rotation_error, moves,
+        _pose_list(target) if target is not None else None, {n: _pose_list(p) for n, p in after.items()},
+        verdict.moved, files, notes)
+    record = out / "task.json"
+    record.write_text(json.dumps({k: v for k, v in asdict(result).items() if k != "files"}, indent=2))
+    result.files["record"] = record
+    return result
+
+
+class Recorder:
+    """Frames of the task from where the person stands (in front of the table), then a GIF and a PNG."""
+
+    def __init__(self, world, frames: list[np.ndarray], fps: int = 12, size: tuple[int, int] = (400, 300)):
+        self.world, self.frames, self.fps, self.size = world, frames, fps, size
+        self.renderer = None
+        self.error = ""
+
+    def start(self) -> None:
+        import os
+
+        import mujoco
+
+        from workbench.tasks.rearrange.world import TIMESTEP
+
+        if not os.environ.get("MUJOCO_GL") and not os.environ.get("DISPLAY"):
+            self.error = "no offscreen GL back-end: set MUJOCO_GL=egl before mujoco is imported"
+            return
+        try:
+            self.renderer = mujoco.Renderer(self.world.model, height=self.size[1], width=self.size[0])
+        except Exception as exc:  # no GL here: say so, keep the results
+            self.error = f"{type(exc).__name__}: {exc}"
+            return
+        cam = mujoco.MjvCamera()
+        cam.type = mujoco.mjtCamera.mjCAMERA_FREE
+        cam.lookat[:] = (0.0, 0.0, 0.06)
+        cam.distance, cam.azimuth, cam.elevation = 1.0, 90.0, -32.0
+        self.camera = cam
+        self.world.frame_every = max(1, int(round(1.0 / (self.fps * TIMESTEP))))
+        self.world.on_frame = self.grab
+        self.grab()
+
+    def grab(self) -> None:
+        self.renderer.update_scene(self.world.data, camera=self.camera)
+        self.frames.append(self.renderer.render().copy())
+
+    def finish(self, out: Path, files: dict[str, Path]) -> list[str]:
+        if self.renderer is None:
+            return [f"The task was not rendered ({self.error or 'nothing was executed'})."] if self.error else []
+        import imageio.v3 as iio
+
+        self.grab()
+        self.world.on_frame = None
+        self.renderer.close()
+        files["png"] = out / "result.png"
+        iio.imwrite(files["png"], self.frames[-1])
+        files["gif"] = out / "task.gif"
+        iio.imwrite(files["gif"], np.stack(self.frames[::2]), duration=int(2000 / self.fps), loop=0)
+        return []

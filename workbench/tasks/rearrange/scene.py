@@ -1,0 +1,251 @@
+"""Tabletop scenes: objects at poses on a table, saved as a JSON description plus MJCF.
+
+Frame (what the instructions' words mean): the table top is z = 0 with its centre at the
+origin; a person stands in front of the table looking along +y. So "left" is -x, "right" +x,
+"behind" +y (farther from the person), "in front of" -y, "up" +z. The camera of the pictures
+stands where that person stands.
+
+Each object keeps the semantic axes of its own frame: `up` (+z for every bundled object: the
+mug's opening, the can's and the box's long axis) and, for the mug, `handle` (+x). A sphere
+has no up. A scene is described by names, object specs (anything `workbench run grasp`
+takes: a bundled name, a primitive, a mesh file), x, y and an orientation; the height is
+computed so the object rests on the table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from workbench.contract.errors import InputError
+from workbench.paths import is_file
+
+#: table top half sizes (x, y), m
+TABLE = (0.5, 0.4)
+
+#: semantic axes of the bundled objects, in the object's own frame
+AXES: dict[str, dict[str, tuple[float, float, float]]] = {
+    "mug": {"up": (0, 0, 1), "handle": (1, 0, 0)},
+    "ball": {},
+}
+DEFAULT_AXES = {"up": (0.0, 0.0, 1.0)}
+
+#: what a person may call each bundled object (aliases resolve to the scene's name)
+ALIASES = {"box": ("cube", "block"), "can": ("cylinder", "tin"), "ball": ("sphere",), "bar": ("stick", "rod"),
+           "mug": ("cup",), "ring": ("annulus",)}
+
+
+def quat_of(r: np.ndarray) -> tuple[float, float, float, float]:
+    from scipy.spatial.transform import Rotation
+
+    x, y, z, w = Rotation.from_matrix(r).as_quat()
+    return (float(w), float(x), float(y), float(z))
+
+
+def matrix_of(quat: tuple[float, ...]) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    w, x, y, z = quat
+    return Rotation.from_quat((x, y, z, w)).as_matrix()
+
+
+@dataclass
+class Placed:
+    """One object of a scene."""
+
+    name: str  #: what instructions call it (unique in the scene)
+    object: str  #: a grasp object spec: bundled name, box:X,Y,Z, cylinder:R,H, sphere:R, or a mesh file
+    x: float
+    y: float
+    quat: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)  #: orientation (w, x, y, z)
+    up: tuple[float, float, float] | None = None  #: the object's up axis in its frame (None: from its kind)
+    handle: tuple[float, float, float] | None = None  #: its handle axis, if it has one
+    colour: tuple[float, float, float] = (0.8, 0.6, 0.3)
+
+    def axes(self) -> dict[str, np.ndarray]:
+        """Semantic axes in the object's frame: 'up' (absent for a sphere) and maybe 'handle'."""
+        kind = self.object if self.object in AXES else ("ball" if self.object.startswith("sphere:") else "")
+        axes = dict(AXES.get(kind, DEFAULT_AXES))
+        if self.up is not None:
+            axes["up"] = self.up
+        if self.handle is not None:
+            axes["handle"] = self.handle
+        return {k: np.asarray(v, dtype=float) / np.linalg.norm(v) for k, v in axes.items()}
+
+    def words(self) -> tuple[str, ...]:
+        """Names an instruction may use for it: its name, then its kind's aliases when unambiguous."""
+        return (self.name, *ALIASES.get(self.object, ()))
+
+
+@dataclass
+class Scene:
+    objects: list[Placed]
+    friction: float = 1.0
+    density: float = 500.0
+    source: str = "default"
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        from workbench.tasks.grasping.objects import check_spec
+
+        if not self.objects:
+            raise InputError("The scene holds no objects.")
+        names = [p.name for p in self.objects]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InputError(f"The scene names {', '.join(twice)} more than once; give each object its own name.")
+        for p in self.objects:
+            check_spec(p.object)
+            if not (abs(p.x) <= TABLE[0] and abs(p.y) <= TABLE[1]):
+                raise InputError(f"{p.name} at ({p.x:.3f}, {p.y:.3f}) m is off the table "
+                                 f"(x within +-{TABLE[0]}, y within +-{TABLE[1]}).")
+            if len(p.quat) != 4 or not np.isfinite(p.quat).all() or np.linalg.norm(p.quat) < 1e-6:
+                raise InputError(f"{p.name}: quat must be four finite numbers (w, x, y, z), not all zero.")
+            p.quat = tuple(float(v) for v in np.asarray(p.quat) / np.linalg.norm(p.quat))
+
+    def names(self) -> list[str]:
+        return [p.name for p in self.objects]
+
+    def get(self, name: str) -> Placed:
+        for p in self.objects:
+            if p.name == name:
+                return p
+        raise InputError(f"No {name!r} in the scene; it holds {', '.join(self.names())}.")
+
+    @cached_property
+    def grasp_objects(self) -> dict[str, object]:
+        """Each object's mesh and collision pieces (a `GraspObject`, centred on its centre of mass)."""
+        from workbench.tasks.grasping.objects import make_object
+
+        return {p.name: make_object(p.object, density=self.density, friction=self.friction) for p in self.objects}
+
+    def resting_pose(self, name: str) -> np.ndarray:
+        """The 4x4 pose of `name` at its x, y and orientation, its lowest point on the table."""
+        p = self.get(name)
+        r = matrix_of(p.quat)
+        verts = self.grasp_objects[name].mesh.vertices @ r.T
+        pose = np.eye(4)
+        pose[:3, :3] = r
+        pose[:3, 3] = (p.x, p.y, -verts[:, 2].min() + 1e-4)
+        return pose
+
+    # ---- files -------------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {"format": "workbench-scene/1", "frame": "table top z=0; +x right, +y away from the viewer (behind)",
+                "friction": self.friction, "density": self.density,
+                "objects": [{k: v for k, v in asdict(p).items() if v is not None} for p in self.objects]}
+
+    def save(self, folder: Path, stem: str = "scene") -> dict[str, Path]:
+        """`scene.json` (reloadable) and `scene.xml` (the MuJoCo world: table, objects, gripper)."""
+        from workbench.tasks.grasping.gripper import get_gripper
+        from workbench.tasks.rearrange.world import world_xml
+
+        folder.mkdir(parents=True, exist_ok=True)
+        description = folder / f"{stem}.json"
+        description.write_text(json.dumps(self.to_json(), indent=2))
+        mjcf = folder / f"{stem}.xml"
+        mjcf.write_text(world_xml(self, get_gripper("franka")))
+        return {"scene": description, "mjcf": mjcf}
+
+
+def _placed(entry: dict, where: str) -> Placed:
+    known = set(Placed.__dataclass_fields__)
+    unknown = set(entry) - known
+    if unknown:
+        raise InputError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; an object has "
+                         f"{', '.join(sorted(known))}.")
+    try:
+        return Placed(**{k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()})
+    except TypeError as exc:
+        raise InputError(f"{where}: {exc}") from None
+
+
+def load_scene(spec: str = "") -> Scene:
+    """A scene from `spec`: '' or 'default' (the bundled tabletop), 'procedural:SEED', or a JSON file."""
+    if spec in ("", "default"):
+        return default_scene()
+    if spec.startswith("procedural:"):
+        try:
+            seed = int(spec.split(":", 1)[1])
+        except ValueError:
+            raise InputError(f"{spec!r}: a procedural scene is procedural:SEED (a whole number).") from None
+        return procedural_scene(seed)
+    path = Path(spec)
+    if not is_file(path):
+        raise InputError(f"No such scene: {spec!r}; use default, procedural:SEED or a scene .json file.")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"Cannot read {path.name} as a scene description (JSON): {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("objects"), list):
+        raise InputError(f"{path.name} is not a scene description: it needs an 'objects' list.")
+    objects = []
+    for i, entry in enumerate(data["objects"]):
+        if not isinstance(entry, dict):
+            raise InputError(f"{path.name}: object {i} is not a JSON object.")
+        placed = _placed(entry, f"{path.name}, object {i}")
+        spec_path = Path(placed.object)
+        if not spec_path.is_absolute() and (path.parent / spec_path).suffix and is_file(path.parent / spec_path):
+            placed.object = str(path.parent / spec_path)  # mesh files relative to the scene file
+        objects.append(placed)
+    return Scene(objects, friction=float(data.get("friction", 1.0)), density=float(data.get("density", 500.0)),
+                 source=str(path))
+
+
+def _lying(yaw_degrees: float) -> tuple[float, float, float, float]:
+    """The orientation of an object lying with its up axis along the table (+y turned by `yaw_degrees`),
+    turned about its own x axis so a mug's handle stays level."""
+    from scipy.spatial.transform import Rotation
+
+    x, y, z, w = (Rotation.from_euler("z", yaw_degrees, degrees=True) * Rotation.from_euler("x", -90, degrees=True)
+                  ).as_quat()
+    return (w, x, y, z)
+
+
+def _yawed(yaw_degrees: float) -> tuple[float, float, float, float]:
+    half = np.radians(yaw_degrees) / 2
+    return (float(np.cos(half)), 0.0, 0.0, float(np.sin(half)))
+
+
+def default_scene() -> Scene:
+    """The bundled tabletop: a box, a can, a ball, a bar lying down and a mug."""
+    return Scene([
+        Placed("box", "box", -0.16, 0.06, colour=(0.85, 0.35, 0.25)),
+        Placed("can", "can", 0.02, 0.14, colour=(0.3, 0.55, 0.85)),
+        Placed("ball", "ball", 0.18, -0.1, colour=(0.95, 0.75, 0.2)),
+        Placed("bar", "bar", -0.05, -0.14, _lying(90), colour=(0.4, 0.7, 0.4)),
+        Placed("mug", "mug", 0.17, 0.1, _yawed(90), colour=(0.9, 0.9, 0.85)),
+    ], source="default")
+
+
+#: objects a procedural scene draws from, with how they may start
+PROCEDURAL = {"box": ("upright", "lying"), "can": ("upright",), "ball": ("upright",), "bar": ("lying",),
+              "mug": ("upright", "upright", "lying")}
+COLOURS = ((0.85, 0.35, 0.25), (0.3, 0.55, 0.85), (0.95, 0.75, 0.2), (0.4, 0.7, 0.4), (0.9, 0.9, 0.85))
+
+
+def procedural_scene(seed: int, count: int | None = None) -> Scene:
+    """3 to 5 of the bundled objects at random, non-overlapping places and yaws (same seed, same scene)."""
+    rng = np.random.default_rng(seed)
+    count = count or int(rng.integers(3, 6))
+    kinds = list(rng.permutation(list(PROCEDURAL))[:count])
+    placed: list[Placed] = []
+    spots: list[np.ndarray] = []
+    for i, kind in enumerate(kinds):
+        for _ in range(200):
+            spot = rng.uniform((-0.25, -0.18), (0.25, 0.18))
+            if all(np.linalg.norm(spot - s) > 0.15 for s in spots):
+                break
+        else:
+            continue
+        spots.append(spot)
+        yaw = float(rng.uniform(-180, 180))
+        start = PROCEDURAL[kind][int(rng.integers(len(PROCEDURAL[kind])))]
+        quat = _lying(yaw) if start == "lying" else _yawed(yaw)
+        placed.append(Placed(str(kind), str(kind), round(float(spot[0]), 4), round(float(spot[1]), 4),
+                             tuple(round(v, 6) for v in quat), colour=COLOURS[i % len(COLOURS)]))
+    return Scene(placed, source=f"procedural:{seed}")
