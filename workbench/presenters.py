@@ -145,7 +145,19 @@ def _grasp_train(r: Any) -> str:
             f"{r.val_base_success:.0%} over all their grasps")
 
 
+def _place(r: Any) -> str:
+    judged = [f"{name} {'ok' if ok else 'failed'}" for name, ok in (("position", r.position_success),
+                                                                    ("rotation", r.rotation_success)) if ok is not None]
+    head = f"{'success' if r.success else 'failed'} ({r.track} track): " + ", ".join(judged)
+    if r.cause:
+        head += f"; {r.cause}: {r.reason}"
+    if r.moves > 1:
+        head += f"; {r.moves} moves (regrasp)"
+    return "\n".join([head, *("  " + line for line in r.goal.get("constraints", []))])
+
+
 SUMMARIES: dict[str, Callable[[Any], str]] = {
+    "PlaceResult": _place,
     "GraspTrainResult": _grasp_train,
     "GraspResult": _grasp,
     "ConformerResult": _conformers,

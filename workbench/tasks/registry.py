@@ -156,3 +156,15 @@ register(TaskSpec(
     extra="multimodal",
     isolate_model=True,
 ))
+register(TaskSpec(
+    name="place",
+    run="workbench.tasks.rearrange.place:run",
+    request="workbench.tasks.rearrange.place:PlaceRequest",
+    summary="Carry out an instruction ('put the mug upright left of the box') on a MuJoCo tabletop; judge "
+            "position and rotation.",
+    requirements="workbench.tasks.rearrange.place:requirements",
+    extra="grasping",
+    unit="tasks", work="workbench.tasks.rearrange.place:work",
+    bench={"instruction": "put the can left of the box", "render": False},
+    isolate=True,
+))

@@ -26,10 +26,8 @@ CAUSES = ("parser", "unreachable", "grasp failed", "dropped", "fell over", "miss
 
 @dataclass(frozen=True)
 class PlaceRequest:
-    #: e.g. "put the mug upright to the left of the box"; the parsed goal is shown before anything moves
-    instruction: str = "put the can left of the box"
-    #: default (the bundled tabletop: box, can, ball, bar, mug), procedural:SEED, or a scene .json file
-    scene: str = "default"
+    instruction: str = "put the can left of the box"  #: what to do, e.g. 'put the mug upright left of the box'
+    scene: str = "default"  #: default (box, can, ball, bar, mug), procedural:SEED, or a scene .json file
     seed: int = 0  #: grasp sampling
     gripper: str = "franka"
     render: bool = True  #: a GIF of the task and a PNG of the end (needs offscreen GL)
