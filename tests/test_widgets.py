@@ -228,3 +228,30 @@ def test_a_new_run_starts_from_a_clean_status():
     assert w.run() is None
     assert w.state == "failed" and w.progress == 0.0 and w.message == "" and w.job_id == ""
     assert w.error.startswith("seq1: illegal letter Z")
+
+
+def test_place_widget_shows_the_goal_before_run_then_the_verdict_and_replay():
+    from workbench.widgets import PlaceWidget
+
+    w = PlaceWidget("put the mug upright to the left of the box")
+    assert w.objects == []  # the constructor builds no meshes
+    assert w.constraints == ["position: mug left of box", "rotation: mug upright (its up axis along +z)"]
+    w.instruction = "put the mug left of the bowl"  # typed: the refusal shows before any run
+    assert w.constraints == [] and "no 'bowl'" in w.refusal
+    assert w.run() is None and w.state == "failed" and "no 'bowl'" in w.error
+    w.instruction = "put the ball behind the can"
+    assert w.refusal == "" and w.constraints[0] == "position: ball behind can"
+    w._on_front_end_message(w, {"type": "ready"}, [])
+    assert [o["name"] for o in w.objects] == ["box", "can", "ball", "bar", "mug"]
+    before = {o["name"]: o["pose"] for o in w.objects}
+    stages = []
+    w.observe(lambda change: stages.append(change["new"]), names="stage")
+    _settle(w, w.run(), timeout=120)
+    assert w.state == "succeeded" and w.verdict["success"] and w.verdict["position"] is True
+    assert w.target["name"] == "ball" and len(w.target["pose"]) == 16
+    after = {o["name"]: o["pose"] for o in w.objects}
+    assert after["ball"][7] > before["can"][7]  # y of the ball now beyond the can's (row-major 4x4: [1][3])
+    assert "approach" in stages and "release" in stages
+    assert w.replay.startswith("data:image/gif;base64,") and w.summary.startswith("success (position track)")
+    w.scene = "procedural:3"  # another scene: its objects, no stale verdict
+    assert w.verdict == {} and w.replay == "" and len(w.objects) >= 3

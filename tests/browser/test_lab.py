@@ -54,6 +54,8 @@ def lab(tmp_path_factory):
                                    "w = MoleculeWidget('CCO ethanol\\nCCCO propanol', num_conformers=4)\nw")
     _notebook(root / "grasping.ipynb",
               "from workbench.widgets import GraspWidget\nw = GraspWidget('can', num_grasps=4)\nw")
+    _notebook(root / "place.ipynb",
+              "from workbench.widgets import PlaceWidget\nw = PlaceWidget('put the ball behind the can')\nw")
     _notebook(root / "generation.ipynb",
               "from workbench.widgets import GenerationWidget\n"
               "w = GenerationWidget('a red cube', steps=3, width=64, height=64, tiny=True)\nw")
@@ -211,6 +213,23 @@ def test_grasp_widget_runs_and_fills_in(lab):
         page.wait_for_selector("img.wb-trial[src^='data:image/gif']", timeout=120000)
     finally:
         page.screenshot(path=str(ARTIFACTS / "3-grasp-replay.png"))
+    page.close()
+
+
+def test_place_widget_shows_the_goal_refuses_typos_and_replays_the_task(lab):
+    page = _page(lab, "lab/tree/place.ipynb")
+    _run_first_cell(page)
+    page.wait_for_selector(".wb-constraint:has-text('position: ball behind can')", timeout=60000)
+    box = page.locator(".wb-instruction:visible").first
+    box.fill("put the ball behind the bowl")  # typed: refused before Run, and Run is off
+    page.wait_for_selector(".wb-refusal:has-text(\"no 'bowl'\")", timeout=30000)
+    assert page.locator(".wb-run:visible").first.is_disabled()
+    box.fill("put the ball behind the can")
+    page.wait_for_selector(".wb-constraint", timeout=30000)
+    _press_run_and_wait(page, ".jp-OutputArea [data-state='succeeded'] .wb-verdict",
+                        "img.wb-replay[src^='data:image/gif']",
+                        shot="8-place-widget.png")
+    assert "success (position track)" in page.locator(".wb-verdict:visible").first.inner_text()
     page.close()
 
 

@@ -119,7 +119,7 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
         ctx.progress(Progress(0, None, f"plan: {len(plan.moves)} move(s)"
                               + (" (a regrasp: put down once in between)" if plan.regrasp else "")
                               + f", target at ({plan.target[0, 3]:.3f}, {plan.target[1, 3]:.3f}) m",
-                              {"target": _pose_list(plan.target)}))
+                              {"target": _pose_list(plan.target), "object": goal.object}))
         cause, reason = "", ""
         while True:
             total = (moves + len(plan.moves)) * len(STAGES) + 1
