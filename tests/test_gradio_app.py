@@ -50,6 +50,13 @@ def test_grasp_tab(client):
     assert "object" in loaded.graph.nodes and len(loaded.geometry) == 1 + 3 * 4
 
 
+def test_place_tab_shows_the_goal_verdict_and_replay(client):
+    goal, verdict, gif = client.predict("default", "put the ball behind the can", "auto", api_name="/place")
+    assert goal.splitlines()[0] == "position: ball behind can"
+    assert verdict.startswith("success (position track): position ok")
+    assert gif is None or gif.endswith(".gif")
+
+
 def test_grasp_learning_streams_its_training_curves(client):
     """A dataset simulated, a model trained with its curves streamed per epoch, then learned and
     antipodal grasps compared on a held-out object; the sizes a participant may ask are capped."""
@@ -70,6 +77,7 @@ def test_grasp_learning_streams_its_training_curves(client):
     ("/grasp", ("/etc/passwd", 3, "parallel-jaw", "auto", None), "Unknown object &#x27;/etc/passwd&#x27;"),
     ("/grasp", ("box", 3, "parallel-jaw", "tpu:0", None), "tpu:0 is not in the list of choices"),
     ("/conformers", ("<img src=x onerror=alert(1)>", 3, "cpu"), "&lt;img&#x27; is not a valid SMILES"),  # text
+    ("/place", ("default", "put the mug left of the bowl", "auto"), "there is no &#x27;bowl&#x27; in the scene"),
 ])
 def test_bad_input_per_tab_is_a_sentence(client, api, args, message):
     from gradio_client.exceptions import AppError

@@ -108,6 +108,21 @@ def _grasp_scene(result: Any) -> str:
     return str(write_scene_glb(out, mesh, poses, [t.success for t in result.trials]))
 
 
+#: scenes a participant may pick (never a file on the server)
+PLACE_SCENES = ("default", *(f"procedural:{k}" for k in range(1, 21)))
+
+
+def place(scene: str, instruction: str, device: str, progress: Any = gr.Progress()) -> tuple[str, str, str | None]:
+    """The parsed goal first (or the sentence saying what was not understood), then the verdict and the GIF."""
+    if scene not in PLACE_SCENES:
+        raise gr.Error(html.escape(f"Unknown scene {scene[:80]!r}: choose default or procedural:1 to procedural:20."))
+    job = _submit("place", device, scene=scene, instruction=instruction or "")
+    result = _follow(job, progress)
+    goal = "\n".join(result.goal.get("constraints", []))
+    gif = result.files.get("gif")
+    return goal, presenters.summary(result).split("\n")[0], str(gif) if gif else None
+
+
 #: what one participant may ask of a shared server
 LEARNING_LIMITS = {"objects": (2, 32), "grasps": (4, 32), "epochs": (1, 60)}
 
@@ -251,6 +266,21 @@ def build_app() -> Any:
                 run_learning.click(grasp_learning, [learn_objects, learn_grasps, learn_epochs, learn_device],
                                    [learn_status, learn_curves], api_name="grasp_learning",
                                    concurrency_limit=1, concurrency_id="grasp-learning")
+        with gr.Tab("Pick and place"):
+            with gr.Row():
+                place_scene = gr.Dropdown(list(PLACE_SCENES), value="default", label="scene (default: box, can, "
+                                          "ball, bar, mug)")
+                place_text = gr.Textbox(label="instruction", value="put the mug upright to the left of the box",
+                                        scale=3)
+                place_device = gr.Dropdown(devices, value="auto", label="device")
+                run_place = gr.Button("Plan and carry out", variant="primary")
+            with gr.Row():
+                with gr.Column():
+                    place_goal = gr.Textbox(label="goal (as parsed)", lines=2)
+                    place_verdict = gr.Textbox(label="verdict")
+                place_gif = gr.Image(label="the task, replayed", type="filepath")
+            run_place.click(place, [place_scene, place_text, place_device], [place_goal, place_verdict, place_gif],
+                            api_name="place", concurrency_limit=cpu_slots, concurrency_id="cpu")
         with gr.Tab("Multimodal"):
             with gr.Row():
                 prompt = gr.Textbox(label="prompt", value="a red cube on a wooden table", lines=2)
