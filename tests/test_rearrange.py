@@ -226,3 +226,52 @@ def test_placed_objects_know_their_axes():
     assert "up" not in Placed("b", "ball", 0, 0).axes()
     assert "handle" in Placed("m", "mug", 0, 0).axes()
     assert np.allclose(Placed("x", "box:0.1,0.1,0.1", 0, 0, up=(1, 0, 0)).axes()["up"], (1, 0, 0))
+
+
+def test_a_model_parser_whose_reading_the_rules_refuse_fails_the_job_with_what_it_read():
+    """The tiny random twin writes noise: the rules refuse it, and the sentence shows the reading."""
+    from workbench.errors import JobFailed
+
+    with pytest.raises(JobFailed, match="The language model 'tiny-instruct' read 'could you pop the mug") as info:
+        wb.run("place", instruction="could you pop the mug next to the box, on its left?", parser="model:tiny-instruct",
+               tiny=True, render=False, device="cpu")
+    assert "\n" not in str(info.value)
+
+
+def test_the_model_parser_loads_real_weights_from_a_hugging_face_cache(tmp_path, monkeypatch):
+    from workbench.errors import JobFailed
+    from workbench.tasks.rearrange.language import tiny_instruction_lm
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
+    from workbench.contract.errors import ModelNotAvailable
+
+    with pytest.raises(ModelNotAvailable, match="run `workbench models pull qwen2.5-0.5b-instruct`"):
+        wb.submit("place", instruction="stand the bar up", parser="model", device="cpu")  # before any job
+    repo = tmp_path / "hub" / "models--Qwen--Qwen2.5-0.5B-Instruct"
+    snapshot = repo / "snapshots" / ("b" * 40)
+    twin = tiny_instruction_lm(seed=1)
+    twin.model.save_pretrained(snapshot)
+    twin.tokenizer.save_pretrained(snapshot)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("b" * 40)
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    # tiny=False: the registry's loader (transformers' Auto classes) reads the snapshot; its twin writes noise
+    with pytest.raises(JobFailed, match="The language model 'qwen2.5-0.5b-instruct' read 'stand the bar up' as"):
+        wb.run("place", instruction="stand the bar up", parser="model", render=False, device="cpu")
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"parser": "gpt"}, "Unknown parser 'gpt'"),
+    ({"parser": "model:esmfold"}, "not instruction parsing"),
+    ({"parser": "model:nope"}, "Unknown model 'nope'"),
+    ({"rotation_tolerance": 0.0}, "between 1 and 90"),
+    ({"gripper": "hand"}, "Unknown gripper"),
+])
+def test_bad_place_requests_are_refused_in_one_line(fields, says):
+    with pytest.raises(InputError, match=says):
+        PlaceRequest(**{"instruction": "stand the bar up", **fields})

@@ -131,6 +131,18 @@ register(ModelSpec(
     description="A tiny random Emu3 built in code (tests and teaching).",
     loader="workbench.tasks.multimodal.tiny:load_tiny_emu3", tiny="workbench.tasks.multimodal.tiny:tiny_emu3",
 ))
+register(ModelSpec(
+    id="qwen2.5-0.5b-instruct", task="place (instruction parsing)", repo_id="Qwen/Qwen2.5-0.5B-Instruct",
+    description="Qwen2.5 0.5B Instruct: rewrites a free-text request as one instruction the rule parser checks.",
+    loader="workbench.tasks.rearrange.language:load_instruction_lm",
+    tiny="workbench.tasks.rearrange.language:tiny_instruction_lm", size_hint="1.0 GB", parameters=0.49e9,
+))
+register(ModelSpec(
+    id="tiny-instruct", task="place (instruction parsing)",
+    description="A tiny random Qwen2 decoder built in code (tests and teaching; its readings are noise).",
+    loader="workbench.tasks.rearrange.language:load_tiny_instruction_lm",
+    tiny="workbench.tasks.rearrange.language:tiny_instruction_lm",
+))
 
 
 def build_tiny_transformer(path: Path | None, device: str, dtype: str) -> Any:
@@ -251,9 +263,11 @@ def quiet_libraries() -> None:
     tiny models) stay out of the CLI and the notebooks; errors still show."""
     for name in ("transformers", "diffusers"):
         try:
-            importlib.import_module(f"{name}.utils.logging").set_verbosity_error()
+            logging = importlib.import_module(f"{name}.utils.logging")
         except ImportError:
             continue
+        logging.set_verbosity_error()
+        logging.disable_progress_bar()  # "Loading weights" bars; workbench reports its own progress
 
 
 def load(model_id: str, device: str, dtype: str = "float32", *, tiny: bool = False) -> Any:

@@ -32,18 +32,40 @@ class PlaceRequest:
     gripper: str = "franka"
     render: bool = True  #: a GIF of the task and a PNG of the end (needs offscreen GL)
     rotation_tolerance: float = 20.0  #: degrees the up axis may be off the goal
-    parser: str = "rules"  #: rules (offline templates)
+    #: rules (the offline templates), or model[:ID]: a language model from the registry rewrites free text
+    #: into a template sentence the rules then check (default model qwen2.5-0.5b-instruct)
+    parser: str = "rules"
+    tiny: bool = False  #: with parser=model: the model's tiny random twin (tests; its readings are noise)
 
     def __post_init__(self) -> None:
         from workbench.tasks.grasping.gripper import GRIPPERS
 
         if self.gripper not in GRIPPERS:
             raise InputError(f"Unknown gripper {self.gripper!r}; choose from {', '.join(GRIPPERS)}.")
-        if self.parser != "rules":
-            raise InputError(f"Unknown parser {self.parser!r}: the offline parser is 'rules'.")
         if not 1 <= self.rotation_tolerance <= 90:
             raise InputError("rotation_tolerance must be between 1 and 90 degrees.")
-        self.goal()  # refuse a bad scene or instruction before any job starts
+        if self.parser == "rules":
+            self.goal()  # refuse a bad scene or instruction before any job starts
+            return
+        if not (self.parser == "model" or self.parser.startswith("model:")):
+            raise InputError(f"Unknown parser {self.parser!r}: use rules, or model[:ID] for a language model.")
+        from workbench import models
+
+        spec = models.get_spec(self.model_id)
+        if "instruction" not in spec.task:
+            raise InputError(f"Model {spec.id!r} is for {spec.task}, not instruction parsing; use one of "
+                             f"{', '.join(m for m, s in models.MODELS.items() if 'instruction' in s.task)}.")
+        if not self.tiny:
+            models.local_path(spec.id)  # weights missing: the one sentence naming `workbench models pull`
+        if not self.instruction.strip():
+            raise InputError("The instruction is empty; say what to move, e.g. 'put the can left of the box'.")
+        self.load()
+
+    @property
+    def model_id(self) -> str:
+        from workbench.tasks.rearrange.language import DEFAULT_MODEL
+
+        return self.parser.partition(":")[2] or DEFAULT_MODEL
 
     def load(self):
         from workbench.tasks.rearrange.scene import load_scene
@@ -73,6 +95,7 @@ class PlaceResult:
     final_poses: dict[str, list[list[float]]]  #: every object's pose at the end, 4x4
     disturbed: list[str]  #: other objects pushed more than 2 cm
     files: dict[str, Path] = field(default_factory=dict)
+    reading: str = ""  #: with a model parser: the template sentence the model wrote
     notes: list[str] = field(default_factory=list)
 
 
@@ -96,10 +119,21 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
     from workbench.tasks.rearrange.world import TableWorld
 
     scene = request.load()
-    goal = request.goal(scene)
+    reading = ""
+    if request.parser == "rules":
+        goal = request.goal(scene)
+    else:  # free text: the model writes a template sentence, the rules read and check it
+        from workbench import models
+        from workbench.tasks.rearrange.language import read
+
+        ctx.progress(Progress(0, None, f"reading the instruction with {request.model_id}"))
+        model = models.load(request.model_id, "cpu", "float32", tiny=request.tiny)
+        with models.exclusive(model):
+            goal, reading = read(request.instruction, scene, model, request.model_id)
     out = ctx.workdir
     files = scene.save(out, "scene")
-    ctx.progress(Progress(0, None, "goal: " + "; ".join(goal.constraints()), {"goal": goal.to_json()}))
+    ctx.progress(Progress(0, None, "goal: " + "; ".join(goal.constraints()),
+                          {"goal": goal.to_json(), "reading": reading}))
     world = TableWorld(scene, get_gripper(request.gripper))
     world.settle(0.5)
     before = world.poses()
@@ -174,7 +208,7 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
         request.instruction, goal.to_json(), goal.track, verdict.success and not cause, verdict.position,
         verdict.rotation, cause, reason, verdict.relations, verdict.rotation_error, moves,
         _pose_list(target) if target is not None else None, {n: _pose_list(p) for n, p in after.items()},
-        verdict.moved, files, notes)
+        verdict.moved, files, notes, reading)
     record = out / "task.json"
     record.write_text(json.dumps({k: v for k, v in asdict(result).items() if k != "files"}, indent=2))
     result.files["record"] = record

@@ -138,16 +138,19 @@ def orientations(goal: Goal, scene: Scene, current: np.ndarray) -> list[np.ndarr
     verts = scene.grasp_objects[goal.object].mesh.vertices
     if not goal.rotation:  # keep which way is up; a turn about +z is allowed
         return [rot_z(yaw) @ current for yaw in (0, 30, -30, 60, -60, 90, -90, 120, -120, 150, -150, 180)]
+    out = [r for r in resting(verts, 30) if satisfies(goal.rotation, r, axes, 1.0)]
+    out.sort(key=lambda r: angle(r, current))
+    return out
+
+
+def resting(vertices: np.ndarray, step: int) -> list[np.ndarray]:
+    """Orientations in which a body rests on one of its six local axes without tipping, turned
+    about +z every `step` degrees."""
     out = []
     for axis in np.vstack([np.eye(3), -np.eye(3)]):
         base = _down_to(axis)
-        if not stable(verts @ base.T):
-            continue
-        for yaw in range(0, 360, 30):
-            r = rot_z(yaw) @ base
-            if satisfies(goal.rotation, r, axes, 1.0):
-                out.append(r)
-    out.sort(key=lambda r: angle(r, current))
+        if stable(vertices @ base.T):
+            out += [rot_z(yaw) @ base for yaw in range(0, 360, step)]
     return out
 
 
@@ -361,21 +364,15 @@ class Planner:
             return Plan([direct], direct.end, dict(self.tried))
         # regrasp: put it down nearby in another resting orientation first
         axes_goal = Goal(goal.object, (), "", goal.text)
-        verts = self.scene.grasp_objects[goal.object].mesh.vertices
-        for axis in np.vstack([np.eye(3), -np.eye(3)]):
-            base = _down_to(axis)
-            if not stable(verts @ base.T):
-                continue
-            for yaw in range(0, 360, 45):
-                r = rot_z(yaw) @ base
-                for origin in places(axes_goal, self.scene, poses, r)[:3]:
-                    middle = np.eye(4)
-                    middle[:3, :3], middle[:3, 3] = r, origin
-                    first = self._move(goal.object, start, [middle], limit=2)
-                    if first is None:
-                        continue
-                    second = self._move(goal.object, middle, ends, limit=2, ends_limit=2)
-                    if second is not None:
-                        return Plan([first, second], second.end, dict(self.tried))
+        for r in resting(self.scene.grasp_objects[goal.object].mesh.vertices, 45):
+            for origin in places(axes_goal, self.scene, poses, r)[:3]:
+                middle = np.eye(4)
+                middle[:3, :3], middle[:3, 3] = r, origin
+                first = self._move(goal.object, start, [middle], limit=2)
+                if first is None:
+                    continue
+                second = self._move(goal.object, middle, ends, limit=2, ends_limit=2)
+                if second is not None:
+                    return Plan([first, second], second.end, dict(self.tried))
         raise Unreachable(f"no grasp of the {goal.object} reaches a pose that satisfies the goal, directly or "
                           f"after putting it down once ({self.tried['grasp checks']} hand poses checked)")

@@ -1,13 +1,6 @@
 // GenerationWidget front end: inputs, progress with a live preview, the answer, and a gallery
 // of past images (recipe on hover, download on click). It only shows what the kernel sends.
 
-function el(tag, attrs = {}, text = "") {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text) e.textContent = text;
-  return e;
-}
-
 function render({ model, el: root }) {
   model.send({ type: "ready" });  // the kernel fills the gallery from the store now
   root.style.font = "13px var(--jp-ui-font-family, system-ui, sans-serif)";

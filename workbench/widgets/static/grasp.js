@@ -5,13 +5,6 @@ async function loadThree(model) {
   return loadLibrary(model, "three.module.min.js");  // libraries.js
 }
 
-function el(tag, attrs = {}, text = "") {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text) e.textContent = text;
-  return e;
-}
-
 function select(options, value) {
   const s = el("select");
   for (const o of options) s.append(el("option", { value: o }, o));

@@ -43,3 +43,11 @@ async function loadLibrary(model, name) {
   return libraries[name];
 }
 
+
+// a DOM element with attributes and text: every widget builds its controls with it
+function el(tag, attrs = {}, text = "") {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text) e.textContent = text;
+  return e;
+}

@@ -5,13 +5,6 @@ async function load3Dmol(model) {
   return loadLibrary(model, "3Dmol.es6-min.js");  // libraries.js
 }
 
-function el(tag, attrs = {}, text = "") {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text) e.textContent = text;
-  return e;
-}
-
 function plddtColour(b) {
   if (b >= 90) return "#0053d6";
   if (b >= 70) return "#65cbf3";

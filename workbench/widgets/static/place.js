@@ -2,13 +2,6 @@
 // before Run, the tabletop in 3D (three.js, bundled; drag to turn, wheel to zoom), the planned
 // target as a ghost, the verdict per metric and the replay GIF. Colours follow JupyterLab's theme.
 
-function tag(name, attrs = {}, text = "") {
-  const e = document.createElement(name);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text) e.textContent = text;
-  return e;
-}
-
 function themed(name, fallback) {
   const value = getComputedStyle(document.body).getPropertyValue(name).trim();
   return value || fallback;
@@ -20,29 +13,29 @@ async function render({ model, el: root }) {
   root.style.font = "13px var(--jp-ui-font-family, system-ui, sans-serif)";
   root.style.color = "var(--jp-ui-font-color1, #222)";
 
-  const sceneSelect = tag("select", { class: "wb-scene" });
-  for (const s of model.get("scenes")) sceneSelect.append(tag("option", { value: s }, s));
+  const sceneSelect = el("select", { class: "wb-scene" });
+  for (const s of model.get("scenes")) sceneSelect.append(el("option", { value: s }, s));
   sceneSelect.value = model.get("scene");
-  const device = tag("select", { class: "wb-device" });
-  for (const d of model.get("devices")) device.append(tag("option", { value: d }, d));
+  const device = el("select", { class: "wb-device" });
+  for (const d of model.get("devices")) device.append(el("option", { value: d }, d));
   device.value = model.get("device");
-  const instruction = tag("input", { class: "wb-instruction", size: "52", value: model.get("instruction"),
+  const instruction = el("input", { class: "wb-instruction", size: "52", value: model.get("instruction"),
                                       "aria-label": "instruction" });
-  const run = tag("button", { class: "wb-run" }, "Run");
-  const cancel = tag("button", { class: "wb-cancel" }, "Cancel");
-  const bar = tag("progress", { max: "1", value: "0" });
-  const status = tag("span", { class: "wb-status" });
-  const controls = tag("div", { style: "display:flex;gap:6px;align-items:center;flex-wrap:wrap" });
+  const run = el("button", { class: "wb-run" }, "Run");
+  const cancel = el("button", { class: "wb-cancel" }, "Cancel");
+  const bar = el("progress", { max: "1", value: "0" });
+  const status = el("span", { class: "wb-status" });
+  const controls = el("div", { style: "display:flex;gap:6px;align-items:center;flex-wrap:wrap" });
   controls.append("scene:", sceneSelect, instruction, device, run, cancel, bar, status);
-  const goal = tag("div", { class: "wb-goal", style: "margin:4px 0" });
-  const error = tag("div", { class: "wb-error", style: "color:var(--jp-error-color1, #b00020)" });
-  const verdict = tag("div", { class: "wb-verdict", style: "margin:4px 0;font-weight:600" });
-  const view = tag("div", { class: "wb-view", style: "width:480px;height:340px;border:1px solid var(--jp-border-color2, #ddd)" });
-  const replay = tag("img", { class: "wb-replay", alt: "replay of the task", style: "max-width:400px" });
-  const hint = tag("div", { style: "opacity:0.7;font-size:11px" },
+  const goal = el("div", { class: "wb-goal", style: "margin:4px 0" });
+  const error = el("div", { class: "wb-error", style: "color:var(--jp-error-color1, #b00020)" });
+  const verdict = el("div", { class: "wb-verdict", style: "margin:4px 0;font-weight:600" });
+  const view = el("div", { class: "wb-view", style: "width:480px;height:340px;border:1px solid var(--jp-border-color2, #ddd)" });
+  const replay = el("img", { class: "wb-replay", alt: "replay of the task", style: "max-width:400px" });
+  const hint = el("div", { style: "opacity:0.7;font-size:11px" },
                    "x right, y away from you (behind), table 1.0 x 0.8 m; dashed: the planned target; drag to turn, wheel to zoom");
-  const main = tag("div", { style: "display:flex;gap:10px;align-items:flex-start;flex-wrap:wrap" });
-  const left = tag("div");
+  const main = el("div", { style: "display:flex;gap:10px;align-items:flex-start;flex-wrap:wrap" });
+  const left = el("div");
   left.append(view, hint);
   main.append(left, replay);
   root.append(controls, goal, error, verdict, main);
@@ -132,10 +125,10 @@ async function render({ model, el: root }) {
     goal.replaceChildren();
     const refusal = model.get("refusal");
     if (refusal) {
-      goal.append(tag("span", { class: "wb-refusal", style: "color:var(--jp-error-color1, #b00020)" }, refusal));
+      goal.append(el("span", { class: "wb-refusal", style: "color:var(--jp-error-color1, #b00020)" }, refusal));
     } else {
-      goal.append(tag("span", { style: "opacity:0.75" }, "goal: "));
-      for (const line of model.get("constraints")) goal.append(tag("div", { class: "wb-constraint" }, line));
+      goal.append(el("span", { style: "opacity:0.75" }, "goal: "));
+      for (const line of model.get("constraints")) goal.append(el("div", { class: "wb-constraint" }, line));
     }
   }
 
