@@ -204,6 +204,26 @@ def grasp_step(ctx: DemoContext) -> list[StepOutcome]:
     return out
 
 
+def place_step(ctx: DemoContext) -> list[StepOutcome]:
+    """Two instructions on the bundled tabletop: a 6-DoF one (position and rotation) and a regrasp."""
+    try:
+        from workbench.tasks.rearrange.place import PlaceRequest
+    except ModuleNotFoundError as exc:
+        raise WorkbenchError(
+            f"Pick and place skipped: {exc.name} is not installed (pip install \"workbench[grasping]\")."
+        ) from None
+    from workbench.tasks.registry import get_task
+
+    spec = get_task("place")
+    out = []
+    for text in ("put the mug upright to the left of the box", "turn the box upside down"):
+        request = PlaceRequest(instruction=text)
+        device = ctx.capable(spec, request)[0]
+        out.append(ctx.wait(f"Pick and place: {text!r}", device.submit(spec, request),
+                            lambda r: presenters.summary(r).split("\n")[0], keep=("gif", "png", "record")))
+    return out
+
+
 def grasp_learning_step(ctx: DemoContext) -> list[StepOutcome]:
     """A small grasp dataset simulated here, a grasp model trained on it, and the learned sampler
     against the antipodal one on two objects the model never saw."""
@@ -303,8 +323,8 @@ def cluster_step(ctx: DemoContext) -> list[StepOutcome]:
     return out
 
 
-STEPS: list[Step] = [profile_step, selftest_step, conformer_step, fold_step, grasp_step, grasp_learning_step,
-                     generation_step]
+STEPS: list[Step] = [profile_step, selftest_step, conformer_step, fold_step, grasp_step, place_step,
+                     grasp_learning_step, generation_step]
 
 
 def _esc(x: Any) -> str:
