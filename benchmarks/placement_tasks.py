@@ -20,8 +20,9 @@ from contextlib import closing
 
 
 def main() -> int:
+    from workbench.rearrangement import evaluate, summarise
     from workbench.tasks.pool import completed
-    from workbench.tasks.rearrange.taskset import evaluate, generate, summarise
+    from workbench.tasks.rearrange.taskset import generate
 
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 210
     workers = int(sys.argv[2]) if len(sys.argv) > 2 else (os.cpu_count() or 1)

@@ -28,17 +28,27 @@ def client(tmp_path_factory):
 
 
 def test_conformers_tab(client):
-    table, sdf = client.predict("CCO ethanol\nC1CC broken", 5, "auto", api_name="/conformers")
+    table, sdf, model = client.predict("CCO ethanol\nC1CC broken", 5, "auto", api_name="/conformers")
     rows = table["data"]
     assert rows[0][0] == "ethanol" and rows[0][1] == "ok" and "not a valid SMILES" in rows[1][1]
     assert open(sdf).read().count("$$$$") == rows[0][2]
+    import trimesh
+
+    scene = trimesh.load(model)  # ethanol in 3D, balls and sticks: 9 atoms and 8 bonds
+    assert len(scene.geometry) == 9 + 8
 
 
 def test_fold_tab_with_the_tiny_model(client):
-    summary, files, pae = client.predict("MKTAYIAKQR:GSHMLEDP", True, "cpu", api_name="/fold")
+    summary, files, pae, model = client.predict("MKTAYIAKQR:GSHMLEDP", True, "cpu", "chain", api_name="/fold")
     assert summary["headers"][3] == "mean pLDDT (0-100)"  # a table, not JSON
     assert summary["data"][0][:3] == ["seq1", "A,B", "10+8"]
     assert sorted(f.rsplit(".", 1)[1] for f in files) == ["cif", "pdb"]
+    import trimesh
+
+    scene = trimesh.load(model)  # the Cα trace: a ball per residue, a stick between neighbours of a chain
+    assert len(scene.geometry) == 18 + (9 + 7)
+    colours = {tuple(g.visual.face_colors[0][:3]) for g in scene.geometry.values()}
+    assert len(colours) == 2  # one colour per chain
 
 
 def test_grasp_tab(client):
@@ -72,7 +82,7 @@ def test_grasp_learning_streams_its_training_curves(client):
 
 @pytest.mark.parametrize("api, args, message", [
     ("/conformers", ("", 5, "auto"), "at least one molecule"),
-    ("/fold", ("MKZJ", True, "cpu"), "illegal letter"),
+    ("/fold", ("MKZJ", True, "cpu", "pLDDT"), "illegal letter"),
     ("/grasp", ("pyramid:1", 3, "parallel-jaw", "auto", None), "Unknown object"),
     ("/grasp", ("/etc/passwd", 3, "parallel-jaw", "auto", None), "Unknown object &#x27;/etc/passwd&#x27;"),
     ("/grasp", ("box", 3, "parallel-jaw", "tpu:0", None), "tpu:0 is not in the list of choices"),
@@ -92,7 +102,7 @@ def test_a_huge_smiles_fails_its_request_and_the_server_answers_the_next(client)
 
     with pytest.raises(AppError, match="25,000 characters long; the limit is 2,000"):
         client.predict("C" * 25_000, 3, "cpu", api_name="/conformers")
-    table, sdf = client.predict("CCO ethanol", 3, "cpu", api_name="/conformers")
+    table, _, _ = client.predict("CCO ethanol", 3, "cpu", api_name="/conformers")
     assert table["data"][0][:2] == ["ethanol", "ok"]
 
 
@@ -119,16 +129,22 @@ def test_concurrent_requests_all_finish(client):
 
 
 def test_text_to_image_tab(client):
-    images, recipe = client.predict("a red cube", 2, 64, 1, True, "cpu", api_name="/text_to_image")
+    job = client.submit("a red cube", 3, 64, 1, True, "cpu", "auto", api_name="/text_to_image")
+    streamed = list(job)  # a latent preview per denoising step, then the image
+    previews = [out[0][0]["caption"] for out in streamed[:-1]]
+    assert previews == [f"step {k} of 3: latent preview" for k in (1, 2, 3)]
+    images, recipe = job.result()
     assert len(images) == 1 and '"seed": 1' in recipe
-    assert images[0]["caption"] == "image 0: seed 1, 64x64, 2 steps"
+    assert images[0]["caption"] == "image 0: seed 1, 64x64, 3 steps"
 
 
 def test_text_to_image_tab_bad_input(client):
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="Give a prompt"):
-        client.predict("", 2, 64, 1, True, "cpu", api_name="/text_to_image")
+        client.predict("", 2, 64, 1, True, "cpu", "auto", api_name="/text_to_image")
+    with pytest.raises(AppError, match="not in the list of choices"):  # a model is picked, never a path typed
+        client.predict("a cube", 2, 64, 1, True, "cpu", "../../etc", api_name="/text_to_image")
 
 
 def test_understand_tab_with_an_uploaded_image(client, tmp_path):
@@ -172,7 +188,7 @@ def test_any_text_in_the_gradio_tabs_gives_a_result_or_a_sentence(client):
             assert "Traceback" not in message and "\n" not in message.strip(), message  # one line
 
     check()
-    table, _ = client.predict("CCO ethanol", 2, "cpu", api_name="/conformers")
+    table, _, _ = client.predict("CCO ethanol", 2, "cpu", api_name="/conformers")
     assert table["data"][0][:2] == ["ethanol", "ok"]
 
 

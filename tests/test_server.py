@@ -74,7 +74,13 @@ def test_devices_and_jobs_from_another_process(server, jobs_in_store):
     maps = Path(f"/proc/{server['pid']}/maps")
     if maps.exists():  # the server read devices that kernels published; it never loaded torch itself
         assert "libtorch" not in maps.read_text()
-    assert "cpu" in {d["id"] for d in json.loads(body)["devices"]}
+    devices = {d["id"]: d for d in json.loads(body)["devices"]}
+    assert "cpu" in devices
+    import psutil
+
+    use = devices["cpu"]["usage"]  # memory in use now, measured by the server with psutil (no torch)
+    assert use["source"] == "psutil" and use["memory_total"] == psutil.virtual_memory().total
+    assert 0 < use["memory_used"] < use["memory_total"] and 0 <= use["utilisation"] <= 100
     status, _, body = call(server, "/jobs")
     rows = json.loads(body)["jobs"]
     assert jobs_in_store["done"].id in {r["id"] for r in rows}

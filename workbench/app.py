@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -50,20 +51,36 @@ def _error(exc: Exception) -> Any:
     return gr.Error(html.escape(str(exc)))
 
 
-def conformers(smiles: str, num: float, device: str, progress: Any = gr.Progress()) -> tuple[list[list[Any]], str]:
+def _glb_path(name: str) -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="workbench-gradio-")) / name
+
+
+def conformers(smiles: str, num: float, device: str, progress: Any = gr.Progress()) -> tuple[list[list[Any]], str,
+                                                                                             str | None]:
+    """The ensembles as a table, the SDF, and the first molecule's lowest-energy conformer in 3D."""
+    from workbench.tasks.molecules.glb import molecule_glb
+
     lines = tuple(s.strip() for s in (smiles or "").splitlines() if s.strip())
     job = _submit("conformers", device, smiles=lines, num_conformers=int(num))
     result = _follow(job, progress)
     rows = [[m.name, "ok" if m.ok else m.error, m.num_conformers, m.force_field,
              round(m.relative_energies[-1], 3) if m.relative_energies else None] for m in result.molecules]
-    return rows, str(result.files["sdf"])
+    model = None
+    if any(m.ok for m in result.molecules):  # the SDF holds the ok molecules' conformers, lowest energy first
+        model = str(molecule_glb(result.files["sdf"], _glb_path("conformer.glb")))
+    return rows, str(result.files["sdf"]), model
 
 
 FOLD_HEADERS = ["protein", "chains", "residues", "mean pLDDT (0-100)", "pTM (0-1)"]
 
 
-def fold(sequence: str, tiny: bool, device: str, progress: Any = gr.Progress()) -> tuple[list[list[Any]], list[str],
-                                                                                        str]:
+def fold(sequence: str, tiny: bool, device: str, colour: str = "pLDDT",
+         progress: Any = gr.Progress()) -> tuple[list[list[Any]], list[str], str, str]:
+    """Confidence table, PDB and mmCIF, PAE, and the structure in 3D (Cα trace by pLDDT band or by chain)."""
+    from workbench.tasks.molecules.glb import protein_glb
+
     seqs = tuple(s.strip() for s in (sequence or "").splitlines() if s.strip())
     job = _submit("fold", device, sequences=seqs, tiny=bool(tiny))
     result = _follow(job, progress)
@@ -71,7 +88,10 @@ def fold(sequence: str, tiny: bool, device: str, progress: Any = gr.Progress()) 
     key = p.files[0].rsplit(".", 1)[0]
     rows = [[x.name, ",".join(x.chains), "+".join(map(str, x.lengths)), round(x.mean_plddt, 1), round(x.ptm, 3)]
             for x in result.proteins]
-    return rows, [str(result.files[f"{key}.pdb"]), str(result.files[f"{key}.cif"])], str(result.files[f"{key}.pae"])
+    model = protein_glb(Path(result.files[f"{key}.pdb"]), _glb_path("structure.glb"),
+                        "chain" if colour == "chain" else "plddt")
+    return (rows, [str(result.files[f"{key}.pdb"]), str(result.files[f"{key}.cif"])], str(result.files[f"{key}.pae"]),
+            str(model))
 
 
 def grasp(obj: str, num: float, gripper: str, device: str, mesh: str | None = None,
@@ -173,16 +193,44 @@ def grasp_learning(objects: float, grasps: float, epochs: float, device: str) ->
     yield "\n".join(lines), pd.DataFrame(rows)
 
 
-def text_to_image(prompt: str, steps: float, size: float, seed: float, tiny: bool, device: str,
-                  progress: Any = gr.Progress()) -> tuple[list[str], str]:
+#: text-to-image models a participant may pick (registry ids; auto picks by the device)
+T2I_MODELS = ("auto", "sd-turbo", "sdxl-turbo", "sdxl", "emu3-gen")
+
+
+def _picture(uri: str) -> Any:
+    """A PIL image from a `data:image/png;base64,...` preview."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+
+
+def text_to_image(prompt: str, steps: float, size: float, seed: float, tiny: bool, device: str, model: str = "auto",
+                  progress: Any = gr.Progress()) -> Any:
+    """A latent preview per denoising step while it draws (cheap, no VAE), then the images and recipe."""
     side = int(size) // 8 * 8
+    if model not in T2I_MODELS:
+        raise gr.Error(html.escape(f"Unknown model {str(model)[:80]!r}: choose one of {', '.join(T2I_MODELS)}."))
     job = _submit("text-to-image", device, prompt=prompt or "", steps=int(steps), width=side, height=side,
-                  seed=int(seed), tiny=bool(tiny))
-    result = _follow(job, progress)
+                  seed=int(seed), tiny=bool(tiny), model=model, preview_every=1)
+    for event in job.events():
+        p = event.progress
+        if p is None:
+            continue
+        if p.fraction is not None:
+            progress(p.fraction, desc=p.message[:80])
+        if "preview" in p.data:
+            yield [(_picture(p.data["preview"]), f"step {p.done:.0f} of {p.total:.0f}: latent preview")], ""
+    try:
+        result = job.result(0)
+    except WorkbenchError as exc:
+        raise _error(exc) from None
     captions = [f"image {i.index}: seed {i.recipe['seed']}, {i.recipe['width']}x{i.recipe['height']}, "
                 f"{i.recipe['steps']} steps" for i in result.images]
-    return ([(str(result.files[f"image_{i.index}"]), caption) for i, caption in zip(result.images, captions)],
-            json.dumps(result.images[0].recipe, indent=1))
+    yield ([(str(result.files[f"image_{i.index}"]), caption) for i, caption in zip(result.images, captions)],
+           json.dumps(result.images[0].recipe, indent=1))
 
 
 def understand(image: str | None, question: str, model: str, tiny: bool, device: str) -> Any:
@@ -217,8 +265,11 @@ def build_app() -> Any:
                     run_conf = gr.Button("Generate conformers", variant="primary")
             table = gr.Dataframe(headers=["name", "status", "conformers", "force field", "max ΔE (kcal/mol)"],
                                  label="ensembles")
-            sdf = gr.File(label="SDF")
-            run_conf.click(conformers, [smiles, num, mol_device], [table, sdf], api_name="conformers",
+            with gr.Row():
+                sdf = gr.File(label="SDF")
+                conformer3d = gr.Model3D(label="lowest-energy conformer of the first molecule (Å; C grey, N blue, "
+                                         "O red, S yellow)", clear_color=(0.95, 0.95, 0.97, 1.0))
+            run_conf.click(conformers, [smiles, num, mol_device], [table, sdf, conformer3d], api_name="conformers",
                            concurrency_limit=cpu_slots, concurrency_id="cpu")
             gr.Markdown("### Protein structure (ESMFold)")
             with gr.Row():
@@ -226,12 +277,16 @@ def build_app() -> Any:
                 with gr.Column():
                     tiny = gr.Checkbox(label="tiny random model (no weights needed)", value=True)
                     fold_device = gr.Dropdown(devices, value="auto", label="device")
+                    fold_colour = gr.Radio(["pLDDT", "chain"], value="pLDDT", label="colour the 3D view by")
                     run_fold = gr.Button("Fold", variant="primary")
             fold_summary = gr.Dataframe(headers=FOLD_HEADERS, label="confidence")
             fold_files = gr.File(label="PDB / mmCIF", file_count="multiple")
-            pae = gr.Image(label="PAE", type="filepath")
-            run_fold.click(fold, [seq, tiny, fold_device], [fold_summary, fold_files, pae], api_name="fold",
-                           concurrency_limit=1, concurrency_id="fold")
+            with gr.Row():
+                fold3d = gr.Model3D(label="Cα trace (pLDDT: blue >= 90, light blue 70-90, yellow 50-70, orange < 50; "
+                                    "or one colour per chain)", clear_color=(0.95, 0.95, 0.97, 1.0))
+                pae = gr.Image(label="PAE", type="filepath")
+            run_fold.click(fold, [seq, tiny, fold_device, fold_colour], [fold_summary, fold_files, pae, fold3d],
+                           api_name="fold", concurrency_limit=1, concurrency_id="fold")
         with gr.Tab("Grasping"):
             with gr.Row():
                 with gr.Column():
@@ -290,11 +345,12 @@ def build_app() -> Any:
                     t2i_seed = gr.Number(label="seed", value=0, precision=0)
                     t2i_tiny = gr.Checkbox(label="tiny random model (no weights needed)", value=False)
                     t2i_device = gr.Dropdown(devices, value="auto", label="device")
+                    t2i_model = gr.Dropdown(list(T2I_MODELS), value="auto", label="model (auto: by the device)")
                     run_t2i = gr.Button("Generate", variant="primary")
             # the whole image, scaled to fit (a 64 px image was drawn at 1452 px and cropped to a band)
             gallery = gr.Gallery(label="images", object_fit="contain", height=420, columns=2)
             recipe = gr.Code(label="recipe (also in each PNG)", language="json")
-            run_t2i.click(text_to_image, [prompt, t2i_steps, t2i_size, t2i_seed, t2i_tiny, t2i_device],
+            run_t2i.click(text_to_image, [prompt, t2i_steps, t2i_size, t2i_seed, t2i_tiny, t2i_device, t2i_model],
                           [gallery, recipe], api_name="text_to_image", concurrency_limit=1, concurrency_id="t2i")
             gr.Markdown("### Image understanding (caption, or a question about the image)")
             with gr.Row():

@@ -54,6 +54,8 @@ def lab(tmp_path_factory):
                                    "w = MoleculeWidget('CCO ethanol\\nCCCO propanol', num_conformers=4)\nw")
     _notebook(root / "grasping.ipynb",
               "from workbench.widgets import GraspWidget\nw = GraspWidget('can', num_grasps=4)\nw")
+    _notebook(root / "fold.ipynb", "from workbench.widgets import MoleculeWidget\n"
+                                   "w = MoleculeWidget('MKTAYIAKQR:GSHMLEDP', mode='fold', tiny=True)\nw")
     _notebook(root / "place.ipynb",
               "from workbench.widgets import PlaceWidget\nw = PlaceWidget('put the ball behind the can')\nw")
     _notebook(root / "generation.ipynb",
@@ -122,6 +124,48 @@ def test_sidebar_lists_the_cpu_device(lab):
     page.close()
 
 
+def _put_setting(lab, plugin: str, values: dict) -> None:
+    """A plugin's settings through JupyterLab's settings API (what the Settings editor writes)."""
+    body = json.dumps({"raw": json.dumps(values)}).encode()
+    request = urllib.request.Request(f"{lab['url']}/lab/api/settings/{plugin}", data=body, method="PUT",
+                                     headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=30).read()
+
+
+def test_sidebar_shows_memory_in_use_a_history_filters_and_its_refresh_setting(lab):
+    import psutil
+
+    env = {**os.environ, "WORKBENCH_HOME": str(lab["root"] / "home"), "WORKBENCH_SIMULATED_DEVICES": ""}
+    subprocess.run([sys.executable, "-m", "workbench", "run", "count", "--steps", "3", "--device", "cpu", "--quiet"],
+                   env=env, check=True, capture_output=True, timeout=120)  # a finished job to filter
+    _put_setting(lab, "workbench-lab:plugin", {"refreshInterval": 0.5, "jobsShown": 20})
+    try:
+        page = _page(lab)
+        _open_sidebar(page)
+        page.wait_for_selector("#workbench-devices-jobs[data-refresh='0.5']", state="attached", timeout=30000)
+        use = page.locator("#workbench-devices-jobs tr[data-device='cpu'] td.wb-use")
+        total_gib = f"{psutil.virtual_memory().total / 2**30:.1f} GiB"
+        assert use.inner_text().strip().endswith(total_gib) and "%" in use.inner_text()
+        assert int(use.get_attribute("data-memory-used")) > 0
+        # the history grows at the set interval: several points after a few seconds
+        page.wait_for_function("() => (document.querySelector(\"#workbench-devices-jobs tr[data-device='cpu'] "
+                               ".wb-spark path\")?.getAttribute('d') || '').split('L').length >= 5",
+                               timeout=15000)
+        page.screenshot(path=str(ARTIFACTS / "1c-sidebar-usage.png"))
+        succeeded = "#workbench-devices-jobs tr[data-state='succeeded']"
+        page.wait_for_selector(succeeded, timeout=15000)
+        page.select_option("#workbench-devices-jobs .wb-filter-state", "failed")  # failed and cancelled only
+        page.wait_for_function(f"() => !document.querySelector({json.dumps(succeeded)})", timeout=10000)
+        page.select_option("#workbench-devices-jobs .wb-filter-state", "all")
+        page.fill("#workbench-devices-jobs .wb-filter-task", "count")
+        page.wait_for_selector(succeeded, timeout=10000)
+        page.fill("#workbench-devices-jobs .wb-filter-task", "no-such-task")
+        page.wait_for_selector("#workbench-devices-jobs .wb-empty:has-text('match')", timeout=10000)
+        page.close()
+    finally:
+        _put_setting(lab, "workbench-lab:plugin", {})
+
+
 def test_sidebar_drains_and_undrains_a_device(lab):
     from workbench.jobs.store import ResultStore
 
@@ -153,9 +197,31 @@ def test_molecule_widget_runs_and_renders(lab):
     failed = page.locator(".wb-mol .wb-outcomes tr.wb-failed")  # a failed molecule shows its reason
     assert failed.count() == 1 and "fivevalent" in failed.inner_text() and "valence" in failed.inner_text().lower()
     assert failed.is_visible()
+    # style controls: every conformer of the current molecule overlaid, spheres, hydrogens off
+    current = page.locator(".wb-mol .wb-picker").input_value()
+    count = page.locator(f".wb-mol table.wb-conformers tr[data-index] td:first-child:text-is('{current}')").count()
+    page.locator(".wb-mol .wb-overlay").check()
+    page.wait_for_selector(f".wb-mol[data-shown='{count}']", state="attached", timeout=10000)
+    page.select_option(".wb-mol .wb-style", "spheres")
+    page.wait_for_selector(".wb-mol[data-style='spheres']", state="attached", timeout=10000)
+    page.locator(".wb-mol .wb-hydrogens").uncheck()
+    page.screenshot(path=str(ARTIFACTS / "2-molecule-overlay.png"))
     _open_sidebar(page)
     page.wait_for_selector("#workbench-devices-jobs tr[data-state='succeeded']", timeout=30000)
     page.screenshot(path=str(ARTIFACTS / "2-molecule-widget.png"))
+    page.close()
+
+
+def test_fold_view_tells_chains_apart(lab):
+    page = _page(lab, "lab/tree/fold.ipynb")
+    _run_first_cell(page)
+    _press_run_and_wait(page, ".wb-mol[data-state='succeeded'][data-chains='2']", shot="2-fold.png")
+    assert page.locator(".wb-mol .wb-key").is_visible()  # the pLDDT key, while colouring by pLDDT
+    assert not page.locator(".wb-mol .wb-style").is_visible()  # conformer controls stay out of fold mode
+    page.select_option(".wb-mol .wb-colour", "chain")
+    page.wait_for_selector(".wb-mol[data-style='chain']", state="attached", timeout=10000)
+    assert not page.locator(".wb-mol .wb-key").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "2-fold-chains.png"))
     page.close()
 
 
@@ -209,10 +275,18 @@ def test_grasp_widget_runs_and_fills_in(lab):
     assert canvas.evaluate("el => el.style.cursor") == "pointer"  # it says it is clickable
     page.mouse.down()
     page.mouse.up()
-    try:
-        page.wait_for_selector("img.wb-trial[src^='data:image/gif']", timeout=120000)
+    try:  # the replay, decoded frame by frame, with a caption and playback controls
+        page.wait_for_selector("figure.wb-trial[data-frames]", timeout=120000)
     finally:
         page.screenshot(path=str(ARTIFACTS / "3-grasp-replay.png"))
+    player = page.locator("figure.wb-trial")
+    assert int(player.get_attribute("data-frames")) > 5
+    assert player.locator(".wb-caption").inner_text().startswith("trial ")
+    player.locator(".wb-play").click()  # pause
+    assert player.get_attribute("data-playing") == "false"
+    frame = int(player.get_attribute("data-frame"))
+    player.locator(".wb-step").click()
+    assert int(player.get_attribute("data-frame")) == (frame + 1) % int(player.get_attribute("data-frames"))
     page.close()
 
 
@@ -227,7 +301,7 @@ def test_place_widget_shows_the_goal_refuses_typos_and_replays_the_task(lab):
     box.fill("put the ball behind the can")
     page.wait_for_selector(".wb-constraint", timeout=30000)
     _press_run_and_wait(page, ".jp-OutputArea [data-state='succeeded'] .wb-verdict",
-                        "img.wb-replay[src^='data:image/gif']",
+                        "figure.wb-replay[data-frames]",
                         shot="8-place-widget.png")
     assert "success (position track)" in page.locator(".wb-verdict:visible").first.inner_text()
     page.close()

@@ -92,7 +92,10 @@ class DevicesHandler(_Base):
             await discover_in_subprocess()
             published = self.store().published_devices()
         drained = self.store().drained()
-        rows = [{**device_row(p["id"], p["capabilities"], p["load"], p["profile"]), "drained": p["id"] in drained}
+        from workbench.server.usage import usage
+
+        rows = [{**device_row(p["id"], p["capabilities"], p["load"], p["profile"]), "drained": p["id"] in drained,
+                 "usage": usage(p["id"], p["capabilities"].get("kind", ""), p["capabilities"])}
                 for p in published]
         self.write_json({"devices": rows})
 

@@ -5,11 +5,13 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { URLExt } from '@jupyterlab/coreutils';
 import { ILauncher } from '@jupyterlab/launcher';
 import { ServerConnection } from '@jupyterlab/services';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
+interface IUsage { memory_used: number; memory_total: number; utilisation: number | null; source: string; }
 interface IDevice { id: string; kind: string; name: string; total_memory: number; load: number; drained: boolean;
-  profile: { matmul_tflops_fp32: number; memory_gbps: number } | null; }
+  profile: { matmul_tflops_fp32: number; memory_gbps: number } | null; usage: IUsage; }
 interface IJob { id: string; task: string; device: string; state: string; reason: string; progress: number | null;
   message: string; created: number; started: number | null; finished: number | null; placement: string; }
 
@@ -31,6 +33,31 @@ function cell(text: string, cls = ''): HTMLTableCellElement {
 
 function gib(bytes: number): string { return bytes ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : '-'; }
 
+const SVG = 'http://www.w3.org/2000/svg';
+const HISTORY = 60;  // samples kept per device: a minute at the default refresh
+
+// a small utilisation history (percent, or running jobs when the device reports no utilisation)
+function sparkline(values: number[], top: number): SVGSVGElement {
+  const w = 64, h = 16;
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('width', String(w));
+  svg.setAttribute('height', String(h));
+  svg.setAttribute('class', 'wb-spark');
+  const path = document.createElementNS(SVG, 'path');
+  const x = (i: number) => (w * (HISTORY - values.length + i)) / (HISTORY - 1);
+  const y = (v: number) => h - 1 - ((h - 2) * Math.min(v, top)) / top;
+  path.setAttribute('d', values.map((v, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' '));
+  svg.append(path);
+  return svg;
+}
+
+const FILTERS: { [name: string]: (j: IJob) => boolean } = {
+  all: () => true,
+  active: j => j.state === 'queued' || j.state === 'running',
+  failed: j => j.state === 'failed' || j.state === 'cancelled',
+  succeeded: j => j.state === 'succeeded'
+};
+
 function duration(job: IJob): string {
   if (!job.started) { return '-'; }
   const end = job.finished ?? Date.now() / 1000;
@@ -43,6 +70,12 @@ class DevicesAndJobs extends Widget {
   private jobs = document.createElement('tbody');
   private error = document.createElement('div');
   private empty = document.createElement('div');
+  private stateFilter = document.createElement('select');
+  private taskFilter = document.createElement('input');
+  private history = new Map<string, number[]>();
+  private lastJobs: IJob[] = [];
+  private interval = 2;  // seconds between refreshes (setting: refreshInterval)
+  private limit = 50;  // jobs fetched (setting: jobsShown)
 
   constructor() {
     super();
@@ -54,8 +87,37 @@ class DevicesAndJobs extends Widget {
     this.error.className = 'wb-error';
     // actions first and few columns: the panel is 250 px wide by default (details are in each row's tooltip)
     this.empty.className = 'wb-empty';
-    this.node.append(this.error, this.section('Devices', ['', 'device', 'kind', 'load'], this.devices),
-      this.section('Jobs', ['', 'job', 'device', 'state'], this.jobs), this.empty);
+    for (const name of Object.keys(FILTERS)) {
+      const option = document.createElement('option');
+      option.value = name;
+      option.textContent = name;
+      this.stateFilter.append(option);
+    }
+    this.stateFilter.className = 'wb-filter-state';
+    this.stateFilter.title = 'Show jobs in these states';
+    this.taskFilter.className = 'wb-filter-task';
+    this.taskFilter.placeholder = 'task or device';
+    this.taskFilter.size = 10;
+    this.stateFilter.onchange = () => this.drawJobs();
+    this.taskFilter.oninput = () => this.drawJobs();
+    const filters = document.createElement('div');
+    filters.className = 'wb-filters';
+    filters.append(this.stateFilter, this.taskFilter);
+    const jobs = this.section('Jobs', ['', 'job', 'device', 'state'], this.jobs);
+    jobs.insertBefore(filters, jobs.lastChild);
+    this.node.append(this.error, this.section('Devices', ['', 'device', 'use', 'load'], this.devices), jobs,
+      this.empty);
+  }
+
+  /** Apply the settings (refresh interval, jobs shown); restarts the timer when attached. */
+  configure(interval: number, limit: number): void {
+    this.interval = Math.max(0.5, interval);
+    this.limit = Math.max(1, Math.min(1000, Math.round(limit)));
+    this.node.dataset.refresh = String(this.interval);
+    if (this.isAttached) {
+      window.clearInterval(this.timer);
+      this.timer = window.setInterval(() => void this.refresh(), this.interval * 1000);
+    }
   }
 
   private section(title: string, headers: string[], body: HTMLTableSectionElement): HTMLElement {
@@ -71,13 +133,16 @@ class DevicesAndJobs extends Widget {
     return wrap;
   }
 
-  protected onAfterAttach(): void { void this.refresh(); this.timer = window.setInterval(() => void this.refresh(), 1000); }
+  protected onAfterAttach(): void {
+    void this.refresh();
+    this.timer = window.setInterval(() => void this.refresh(), this.interval * 1000);
+  }
   protected onBeforeDetach(): void { window.clearInterval(this.timer); }
 
   async refresh(): Promise<void> {
     try {
       const [{ devices }, { jobs }] = await Promise.all([api<{ devices: IDevice[] }>('devices'),
-        api<{ jobs: IJob[] }>('jobs?limit=30')]);
+        api<{ jobs: IJob[] }>(`jobs?limit=${this.limit}`)]);
       this.error.textContent = '';
       this.devices.replaceChildren(...devices.map(d => {
         const tr = document.createElement('tr');
@@ -96,15 +161,45 @@ class DevicesAndJobs extends Widget {
         };
         action.append(drain);
         tr.dataset.drained = String(d.drained);
-        tr.append(action, cell(d.id), cell(d.kind), cell(`${d.load} job${d.load === 1 ? '' : 's'}`));
-        tr.title = `${d.name}: ${gib(d.total_memory)}` + (d.drained ? ' (drained)' : '');
+        tr.append(action, cell(d.id), this.useCell(d), cell(`${d.load} job${d.load === 1 ? '' : 's'}`));
+        tr.title = `${d.name} (${d.kind}): ${gib(d.total_memory)}` + (d.drained ? ' (drained)' : '');
         return tr;
       }));
-      this.jobs.replaceChildren(...jobs.map(j => this.jobRow(j)));
-      this.empty.textContent = jobs.length ? '' : 'No jobs yet: run a widget, or `workbench run ...` in a terminal.';
+      this.lastJobs = jobs;
+      this.drawJobs();
     } catch (err) {
       this.error.textContent = `workbench API: ${(err as Error).message}`;
     }
+  }
+
+  // memory in use now and a utilisation history (percent; running jobs where the device reports none)
+  private useCell(d: IDevice): HTMLTableCellElement {
+    const u = d.usage;
+    const sample = u && u.utilisation !== null ? u.utilisation : d.load;
+    const values = [...(this.history.get(d.id) ?? []), sample].slice(-HISTORY);
+    this.history.set(d.id, values);
+    const td = cell('', 'wb-use');
+    const text = document.createElement('small');
+    const percent = u && u.utilisation !== null ? `${Math.round(u.utilisation)}% ` : '';
+    text.textContent = u && u.memory_total ? `${percent}${gib(u.memory_used).replace(' GiB', '')}/${gib(u.memory_total)}`
+      : percent || '-';
+    td.append(sparkline(values, u && u.utilisation !== null ? 100 : Math.max(1, ...values)), text);
+    td.title = u ? (u.utilisation !== null ? `utilisation ${u.utilisation.toFixed(0)}% now; ` : 'running jobs over time; ')
+      + `memory in use ${gib(u.memory_used)} of ${gib(u.memory_total)}`
+      + (u.source === 'published' ? ' (as published when discovered)' : ` (${u.source})`) : '';
+    td.dataset.memoryUsed = String(u ? u.memory_used : 0);
+    return td;
+  }
+
+  private drawJobs(): void {
+    const keep = FILTERS[this.stateFilter.value] ?? FILTERS.all;
+    const words = this.taskFilter.value.trim().toLowerCase();
+    const shown = this.lastJobs.filter(j => keep(j) && (!words || `${j.task} ${j.device} ${j.id}`.toLowerCase()
+      .includes(words)));
+    this.jobs.replaceChildren(...shown.map(j => this.jobRow(j)));
+    this.empty.textContent = this.lastJobs.length
+      ? (shown.length ? '' : `No ${this.stateFilter.value === 'all' ? '' : this.stateFilter.value + ' '}jobs match.`)
+      : 'No jobs yet: run a widget, or `workbench run ...` in a terminal.';
   }
 
   private jobRow(j: IJob): HTMLTableRowElement {
@@ -169,10 +264,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'workbench-lab:plugin',
   description: 'Devices & Jobs sidebar and launcher items for workbench',
   autoStart: true,
-  optional: [ILauncher, ICommandPalette, ILayoutRestorer],
+  optional: [ILauncher, ICommandPalette, ILayoutRestorer, ISettingRegistry],
   activate: (app: JupyterFrontEnd, launcher: ILauncher | null, palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null) => {
+    restorer: ILayoutRestorer | null, settings: ISettingRegistry | null) => {
     const panel = new DevicesAndJobs();
+    if (settings) {
+      const apply = (s: ISettingRegistry.ISettings) =>
+        panel.configure(s.get('refreshInterval').composite as number, s.get('jobsShown').composite as number);
+      void settings.load(plugin.id).then(s => { apply(s); s.changed.connect(apply); }).catch(() => undefined);
+    }
     app.shell.add(panel, 'left', { rank: 600 });
     if (restorer) { restorer.add(panel, 'workbench-devices-jobs'); }
     for (const cap of CAPABILITIES) {

@@ -45,11 +45,11 @@ async function render({ model, el: root }) {
   const error = el("div", { class: "wb-error", style: "color:#b00020" });
   const summary = el("div", { class: "wb-summary" });
   const canvasBox = el("div", { class: "wb-view", style: "width:480px;height:360px;border:1px solid #ddd" });
-  const trial = el("img", { class: "wb-trial", style: "max-width:320px" });
+  const player = gifPlayer("wb-trial");  // libraries.js: the replay with playback controls and a caption
   const controls = el("div", { style: "display:flex;gap:6px;align-items:center;flex-wrap:wrap" });
   controls.append(objectIn, list, gripper, device, "grasps:", num, run, cancel, bar, status);
   const main = el("div", { style: "display:flex;gap:10px;align-items:flex-start" });
-  main.append(canvasBox, trial);
+  main.append(canvasBox, player.element);
   root.append(controls, error, summary, legend(), main);
 
   const renderer = new THREE.WebGLRenderer({ antialias: true });
@@ -227,7 +227,12 @@ async function render({ model, el: root }) {
   drawLinks();
   model.on("change:mesh", drawMesh);
   model.on("change:grasps", drawGrasps);
-  model.on("change:trial_image", () => { trial.src = model.get("trial_image"); });
+  function syncReplay() {
+    const g = model.get("grasps").find((x) => x.index === model.get("selected"));
+    const outcome = g ? (g.success ? "held through lift and shake" : `failed at ${g.stage}`) : "";
+    void player.load(model.get("trial_image"), g ? `trial ${g.index}: ${outcome} (replayed in MuJoCo)` : "");
+  }
+  model.on("change:trial_image", syncReplay);
   for (const n of ["state", "progress", "message", "error", "summary"]) model.on(`change:${n}`, syncStatus);
   drawMesh();
   drawGrasps();

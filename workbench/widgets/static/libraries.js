@@ -51,3 +51,74 @@ function el(tag, attrs = {}, text = "") {
   if (text) e.textContent = text;
   return e;
 }
+
+// A GIF with playback controls (play/pause, step, a frame slider, a caption): frames decoded with the
+// browser's ImageDecoder where it has one (Chromium), else the plain animated <img>.
+function gifPlayer(cls = "wb-player") {
+  const box = el("figure", { class: cls, style: "margin:0;display:none" });
+  const canvas = el("canvas", { class: "wb-player-canvas", style: "max-width:400px;display:block" });
+  const img = el("img", { class: "wb-player-img", style: "max-width:400px;display:none", alt: "replay" });
+  const play = el("button", { class: "wb-play", title: "play / pause" }, "❚❚");
+  const back = el("button", { class: "wb-step-back", title: "previous frame" }, "◀");
+  const next = el("button", { class: "wb-step", title: "next frame" }, "▶");
+  const slider = el("input", { type: "range", min: "0", max: "0", value: "0", class: "wb-frame" });
+  const counter = el("small", { class: "wb-frame-count" });
+  const controls = el("div", { style: "display:flex;gap:4px;align-items:center" });
+  controls.append(back, play, next, slider, counter);
+  const caption = el("figcaption", { class: "wb-caption", style: "font-size:12px;margin:2px 0" });
+  box.append(caption, canvas, img, controls);
+  let frames = [], delays = [], index = 0, timer = null, source = "";  // delays in ms
+
+  function show(i) {
+    if (!frames.length) return;
+    index = (i + frames.length) % frames.length;
+    canvas.width = frames[index].width;
+    canvas.height = frames[index].height;
+    canvas.getContext("2d").drawImage(frames[index], 0, 0);
+    slider.value = String(index);
+    counter.textContent = `${index + 1}/${frames.length}`;
+    box.dataset.frame = String(index);
+  }
+  function stop() { if (timer) clearTimeout(timer); timer = null; play.textContent = "▶︎"; box.dataset.playing = "false"; }
+  function start() {
+    stop();
+    play.textContent = "❚❚";
+    box.dataset.playing = "true";
+    const tick = () => { show(index + 1); timer = setTimeout(tick, delays[index] || 80); };
+    timer = setTimeout(tick, delays[index] || 80);
+  }
+  play.onclick = () => (timer ? stop() : start());
+  back.onclick = () => { stop(); show(index - 1); };
+  next.onclick = () => { stop(); show(index + 1); };
+  slider.oninput = () => { stop(); show(parseInt(slider.value, 10)); };
+
+  async function load(uri, text) {
+    caption.textContent = text || "";
+    if (!uri) { stop(); box.style.display = "none"; return; }
+    box.style.display = "";
+    if (uri === source) return;
+    source = uri;
+    stop();
+    frames = [];
+    delays = [];
+    if (typeof ImageDecoder === "undefined") {  // no decoder: the animated image, without controls
+      img.src = uri; img.style.display = ""; canvas.style.display = "none"; controls.style.display = "none";
+      return;
+    }
+    const bytes = await (await fetch(uri)).arrayBuffer();
+    const decoder = new ImageDecoder({ data: bytes, type: "image/gif" });
+    await decoder.tracks.ready;
+    const count = decoder.tracks.selectedTrack.frameCount;
+    for (let i = 0; i < count; i++) {
+      const { image } = await decoder.decode({ frameIndex: i });
+      delays.push(image.duration ? image.duration / 1000 : 80);
+      frames.push(await createImageBitmap(image));
+      image.close();
+    }
+    slider.max = String(Math.max(0, frames.length - 1));
+    box.dataset.frames = String(frames.length);
+    show(0);
+    start();
+  }
+  return { element: box, load, stop };
+}

@@ -37,6 +37,23 @@ async function render({ model, el: root }) {
   const snapshot = el("button", { class: "wb-snapshot", title: "the current view as a PNG" }, "Save image");
   const sliderRow = el("div", { class: "wb-row" });
   sliderRow.append("molecule:", picker, "conformer:", slider, position);
+  // how it is drawn: style, hydrogens, every conformer of the molecule overlaid (conformers); colour (fold)
+  const style = el("select", { class: "wb-style", title: "drawing style" });
+  for (const s of ["sticks", "ball-and-stick", "spheres", "surface"]) style.append(el("option", { value: s }, s));
+  const hydrogens = el("input", { type: "checkbox", class: "wb-hydrogens", checked: "" });
+  const overlay = el("input", { type: "checkbox", class: "wb-overlay" });
+  const colourBy = el("select", { class: "wb-colour", title: "colour the protein by" });
+  for (const c of ["pLDDT", "chain"]) colourBy.append(el("option", { value: c }, c));
+  const looks = el("div", { class: "wb-row wb-looks" });
+  const hLabel = el("label", { title: "show hydrogen atoms" });
+  hLabel.append(hydrogens, "hydrogens");
+  const oLabel = el("label", { title: "every conformer of this molecule, aligned on its lowest-energy one" });
+  oLabel.append(overlay, "overlay conformers");
+  const conformerLooks = el("span", { class: "wb-conformer-looks" });
+  conformerLooks.append("style:", style, hLabel, oLabel);
+  const foldLooks = el("span", { class: "wb-fold-looks" });
+  foldLooks.append("colour by:", colourBy);
+  looks.append(conformerLooks, foldLooks);
   const key = el("div", { class: "wb-row wb-key" });  // pLDDT colour key (fold)
   for (const [label, colour] of [["very high (>= 90)", "#0053d6"], ["confident (70-90)", "#65cbf3"],
                                  ["low (50-70)", "#ffdb13"], ["very low (< 50)", "#ff7d45"]]) {
@@ -50,7 +67,7 @@ async function render({ model, el: root }) {
   main.append(viewerBox, side);
   const viewRow = el("div", { class: "wb-row" });  // the downloads row is rebuilt per result; this one stays
   viewRow.append(snapshot);
-  root.append(controls, text, error, sliderRow, key, downloads, viewRow, main);
+  root.append(controls, text, error, sliderRow, looks, key, downloads, viewRow, main);
   snapshot.onclick = () => {
     if (!viewer) return;
     const a = el("a", { href: viewer.pngURI(), download: `${model.get("mode")}.png` });
@@ -61,12 +78,15 @@ async function render({ model, el: root }) {
     const fold = model.get("mode") === "fold";
     numLabel.style.display = fold ? "none" : "";
     sliderRow.style.display = fold ? "none" : "";
-    key.style.display = fold && models.length ? "" : "none";
+    key.style.display = fold && models.length && colourBy.value === "pLDDT" ? "" : "none";
+    conformerLooks.style.display = fold ? "none" : "";
+    foldLooks.style.display = fold ? "" : "none";
     root.dataset.mode = model.get("mode");
   }
 
   let viewer = null;
   let models = [];
+  let $3Dmol = null;
 
   function syncInputs() {
     mode.value = model.get("mode");
@@ -106,9 +126,60 @@ async function render({ model, el: root }) {
     return w >= 0.001 ? w.toFixed(3) : w.toExponential(1);
   }
 
+  const STYLES = {
+    sticks: { stick: { radius: 0.15 } },
+    "ball-and-stick": { stick: { radius: 0.12 }, sphere: { scale: 0.28 } },
+    spheres: { sphere: { scale: 1.0 } },
+    surface: { stick: { radius: 0.12 } },
+  };
+  let current = 0;
+
+  // draw the current conformer (and, overlaid, the others of its molecule) in the chosen style
+  function applyLooks() {
+    if (!viewer || !models.length) return;
+    viewer.removeAllSurfaces();
+    viewer.removeAllLabels();
+    if (model.get("structure_format") === "sdf") {
+      const conformers = model.get("conformers");
+      const name = conformers[current] ? conformers[current].name : null;
+      let shown = 0;
+      models.forEach((m, k) => {
+        const visible = k === current || (overlay.checked && conformers[k] && conformers[k].name === name);
+        if (!visible) { m.hide(); return; }
+        m.show();
+        shown += 1;
+        m.setStyle({}, k === current ? STYLES[style.value] : { stick: { radius: 0.07, opacity: 0.45 } });
+        if (!hydrogens.checked) m.setStyle({ elem: "H" }, {});
+      });
+      if (style.value === "surface") {
+        viewer.addSurface($3Dmol.SurfaceType.VDW, { opacity: 0.7, colorscheme: "greenCarbon" },
+                          { model: models[current], ...(hydrogens.checked ? {} : { not: { elem: "H" } }) });
+      }
+      root.dataset.shown = String(shown);
+    } else {
+      const m = models[0];
+      m.setStyle({}, { cartoon: colourBy.value === "chain" ? { colorscheme: "chain" }
+                                                            : { colorfunc: (atom) => plddtColour(atom.b) } });
+      const chains = [...new Set(m.selectedAtoms({ atom: "CA" }).map((a) => a.chain))];
+      if (chains.length > 1) {  // chains told apart: a label on each, at its middle residue
+        for (const chain of chains) {
+          const atoms = m.selectedAtoms({ chain, atom: "CA" });
+          const mid = atoms[Math.floor(atoms.length / 2)];
+          viewer.addLabel(`chain ${chain}`, { position: { x: mid.x, y: mid.y, z: mid.z }, fontSize: 12,
+                                              backgroundOpacity: 0.6 });
+        }
+      }
+      root.dataset.chains = String(chains.length);
+      key.style.display = colourBy.value === "pLDDT" ? "" : "none";
+    }
+    root.dataset.style = model.get("structure_format") === "sdf" ? style.value : colourBy.value;
+    viewer.render();
+  }
+
   function showConformer(i) {
     if (!viewer || !models.length) return;
-    models.forEach((m, k) => m.hide && (k === i ? m.show() : m.hide()));
+    current = i;
+    applyLooks();
     viewer.zoomTo();
     viewer.render();
     side.querySelectorAll("tr.wb-current").forEach((r) => r.classList.remove("wb-current"));
@@ -135,7 +206,7 @@ async function render({ model, el: root }) {
       downloads.append(b);
     }
     if (!data) return;
-    const $3Dmol = await load3Dmol(model);
+    $3Dmol = await load3Dmol(model);
     if (!viewer) {  // the canvas follows the theme (a white box in the dark theme before)
       const bg = getComputedStyle(root).getPropertyValue("--jp-layout-color0").trim() || "white";
       viewer = $3Dmol.createViewer(viewerBox, { backgroundColor: bg });
@@ -144,11 +215,7 @@ async function render({ model, el: root }) {
     models = [];
     if (fmt === "sdf") {
       const records = data.split("$$$$\n").filter((r) => r.trim());
-      for (const r of records) {
-        const m = viewer.addModel(r + "$$$$\n", "sdf");
-        m.setStyle({}, { stick: { radius: 0.15 } });
-        models.push(m);
-      }
+      for (const r of records) models.push(viewer.addModel(r + "$$$$\n", "sdf"));
       slider.max = String(Math.max(0, models.length - 1));
       slider.value = "0";
       const firsts = new Map();  // each molecule's lowest-energy conformer (rank 1)
@@ -164,9 +231,8 @@ async function render({ model, el: root }) {
                                ["weight", "Boltzmann weight"]], "wb-conformers"));
       showConformer(0);
     } else {
-      const m = viewer.addModel(data, "pdb");
-      m.setStyle({}, { cartoon: { colorfunc: (atom) => plddtColour(atom.b) } });
-      models.push(m);
+      models.push(viewer.addModel(data, "pdb"));
+      applyLooks();
       side.append(table(model.get("summary"), [["name", "protein"], ["chains", "chains"], ["length", "residues"],
                                                ["mean_plddt", "mean pLDDT (0-100)"], ["ptm", "pTM (0-1)"]]));
       if (model.get("pae_png")) side.append(el("img", { class: "wb-pae", src: model.get("pae_png"), alt: "PAE" }));
@@ -190,6 +256,7 @@ async function render({ model, el: root }) {
   };
   cancel.onclick = () => model.send({ type: "cancel" });
   slider.oninput = () => showConformer(parseInt(slider.value, 10));
+  for (const control of [style, hydrogens, overlay, colourBy]) control.onchange = applyLooks;
 
   for (const name of ["mode", "devices", "device", "num_conformers", "text"]) model.on(`change:${name}`, syncInputs);
   for (const name of ["state", "progress", "message", "error"]) model.on(`change:${name}`, syncStatus);

@@ -31,13 +31,13 @@ async function render({ model, el: root }) {
   const error = el("div", { class: "wb-error", style: "color:var(--jp-error-color1, #b00020)" });
   const verdict = el("div", { class: "wb-verdict", style: "margin:4px 0;font-weight:600" });
   const view = el("div", { class: "wb-view", style: "width:480px;height:340px;border:1px solid var(--jp-border-color2, #ddd)" });
-  const replay = el("img", { class: "wb-replay", alt: "replay of the task", style: "max-width:400px" });
+  const replay = gifPlayer("wb-replay");  // libraries.js: the task replayed, with playback controls
   const hint = el("div", { style: "opacity:0.7;font-size:11px" },
                    "x right, y away from you (behind), table 1.0 x 0.8 m; dashed: the planned target; drag to turn, wheel to zoom");
   const main = el("div", { style: "display:flex;gap:10px;align-items:flex-start;flex-wrap:wrap" });
   const left = el("div");
   left.append(view, hint);
-  main.append(left, replay);
+  main.append(left, replay.element);
   root.append(controls, goal, error, verdict, main);
 
   const renderer = new THREE.WebGLRenderer({ antialias: true });
@@ -150,9 +150,8 @@ async function render({ model, el: root }) {
         `rotation ${mark(v.rotation)}` + (v.rotation !== null ? ` (${v.rotation_error.toFixed(1)}° off)` : "") +
         (v.cause ? ` — ${v.cause}: ${v.reason}` : "");
     }
-    const gif = model.get("replay");
-    replay.style.display = gif ? "" : "none";
-    if (gif && replay.src !== gif) replay.src = gif;
+    void replay.load(model.get("replay"), v && v.track ? `"${model.get("instruction")}": ${v.success ? "success" : "failed"}`
+                                                         : "");
   }
 
   instruction.addEventListener("input", () => { model.set("instruction", instruction.value); model.save_changes(); });

@@ -1,0 +1,52 @@
+"""Running the generated rearrangement tasks as a benchmark: each task as a user would run it,
+and the success per track with intervals. Used by `benchmarks/placement_tasks.py` and the
+pick-and-place notebook; it sits above the device layer (it builds a CPU task context), so it is
+not in `workbench.tasks`.
+"""
+
+from __future__ import annotations
+
+from workbench.tasks.rearrange.taskset import TRACKS, PlacementTask
+
+
+def evaluate(task: PlacementTask, render: bool = False) -> dict:
+    """Run one task as a user would (parse, plan, execute, judge) and return its record: the task,
+    success per metric, the failure cause and reason, moves, final pose and errors. A refused
+    instruction is the parser's failure, not an exception."""
+    import shutil
+    import tempfile
+
+    from workbench.contract.errors import InputError
+    from workbench.hardware.local import standalone_context
+    from workbench.tasks.rearrange.place import PlaceRequest, run
+
+    record = {"scene": task.scene, "instruction": task.instruction, "track": task.track}
+    try:
+        request = PlaceRequest(instruction=task.instruction, scene=task.scene, render=render)
+    except InputError as exc:
+        return {**record, "success": False, "position": None, "rotation": None, "cause": "parser",
+                "reason": str(exc), "moves": 0}
+    folder = tempfile.mkdtemp(prefix="workbench-place-")
+    try:
+        r = run(request, standalone_context(workdir=folder))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {**record, "success": r.success, "position": r.position_success, "rotation": r.rotation_success,
+            "cause": r.cause, "reason": r.reason, "moves": r.moves, "rotation_error": r.rotation_error,
+            "relations": r.relations, "final_pose": r.final_poses[r.goal["object"]], "disturbed": r.disturbed}
+
+
+def summarise(records: list[dict]) -> dict[str, dict]:
+    """Success per track with 95% Wilson intervals, and failure causes."""
+    from collections import Counter
+
+    from workbench.tasks.grasping.metrics import wilson_interval
+
+    out = {}
+    for track in TRACKS:
+        rows = [r for r in records if r["track"] == track]
+        wins = sum(r["success"] for r in rows)
+        low, high = wilson_interval(wins, len(rows))
+        out[track] = {"tasks": len(rows), "success": wins / max(1, len(rows)), "ci_low": low, "ci_high": high,
+                      "causes": dict(Counter(r["cause"] for r in rows if not r["success"]))}
+    return out
