@@ -229,3 +229,19 @@ def test_a_grasp_dataset_is_dealt_over_a_local_device_and_a_ray_node(cluster, ho
         with h5py.File(tmp_path / "data" / entry["grasps"]) as f:
             assert f["grasps/transforms"].shape == (6, 4, 4)
             assert (tmp_path / "data" / f["object/file"][()].decode()).is_file()
+
+
+def test_an_embedded_cluster_with_a_declared_npu_starts_without_tracebacks(tmp_path):
+    """A node declaring an NPU without Ascend's `acl` made Ray print a traceback per start (and a
+    note about token authentication) into the notebook; the device layer says it in one line."""
+    import subprocess
+    import sys
+
+    code = ("import workbench as wb, ray; wb.connect(num_cpus=1, resources={'NPU': 1}); "
+            "print(sorted(d.id for d in wb.devices() if d.id.startswith('ray:'))); ray.shutdown()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240,
+                          env={**__import__("os").environ, "WORKBENCH_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert "ray:npu" in done.stdout
+    assert "Traceback" not in done.stderr and "Failed to detect NPU type" not in done.stderr, done.stderr
+    assert "Token authentication is enabled" not in done.stderr

@@ -8,6 +8,7 @@ in the registry, and wire their placement hooks (profile-aware choice, where a j
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from typing import Any
@@ -51,7 +52,33 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+class _RayNotices(logging.Filter):
+    """Ray's start-up notices that a user of the embedded cluster cannot act on: a traceback when a
+    node declares an NPU resource without Ascend's `acl` module (the device layer says in one line
+    that the node's NPU has no torch device), and the note that token authentication is on (it is:
+    the embedded cluster listens on 127.0.0.1 only, with a token)."""
+
+    DROP = ("Failed to detect NPU type", "Token authentication is enabled for this Ray cluster")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.DROP)
+
+
+NOTICE_LOGGERS = ("ray._private.accelerators.npu", "ray._private.authentication.authentication_token_setup")
+
+
 def _start_embedded(ray: Any, **kwargs: Any) -> None:
+    notices = _RayNotices()
+    for name in NOTICE_LOGGERS:
+        logging.getLogger(name).addFilter(notices)
+    try:
+        _start(ray, **kwargs)
+    finally:
+        for name in NOTICE_LOGGERS:
+            logging.getLogger(name).removeFilter(notices)
+
+
+def _start(ray: Any, **kwargs: Any) -> None:
     for attempt in range(1, START_ATTEMPTS + 1):
         try:
             ray.init(**kwargs)
