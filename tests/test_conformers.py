@@ -180,7 +180,8 @@ def test_progress_per_molecule_and_cancel_mid_batch(devices):
 def test_full_batch_progress_counts_every_molecule():
     seen = []
     run_conformers(ConformerRequest(smiles=("CCO", "CCN", "CCC"), num_conformers=3), cpu_context(seen.append))
-    assert [p.done for p in seen] == [0, 1, 2, 3] and seen[-1].fraction == 1.0
+    assert [p.done for p in seen if "index" in p.data] == [1, 2, 3] and seen[-1].fraction == 1.0  # per molecule
+    assert [p.done for p in seen] == sorted(p.done for p in seen)  # and within each, it only moves forward
 
 
 def test_a_batch_where_every_molecule_fails_is_a_failed_job():
@@ -328,3 +329,27 @@ def test_conformers_are_superposed_on_the_lowest_energy_one():
     heavy = [a.GetIdx() for a in mols[0].GetAtoms() if a.GetAtomicNum() > 1]
     centres = np.array([m.GetConformer().GetPositions()[heavy].mean(axis=0) for m in mols])
     assert np.abs(centres - centres[0]).max() < 1e-3  # one frame: the heavy-atom centroids coincide
+
+
+def test_progress_moves_within_one_molecule_and_a_cancel_there_is_the_jobs(tmp_path):
+    """One molecule used to sit at 0% until it was done; now embedding and each batch of optimised
+    conformers report, and a cancel seen there ends the job (not that molecule, as an error)."""
+    from workbench.contract import TaskContext
+    from workbench.contract.errors import Cancelled
+    from workbench.hardware.backends.cpu import CpuBackend
+    from workbench.tasks.molecules.conformers import ConformerRequest, run
+
+    events = []
+    backend = CpuBackend(None)
+    request = ConformerRequest(smiles=("CC(C)Cc1ccc(cc1)[C@H](C)C(=O)O ibuprofen",), num_conformers=30, workers=1)
+    run(request, TaskContext(backend.device_id, backend.capabilities(), backend, tmp_path, events.append))
+    inside = [e.done for e in events if 0 < e.done < 1]
+    assert len(inside) >= 3 and inside == sorted(inside)
+    assert any("optimised" in e.message for e in events)
+    def cancel_while_optimising(p):  # what the job layer's report does once the job is cancelled
+        if "optimised" in p.message:
+            raise Cancelled("cancelled by the user")
+
+    with pytest.raises(Cancelled):
+        run(request, TaskContext(backend.device_id, backend.capabilities(), backend, tmp_path,
+                                 cancel_while_optimising))

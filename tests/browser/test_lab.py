@@ -368,8 +368,8 @@ def test_a_launcher_card_opens_a_notebook_that_runs_its_widget(lab):
     launcher = _page(lab)
     cards = launcher.locator(".jp-LauncherCard[title^='A new notebook with a']")
     cards.first.wait_for(timeout=60000)
-    assert cards.count() == 3
-    for i in range(3):
+    assert cards.count() == 4  # molecules, grasping, multimodal, pick and place
+    for i in range(4):
         assert cards.nth(i).locator("svg").count() == 1  # each card has its icon
     launcher.screenshot(path=str(ARTIFACTS / "6-launcher.png"))
     launcher.close()

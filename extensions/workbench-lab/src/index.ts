@@ -249,7 +249,10 @@ const ICONS: { [name: string]: string } = {
   grasping: svg('<rect x="4" y="3" width="16" height="4" rx="1"/><rect x="5" y="7" width="3" height="11" rx="1"/>' +
     '<rect x="16" y="7" width="3" height="11" rx="1"/><rect x="9.5" y="11" width="5" height="9" rx="1"/>'),
   multimodal: svg('<rect x="3" y="4" width="18" height="14" rx="2" fill-opacity="0.35"/>' +
-    '<polygon points="5,16 10,9 14,14 16,12 19,16"/><circle cx="16.5" cy="8" r="1.8"/>')
+    '<polygon points="5,16 10,9 14,14 16,12 19,16"/><circle cx="16.5" cy="8" r="1.8"/>'),
+  place: svg('<rect x="2" y="18" width="20" height="2.5" rx="1"/><rect x="4" y="11" width="5" height="7" rx="0.8"/>' +
+    '<rect x="15" y="13" width="5" height="5" rx="0.8" fill-opacity="0.45"/>' +
+    '<polygon points="11,8 15,8 15,6 19,10 15,14 15,12 11,12"/>')
 };
 
 const CAPABILITIES: { name: string; label: string; code: string }[] = [
@@ -257,7 +260,9 @@ const CAPABILITIES: { name: string; label: string; code: string }[] = [
     code: 'from workbench.widgets import MoleculeWidget\nMoleculeWidget("CC(C)Cc1ccc(cc1)[C@H](C)C(=O)O ibuprofen")' },
   { name: 'grasping', label: 'Grasping', code: 'from workbench.widgets import GraspWidget\nGraspWidget("can")' },
   { name: 'multimodal', label: 'Multimodal',
-    code: 'from workbench.widgets import GenerationWidget\nGenerationWidget("a watercolour of a red cube")' }
+    code: 'from workbench.widgets import GenerationWidget\nGenerationWidget("a watercolour of a red cube")' },
+  { name: 'place', label: 'Pick and place',
+    code: 'from workbench.widgets import PlaceWidget\nPlaceWidget("put the mug upright to the left of the box")' }
 ];
 
 const plugin: JupyterFrontEndPlugin<void> = {

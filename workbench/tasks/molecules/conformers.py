@@ -26,6 +26,7 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from rdkit import Chem
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers, rdMolAlign
 
 from workbench.contract import InputError, Progress, ProgressCallback, Requirements, TaskContext
+from workbench.contract.errors import Cancelled
 from workbench.paths import is_file
 from workbench.tasks.molecules.checks import GeometryChecker, input_stereo, stereo_mismatch
 from workbench.tasks.molecules.inputs import ParsedMolecule, read_inputs
@@ -177,12 +179,24 @@ def _embed(mol: Chem.Mol, request: ConformerRequest, notes: list[str]) -> list[i
     return cids
 
 
-def _optimise(mol: Chem.Mol, request: ConformerRequest, notes: list[str]) -> tuple[str, list[tuple[int, float]]]:
+def _optimise(mol: Chem.Mol, request: ConformerRequest, notes: list[str],
+              report: Callable[[int, int], None] | None = None) -> tuple[str, list[tuple[int, float]]]:
+    """Minimise every conformer; `report(done, total)` after each batch of conformers. One MMFF force
+    field per conformer, minimised as MMFFOptimizeMoleculeConfs does (the same energies and
+    coordinates), so progress can move while a large ensemble is optimised."""
     ff = request.force_field
     if ff.startswith("MMFF"):
         if rdForceFieldHelpers.MMFFHasAllMoleculeParams(mol):
-            res = rdForceFieldHelpers.MMFFOptimizeMoleculeConfs(
-                mol, numThreads=1, maxIters=request.max_iterations, mmffVariant=ff)
+            props = rdForceFieldHelpers.MMFFGetMoleculeProperties(mol, mmffVariant=ff)
+            cids = [c.GetId() for c in mol.GetConformers()]
+            every = max(1, len(cids) // 10)
+            res = []
+            for k, cid in enumerate(cids, 1):
+                field = rdForceFieldHelpers.MMFFGetMoleculeForceField(mol, props, confId=cid)
+                not_converged = field.Minimize(maxIts=request.max_iterations)
+                res.append((not_converged, field.CalcEnergy()))
+                if report is not None and (k % every == 0 or k == len(cids)):
+                    report(k, len(cids))
             return ff, res
         notes.append(f"{ff} has no parameters for this molecule; used UFF")
         ff = "UFF"
@@ -263,14 +277,18 @@ def _reason_kind(why: str) -> str:
     return why
 
 
-def conformers_for(parsed: ParsedMolecule, request: ConformerRequest) -> tuple[MoleculeConformers, str]:
-    """The ensemble of one molecule: its outcome and its SDF text ("" on failure)."""
+def conformers_for(parsed: ParsedMolecule, request: ConformerRequest,
+                   report: Callable[[float, str], None] | None = None) -> tuple[MoleculeConformers, str]:
+    """The ensemble of one molecule: its outcome and its SDF text ("" on failure). `report(fraction,
+    message)`, when given, follows the molecule's own stages (embedding, then optimisation batches)."""
     t0 = time.perf_counter()
     out = MoleculeConformers(parsed.index, parsed.name, parsed.source, ok=False)
     try:
-        sdf = _conformers_for(parsed, request, out)
+        sdf = _conformers_for(parsed, request, out, report)
         out.ok = True
         return out, sdf
+    except Cancelled:
+        raise  # a cancel seen by a progress report is the job's, not this molecule's error
     except InputError as exc:
         out.error = str(exc)
     except Exception as exc:  # an RDKit fault on one molecule is that molecule's error
@@ -280,7 +298,8 @@ def conformers_for(parsed: ParsedMolecule, request: ConformerRequest) -> tuple[M
     return out, ""
 
 
-def _conformers_for(parsed: ParsedMolecule, request: ConformerRequest, out: MoleculeConformers) -> str:
+def _conformers_for(parsed: ParsedMolecule, request: ConformerRequest, out: MoleculeConformers,
+                    report: Callable[[float, str], None] | None = None) -> str:
     if parsed.mol is None:
         raise InputError(parsed.error)
     mol = parsed.mol
@@ -300,12 +319,22 @@ def _conformers_for(parsed: ParsedMolecule, request: ConformerRequest, out: Mole
                                                               useLegacyImplementation=False) if lab == "?"]
     if unspecified:
         out.notes.append(f"{len(unspecified)} stereocentre(s) unspecified in the input; they vary across conformers")
+    if report is not None:
+        report(0.0, f"{parsed.name}: embedding {request.num_conformers} conformers (ETKDGv3)")
     cids = _embed(molh, request, out.notes)
     if not cids:
         raise InputError(
             f"Embedding failed for {parsed.name}: ETKDG found no 3D coordinates that satisfy its distance "
             "bounds (often impossible ring strain or stereo); check the structure.")
-    ff, results = _optimise(molh, request, out.notes)
+
+    def optimised(done: int, total: int) -> None:
+        if report is not None:  # embedding is about a third of the time, optimisation most of the rest
+            report(0.35 + 0.6 * done / total,
+                   f"{parsed.name}: optimised {done}/{total} conformers ({request.force_field})")
+
+    if report is not None:
+        report(0.35, f"{parsed.name}: embedded {len(cids)} conformers; optimising")
+    ff, results = _optimise(molh, request, out.notes, optimised)
     out.force_field = ff
     energies = {cid: e for cid, (_, e) in zip(cids, results)}
     converged = {cid: not nc for cid, (nc, _) in zip(cids, results)}
@@ -418,8 +447,11 @@ def run(request: ConformerRequest, ctx: TaskContext) -> ConformerResult:
 
     workers = request.workers or os.cpu_count() or 1  # 0 is resolved where the job runs
     if workers == 1 or len(todo) == 1:
-        for p in todo:
-            finished(*conformers_for(p, request))
+        for p in todo:  # in this process: progress also moves within a molecule, batch by batch
+            def partial(fraction: float, message: str) -> None:
+                progress(Progress(len(outcomes) + fraction, total, message))
+
+            finished(*conformers_for(p, request, partial))
     else:
         with closing(completed(workers, conformers_for, ((p, request) for p in todo))) as results:
             for outcome, sdf in results:

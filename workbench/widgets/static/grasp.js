@@ -42,9 +42,9 @@ async function render({ model, el: root }) {
   const cancel = el("button", { class: "wb-cancel" }, "Cancel");
   const bar = el("progress", { max: "1", value: "0", class: "wb-progress" });
   const status = el("span", { class: "wb-status" });
-  const error = el("div", { class: "wb-error", style: "color:#b00020" });
+  const error = el("div", { class: "wb-error", style: "color:var(--jp-error-color1, #b00020)" });
   const summary = el("div", { class: "wb-summary" });
-  const canvasBox = el("div", { class: "wb-view", style: "width:480px;height:360px;border:1px solid #ddd" });
+  const canvasBox = el("div", { class: "wb-view", style: "width:480px;height:360px;border:1px solid var(--jp-border-color2, #ddd)" });
   const player = gifPlayer("wb-trial");  // libraries.js: the replay with playback controls and a caption
   const controls = el("div", { style: "display:flex;gap:6px;align-items:center;flex-wrap:wrap" });
   controls.append(objectIn, list, gripper, device, "grasps:", num, run, cancel, bar, status);
@@ -56,7 +56,7 @@ async function render({ model, el: root }) {
   renderer.setSize(480, 360);
   canvasBox.append(renderer.domElement);
   const scene = new THREE.Scene();
-  scene.background = new THREE.Color(0xf4f5f8);
+  scene.background = new THREE.Color(themed("--jp-layout-color1", "#f4f5f8"));  // follows the theme
   const camera = new THREE.PerspectiveCamera(45, 480 / 360, 0.01, 10);
   scene.add(new THREE.HemisphereLight(0xffffff, 0x888888, 2.0));
   const objectGroup = new THREE.Group();

@@ -122,3 +122,9 @@ function gifPlayer(cls = "wb-player") {
   }
   return { element: box, load, stop };
 }
+
+// a JupyterLab theme variable's value now (for canvases, which CSS variables do not reach)
+function themed(name, fallback) {
+  const value = getComputedStyle(document.body).getPropertyValue(name).trim();
+  return value || fallback;
+}

@@ -97,10 +97,21 @@ async function render({ model, el: root }) {
     showMode();
   }
 
+  let runningSince = null;  // for the ETA: the time left at the rate so far
+
+  function eta(fraction) {
+    if (runningSince === null || fraction < 0.05 || fraction >= 1) return "";
+    const left = ((performance.now() - runningSince) / 1000) * (1 - fraction) / fraction;
+    return left < 1 ? "" : ` (about ${left < 90 ? Math.round(left) + " s" : Math.round(left / 60) + " min"} left)`;
+  }
+
   function syncStatus() {
     const state = model.get("state");
-    bar.value = model.get("progress");
-    status.textContent = `${state} ${Math.round(100 * model.get("progress"))}% ${model.get("message")}`;
+    if (state === "running" && runningSince === null) runningSince = performance.now();
+    if (state !== "running") runningSince = null;
+    const fraction = model.get("progress");
+    bar.value = fraction;
+    status.textContent = `${state} ${Math.round(100 * fraction)}%${eta(fraction)} ${model.get("message")}`;
     error.textContent = model.get("error");
     run.disabled = state === "queued" || state === "running";
     cancel.disabled = !(state === "queued" || state === "running");

@@ -2,11 +2,6 @@
 // before Run, the tabletop in 3D (three.js, bundled; drag to turn, wheel to zoom), the planned
 // target as a ghost, the verdict per metric and the replay GIF. Colours follow JupyterLab's theme.
 
-function themed(name, fallback) {
-  const value = getComputedStyle(document.body).getPropertyValue(name).trim();
-  return value || fallback;
-}
-
 async function render({ model, el: root }) {
   model.send({ type: "ready" });  // the kernel builds the meshes now, not in the constructor
   const THREE = await loadLibrary(model, "three.module.min.js");  // libraries.js
