@@ -197,6 +197,10 @@ def test_molecule_widget_runs_and_renders(lab):
     failed = page.locator(".wb-mol .wb-outcomes tr.wb-failed")  # a failed molecule shows its reason
     assert failed.count() == 1 and "fivevalent" in failed.inner_text() and "valence" in failed.inner_text().lower()
     assert failed.is_visible()
+    # a click on a conformer's row shows it
+    page.locator(".wb-mol table.wb-conformers tr[data-index='1']").click()
+    page.wait_for_selector(".wb-mol table.wb-conformers tr[data-index='1'].wb-current", timeout=10000)
+    assert page.locator(".wb-mol .wb-slider").input_value() == "1"
     # style controls: every conformer of the current molecule overlaid, spheres, hydrogens off
     current = page.locator(".wb-mol .wb-picker").input_value()
     count = page.locator(f".wb-mol table.wb-conformers tr[data-index] td:first-child:text-is('{current}')").count()

@@ -119,7 +119,7 @@ async function render({ model, el: root }) {
   }
 
   // columns: [key, header] pairs (a header carries the unit); a row with ok === false is marked failed
-  function table(rows, columns, cls = "") {
+  function table(rows, columns, cls = "", onRow = null) {
     const t = el("table", cls ? { class: cls } : {});
     const head = el("tr");
     for (const [, header] of columns) head.append(el("th", {}, header));
@@ -127,6 +127,11 @@ async function render({ model, el: root }) {
     rows.forEach((r, i) => {
       const tr = el("tr", { "data-index": String(i) });
       if (r.ok === false) tr.classList.add("wb-failed");
+      if (onRow) {  // a click on a row shows that conformer
+        tr.style.cursor = "pointer";
+        tr.title = "show this conformer";
+        tr.onclick = () => onRow(i);
+      }
       for (const [key] of columns) tr.append(el("td", {}, String(r[key] ?? "")));
       t.append(tr);
     });
@@ -239,7 +244,8 @@ async function render({ model, el: root }) {
                         "wb-outcomes"));
       const rows = model.get("conformers").map((c) => ({ ...c, weight: weight(c.weight) }));
       side.append(table(rows, [["name", "molecule"], ["rank", "rank"], ["energy", "ΔE (kcal/mol)"],
-                               ["weight", "Boltzmann weight"]], "wb-conformers"));
+                               ["weight", "Boltzmann weight"]], "wb-conformers",
+                        (i) => { slider.value = String(i); showConformer(i); }));
       showConformer(0);
     } else {
       models.push(viewer.addModel(data, "pdb"));
