@@ -48,7 +48,7 @@ def lab(tmp_path_factory):
     env = {**os.environ, "WORKBENCH_HOME": str(root / "home"), "JUPYTERLAB_SETTINGS_DIR": str(root / ".settings"),
            "WORKBENCH_SIMULATED_DEVICES": ""}
     _notebook(root / "molecules.ipynb", "from workbench.widgets import MoleculeWidget\n"
-                                        "w = MoleculeWidget('CCO ethanol\\nc1ccccc1O phenol"
+                                        "w = MoleculeWidget('CCO ethanol\\nCCCCCO pentanol"
                                         "\\nC(C)(C)(C)(C)C fivevalent', num_conformers=8)\nw")
     _notebook(root / "dark.ipynb", "from workbench.widgets import MoleculeWidget\n"
                                    "w = MoleculeWidget('CCO ethanol\\nCCCO propanol', num_conformers=4)\nw")
@@ -202,8 +202,9 @@ def test_molecule_widget_runs_and_renders(lab):
     page.wait_for_selector(".wb-mol table.wb-conformers tr[data-index='1'].wb-current", timeout=10000)
     assert page.locator(".wb-mol .wb-slider").input_value() == "1"
     # style controls: every conformer of the current molecule overlaid, spheres, hydrogens off
-    current = page.locator(".wb-mol .wb-picker").input_value()
-    count = page.locator(f".wb-mol table.wb-conformers tr[data-index] td:first-child:text-is('{current}')").count()
+    page.select_option(".wb-mol .wb-picker", "pentanol")  # a flexible chain: several conformers
+    count = page.locator(".wb-mol table.wb-conformers tr[data-index] td:first-child:text-is('pentanol')").count()
+    assert count >= 2
     page.locator(".wb-mol .wb-overlay").check()
     page.wait_for_selector(f".wb-mol[data-shown='{count}']", state="attached", timeout=10000)
     page.select_option(".wb-mol .wb-style", "spheres")
