@@ -5,7 +5,8 @@ instruction written from templates (`workbench.tasks.rearrange.taskset`), parsed
 rule-based parser, planned, executed with the free-floating Franka hand and judged with the
 benchmark's metrics. Prints success per track with a 95% Wilson interval and the failure causes,
 writes every task's record to placement_tasks.json (or $BENCH_OUT), and ends with one JSON line
-per headline figure (targets: position >= 0.80, rotation >= 0.60).
+per headline figure (targets: position >= 0.80, rotation >= 0.60). BENCH_GIFS=DIR renders every
+task and keeps its replay there (slower).
 
     python benchmarks/placement_tasks.py [COUNT] [WORKERS]
 """
@@ -17,6 +18,7 @@ import os
 import sys
 import time
 from contextlib import closing
+from pathlib import Path
 
 
 def main() -> int:
@@ -29,7 +31,9 @@ def main() -> int:
     tasks = generate(count)
     start = time.perf_counter()
     records = []
-    with closing(completed(workers, evaluate, ((t,) for t in tasks))) as results:
+    gifs = os.environ.get("BENCH_GIFS")  # a folder: every task rendered, its replay kept there
+    calls = ((t, Path(gifs) / f"{k:03d}-{t.track}.gif" if gifs else None) for k, t in enumerate(tasks))
+    with closing(completed(workers, evaluate, calls)) as results:
         for record in results:
             records.append(record)
             if len(records) % 30 == 0:

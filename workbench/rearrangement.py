@@ -6,13 +6,16 @@ not in `workbench.tasks`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from workbench.tasks.rearrange.taskset import TRACKS, PlacementTask
 
 
-def evaluate(task: PlacementTask, render: bool = False) -> dict:
+def evaluate(task: PlacementTask, gif: Path | None = None) -> dict:
     """Run one task as a user would (parse, plan, execute, judge) and return its record: the task,
     success per metric, the failure cause and reason, moves, final pose and errors. A refused
-    instruction is the parser's failure, not an exception."""
+    instruction is the parser's failure, not an exception. With `gif`, the task is rendered and
+    its replay kept there."""
     import shutil
     import tempfile
 
@@ -22,13 +25,16 @@ def evaluate(task: PlacementTask, render: bool = False) -> dict:
 
     record = {"scene": task.scene, "instruction": task.instruction, "track": task.track}
     try:
-        request = PlaceRequest(instruction=task.instruction, scene=task.scene, render=render)
+        request = PlaceRequest(instruction=task.instruction, scene=task.scene, render=gif is not None)
     except InputError as exc:
         return {**record, "success": False, "position": None, "rotation": None, "cause": "parser",
                 "reason": str(exc), "moves": 0}
     folder = tempfile.mkdtemp(prefix="workbench-place-")
     try:
         r = run(request, standalone_context(workdir=folder))
+        if gif is not None and "gif" in r.files:
+            gif.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(r.files["gif"], gif)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return {**record, "success": r.success, "position": r.position_success, "rotation": r.rotation_success,
