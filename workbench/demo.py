@@ -185,16 +185,22 @@ def fold_step(ctx: DemoContext) -> list[StepOutcome]:
                                          for p in r.proteins))]
 
 
-def grasp_step(ctx: DemoContext) -> list[StepOutcome]:
-    try:
-        from workbench.tasks.grasping.grasp import GraspRequest
-    except ModuleNotFoundError as exc:
-        raise WorkbenchError(
-            f"Grasping skipped: {exc.name} is not installed (pip install \"workbench[grasping]\")."
-        ) from None
+def _task(name: str, what: str) -> Any:
+    """The task's spec with its module imported, or the step skipped in one sentence naming the extra."""
     from workbench.tasks.registry import get_task
 
-    spec = get_task("grasp")
+    spec = get_task(name)
+    try:
+        spec.load()  # a missing optional package is a sentence naming the extra
+    except WorkbenchError as exc:
+        raise WorkbenchError(f"{what} skipped: {exc}") from None
+    return spec
+
+
+def grasp_step(ctx: DemoContext) -> list[StepOutcome]:
+    spec = _task("grasp", "Grasping")
+    from workbench.tasks.grasping.grasp import GraspRequest
+
     out = []
     for obj in ("box", "can"):
         request = GraspRequest(object=obj, num_grasps=10, seed=0)
@@ -206,15 +212,9 @@ def grasp_step(ctx: DemoContext) -> list[StepOutcome]:
 
 def place_step(ctx: DemoContext) -> list[StepOutcome]:
     """Two instructions on the bundled tabletop: a 6-DoF one (position and rotation) and a regrasp."""
-    try:
-        from workbench.tasks.rearrange.place import PlaceRequest
-    except ModuleNotFoundError as exc:
-        raise WorkbenchError(
-            f"Pick and place skipped: {exc.name} is not installed (pip install \"workbench[grasping]\")."
-        ) from None
-    from workbench.tasks.registry import get_task
+    spec = _task("place", "Pick and place")
+    from workbench.tasks.rearrange.place import PlaceRequest
 
-    spec = get_task("place")
     out = []
     for text in ("put the mug upright to the left of the box", "turn the box upside down"):
         request = PlaceRequest(instruction=text)
@@ -227,12 +227,9 @@ def place_step(ctx: DemoContext) -> list[StepOutcome]:
 def grasp_learning_step(ctx: DemoContext) -> list[StepOutcome]:
     """A small grasp dataset simulated here, a grasp model trained on it, and the learned sampler
     against the antipodal one on two objects the model never saw."""
-    try:
-        from workbench.tasks.grasping.train import GraspTrainRequest
-    except ModuleNotFoundError as exc:
-        raise WorkbenchError(f"Grasp learning skipped: {exc.name} is not installed "
-                             "(pip install \"workbench[grasping]\").") from None
+    _task("grasp-train", "Grasp learning")
     from workbench.datasets import make_grasp_dataset
+    from workbench.tasks.grasping.train import GraspTrainRequest
     from workbench.tasks.registry import get_task
 
     data = ctx.out / "grasp-data"
