@@ -237,7 +237,7 @@ def test_an_embedded_cluster_with_a_declared_npu_starts_without_tracebacks(tmp_p
     import subprocess
     import sys
 
-    code = ("import workbench as wb, ray; wb.connect(num_cpus=1, resources={'NPU': 1}); "
+    code = ("import workbench as wb; wb.connect(num_cpus=1, resources={'NPU': 1}); import ray; "
             "print(sorted(d.id for d in wb.devices() if d.id.startswith('ray:'))); ray.shutdown()")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240,
                           env={**__import__("os").environ, "WORKBENCH_HOME": str(tmp_path)})
@@ -245,3 +245,21 @@ def test_an_embedded_cluster_with_a_declared_npu_starts_without_tracebacks(tmp_p
     assert "ray:npu" in done.stdout
     assert "Traceback" not in done.stderr and "Failed to detect NPU type" not in done.stderr, done.stderr
     assert "Token authentication is enabled" not in done.stderr
+
+
+def test_an_embedded_cluster_is_refused_when_ray_was_imported_first(tmp_path):
+    """Ray reads its loopback switch at import: started after a plain `import ray`, the embedded
+    cluster would listen on every interface. Refused in one sentence instead."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    code = ("import ray, workbench as wb\ntry:\n    wb.connect(num_cpus=1)\nexcept wb.WorkbenchError as exc:\n"
+            "    print(exc)\nprint(ray.is_initialized())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**env, "WORKBENCH_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].startswith("Ray was imported before workbench could make the embedded cluster listen on 127.0.0.1")
+    assert lines[-1] == "False"  # nothing was started

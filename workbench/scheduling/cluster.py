@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 from typing import Any
 
 from workbench.contract.errors import DeviceError
@@ -26,6 +27,14 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
     `address`: None for an embedded cluster on 127.0.0.1, "auto" for the cluster this
     machine belongs to, "ray://host:10001" for Ray Client, or "host:port" of a head node.
     """
+    embedded = address in (None, "", "local", "embedded")
+    if embedded and "ray" in sys.modules and os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") != "0" \
+            and not sys.modules["ray"].is_initialized():
+        # Ray reads the loopback switch when it is imported: started now, every port would listen on
+        # every interface (an unauthenticated code-execution service on the network)
+        raise DeviceError("Ray was imported before workbench could make the embedded cluster listen on 127.0.0.1 "
+                          "only; call wb.connect() before `import ray`, or set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 "
+                          "before importing it.")
     ray = import_ray(is_loopback(address))
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
@@ -68,6 +77,9 @@ NOTICE_LOGGERS = ("ray._private.accelerators.npu", "ray._private.authentication.
 
 
 def _start_embedded(ray: Any, **kwargs: Any) -> None:
+    # a new instance of its own, even when this machine already runs a Ray cluster (RAY_ADDRESS or a
+    # `ray start`): joining that one with num_cpus set is an error, and joining it at all is not embedded
+    kwargs.setdefault("address", "local")
     notices = _RayNotices()
     for name in NOTICE_LOGGERS:
         logging.getLogger(name).addFilter(notices)
