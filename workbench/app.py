@@ -114,9 +114,6 @@ def grasp(obj: str, num: float, gripper: str, device: str, mesh: str | None = No
 
 def _grasp_scene(result: Any) -> str:
     """The object with every grasp as ACRONYM's Franka marker (green held, red failed), as GLB for Model3D."""
-    import tempfile
-    from pathlib import Path
-
     import numpy as np
     import trimesh
 
@@ -124,8 +121,7 @@ def _grasp_scene(result: Any) -> str:
 
     mesh = trimesh.load(result.files["mesh"], force="mesh")
     poses = np.load(result.files["numpy"])["transforms"]
-    out = Path(tempfile.mkdtemp(prefix="workbench-gradio-")) / "grasps.glb"
-    return str(write_scene_glb(out, mesh, poses, [t.success for t in result.trials]))
+    return str(write_scene_glb(_glb_path("grasps.glb"), mesh, poses, [t.success for t in result.trials]))
 
 
 #: scenes a participant may pick (never a file on the server)

@@ -39,7 +39,7 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                   "configure_logging": False}
-        if address in (None, "", "local", "embedded"):
+        if embedded:
             _start_embedded(ray, num_cpus=num_cpus, resources=resources, **kwargs)
         else:
             probe(address)

@@ -95,15 +95,8 @@ class PlaceWidget(JobWidget):
         d = progress.data
         if "stage" in d:
             self.stage = d["stage"]
-        if "target" in d:
-            name = d.get("object") or self._goal_object()
-            self.target = {"name": name, "pose": [x for row in d["target"] for x in row]}
-
-    def _goal_object(self) -> str:
-        from workbench.tasks.rearrange.instruction import parse
-        from workbench.tasks.rearrange.scene import load_scene
-
-        return parse(self.instruction, load_scene(self.scene)).object
+        if "target" in d:  # the plan's event names the object it moves
+            self.target = {"name": d["object"], "pose": [x for row in d["target"] for x in row]}
 
     def _show(self, result: Any) -> None:
         self.summary = summary(result)

@@ -96,7 +96,6 @@ class Trial:
         self.object_geoms = {i for i in range(m.ngeom) if m.geom_bodyid[i] == self.object_body}
         self.pads = {mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, n) for n in ("pad_left", "pad_right")}
         self.gripper_geoms = self.pads | {mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "palm")}
-        self.object_body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "object")
         self.gripper_body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, "gripper")
 
     # ---- helpers ---------------------------------------------------------------------------

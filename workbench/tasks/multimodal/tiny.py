@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from workbench.tasks.word_tokenizer import word_level_tokenizer
+
 TINY_MAX_TOKENS = 16
 
 
@@ -68,8 +70,6 @@ def tiny_vision_language(seed: int = 0) -> Any:
     """A tiny random LLaVA (CLIP vision tower + Llama decoder) with a word-level tokenizer and a
     chat template, as `AutoModelForImageTextToText` / `AutoProcessor` would load it."""
     import torch
-    from tokenizers import Tokenizer, pre_tokenizers
-    from tokenizers import models as tokenizer_models
     from transformers import (
         CLIPImageProcessor,
         CLIPVisionConfig,
@@ -77,16 +77,11 @@ def tiny_vision_language(seed: int = 0) -> Any:
         LlavaConfig,
         LlavaForConditionalGeneration,
         LlavaProcessor,
-        PreTrainedTokenizerFast,
     )
 
     from workbench.tasks.multimodal.understand import VisionLanguageModel
 
-    vocab = {w: i for i, w in enumerate(TINY_WORDS.split())}
-    core = Tokenizer(tokenizer_models.WordLevel(vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", pad_token="<pad>",
-                                        bos_token="<s>", eos_token="</s>")
+    tokenizer, vocab = word_level_tokenizer(TINY_WORDS.split(), bos_token="<s>", eos_token="</s>")
     tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})
     template = ("{% for m in messages %}{% if m['role'] == 'user' %}USER: {% for c in m['content'] %}"
                 "{% if c['type'] == 'image' %}<image> {% else %}{{ c['text'] }} {% endif %}{% endfor %}"
@@ -118,25 +113,19 @@ def tiny_janus(seed: int = 0) -> Any:
     """A tiny random Janus (SigLIP-style vision encoder, Llama decoder, VQ image tokenizer) with a
     word-level tokenizer carrying the image special tokens, as its processor expects."""
     import torch
-    from tokenizers import Tokenizer, pre_tokenizers
-    from tokenizers import models as tokenizer_models
     from transformers import (
         JanusConfig,
         JanusForConditionalGeneration,
         JanusImageProcessor,
         JanusProcessor,
-        PreTrainedTokenizerFast,
     )
 
     from workbench.tasks.multimodal.understand import VisionLanguageModel
 
     words = ("<unk> <pad> <s> </s> <image_placeholder> <begin_of_image> <end_of_image> <|User|>: <|Assistant|>: "
              + TINY_WORDS.split(" ", 7)[-1]).split()
-    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
-    core = Tokenizer(tokenizer_models.WordLevel(vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core, unk_token="<unk>", pad_token="<pad>", bos_token="<s>", eos_token="</s>",
+    tokenizer, vocab = word_level_tokenizer(
+        words, bos_token="<s>", eos_token="</s>",
         extra_special_tokens={"image_token": "<image_placeholder>", "boi_token": "<begin_of_image>",
                               "eoi_token": "<end_of_image>"})
     template = ("{% for m in messages %}{% if m['role'] == 'user' %}<|User|>: {% for c in m['content'] %}"
@@ -171,14 +160,11 @@ def tiny_emu3(seed: int = 0) -> Any:
     """A tiny random Emu3 (VQ image tokenizer + Llama-style decoder over text and visual tokens) with
     a word-level tokenizer holding 64 visual tokens and Emu3's special tokens."""
     import torch
-    from tokenizers import Tokenizer, pre_tokenizers
-    from tokenizers import models as tokenizer_models
     from transformers import (
         Emu3Config,
         Emu3ForConditionalGeneration,
         Emu3ImageProcessor,
         Emu3Processor,
-        PreTrainedTokenizerFast,
     )
 
     from workbench.tasks.multimodal.understand import VisionLanguageModel
@@ -187,12 +173,8 @@ def tiny_emu3(seed: int = 0) -> Any:
                "<|image token|>", "<|extra_201|>", "<|extra_200|>"]
     visual = [f"<|visual token {i:06d}|>" for i in range(64)]
     words = special + visual + ["USER:", "ASSISTANT:"] + TINY_WORDS.split()[7:]
-    vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
-    core = Tokenizer(tokenizer_models.WordLevel(vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core, unk_token="<unk>", pad_token="<pad>", bos_token="<|extra_203|>",
-        eos_token="<|extra_204|>",
+    tokenizer, vocab = word_level_tokenizer(
+        words, bos_token="<|extra_203|>", eos_token="<|extra_204|>",
         extra_special_tokens={"image_token": "<image>", "boi_token": "<|image start|>", "eoi_token": "<|image end|>",
                               "image_wrapper_token": "<|image token|>", "eof_token": "<|extra_201|>"})
     template = ("{% for m in messages %}{% if m['role'] == 'user' %}USER: {% for c in m['content'] %}"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workbench.tasks.rearrange.instruction import Goal, Relation
-from workbench.tasks.rearrange.plan import centre, footprint, rotation_error
+from workbench.tasks.rearrange.plan import centre, footprint, heading_error, rotation_error, tilt
 from workbench.tasks.rearrange.scene import Scene
 
 
@@ -87,10 +87,10 @@ def judge(goal: Goal, scene: Scene, before: dict[str, np.ndarray], after: dict[s
     error = rotation_error(goal.rotation, after[goal.object][:3, :3], axes) if goal.rotation else 0.0
     rotation = None
     if goal.rotation:
-        if goal.rotation.startswith("handle_"):
-            up = after[goal.object][:3, :3] @ axes["up"]
-            tilt = float(np.degrees(np.arccos(np.clip(up[2], -1, 1))))
-            rotation = tilt <= tol.rotation_tolerance and error <= max(tol.handle_tolerance, tol.rotation_tolerance)
+        if goal.rotation.startswith("handle_"):  # upright within the rotation tolerance, heading within its own
+            r = after[goal.object][:3, :3]
+            rotation = (tilt(r, axes) <= tol.rotation_tolerance
+                        and heading_error(goal.rotation, r, axes) <= tol.handle_tolerance)
         else:
             rotation = error <= tol.rotation_tolerance
     moved = [n for n in before if n != goal.object

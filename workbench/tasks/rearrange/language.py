@@ -76,15 +76,11 @@ def tiny_instruction_lm(seed: int = 0) -> InstructionModel:
     """A tiny random Qwen2 decoder with a word-level tokenizer and a chat template, as
     `AutoModelForCausalLM` / `AutoTokenizer` load it (tests and teaching; its answers are noise)."""
     import torch
-    from tokenizers import Tokenizer, pre_tokenizers
-    from tokenizers import models as tokenizer_models
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    vocab = {w: i for i, w in enumerate(TINY_WORDS.split())}
-    core = Tokenizer(tokenizer_models.WordLevel(vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", pad_token="<pad>",
-                                        bos_token="<s>", eos_token="</s>")
+    from workbench.tasks.word_tokenizer import word_level_tokenizer
+
+    tokenizer, vocab = word_level_tokenizer(TINY_WORDS.split(), bos_token="<s>", eos_token="</s>")
     tokenizer.chat_template = ("{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} {% endfor %}"
                                "{% if add_generation_prompt %}<|assistant|>{% endif %}")
     config = Qwen2Config(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,

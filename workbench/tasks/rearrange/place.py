@@ -185,11 +185,11 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
     if not cause and not verdict.success:
         from workbench.tasks.rearrange.plan import angle
 
-        tipped = target is not None and angle(after[goal.object][:3, :3], target[:3, :3]) > request.rotation_tolerance
+        turned = angle(after[goal.object][:3, :3], target[:3, :3]) if target is not None else 0.0
+        tipped = turned > request.rotation_tolerance
         cause = "fell over" if tipped else "missed"
         failed = [r for r in verdict.relations if not r["held"]]
-        reason = (f"the {goal.object} ended turned {angle(after[goal.object][:3, :3], target[:3, :3]):.0f} "
-                  "degrees from where it was put" if tipped else
+        reason = (f"the {goal.object} ended turned {turned:.0f} degrees from where it was put" if tipped else
                   "not held: " + ", ".join(f"{r['kind']} {' and '.join(r['anchors'])}".strip() for r in failed)
                   if failed else f"rotation {verdict.rotation_error:.0f} degrees off the goal")
     if recorder is not None:

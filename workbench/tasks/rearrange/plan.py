@@ -110,24 +110,34 @@ def satisfies(rotation: str, r: np.ndarray, axes: dict[str, np.ndarray], toleran
     return rotation_error(rotation, r, axes) <= tolerance
 
 
+def tilt(r: np.ndarray, axes: dict[str, np.ndarray]) -> float:
+    """Degrees between the object's up axis at orientation `r` and +z."""
+    up = r @ axes["up"]
+    return float(np.degrees(np.arccos(np.clip(up[2], -1, 1))))
+
+
+def heading_error(rotation: str, r: np.ndarray, axes: dict[str, np.ndarray]) -> float:
+    """Degrees between the handle's heading on the table and the side a handle goal names."""
+    handle = r @ axes["handle"]
+    want = np.array([-1.0, 0.0]) if rotation == "handle_left" else np.array([1.0, 0.0])
+    flat = handle[:2] / (np.linalg.norm(handle[:2]) or 1.0)
+    return float(np.degrees(np.arccos(np.clip(flat @ want, -1, 1))))
+
+
 def rotation_error(rotation: str, r: np.ndarray, axes: dict[str, np.ndarray]) -> float:
-    """Degrees between orientation `r` and the rotation goal (0 for no goal)."""
+    """Degrees between orientation `r` and the rotation goal (0 for no goal; for a handle goal the
+    larger of the tilt and the heading error)."""
     if not rotation:
         return 0.0
-    up = r @ axes["up"]
-    tilt = float(np.degrees(np.arccos(np.clip(up[2], -1, 1))))
+    tilted = tilt(r, axes)
     if rotation in ("upright", "opening_up"):
-        return tilt
+        return tilted
     if rotation == "upside_down":
-        return 180.0 - tilt
+        return 180.0 - tilted
     if rotation == "on_side":
-        return abs(tilt - 90.0)
+        return abs(tilted - 90.0)
     if rotation.startswith("handle_"):
-        handle = r @ axes["handle"]
-        want = np.array([-1.0, 0.0]) if rotation == "handle_left" else np.array([1.0, 0.0])
-        flat = handle[:2] / (np.linalg.norm(handle[:2]) or 1.0)
-        heading = float(np.degrees(np.arccos(np.clip(flat @ want, -1, 1))))
-        return max(tilt, heading)
+        return max(tilted, heading_error(rotation, r, axes))
     raise ValueError(rotation)
 
 
