@@ -63,6 +63,13 @@ register(ModelSpec(
     allow_patterns=("*.json", "*.txt", "*.safetensors", "*.bin"), parameters=3.5e9,
 ))
 
+register(ModelSpec(
+    id="boltz-2", task="complex", repo_id="boltz-community/boltz-2",
+    description="Boltz-2 all-atom co-folding (proteins, DNA, RNA, ligands) with its chemical component dictionary.",
+    loader="workbench.tasks.molecules.complexes.model:load_boltz2",
+    tiny="workbench.tasks.molecules.complexes.model:tiny_boltz2", size_hint="4.4 GB",
+    allow_patterns=("boltz2_conf.ckpt", "mols.tar"), parameters=5.07e8,
+))
 
 register(ModelSpec(
     id="sd-turbo", task="text-to-image", repo_id="stabilityai/sd-turbo",

@@ -95,6 +95,23 @@ register(TaskSpec(
     isolate_model=True,
 ))
 register(TaskSpec(
+    name="complex",
+    run="workbench.tasks.molecules.complexes.predict:run",
+    request="workbench.tasks.molecules.complexes.predict:ComplexRequest",
+    summary="Protein-ligand / protein-nucleic-acid co-folding with Boltz-2: mmCIF, confidence, PAE, PoseBusters.",
+    requirements="workbench.tasks.molecules.complexes.predict:requirements",
+    cli={"proteins": {"flags": ["--protein"], "metavar": "SEQ"}, "ligands": {"flags": ["--ligand"], "metavar": "SMILES"},
+         "ligand_ccd": {"metavar": "CODE"}, "dna": {"metavar": "SEQ"}, "rna": {"metavar": "SEQ"},
+         "seeds": {"flags": ["--seed"]}},
+    unit="tokens", work="workbench.tasks.molecules.complexes.predict:work",
+    split="workbench.tasks.molecules.complexes.predict:split",
+    merge="workbench.tasks.molecules.complexes.predict:merge",
+    bench={"proteins": ("MKTAYIAKQRQISFVKSHFSRQ",), "ligands": ("CC(=O)Oc1ccccc1C(=O)O",), "tiny": True,
+           "recycling_steps": 1, "sampling_steps": 5},
+    extra="complexes",
+    isolate_model=True,
+))
+register(TaskSpec(
     name="count",
     run="workbench.tasks.diagnostics:run",
     request="workbench.tasks.diagnostics:CountRequest",

@@ -1,0 +1,234 @@
+"""What a complex is made of: chains typed as protein, DNA, RNA or ligand, read and checked.
+
+Three ways in, one result (a list of `Entity`): the request's own fields (`proteins`, `dna`,
+`rna`, `ligands` as SMILES, `ligand_ccd` as CCD codes), a Boltz-style YAML file
+(`sequences:` with `protein` / `dna` / `rna` / `ligand` entries; `constraints`, `templates`
+and `properties` are passed through to Boltz), or a FASTA whose headers say the type as Boltz
+reads them (`>A|protein`, `>B|dna`, `>C|rna`, `>D|smiles`, `>E|ccd`). Every check that can
+fail runs here, before a job exists: letters per polymer type, SMILES through RDKit, CCD
+codes by their form (and against the component dictionary in `predict.py`'s requirements).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.contract.errors import InputError
+from workbench.paths import is_file
+
+ALPHABETS = {"protein": set("ACDEFGHIKLMNPQRSTVWYX"), "dna": set("ACGTN"), "rna": set("ACGUN")}
+ALLOWED = {"protein": "the 20 standard amino acids or X", "dna": "A, C, G, T or N", "rna": "A, C, G, U or N"}
+CCD_CODE = re.compile(r"^[A-Z0-9]{1,5}$")
+MAX_TOKENS = 5000  #: more than any Boltz-2 run fits on an 80 GiB GPU
+FASTA_TYPES = {"protein": "protein", "dna": "dna", "rna": "rna", "smiles": "smiles", "ccd": "ccd", "ligand": "smiles"}
+
+
+@dataclass(frozen=True)
+class Entity:
+    kind: str  #: protein, dna, rna or ligand
+    chain: str  #: chain id in the output files
+    sequence: str = ""  #: polymers
+    smiles: str = ""  #: ligands given as SMILES
+    ccd: str = ""  #: ligands given as a CCD code
+    msa: str = ""  #: an .a3m / .csv file for a protein; "" runs single-sequence
+
+    @property
+    def label(self) -> str:
+        if self.kind == "ligand":
+            return f"ligand {self.chain} ({self.ccd or self.smiles})"
+        return f"{self.kind} {self.chain}"
+
+
+def check_polymer(kind: str, sequence: str, where: str) -> str:
+    seq = re.sub(r"\s", "", str(sequence)).upper()
+    if not seq:
+        raise InputError(f"{where}: the {kind} sequence is empty.")
+    bad = sorted(set(seq) - ALPHABETS[kind])
+    if bad:
+        pos = next(i for i, c in enumerate(seq) if c in bad) + 1
+        raise InputError(f"{where}: illegal residue {bad[0]!r} at position {pos} of a {kind} sequence; "
+                         f"use {ALLOWED[kind]}.")
+    return seq
+
+
+def heavy_atoms(smiles: str) -> int:
+    from rdkit import Chem
+
+    mol = Chem.MolFromSmiles(smiles)
+    return 0 if mol is None else mol.GetNumHeavyAtoms()
+
+
+def check_smiles(smiles: str, where: str) -> str:
+    from rdkit import Chem, RDLogger
+
+    text = str(smiles).strip()
+    if not text:
+        raise InputError(f"{where}: the SMILES is empty.")
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        mol = Chem.MolFromSmiles(text)
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+    if mol is None:
+        raise InputError(f"{where}: RDKit cannot read the SMILES {text!r}.")
+    if mol.GetNumHeavyAtoms() == 0:
+        raise InputError(f"{where}: the SMILES {text!r} has no heavy atoms.")
+    return text
+
+
+def check_ccd(code: str, where: str) -> str:
+    text = str(code).strip().upper()
+    if not CCD_CODE.match(text):
+        raise InputError(f"{where}: {code!r} is not a CCD code (1-5 letters or digits, such as ATP or HEM).")
+    return text
+
+
+def _chain_ids() -> list[str]:
+    letters = string.ascii_uppercase
+    return list(letters) + [a + b for a in letters for b in letters]
+
+
+def from_fields(proteins: tuple[str, ...], dna: tuple[str, ...], rna: tuple[str, ...], ligands: tuple[str, ...],
+                ligand_ccd: tuple[str, ...]) -> list[Entity]:
+    ids = iter(_chain_ids())
+    out: list[Entity] = []
+    for kind, values in (("protein", proteins), ("dna", dna), ("rna", rna)):
+        for i, seq in enumerate(values):
+            out.append(Entity(kind, next(ids), sequence=check_polymer(kind, seq, f"{kind} {i + 1}")))
+    for i, smi in enumerate(ligands):
+        out.append(Entity("ligand", next(ids), smiles=check_smiles(smi, f"ligand {i + 1}")))
+    for i, code in enumerate(ligand_ccd):
+        out.append(Entity("ligand", next(ids), ccd=check_ccd(code, f"ligand-ccd {i + 1}")))
+    return out
+
+
+def _read_text(path: str, what: str) -> str:
+    p = Path(path)
+    if not is_file(p):
+        raise InputError(f"No such {what} file: {p}")
+    try:
+        return p.read_text()
+    except (UnicodeDecodeError, OSError):
+        raise InputError(f"{p.name} is not a readable text {what} file.") from None
+
+
+def from_yaml(path: str) -> tuple[list[Entity], dict[str, Any]]:
+    """Entities of a Boltz YAML, and its other top-level sections (passed on to Boltz unchanged)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(_read_text(path, "YAML"))
+    except yaml.YAMLError as exc:
+        raise InputError(f"{Path(path).name} is not valid YAML ({str(exc).splitlines()[0]}).") from None
+    if not isinstance(data, dict) or not isinstance(data.get("sequences"), list) or not data["sequences"]:
+        raise InputError(f"{Path(path).name}: a Boltz YAML needs a non-empty `sequences:` list.")
+    out: list[Entity] = []
+    for n, item in enumerate(data["sequences"], 1):
+        if not isinstance(item, dict) or len(item) != 1:
+            raise InputError(f"{Path(path).name}: sequences entry {n} must be one of protein, dna, rna, ligand.")
+        kind, body = next(iter(item.items()))
+        if kind not in ("protein", "dna", "rna", "ligand") or not isinstance(body, dict):
+            raise InputError(f"{Path(path).name}: sequences entry {n} ({kind!r}) must be protein, dna, rna or ligand.")
+        chains = body.get("id")
+        chains = chains if isinstance(chains, list) else [chains]
+        if not all(isinstance(c, str) and c for c in chains):
+            raise InputError(f"{Path(path).name}: sequences entry {n} needs an id (a chain name, or a list).")
+        where = f"{Path(path).name} entry {n}"
+        for chain in chains:
+            if kind == "ligand":
+                if ("smiles" in body) == ("ccd" in body):
+                    raise InputError(f"{where}: a ligand needs exactly one of smiles or ccd.")
+                out.append(Entity("ligand", chain, smiles=check_smiles(body["smiles"], where) if "smiles" in body
+                                  else "", ccd=check_ccd(body["ccd"], where) if "ccd" in body else ""))
+            else:
+                msa = body.get("msa", "")
+                msa = "" if msa in ("empty", None) else str(Path(path).parent / str(msa))
+                if msa and not is_file(msa):
+                    raise InputError(f"{where}: no such MSA file {msa}.")
+                out.append(Entity(kind, chain, sequence=check_polymer(kind, body.get("sequence", ""), where), msa=msa))
+    extra = {k: v for k, v in data.items() if k not in ("sequences", "version")}
+    return out, extra
+
+
+def from_fasta(path: str) -> list[Entity]:
+    """`>CHAIN|TYPE[|MSA]` records, as `boltz predict` reads FASTA."""
+    text = _read_text(path, "FASTA")
+    out: list[Entity] = []
+    header, lines = None, []
+    records = []
+    for line in text.splitlines() + [">"]:
+        if line.startswith(">"):
+            if header is not None:
+                records.append((header, "".join(lines)))
+            header, lines = line[1:].strip(), []
+        elif line.strip():
+            lines.append(line.strip())
+    records = [r for r in records if r[0] or r[1]]
+    if not records:
+        raise InputError(f"{Path(path).name}: no FASTA records.")
+    for n, (head, body) in enumerate(records, 1):
+        parts = head.split("|")
+        where = f"{Path(path).name} record {n}"
+        if len(parts) < 2 or parts[1].strip().lower() not in FASTA_TYPES:
+            raise InputError(f"{where}: the header must read >CHAIN|TYPE with TYPE protein, dna, rna, smiles or ccd "
+                             f"(got >{head}).")
+        chain, kind = parts[0].strip(), FASTA_TYPES[parts[1].strip().lower()]
+        msa = parts[2].strip() if len(parts) > 2 and parts[2].strip() not in ("", "empty") else ""
+        if kind == "smiles":
+            out.append(Entity("ligand", chain, smiles=check_smiles(body, where)))
+        elif kind == "ccd":
+            out.append(Entity("ligand", chain, ccd=check_ccd(body, where)))
+        else:
+            out.append(Entity(kind, chain, sequence=check_polymer(kind, body, where), msa=msa))
+    return out
+
+
+def check_complex(entities: list[Entity]) -> list[Entity]:
+    if not entities:
+        raise InputError("The complex is empty: give at least one protein, DNA, RNA or ligand.")
+    chains = [e.chain for e in entities]
+    dup = sorted({c for c in chains if chains.count(c) > 1})
+    if dup:
+        raise InputError(f"Chain id {dup[0]!r} is used twice; each chain needs its own id.")
+    if tokens(entities) > MAX_TOKENS:
+        raise InputError(f"The complex has {tokens(entities)} tokens (residues + ligand atoms); "
+                         f"the limit is {MAX_TOKENS}.")
+    return entities
+
+
+def tokens(entities: list[Entity]) -> int:
+    """Boltz's tokens: one per standard residue, one per ligand heavy atom (CCD ligands estimated at 30)."""
+    n = 0
+    for e in entities:
+        if e.kind != "ligand":
+            n += len(e.sequence)
+        else:
+            n += heavy_atoms(e.smiles) if e.smiles else 30
+    return n
+
+
+def atoms(entities: list[Entity]) -> int:
+    """Heavy atoms, for memory: about 8 per amino acid, 21 per nucleotide."""
+    per = {"protein": 8, "dna": 21, "rna": 22}
+    return sum(len(e.sequence) * per[e.kind] if e.kind != "ligand" else
+               (heavy_atoms(e.smiles) if e.smiles else 30) for e in entities)
+
+
+def boltz_yaml(entities: list[Entity], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Boltz YAML schema (version 1); proteins without an MSA run single-sequence (`msa: empty`)."""
+    sequences = []
+    for e in entities:
+        if e.kind == "ligand":
+            body: dict[str, Any] = {"id": e.chain}
+            body.update({"smiles": e.smiles} if e.smiles else {"ccd": e.ccd})
+            sequences.append({"ligand": body})
+        else:
+            body = {"id": e.chain, "sequence": e.sequence}
+            if e.kind == "protein":
+                body["msa"] = e.msa or "empty"
+            sequences.append({e.kind: body})
+    return {"version": 1, "sequences": sequences, **(extra or {})}

@@ -1,0 +1,367 @@
+"""Co-folding of proteins, nucleic acids and ligands with Boltz-2, as a workbench task.
+
+The job runs Boltz's own pipeline, step for step what `boltz predict` runs, without the
+Lightning trainer around it: `process_input` (parse, single-sequence MSA, structure and
+records), `PredictionDataset` + `collate` (tokens, features), `Boltz2.predict_step`, and
+`BoltzWriter` (mmCIF, confidence JSON, PAE / PDE / pLDDT arrays). What workbench adds:
+
+* checks before a job exists (`inputs.py`; CCD codes against the model's dictionary here);
+* a memory estimate from tokens and atoms, a device chosen by it, Boltz's chunked inference
+  switched on where the unchunked run would not fit, a refusal where neither fits;
+* progress per recycling pass, per diffusion step and per confidence pass (forward hooks on
+  Boltz's modules; a cancel takes effect at the next one);
+* seeds as a batch (`split` deals them over devices; `merge` ranks the union), each seed a
+  checkpoint, so a job that moves keeps the seeds it has;
+* the outputs the field reads (`report.py`): mmCIF with entities and one-letter sequences,
+  confidence JSON with chain names, a ranked summary, PAE plots with chain boundaries,
+  PoseBusters checks of each ligand pose against the protein.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from workbench import models
+from workbench.contract import InputError, Progress, Requirements, TaskContext
+from workbench.contract.errors import DeviceError
+from workbench.tasks.molecules.complexes import ccd, inputs
+from workbench.tasks.molecules.complexes.inputs import Entity
+
+GiB = 1024**3
+TOKEN_Z, TOKEN_S, PAIR_COPIES, TRI_HEADS = 128, 384, 14, 4
+CHUNKED_COPIES, CHUNK = 5, 128
+
+
+@dataclass(frozen=True)
+class ComplexRequest:
+    proteins: tuple[str, ...] = ()  #: protein sequences, one chain each
+    dna: tuple[str, ...] = ()  #: DNA sequences (A, C, G, T), one chain each
+    rna: tuple[str, ...] = ()  #: RNA sequences (A, C, G, U), one chain each
+    ligands: tuple[str, ...] = ()  #: ligands as SMILES
+    ligand_ccd: tuple[str, ...] = ()  #: ligands as CCD codes (ATP, HEM, ...)
+    yaml: str | None = None  #: a Boltz-style YAML file (sequences, constraints, templates)
+    fasta: str | None = None  #: a FASTA file with typed headers (>A|protein, >B|smiles, >C|ccd)
+    name: str = "complex"  #: the prediction's name in file names
+    seeds: tuple[int, ...] = (0,)  #: one run per seed; seeds fan out over devices
+    samples: int = 1  #: diffusion samples per seed
+    recycling_steps: int = 3
+    sampling_steps: int = 200
+    chunking: Literal["auto", "on", "off"] = "auto"  #: auto: chunked only where the plain run does not fit
+    tiny: bool = False  #: random tiny Boltz-2 of the same architecture (tests, demos)
+    plots: bool = True  #: PAE heat maps with chain boundaries
+    checks: bool = True  #: PoseBusters checks of every ligand pose against the polymers
+
+    def __post_init__(self) -> None:
+        for name in ("proteins", "dna", "rna", "ligands", "ligand_ccd", "seeds"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, (str, int)) else tuple(value))
+        if not 1 <= self.samples <= 25:
+            raise InputError("samples must be between 1 and 25.")
+        if not 0 <= self.recycling_steps <= 20 or not 1 <= self.sampling_steps <= 1000:
+            raise InputError("recycling_steps must be 0-20 and sampling_steps 1-1000.")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise InputError("Give one or more different seeds.")
+        if not self.name or any(c in self.name for c in "/\\\0") or len(self.name) > 64:
+            raise InputError("name must be 1-64 characters without slashes.")
+        self.entities()  # every input check, now
+
+    def entities(self) -> tuple[list[Entity], dict[str, Any]]:
+        given = [bool(self.proteins or self.dna or self.rna or self.ligands or self.ligand_ccd),
+                 self.yaml is not None, self.fasta is not None]
+        if sum(given) > 1:
+            raise InputError("Give the complex one way: sequences and ligands, a YAML file, or a FASTA file.")
+        if self.yaml is not None:
+            ents, extra = inputs.from_yaml(self.yaml)
+        elif self.fasta is not None:
+            ents, extra = inputs.from_fasta(self.fasta), {}
+        else:
+            ents, extra = inputs.from_fields(self.proteins, self.dna, self.rna, self.ligands, self.ligand_ccd), {}
+        return inputs.check_complex(ents), extra
+
+
+@dataclass
+class ComplexSample:
+    seed: int
+    sample: int
+    rank: int  #: 1 = the highest confidence score over all seeds and samples
+    confidence_score: float
+    ptm: float
+    iptm: float
+    ligand_iptm: float
+    complex_plddt: float  #: 0-1
+    posebusters_passed: int | None = None  #: ligands passing every check (None: no ligand or checks off)
+    posebusters_failures: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)  #: keys into ComplexResult.files
+
+
+@dataclass
+class ComplexResult:
+    name: str
+    chains: list[dict[str, Any]]  #: chain id, type, length / ligand
+    tokens: int
+    samples: list[ComplexSample]  #: best first
+    model: str
+    chunked: bool
+    estimate_bytes: int
+    posebusters_pass_rate: float | None = None  #: ligand poses passing every check, over all samples
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+# ---- memory -----------------------------------------------------------------------------
+
+def estimate_memory(tokens: int, atoms: int, *, samples: int = 1, chunked: bool = False,
+                    parameters: float = 5.07e8, msa_rows: int = 1, token_z: int = TOKEN_Z,
+                    token_s: int = TOKEN_S) -> int:
+    """Bytes a Boltz-2 run needs: weights (fp32), the pair representation and its working copies in
+    the pairformer (triangle updates and attention: 14 copies; 5 when chunked, where triangle attention
+    also works in 128-row chunks), triangle-attention logits, the MSA stack, the diffusion samples run
+    together (atoms in 32 x 128 windows, token attention) and the confidence/distogram logits."""
+    n = tokens
+    pair = n * n * token_z * 4
+    copies = CHUNKED_COPIES if chunked else PAIR_COPIES
+    tri = TRI_HEADS * (min(n, CHUNK) if chunked else n) * n * n * 4
+    msa = msa_rows * n * 64 * 4 * 6
+    windows = -(-atoms // 32)
+    diffusion = samples * (windows * 32 * 128 * 16 * 4 * 3 + n * n * 16 * 4 + atoms * 128 * 4 * 8)
+    heads = samples * n * n * (64 + 64 + 64) * 4 + n * n * 64 * 4
+    single = n * token_s * 4 * 8
+    return int(parameters * 4 + pair * copies + tri + msa + diffusion + heads + single + GiB // 2)
+
+
+def _estimate(request: ComplexRequest, parameters: float, chunked: bool) -> int:
+    ents, _ = request.entities()
+    return estimate_memory(inputs.tokens(ents), inputs.atoms(ents), samples=min(request.samples, 5),
+                           chunked=chunked, parameters=parameters)
+
+
+def requirements(request: ComplexRequest) -> Requirements:
+    """Checked at submit, before a job exists: CCD codes against the dictionary, and the least memory
+    any device needs (chunked)."""
+    check_components(request)
+    if request.tiny:
+        return Requirements()
+    return Requirements(min_memory=_estimate(request, models.get_spec("boltz-2").parameters, chunked=True),
+                        workload="compute")
+
+
+def check_components(request: ComplexRequest) -> None:
+    """Every CCD code the complex names is in the component dictionary the model will use."""
+    ents, _ = request.entities()
+    codes = [e.ccd for e in ents if e.ccd]
+    if not codes:
+        return
+    from workbench.tasks.molecules.complexes.model import TINY_COMPONENTS, components_folder, tiny_components
+
+    if request.tiny:
+        folder, what = tiny_components(), f"the tiny model's dictionary ({', '.join(sorted(TINY_COMPONENTS))})"
+    else:
+        try:
+            snapshot = models.local_path("boltz-2")
+        except Exception:  # the job will say which command pulls the model
+            return
+        if snapshot is None or not (snapshot / "mols.tar").is_file():
+            return
+        folder, what = components_folder(snapshot), "the Chemical Component Dictionary of Boltz-2"
+    for code in codes:
+        if not ccd.known(folder, code):
+            raise InputError(f"Unknown CCD code {code!r}: it is not in {what}; give the ligand as SMILES instead.")
+
+
+def work(request: ComplexRequest) -> float:
+    ents, _ = request.entities()
+    return float(inputs.tokens(ents) * len(request.seeds) * request.samples)
+
+
+def split(request: ComplexRequest, n: int) -> list[ComplexRequest]:
+    """Seeds dealt over up to `n` devices (the samples of one seed stay together)."""
+    n = max(1, min(n, len(request.seeds)))
+    size = -(-len(request.seeds) // n)
+    return [replace(request, seeds=request.seeds[k * size:(k + 1) * size]) for k in range(n)
+            if request.seeds[k * size:(k + 1) * size]]
+
+
+def merge(results: list[ComplexResult]) -> ComplexResult:
+    from workbench.tasks.molecules.complexes import report
+
+    first = results[0]
+    samples = [s for r in results for s in r.samples]
+    files = {k: v for r in results for k, v in r.files.items()}
+    out = Path(files[next(iter(files))]).parent if files else Path(".")
+    merged = ComplexResult(first.name, first.chains, first.tokens, samples, first.model,
+                           any(r.chunked for r in results), max(r.estimate_bytes for r in results), files=files)
+    report.rank(merged)
+    files["summary"] = report.write_summary(merged, out / f"{first.name}_summary.csv")
+    return merged
+
+
+# ---- the task ---------------------------------------------------------------------------
+
+def _seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _prepare(ents: list[Entity], extra: dict[str, Any], name: str, mols: Path, folder: Path) -> Path:
+    """Boltz's own preprocessing of one input, quietly (it prints as a command line tool would)."""
+    import yaml
+    from boltz.data.mol import load_canonicals
+    from boltz.data.types import Manifest, Record
+    from boltz.main import process_input
+
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / f"{name}.yaml"
+    source.write_text(yaml.safe_dump(inputs.boltz_yaml(ents, extra), sort_keys=False))
+    processed = folder / "processed"
+    dirs = {k: processed / k for k in ("msa", "constraints", "templates", "mols", "structures", "records")}
+    for d in [*dirs.values(), folder / "msa"]:
+        d.mkdir(parents=True, exist_ok=True)
+    from rdkit import RDLogger
+
+    RDLogger.DisableLog("rdApp.info")  # RDKit's "Initializing Normalizer" on Boltz's first standardisation
+    with contextlib.redirect_stdout(io.StringIO()):
+        process_input(source, ccd=load_canonicals(mols), msa_dir=folder / "msa", mol_dir=mols, boltz2=True,
+                      use_msa_server=False, msa_server_url="", msa_pairing_strategy="greedy",
+                      msa_server_username=None, msa_server_password=None, api_key_header=None,
+                      api_key_value=None, max_msa_seqs=8192, processed_msa_dir=dirs["msa"],
+                      processed_constraints_dir=dirs["constraints"], processed_templates_dir=dirs["templates"],
+                      processed_mols_dir=dirs["mols"], structure_dir=dirs["structures"],
+                      records_dir=dirs["records"])
+    Manifest([Record.load(p) for p in dirs["records"].glob("*.json")]).dump(processed / "manifest.json")
+    return processed
+
+
+def features(processed: Path, mols: Path, device: str) -> dict[str, Any]:
+    """Tokens and features of the one record, on `device`, as Boltz's data module hands them over."""
+    from boltz.data.module.inferencev2 import Boltz2InferenceDataModule, PredictionDataset, collate
+    from boltz.data.types import Manifest
+
+    dataset = PredictionDataset(
+        manifest=Manifest.load(processed / "manifest.json"), target_dir=processed / "structures",
+        msa_dir=processed / "msa", mol_dir=mols, constraints_dir=processed / "constraints",
+        template_dir=processed / "templates", extra_mols_dir=processed / "mols")
+    batch = collate([dataset[0]])
+    import torch
+
+    return Boltz2InferenceDataModule.transfer_batch_to_device(None, batch, torch.device(device), 0)
+
+
+@contextlib.contextmanager
+def _chunked(on: bool):
+    """Boltz switches to chunked triangle attention and transitions above a token threshold; a job
+    that needs chunking to fit lowers it while it holds the model."""
+    from boltz.data import const
+
+    before = const.chunk_size_threshold
+    if on:
+        const.chunk_size_threshold = 0
+    try:
+        yield
+    finally:
+        const.chunk_size_threshold = before
+
+
+def _hooks(module: Any, report: Any) -> list[Any]:
+    """Progress (and cancel) at every recycling pass, diffusion step and confidence pass."""
+    hooks = [module.pairformer_module.register_forward_pre_hook(lambda m, a: report("recycling")),
+             module.structure_module.score_model.register_forward_pre_hook(lambda m, a: report("diffusion"))]
+    if getattr(module, "confidence_module", None) is not None:
+        hooks.append(module.confidence_module.register_forward_pre_hook(lambda m, a: report("confidence")))
+    return hooks
+
+
+def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
+    import torch
+
+    from workbench.tasks.molecules.complexes import report
+
+    ents, extra = request.entities()
+    check_components(request)
+    device = ctx.torch_device
+    progress = ctx.progress
+    progress(Progress(0, None, "loading Boltz-2" + (" (tiny, random weights)" if request.tiny else "")))
+    bundle = models.load("boltz-2", device, "float32", tiny=request.tiny)
+    module = bundle.module
+    n_params = float(bundle.parameter_count)
+    plain = _estimate(request, n_params, chunked=False)
+    chunked_need = _estimate(request, n_params, chunked=True)
+    free = ctx.free_memory() + int(n_params * 4)  # the weights are resident already
+    if request.chunking == "on":
+        chunk = True
+    elif request.chunking == "off":
+        chunk = False
+    else:
+        chunk = plain > free
+    need = chunked_need if chunk else plain
+    if need > free and not request.tiny:
+        raise InputError(f"This complex needs about {need / GiB:.1f} GiB on {ctx.device_id} and "
+                         f"{free / GiB:.1f} GiB is free; use a device with more memory or fewer samples.")
+    out = ctx.workdir
+    work_dir = ctx.subdir("boltz")
+    processed = _prepare(ents, extra, request.name, bundle.mols, work_dir)
+    batch = features(processed, bundle.mols, device)
+    n_tokens = int(batch["token_pad_mask"].sum().item())
+
+    parallel = min(request.samples, 5)
+    per_seed = (request.recycling_steps + 1) + request.sampling_steps * -(-request.samples // parallel) \
+        + request.samples
+    total = per_seed * len(request.seeds)
+    state = {"done": 0, "label": ""}
+
+    def step(stage: str) -> None:
+        state["done"] += 1
+        progress(Progress(min(state["done"], total), total, f"{state['label']}: {stage}"))
+
+    samples: list[ComplexSample] = []
+    files: dict[str, Path] = {}
+    autocast = (torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+                if ctx.dtype() == "bfloat16" else contextlib.nullcontext())
+    lock = models.exclusive(module)
+    lock.acquire()
+    hooks = _hooks(module, step)
+    saved_args = dict(module.predict_args)
+    try:
+        module.predict_args.update({"recycling_steps": request.recycling_steps,
+                                    "sampling_steps": request.sampling_steps,
+                                    "diffusion_samples": request.samples, "max_parallel_samples": parallel})
+        for i, seed in enumerate(request.seeds):
+            state["done"], state["label"] = i * per_seed, f"seed {seed}"
+            if str(seed) in ctx.checkpoints:  # predicted by an earlier run of this job (it moved here)
+                samples.extend(report.restore(ctx.checkpoints[str(seed)], out, files))
+                continue
+            _seed_everything(seed)
+            with torch.inference_mode(), _chunked(chunk), autocast:
+                prediction = module.predict_step(batch, 0)
+            if prediction.get("exception"):
+                raise DeviceError(f"{ctx.device_id} ran out of memory on a {n_tokens}-token complex; "
+                                  "use a device with more memory, chunking=on, or fewer samples.")
+            seed_samples, seed_files = report.write_seed(
+                prediction, batch, processed, bundle.mols, ents, request, seed, out, work_dir)
+            samples.extend(seed_samples)
+            files.update(seed_files)
+            ctx.checkpoint(str(seed), report.checkpoint(seed_samples, seed_files))
+    finally:
+        module.predict_args.clear()
+        module.predict_args.update(saved_args)
+        for h in hooks:
+            h.remove()
+        lock.release()
+    result = ComplexResult(request.name, report.chain_table(ents), n_tokens, samples,
+                           "boltz-2-tiny" if request.tiny else "boltz-2", chunk, need, files=files)
+    report.rank(result)
+    files["summary"] = report.write_summary(result, out / f"{request.name}_summary.csv")
+    (out / f"{request.name}_input.yaml").write_text((work_dir / f"{request.name}.yaml").read_text())
+    files["input"] = out / f"{request.name}_input.yaml"
+    shutil.rmtree(work_dir, ignore_errors=True)
+    progress(Progress(total, total, f"{len(samples)} sample(s) written"))
+    return result
+
