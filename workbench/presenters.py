@@ -129,6 +129,22 @@ def _fold(r: Any) -> str:
     return "\n".join(lines)
 
 
+def _complex(r: Any) -> str:
+    chains = ", ".join(f"{c['chain']} {c['type']}" + (f" {c['length']}" if "length" in c else f" {c['ligand']}")
+                       for c in r.chains)
+    lines = [f"{r.name}: {chains}; {r.tokens} tokens" + (", chunked" if r.chunked else "")
+             + (" [random test weights]" if r.model.endswith("tiny") else "")]
+    for s in r.samples[:5]:
+        line = (f"  #{s.rank} seed {s.seed} sample {s.sample}: confidence {s.confidence_score:.3f}, pTM {s.ptm:.2f}, "
+                f"ipTM {s.iptm:.2f}, pLDDT {100 * s.complex_plddt:.1f}")
+        if s.posebusters_passed is not None:
+            line += f", PoseBusters {s.posebusters_passed} ligand(s) pass"
+        lines.append(line)
+    if r.posebusters_pass_rate is not None:
+        lines.append(f"  ligand poses passing every PoseBusters check: {r.posebusters_pass_rate:.0%}")
+    return "\n".join(lines)
+
+
 def _images(r: Any) -> str:
     return ", ".join(f"image {i.index}: seed {i.recipe.get('seed')}, {i.recipe.get('width')}x"
                      f"{i.recipe.get('height')}" for i in r.images) + f" ({r.model}, {r.dtype})"
@@ -162,6 +178,7 @@ SUMMARIES: dict[str, Callable[[Any], str]] = {
     "GraspResult": _grasp,
     "ConformerResult": _conformers,
     "FoldResult": _fold,
+    "ComplexResult": _complex,
     "Text2ImageResult": _images,
     "SelftestResult": _selftest,
     "UnderstandResult": lambda r: r.text,

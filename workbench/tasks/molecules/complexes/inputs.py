@@ -145,8 +145,8 @@ def from_yaml(path: str) -> tuple[list[Entity], dict[str, Any]]:
                 out.append(Entity("ligand", chain, smiles=check_smiles(body["smiles"], where) if "smiles" in body
                                   else "", ccd=check_ccd(body["ccd"], where) if "ccd" in body else ""))
             else:
-                msa = body.get("msa", "")
-                msa = "" if msa in ("empty", None) else str(Path(path).parent / str(msa))
+                msa = body.get("msa") or ""
+                msa = "" if msa in ("", "empty") else str(Path(path).parent / str(msa))
                 if msa and not is_file(msa):
                     raise InputError(f"{where}: no such MSA file {msa}.")
                 out.append(Entity(kind, chain, sequence=check_polymer(kind, body.get("sequence", ""), where), msa=msa))

@@ -20,6 +20,7 @@ import csv
 import json
 import logging
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +209,19 @@ def pae_plot(pae: np.ndarray, chains: list[str], asym: np.ndarray, path: Path, t
 
 # ---- one seed ---------------------------------------------------------------------------
 
+def ligand_formulas(path: Path) -> dict[str, str]:
+    """`LIGn` -> its formula as mmCIF writes it ("C9 H8 O4"), for the ligands Boltz parsed from SMILES."""
+    from rdkit.Chem.rdMolDescriptors import CalcMolFormula
+
+    if not path.exists():
+        return {}
+    out = {}
+    for code, mol in pickle.loads(path.read_bytes()).items():
+        mol.UpdatePropertyCache(strict=False)  # stored without hydrogens and unsanitised: count them again
+        out[code] = " ".join(re.findall(r"[A-Z][a-z]?\d*", CalcMolFormula(mol)))
+    return out
+
+
 def _by_chain(values: dict[Any, Any], chains: list[str]) -> dict[str, Any]:
     def name(k: Any) -> str:
         i = int(k)
@@ -220,7 +234,6 @@ def write_seed(prediction: dict[str, Any], batch: dict[str, Any], processed: Pat
                ents: list[Entity], request: Any, seed: int, out: Path, work: Path) -> tuple[list[Any], dict[str, Path]]:
     """Boltz's writer for one seed's samples, then renamed, mended, plotted and checked."""
     from boltz.data.write.writer import BoltzWriter
-    from rdkit.Chem.rdMolDescriptors import CalcMolFormula
 
     from workbench.tasks.molecules.complexes.predict import ComplexSample
 
@@ -230,9 +243,7 @@ def write_seed(prediction: dict[str, Any], batch: dict[str, Any], processed: Pat
     record = batch["record"][0].id
     chains = [e.chain for e in ents]
     refs = ligand_references(processed, mols, ents, request.name) if request.checks else {}
-    formulas = {f"LIG{i + 1}": CalcMolFormula(m) for i, m in
-                enumerate(pickle.loads((processed / "mols" / f"{request.name}.pkl").read_bytes()).values())} \
-        if (processed / "mols" / f"{request.name}.pkl").exists() else {}
+    formulas = ligand_formulas(processed / "mols" / f"{request.name}.pkl")
     asym = batch["asym_id"][0][batch["token_pad_mask"][0].bool()].cpu().numpy()
     model_name = "Boltz-2 (tiny, random weights)" if request.tiny else "Boltz-2"
     samples, files = [], {}

@@ -1,0 +1,217 @@
+"""Boltz-2 co-folding through the real code path with a tiny random Boltz-2 (Boltz's own classes) and
+an RDKit-built component dictionary: files read back by gemmi, Biopython and PoseBusters, confidence,
+progress, cancel, bad inputs, the real loader from a hub-layout cache.
+
+Structure quality is not asserted: the weights are random.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+
+import gemmi
+import numpy as np
+import pytest
+import torch
+from Bio.PDB import MMCIFParser
+from rdkit import Chem
+
+import workbench as wb
+from workbench import models
+from workbench.errors import Cancelled, DeviceError, InputError, JobFailed
+from workbench.tasks.molecules.complexes import inputs
+from workbench.tasks.molecules.complexes.model import hub_snapshot, tiny_module
+from workbench.tasks.molecules.complexes.predict import ComplexRequest, estimate_memory, split
+
+PROTEIN = "MKTAYIAKQRQISFVKSHFSRQ"
+ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
+FAST = {"tiny": True, "recycling_steps": 0, "sampling_steps": 3}
+
+
+@pytest.fixture(scope="module")
+def predicted():
+    return wb.run("complex", proteins=(PROTEIN,), ligands=(ASPIRIN,), ligand_ccd=("ATP",), samples=2,
+                  device="cpu", **FAST)
+
+
+def test_mmcif_has_every_entity_and_ligand_atoms_as_hetatm(predicted):
+    r = predicted
+    assert [c["chain"] for c in r.chains] == ["A", "B", "C"] and r.model == "boltz-2-tiny"
+    assert len(r.samples) == 2 and [s.rank for s in r.samples] == [1, 2]
+    assert r.samples[0].confidence_score >= r.samples[1].confidence_score
+    cif = r.files[r.samples[0].files[0]]
+    st = gemmi.read_structure(str(cif))
+    st.setup_entities()
+    kinds = {e.name: (e.entity_type.name, e.polymer_type.name, list(e.subchains)) for e in st.entities}
+    assert ("Polymer", "PeptideL", ["A"]) in kinds.values()
+    assert sum(1 for v in kinds.values() if v[0] == "NonPolymer") == 2
+    chains = {ch.name: ch for ch in st[0]}
+    aspirin, atp = chains["B"][0], chains["C"][0]
+    assert aspirin.het_flag == "H" and len(aspirin) == Chem.MolFromSmiles(ASPIRIN).GetNumHeavyAtoms() == 13
+    assert atp.name == "ATP" and atp.het_flag == "H" and len(atp) == 31  # ATP's heavy atoms
+    block = gemmi.cif.read(str(cif)).sole_block()
+    assert gemmi.cif.as_string(block.find_value("_entity_poly.pdbx_seq_one_letter_code_can")) == PROTEIN
+    assert "RANDOM TEST WEIGHTS" in gemmi.cif.as_string(block.find_value("_struct.pdbx_model_details"))
+    formulas = dict(zip(block.find_loop("_chem_comp.id"), block.find_loop("_chem_comp.formula")))
+    assert gemmi.cif.as_string(formulas["LIG1"]) == "C9 H8 O4"
+    bio = MMCIFParser(QUIET=True).get_structure("c", str(cif))
+    assert [c.id for c in bio[0]] == ["A", "B", "C"]
+    assert [r.id[0] for r in bio[0]["B"]] == ["H_LIG1"] and len(list(bio[0]["A"])) == len(PROTEIN)
+
+
+def test_confidence_json_arrays_summary_and_plots(predicted):
+    r = predicted
+    tokens = len(PROTEIN) + 13 + 31
+    assert r.tokens == tokens
+    for s in r.samples:
+        stem = f"complex_seed{s.seed}_sample{s.sample}"
+        conf = json.loads(r.files[f"{stem}.confidence"].read_text())
+        for key in ("confidence_score", "ptm", "iptm", "ligand_iptm", "protein_iptm", "complex_plddt",
+                    "complex_iplddt", "complex_pde", "chains_ptm", "pair_chains_iptm"):
+            assert key in conf, key
+        assert set(conf["chains_ptm_by_chain"]) == {"A", "B", "C"}
+        assert set(conf["pair_chains_iptm_by_chain"]["A"]) == {"A", "B", "C"}
+        assert conf["confidence_score"] == pytest.approx(s.confidence_score) and conf["random_weights"] is True
+        arrays = np.load(r.files[f"{stem}.arrays"])
+        assert arrays["pae"].shape == arrays["pde"].shape == (tokens, tokens)
+        assert arrays["plddt"].shape == (tokens,) and list(np.unique(arrays["asym_id"])) == [0, 1, 2]
+        assert r.files[f"{stem}.pae"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        # PoseBusters judged both ligands of the sample (random poses: they fail, and say which check)
+        assert conf["posebusters"]["ligands"] == 2 and s.posebusters_passed == conf["posebusters"]["passed"]
+        assert s.posebusters_failures and all(0 < v <= 2 for v in s.posebusters_failures.values())
+    assert r.posebusters_pass_rate == pytest.approx(sum(s.posebusters_passed for s in r.samples) / 4)
+    rows = list(csv.DictReader(r.files["summary"].open()))
+    assert [int(row["rank"]) for row in rows] == [1, 2]
+    assert [float(row["confidence_score"]) for row in rows] == sorted(
+        (float(row["confidence_score"]) for row in rows), reverse=True)
+
+
+def test_dna_rna_yaml_and_fasta_describe_the_same_complex(tmp_path):
+    fields = ComplexRequest(proteins=(PROTEIN,), dna=("ACGT",), rna=("ACGU",), ligands=(ASPIRIN,),
+                            ligand_ccd=("atp",)).entities()[0]
+    doc = inputs.boltz_yaml(fields)
+    import yaml
+
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(doc))
+    assert ComplexRequest(yaml=str(tmp_path / "c.yaml")).entities()[0] == fields
+    (tmp_path / "c.fasta").write_text(f">A|protein\n{PROTEIN}\n>B|dna\nACGT\n>C|rna\nACGU\n>D|smiles\n{ASPIRIN}\n"
+                                      ">E|ccd\nATP\n")
+    assert ComplexRequest(fasta=str(tmp_path / "c.fasta")).entities()[0] == fields
+    assert doc["sequences"][0] == {"protein": {"id": "A", "sequence": PROTEIN, "msa": "empty"}}
+    assert doc["sequences"][4] == {"ligand": {"id": "E", "ccd": "ATP"}}
+
+
+def test_nucleic_acid_chains_are_polymer_entities():
+    r = wb.run("complex", proteins=("MKTAYIAK",), dna=("ACGT",), rna=("GGUA",), device="cpu", checks=False, **FAST)
+    st = gemmi.read_structure(str(r.files[r.samples[0].files[0]]))
+    st.setup_entities()
+    assert sorted(e.polymer_type.name for e in st.entities) == ["Dna", "PeptideL", "Rna"]
+    assert [ch[0].name for ch in st[0]] == ["MET", "DA", "G"] and r.samples[0].posebusters_passed is None
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"proteins": ("MKTZYIAK",)}, r"protein 1: illegal residue 'Z' at position 4 of a protein sequence"),
+    ({"dna": ("ACGU",)}, r"dna 1: illegal residue 'U' at position 4"),
+    ({"proteins": ("MKT",), "ligands": ("C1CC(",)}, r"ligand 1: RDKit cannot read the SMILES 'C1CC\('"),
+    ({"proteins": ("MKT",), "ligand_ccd": ("NOT-A",)}, r"is not a CCD code"),
+    ({}, r"The complex is empty"),
+    ({"proteins": ("",)}, r"the protein sequence is empty"),
+])
+def test_bad_inputs_are_refused_in_one_line_before_a_job(fields, message):
+    with pytest.raises(InputError, match=message) as info:
+        wb.submit("complex", device="cpu", tiny=True, **fields)
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_ccd_code_is_refused_at_submit():
+    with pytest.raises(InputError, match=r"Unknown CCD code 'XYZ9': it is not in the tiny model's dictionary"):
+        wb.submit("complex", proteins=("MKT",), ligand_ccd=("XYZ9",), tiny=True, device="cpu")
+
+
+def test_progress_per_recycle_diffusion_step_and_confidence_pass_then_cancel():
+    seen = []
+    job = wb.submit("complex", proteins=("MKTAYIAK",), ligands=("CCO",), tiny=True, recycling_steps=1,
+                    sampling_steps=4, samples=1, checks=False, device="cpu")
+    job.on_event(lambda e: e.progress and seen.append(e.progress))
+    job.result(300)
+    steps = [p for p in seen if p.message.startswith("seed 0: ")]
+    assert [p.done for p in steps] == list(range(1, 8)) and {p.total for p in steps} == {7}
+    # 2 recycling passes, 4 diffusion steps, 1 confidence pass
+    assert [p.message.split(": ")[1] for p in steps] == ["recycling"] * 2 + ["diffusion"] * 4 + ["confidence"]
+    assert seen[-1].fraction == 1.0
+
+    gate = threading.Event()
+    job = wb.submit("complex", proteins=(PROTEIN,), tiny=True, recycling_steps=0, sampling_steps=400,
+                    device="cpu")
+    job.on_event(lambda e: e.progress and "diffusion" in e.progress.message and e.progress.done >= 3
+                 and gate.set())
+    assert gate.wait(300)
+    job.cancel()
+    with pytest.raises(Cancelled):
+        job.result(120)
+    assert wb.job(job.id).files == {}
+
+
+def test_seeds_fan_out_and_give_different_samples():
+    request = ComplexRequest(proteins=("MKTAYIAK",), seeds=(0, 1, 2), **FAST)
+    assert [p.seeds for p in split(request, 2)] == [(0, 1), (2,)]
+    assert [p.seeds for p in split(request, 8)] == [(0,), (1,), (2,)]
+    r = wb.run("complex", proteins=("MKTAYIAK",), seeds=(0, 1), checks=False, device="cpu", **FAST)
+    coords = {s.seed: gemmi.read_structure(str(r.files[s.files[0]]))[0]["A"][0][0].pos for s in r.samples}
+    assert coords[0].dist(coords[1]) > 1e-3
+
+
+def test_memory_estimate_chunking_and_refusal(devices):
+    assert estimate_memory(400, 3200) > estimate_memory(200, 1600) > estimate_memory(100, 800)
+    assert estimate_memory(1000, 8000, chunked=True) < estimate_memory(1000, 8000)
+    assert estimate_memory(300, 2400, samples=5) > estimate_memory(300, 2400, samples=1)
+    # the real model (0.5 B parameters) on the simulated 2 GiB NPU: refused at submit, no job
+    with pytest.raises(DeviceError, match="Device sim:npu0 cannot run this task"):
+        wb.submit("complex", proteins=("A" * 300,), device="sim:npu0")
+    r = wb.run("complex", proteins=("MKTAYIAK",), chunking="on", checks=False, device="cpu", **FAST)
+    assert r.chunked is True and len(r.samples) == 1
+
+
+def test_real_loader_reads_a_hugging_face_cache(tmp_path, monkeypatch):
+    """The `boltz-2` registry entry loaded offline from a cache laid out like the hub's (checkpoint + mols.tar),
+    through `Boltz2.load_from_checkpoint` with `boltz predict`'s overrides: the same network as the tiny one."""
+    monkeypatch.setenv("WORKBENCH_ISOLATE", "native")
+    repo = tmp_path / "hub" / "models--boltz-community--boltz-2"
+    hub_snapshot(repo / "snapshots" / ("b" * 40), seed=0)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("b" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    models.unload("boltz-2")
+    # no SMILES ligand: Boltz embeds those with an unseeded ETKDG, so their reference conformer differs per run
+    fields = {"proteins": (PROTEIN,), "ligand_ccd": ("ATP",), "recycling_steps": 0,
+              "sampling_steps": 3, "checks": False, "device": "cpu"}
+    r = wb.run("complex", **fields)
+    tiny = wb.run("complex", tiny=True, **fields)  # in this process too: the same threads, the same sums
+    assert r.model == "boltz-2" and tiny.model == "boltz-2-tiny"
+    # the same network: every weight of the loaded checkpoint equals the tiny model built in code
+    loaded = models.load("boltz-2", "cpu").module.state_dict()
+    built = tiny_module(0).state_dict()
+    assert loaded.keys() == built.keys() and all(torch.equal(loaded[k], built[k]) for k in built)
+    # Boltz's first run in a process differs in the 4th digit (a first-call path in its featuriser)
+    assert r.samples[0].confidence_score == pytest.approx(tiny.samples[0].confidence_score, rel=2e-3)
+    with pytest.raises(InputError, match="Unknown CCD code 'QQQ'.*Chemical Component Dictionary"):
+        wb.submit("complex", proteins=("MKT",), ligand_ccd=("QQQ",), device="cpu")
+    models.unload("boltz-2")
+
+
+def test_missing_weights_fail_the_job_with_the_pull_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
+    models.unload("boltz-2")
+    with pytest.raises(JobFailed, match=r"run `workbench models pull boltz-2`") as info:
+        wb.run("complex", proteins=("MKTAYIAK",), device="cpu")
+    assert "Traceback" not in str(info.value)
