@@ -1,0 +1,134 @@
+"""Complex co-folding overhead and memory: the workbench `complex` job against `boltz predict`.
+
+One run, one machine, the same tiny Boltz-2 checkpoint (Boltz's own classes, random weights) and
+the same component dictionary on both sides:
+
+- boltz: Boltz's own command, `boltz predict input.yaml --checkpoint ... --cache ...`, called
+  in-process through its click entry point (preprocessing, Lightning trainer, writer), as a user
+  runs it; each call loads the checkpoint, as `boltz predict` always does;
+- workbench: `wb.run("complex", yaml=...)` with the same YAML, recycling and sampling steps, loaded
+  through the real loader from a hub-layout cache (the model stays loaded between jobs, as it does
+  for a user), PoseBusters and plots off so both sides write the same files;
+- memory: the job's own estimate against the peak resident memory measured while the job runs
+  (sampled every 2 ms above the resident set before it starts).
+
+Headline figures (one JSON line each): boltz time / workbench time (target >= 0.95, i.e. at most 5%
+overhead) and estimate / measured peak (target >= 1: the estimate is never below the peak).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+PROTEIN = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
+RECYCLING, SAMPLING, REPEATS = 1, 20, 3
+
+
+def peak_rss_during(fn) -> tuple[object, int, int]:
+    """(fn(), resident bytes before, peak resident bytes while it ran)."""
+    import psutil
+
+    proc = psutil.Process()
+    before = proc.memory_info().rss
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], proc.memory_info().rss)
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        out = fn()
+    finally:
+        done.set()
+        thread.join()
+    return out, before, peak[0]
+
+
+def main() -> int:
+    root = Path(tempfile.mkdtemp(prefix="wb-bench-complex-"))
+    os.environ["WORKBENCH_HOME"] = str(root / "home")
+    os.environ["WORKBENCH_ISOLATE"] = "native"  # the job runs in this process: its memory is measured here
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["HF_HUB_CACHE"] = str(root / "hub")
+    import huggingface_hub.constants as hub_constants
+
+    hub_constants.HF_HUB_CACHE = str(root / "hub")
+    import logging
+
+    import yaml
+    from boltz.main import predict
+
+    for name in ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # the trainer's banner and tips, not the benchmark's
+
+    import workbench as wb
+    from workbench.tasks.molecules.complexes.inputs import boltz_yaml, from_fields
+    from workbench.tasks.molecules.complexes.model import hub_snapshot, tiny_components
+
+    snapshot = hub_snapshot(root / "hub" / "models--boltz-community--boltz-2" / "snapshots" / ("c" * 40))
+    (root / "hub" / "models--boltz-community--boltz-2" / "refs").mkdir()
+    (root / "hub" / "models--boltz-community--boltz-2" / "refs" / "main").write_text("c" * 40)
+    cache = root / "boltz-cache"  # what `boltz predict` finds in its cache: the same checkpoint and dictionary
+    cache.mkdir()
+    shutil.copytree(tiny_components(), cache / "mols")
+    for name in ("boltz2_conf.ckpt", "boltz2_aff.ckpt"):  # the affinity file only stops a download attempt
+        shutil.copy(snapshot / "boltz2_conf.ckpt", cache / name)
+    ents = from_fields((PROTEIN,), (), (), (), ("ATP",))
+    source = root / "bench.yaml"
+    source.write_text(yaml.safe_dump(boltz_yaml(ents), sort_keys=False))
+
+    def run_boltz() -> None:
+        out = root / "boltz-out"
+        shutil.rmtree(out, ignore_errors=True)
+        args = [str(source), "--out_dir", str(out), "--cache", str(cache), "--checkpoint",
+                str(cache / "boltz2_conf.ckpt"), "--accelerator", "cpu", "--recycling_steps", str(RECYCLING),
+                "--sampling_steps", str(SAMPLING), "--diffusion_samples", "1", "--no_kernels", "--seed", "0",
+                "--num_workers", "0", "--override"]
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            predict.main(args, standalone_mode=False)
+        assert list(out.rglob("*_model_0.cif")), "boltz predict wrote no model"
+
+    def run_workbench():
+        return wb.run("complex", yaml=str(source), recycling_steps=RECYCLING, sampling_steps=SAMPLING,
+                      checks=False, plots=False, device="cpu")
+
+    run_workbench()  # loads the model once, as the first job of a session does
+    run_boltz()
+    boltz_times, wb_times = [], []
+    for _ in range(REPEATS):  # interleaved, so drift on a shared machine hits both sides
+        t0 = time.perf_counter()
+        run_boltz()
+        boltz_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        result = run_workbench()
+        wb_times.append(time.perf_counter() - t0)
+    boltz_s, wb_s = statistics.median(boltz_times), statistics.median(wb_times)
+    result, before, peak = peak_rss_during(run_workbench)
+    measured = max(1, peak - before)
+    print(f"complex of {result.tokens} tokens, {RECYCLING} recycling steps, {SAMPLING} diffusion steps (tiny Boltz-2)")
+    print(f"boltz predict {boltz_s:.2f} s (median of {REPEATS}), workbench job {wb_s:.2f} s")
+    print(f"peak memory above the resident set {measured / 2**20:.0f} MiB; the job's estimate "
+          f"{result.estimate_bytes / 2**20:.0f} MiB (fp32 weights + activations of Boltz-2's widths + 0.5 GiB)")
+    print(json.dumps({"name": "complex_boltz_over_workbench_time", "value": round(boltz_s / wb_s, 3),
+                      "target": 0.95, "better": "higher"}))
+    print(json.dumps({"name": "complex_memory_estimate_over_peak", "value": round(result.estimate_bytes / measured, 2),
+                      "target": 1.0, "better": "higher"}))
+    shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
