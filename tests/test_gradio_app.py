@@ -51,6 +51,22 @@ def test_fold_tab_with_the_tiny_model(client):
     assert len(colours) == 2  # one colour per chain
 
 
+def test_complex_tab_with_the_tiny_model(client):
+    table, files, pae, model = client.predict("MKTAYIAKQR", "CCO", "ATP", 2, True, "cpu", api_name="/complex")
+    assert table["headers"][3] == "confidence" and [row[0] for row in table["data"]] == [1, 2]
+    assert table["data"][0][3] >= table["data"][1][3]  # best first
+    assert sorted(f.rsplit(".", 1)[1] for f in files) == ["cif", "csv", "json"] and pae.endswith(".png")
+    import trimesh
+
+    # a ball per Cα and per ligand atom (ethanol 3, ATP 31); sticks only where atoms are near (random weights
+    # scatter them, so few or none)
+    scene = trimesh.load(model)
+    colours = {tuple(g.visual.face_colors[0][:3]) for g in scene.geometry.values()}
+    assert len(scene.geometry) >= 10 + 3 + 31 and (48, 80, 248) in colours  # ATP's nitrogens
+    with pytest.raises(Exception, match="protein 1: illegal residue .*Z.* at position 4"):
+        client.predict("MKTZ", "", "", 1, True, "cpu", api_name="/complex")
+
+
 def test_grasp_tab(client):
     summary, h5, gif, scene = client.predict("box", 3, "franka", "auto", None, api_name="/grasp")
     assert summary.startswith("success ") and h5.endswith(".h5")

@@ -94,6 +94,35 @@ def fold(sequence: str, tiny: bool, device: str, colour: str = "pLDDT",
             str(model))
 
 
+COMPLEX_HEADERS = ["rank", "seed", "sample", "confidence", "ipTM", "ligand ipTM", "pLDDT (0-100)",
+                   "ligands passing PoseBusters"]
+
+
+def complex_fold(proteins: str, smiles: str, ccd: str, samples: float, tiny: bool, device: str,
+                 progress: Any = gr.Progress()) -> tuple[list[list[Any]], list[str], str | None, str]:
+    """Boltz-2 co-folding: the ranked samples, the best sample's files, its PAE and the complex in 3D."""
+    from workbench.tasks.molecules.glb import complex_glb
+
+    lines = [s.strip() for s in (proteins or "").splitlines() if s.strip()]
+    ligands = tuple(s.strip() for s in (smiles or "").splitlines() if s.strip())
+    codes = tuple(c.strip() for c in (ccd or "").replace(",", " ").split() if c.strip())
+    fields: dict[str, Any] = {"proteins": tuple(lines), "ligands": ligands, "ligand_ccd": codes,
+                              "samples": int(samples or 1), "tiny": bool(tiny)}
+    if tiny:  # random weights: a short run shows the whole path
+        fields.update(recycling_steps=1, sampling_steps=20)
+    job = _submit("complex", device, **fields)
+    result = _follow(job, progress)
+    rows = [[s.rank, s.seed, s.sample, round(s.confidence_score, 3), round(s.iptm, 3), round(s.ligand_iptm, 3),
+             round(100 * s.complex_plddt, 1), "" if s.posebusters_passed is None else s.posebusters_passed]
+            for s in result.samples]
+    best = result.samples[0]
+    stem = f"{result.name}_seed{best.seed}_sample{best.sample}"
+    files = [str(result.files[f"{stem}.cif"]), str(result.files[f"{stem}.confidence"]), str(result.files["summary"])]
+    pae = result.files.get(f"{stem}.pae")
+    model = complex_glb(result.files[f"{stem}.cif"], _glb_path("complex.glb"))
+    return rows, files, str(pae) if pae else None, str(model)
+
+
 def grasp(obj: str, num: float, gripper: str, device: str, mesh: str | None = None,
           progress: Any = gr.Progress()) -> tuple[str, str, str | None, str]:
     """The object is an uploaded mesh, a bundled name or a primitive: never a path on the server
@@ -283,6 +312,27 @@ def build_app() -> Any:
                 pae = gr.Image(label="PAE", type="filepath")
             run_fold.click(fold, [seq, tiny, fold_device, fold_colour], [fold_summary, fold_files, pae, fold3d],
                            api_name="fold", concurrency_limit=1, concurrency_id="fold")
+            gr.Markdown("### Complexes: protein + ligand / DNA / RNA co-folding (Boltz-2)")
+            with gr.Row():
+                cx_proteins = gr.Textbox(label="protein sequences (one chain per line)",
+                                         value="MKTAYIAKQRQISFVKSHFSRQ", lines=2)
+                cx_smiles = gr.Textbox(label="ligands as SMILES (one per line)", value="CC(=O)Oc1ccccc1C(=O)O",
+                                       lines=2)
+                with gr.Column():
+                    cx_ccd = gr.Textbox(label="ligands as CCD codes (ATP, HEM ...)", value="ATP")
+                    cx_samples = gr.Number(label="samples", value=1, precision=0)
+                    cx_tiny = gr.Checkbox(label="tiny random Boltz-2 (no weights needed)", value=True)
+                    cx_device = gr.Dropdown(devices, value="auto", label="device")
+                    run_cx = gr.Button("Co-fold", variant="primary")
+            cx_table = gr.Dataframe(headers=COMPLEX_HEADERS, label="samples, best first")
+            cx_files = gr.File(label="best sample: mmCIF, confidence JSON; summary CSV", file_count="multiple")
+            with gr.Row():
+                cx3d = gr.Model3D(label="polymers as traces (one colour per chain), ligands as balls and sticks",
+                                  clear_color=(0.95, 0.95, 0.97, 1.0))
+                cx_pae = gr.Image(label="PAE with chain boundaries", type="filepath")
+            run_cx.click(complex_fold, [cx_proteins, cx_smiles, cx_ccd, cx_samples, cx_tiny, cx_device],
+                         [cx_table, cx_files, cx_pae, cx3d], api_name="complex", concurrency_limit=1,
+                         concurrency_id="fold")
         with gr.Tab("Grasping"):
             with gr.Row():
                 with gr.Column():

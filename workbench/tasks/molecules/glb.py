@@ -82,3 +82,45 @@ def protein_glb(pdb: Path, path: Path, colour_by: str = "plddt") -> Path:
                 stick = trimesh.creation.cylinder(radius=0.35, segment=np.stack([previous, xyz]), sections=8)
                 parts.append((stick, colour))
     return _export(parts, path)
+
+
+#: atoms that trace a polymer chain: Cα for amino acids, C4' for nucleotides
+TRACE_ATOMS = ("CA", "C4'")
+
+
+def complex_glb(cif: Path, path: Path) -> Path:
+    """A co-folded complex: each polymer chain as a trace in its chain colour, each ligand as balls and
+    sticks in element colours (bonds between heavy atoms closer than 1.9 Å)."""
+    import gemmi
+    import trimesh
+
+    st = gemmi.read_structure(str(cif))
+    st.setup_entities()
+    parts = []
+    for k, chain in enumerate(st[0]):
+        colour = CHAIN_COLOURS[k % len(CHAIN_COLOURS)]
+        trace = [np.array(atom.pos.tolist()) for res in chain for atom in res if atom.name in TRACE_ATOMS
+                 and res.het_flag != "H"]
+        for i, xyz in enumerate(trace):
+            ball = trimesh.creation.icosphere(subdivisions=1, radius=0.5)
+            ball.apply_translation(xyz)
+            parts.append((ball, colour))
+            if i and np.linalg.norm(xyz - trace[i - 1]) < 8.0:  # no stick across a chain break
+                parts.append((trimesh.creation.cylinder(radius=0.35, segment=np.stack([trace[i - 1], xyz]),
+                                                        sections=8), colour))
+        for res in chain:
+            if res.het_flag != "H":
+                continue
+            atoms = [(atom.element.name, np.array(atom.pos.tolist())) for atom in res]
+            for symbol, xyz in atoms:
+                ball = trimesh.creation.icosphere(subdivisions=2, radius=0.32)
+                ball.apply_translation(xyz)
+                parts.append((ball, ELEMENTS.get(symbol.capitalize(), (255, 20, 147))))
+            for i, (_, a) in enumerate(atoms):
+                for _, b in atoms[i + 1:]:
+                    if np.linalg.norm(a - b) < 1.9:
+                        parts.append((trimesh.creation.cylinder(radius=0.1, segment=np.stack([a, b]), sections=8),
+                                      (180, 180, 180)))
+    if not parts:
+        raise ValueError(f"{cif.name} holds no atoms to draw")
+    return _export(parts, path)
