@@ -10,6 +10,7 @@ import pytest
 anywidget = pytest.importorskip("anywidget")
 
 from workbench.widgets import MoleculeWidget  # noqa: E402
+from workbench.widgets.molecule import complex_fields  # noqa: E402
 
 
 def _settle(widget, job, timeout=60):
@@ -48,6 +49,19 @@ def test_fold_widget_shows_plddt_structure_and_pae():
     assert " 50.00 " in w.structure  # pLDDT in the B-factor column
 
 
+def test_complex_widget_shows_the_best_sample_ranked_samples_and_pae():
+    w = MoleculeWidget("protein: MKTAYIAKQR\nligand: CCO\nccd: ATP", mode="complex", tiny=True)
+    _settle(w, w.run())
+    assert w.state == "succeeded" and w.structure_format == "cif"
+    assert w.summary[0]["rank"] == 1 and set(w.summary[0]) >= {"confidence", "iptm", "plddt", "posebusters"}
+    assert w.pae_png.startswith("data:image/png;base64,")
+    assert sorted(w.downloads) == ["complex_seed0_sample0.cif", "complex_seed0_sample0_confidence.json",
+                                   "complex_summary.csv"]
+    assert "HETATM" in w.structure and " ATP " in w.structure
+    assert complex_fields("MKT\ndna: ACGT\nsmiles: CCO\nccd: HEM") == {
+        "proteins": ("MKT",), "dna": ("ACGT",), "rna": (), "ligands": ("CCO",), "ligand_ccd": ("HEM",)}
+
+
 def test_widget_errors_are_sentences_not_tracebacks():
     w = MoleculeWidget("MKZ", mode="fold", tiny=True)
     assert w.run() is None  # refused before a job exists
@@ -55,6 +69,9 @@ def test_widget_errors_are_sentences_not_tracebacks():
     w = MoleculeWidget("CCO", device="tpu")
     assert w.run() is None
     assert w.state == "failed" and w.error.startswith("Unknown device 'tpu'")
+    w = MoleculeWidget("protein: MKT\nligand: C1CC(", mode="complex", tiny=True)
+    assert w.run() is None
+    assert w.state == "failed" and w.error.startswith("ligand 1: RDKit cannot read the SMILES")
 
 
 def test_cancel_from_the_widget():
@@ -166,7 +183,7 @@ SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
 
 
 @SETTINGS
-@given(text=JUNK_TEXT, mode=st.sampled_from(["conformers", "fold", "docking", ""]), num=JUNK_INT,
+@given(text=JUNK_TEXT, mode=st.sampled_from(["conformers", "fold", "complex", "docking", ""]), num=JUNK_INT,
        tiny=st.booleans(), device=JUNK_DEVICE)
 def test_molecule_widget_answers_junk_with_a_state(text, mode, num, tiny, device):
     w = MoleculeWidget("CCO")

@@ -56,6 +56,9 @@ def lab(tmp_path_factory):
               "from workbench.widgets import GraspWidget\nw = GraspWidget('can', num_grasps=4)\nw")
     _notebook(root / "fold.ipynb", "from workbench.widgets import MoleculeWidget\n"
                                    "w = MoleculeWidget('MKTAYIAKQR:GSHMLEDP', mode='fold', tiny=True)\nw")
+    _notebook(root / "complex.ipynb", "from workbench.widgets import MoleculeWidget\n"
+                                      "w = MoleculeWidget('protein: MKTAYIAKQR\\nligand: CCO\\nccd: ATP', "
+                                      "mode='complex', tiny=True)\nw")
     _notebook(root / "place.ipynb",
               "from workbench.widgets import PlaceWidget\nw = PlaceWidget('put the ball behind the can')\nw")
     _notebook(root / "generation.ipynb",
@@ -227,6 +230,18 @@ def test_fold_view_tells_chains_apart(lab):
     page.wait_for_selector(".wb-mol[data-style='chain']", state="attached", timeout=10000)
     assert not page.locator(".wb-mol .wb-key").is_visible()
     page.screenshot(path=str(ARTIFACTS / "2-fold-chains.png"))
+    page.close()
+
+
+def test_complex_view_shows_chains_ligands_and_ranked_samples(lab):
+    page = _page(lab, "lab/tree/complex.ipynb")
+    _run_first_cell(page)
+    _press_run_and_wait(page, ".wb-mol[data-state='succeeded'][data-mode='complex'][data-ligand-atoms='34']",
+                        shot="2-complex.png", timeout=240000)  # ethanol's 3 heavy atoms and ATP's 31, as sticks
+    assert page.locator(".wb-mol table.wb-samples").is_visible() and page.locator(".wb-mol img.wb-pae").is_visible()
+    assert page.locator(".wb-mol table.wb-samples tr").count() == 2  # header + the one sample
+    assert not page.locator(".wb-mol .wb-key").is_visible() and not page.locator(".wb-mol .wb-style").is_visible()
+    assert page.locator(".wb-mol .wb-download").count() == 3  # mmCIF, confidence JSON, summary
     page.close()
 
 

@@ -1,8 +1,11 @@
-"""`MoleculeWidget`: SMILES or a protein sequence in, a 3D view out.
+"""`MoleculeWidget`: SMILES, a protein sequence or a complex in, a 3D view out.
 
 Conformers show in 3Dmol.js with a slider over the ensemble and an energy table; proteins
-are coloured by pLDDT with the PAE heat map beside. Download buttons give the SDF, PDB
-and mmCIF. 3Dmol.js is bundled (no CDN) and loads once per page (`static/libraries.js`).
+are coloured by pLDDT with the PAE heat map beside; a co-folded complex (mode "complex",
+Boltz-2) shows its best sample, polymers as cartoons by chain and ligands as sticks, with the
+samples ranked and the PAE with chain boundaries. Download buttons give the SDF, PDB, mmCIF,
+confidence JSON and summary. 3Dmol.js is bundled (no CDN) and loads once per page
+(`static/libraries.js`).
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ class MoleculeWidget(JobWidget):
     _esm = widget_module("molecule.js")
     _css = STATIC / "molecule.css"
 
-    mode = t.Unicode("conformers").tag(sync=True)  #: "conformers" | "fold"
-    text = t.Unicode("").tag(sync=True)  #: SMILES (one per line) or a sequence (chains joined by ':')
+    mode = t.Unicode("conformers").tag(sync=True)  #: "conformers" | "fold" | "complex"
+    #: SMILES (one per line), a sequence (chains joined by ':'), or a complex: one chain per line, typed as
+    #: "protein: SEQ", "dna: SEQ", "rna: SEQ", "ligand: SMILES" or "ccd: CODE" (an untyped line is a protein)
+    text = t.Unicode("").tag(sync=True)
     num_conformers = t.Int(30).tag(sync=True)
-    tiny = t.Bool(False).tag(sync=True)  #: fold with the tiny random model (teaching, tests)
+    tiny = t.Bool(False).tag(sync=True)  #: fold / co-fold with the tiny random model (teaching, tests)
 
     structure = t.Unicode("").tag(sync=True)  #: SDF (all conformers) or PDB text
-    structure_format = t.Unicode("").tag(sync=True)  #: "sdf" | "pdb"
+    structure_format = t.Unicode("").tag(sync=True)  #: "sdf" | "pdb" | "cif"
     conformers = t.List(t.Dict()).tag(sync=True)  #: name, rank, relative energy, weight
     summary = t.List(t.Dict()).tag(sync=True)  #: one row per molecule / protein
     pae_png = t.Unicode("").tag(sync=True)  #: data URI
@@ -41,6 +46,9 @@ class MoleculeWidget(JobWidget):
         if self.mode == "fold":
             return api.submit("fold", sequences=tuple(s for s in self.text.split("\n") if s.strip()),
                               tiny=self.tiny, device=self.device)
+        if self.mode == "complex":
+            return api.submit("complex", **complex_fields(self.text), tiny=self.tiny, device=self.device,
+                              **({"recycling_steps": 1, "sampling_steps": 20} if self.tiny else {}))
         lines = tuple(s.strip() for s in self.text.splitlines() if s.strip())
         return api.submit("conformers", smiles=lines, num_conformers=self.num_conformers, device=self.device)
 
@@ -48,6 +56,8 @@ class MoleculeWidget(JobWidget):
     def _show(self, result: Any) -> None:
         if hasattr(result, "molecules"):
             self._show_conformers(result)
+        elif hasattr(result, "samples"):
+            self._show_complex(result)
         else:
             self._show_fold(result)
 
@@ -74,6 +84,40 @@ class MoleculeWidget(JobWidget):
         self.plddt_png = _png_uri(result.files.get(f"{key}.plddt"))
         self.downloads = {f"{key}.pdb": pdb, f"{key}.cif": result.files[f"{key}.cif"].read_text()}
         self.structure_format, self.structure = "pdb", pdb
+
+    def _show_complex(self, result: Any) -> None:
+        best = result.samples[0]
+        stem = f"{result.name}_seed{best.seed}_sample{best.sample}"
+        cif = result.files[f"{stem}.cif"].read_text()
+        self.summary = [{"rank": s.rank, "seed": s.seed, "sample": s.sample,
+                         "confidence": round(s.confidence_score, 3), "iptm": round(s.iptm, 3),
+                         "plddt": round(100 * s.complex_plddt, 1),
+                         "posebusters": "" if s.posebusters_passed is None else s.posebusters_passed}
+                        for s in result.samples]
+        self.conformers, self.plddt_png = [], ""
+        self.pae_png = _png_uri(result.files.get(f"{stem}.pae"))
+        self.downloads = {f"{stem}.cif": cif, f"{stem}_confidence.json": result.files[f"{stem}.confidence"].read_text(),
+                          f"{result.name}_summary.csv": result.files["summary"].read_text()}
+        self.structure_format, self.structure = "cif", cif
+
+
+#: the types a complex line may start with, as in a typed FASTA header
+_COMPLEX_TYPES = {"protein": "proteins", "dna": "dna", "rna": "rna", "ligand": "ligands", "smiles": "ligands",
+                  "ccd": "ligand_ccd"}
+
+
+def complex_fields(text: str) -> dict[str, tuple[str, ...]]:
+    """The request fields of a complex typed one chain per line ("ligand: CCO"; untyped: a protein)."""
+    fields: dict[str, list[str]] = {v: [] for v in _COMPLEX_TYPES.values()}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        kind, sep, value = line.partition(":")
+        if sep and kind.strip().lower() in _COMPLEX_TYPES:
+            fields[_COMPLEX_TYPES[kind.strip().lower()]].append(value.strip())
+        else:
+            fields["proteins"].append(line.strip())
+    return {k: tuple(v) for k, v in fields.items()}
 
 
 def _png_uri(path: Any) -> str:

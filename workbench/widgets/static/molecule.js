@@ -15,12 +15,14 @@ function plddtColour(b) {
 async function render({ model, el: root }) {
   root.classList.add("wb-mol");
   const mode = el("select", { class: "wb-mode" });
-  for (const m of ["conformers", "fold"]) mode.append(el("option", { value: m }, m));
+  for (const m of ["conformers", "fold", "complex"]) mode.append(el("option", { value: m }, m));
   const device = el("select", { class: "wb-device" });
   const num = el("input", { type: "number", min: "1", max: "5000", class: "wb-num", title: "conformers" });
   const run = el("button", { class: "wb-run" }, "Run");
   const cancel = el("button", { class: "wb-cancel" }, "Cancel");
-  const text = el("textarea", { class: "wb-text", placeholder: "SMILES (one per line) or a protein sequence" });
+  const text = el("textarea", { class: "wb-text",
+                                placeholder: "SMILES (one per line), a protein sequence, or a complex: one chain per line "
+                                             + "(protein: SEQ, dna: SEQ, rna: SEQ, ligand: SMILES, ccd: ATP)" });
   const bar = el("progress", { max: "1", value: "0", class: "wb-progress" });
   const status = el("span", { class: "wb-status" });
   const error = el("div", { class: "wb-error" });
@@ -75,12 +77,13 @@ async function render({ model, el: root }) {
   };
 
   function showMode() {  // only the controls of the current mode
-    const fold = model.get("mode") === "fold";
+    const fold = model.get("mode") !== "conformers";  // fold and complex: one structure, no ensemble
+    const cofold = model.get("mode") === "complex";
     numLabel.style.display = fold ? "none" : "";
     sliderRow.style.display = fold ? "none" : "";
-    key.style.display = fold && models.length && colourBy.value === "pLDDT" ? "" : "none";
+    key.style.display = fold && !cofold && models.length && colourBy.value === "pLDDT" ? "" : "none";
     conformerLooks.style.display = fold ? "none" : "";
-    foldLooks.style.display = fold ? "" : "none";
+    foldLooks.style.display = fold && !cofold ? "" : "none";
     root.dataset.mode = model.get("mode");
   }
 
@@ -174,8 +177,11 @@ async function render({ model, el: root }) {
       root.dataset.shown = String(shown);
     } else {
       const m = models[0];
-      m.setStyle({}, { cartoon: colourBy.value === "chain" ? { colorscheme: "chain" }
-                                                            : { colorfunc: (atom) => plddtColour(atom.b) } });
+      const cofold = model.get("structure_format") === "cif";  // a complex: chains, and ligands as sticks
+      m.setStyle({}, { cartoon: colourBy.value === "chain" || cofold ? { colorscheme: "chain" }
+                                                                      : { colorfunc: (atom) => plddtColour(atom.b) } });
+      if (cofold) m.setStyle({ hetflag: true }, { stick: { radius: 0.2, colorscheme: "greenCarbon" } });
+      root.dataset.ligandAtoms = String(m.selectedAtoms({ hetflag: true }).length);
       const chains = [...new Set(m.selectedAtoms({ atom: "CA" }).map((a) => a.chain))];
       if (chains.length > 1) {  // chains told apart: a label on each, at its middle residue
         for (const chain of chains) {
@@ -186,7 +192,7 @@ async function render({ model, el: root }) {
         }
       }
       root.dataset.chains = String(chains.length);
-      key.style.display = colourBy.value === "pLDDT" ? "" : "none";
+      key.style.display = colourBy.value === "pLDDT" && !cofold ? "" : "none";
     }
     root.dataset.style = model.get("structure_format") === "sdf" ? style.value : colourBy.value;
     viewer.render();
@@ -247,6 +253,16 @@ async function render({ model, el: root }) {
                                ["weight", "Boltzmann weight"]], "wb-conformers",
                         (i) => { slider.value = String(i); showConformer(i); }));
       showConformer(0);
+    } else if (fmt === "cif") {  // a co-folded complex: its best sample, the samples ranked
+      models.push(viewer.addModel(data, "cif"));
+      applyLooks();
+      side.append(table(model.get("summary"), [["rank", "rank"], ["seed", "seed"], ["sample", "sample"],
+                                               ["confidence", "confidence"], ["iptm", "ipTM"],
+                                               ["plddt", "pLDDT (0-100)"], ["posebusters", "ligands passing"]],
+                        "wb-samples"));
+      if (model.get("pae_png")) side.append(el("img", { class: "wb-pae", src: model.get("pae_png"), alt: "PAE" }));
+      viewer.zoomTo();
+      viewer.render();
     } else {
       models.push(viewer.addModel(data, "pdb"));
       applyLooks();
