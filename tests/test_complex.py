@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import threading
+import time
 
 import gemmi
 import numpy as np
@@ -163,12 +164,41 @@ def test_seeds_fan_out_and_give_different_samples():
     assert coords[0].dist(coords[1]) > 1e-3
 
 
+def test_seeds_fan_out_over_devices_and_merge_into_one_ranking(devices):
+    job = wb.submit("complex", proteins=("MKTAYIAK",), ligand_ccd=("ATP",), seeds=(0, 1), checks=False,
+                    device=["cpu", "sim:npu0"], **FAST)
+    r = job.result(300)
+    assert sorted(s.seed for s in r.samples) == [0, 1] and [s.rank for s in r.samples] == [1, 2]
+    assert job.device == "cpu+sim:npu0"
+    rows = list(csv.DictReader(r.files["summary"].open()))
+    assert [(int(row["seed"]), int(row["rank"])) for row in rows] == [(s.seed, s.rank) for s in r.samples]
+    for s in r.samples:  # every sample's files came back from its device
+        assert all(r.files[key].is_file() for key in s.files)
+
+
+def test_a_moved_job_keeps_the_seeds_it_had_predicted(devices):
+    """Each seed (with its files) is a checkpoint: after the device dies, only the other seeds run again."""
+    from workbench.tasks.molecules.complexes.predict import ComplexRequest as Request
+
+    request = Request(proteins=("MKTAYIAK",), seeds=(0, 1, 2, 3), checks=False, **FAST)
+    job = devices["sim:npu0"].submit("complex", request)
+    deadline = time.time() + 300
+    while len(job.checkpoints) < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    devices["sim:npu0"].fail("unplugged")
+    moved = job.result(300)
+    assert job.device == "cpu" and job.moves == 1
+    assert sorted(s.seed for s in moved.samples) == [0, 1, 2, 3]
+    for key, path in moved.files.items():
+        assert path.is_file() and path.stat().st_size > 0, key
+
+
 def test_memory_estimate_chunking_and_refusal(devices):
     assert estimate_memory(400, 3200) > estimate_memory(200, 1600) > estimate_memory(100, 800)
     assert estimate_memory(1000, 8000, chunked=True) < estimate_memory(1000, 8000)
     assert estimate_memory(300, 2400, samples=5) > estimate_memory(300, 2400, samples=1)
     # the real model (0.5 B parameters) on the simulated 2 GiB NPU: refused at submit, no job
-    with pytest.raises(DeviceError, match="Device sim:npu0 cannot run this task"):
+    with pytest.raises(DeviceError, match="Device sim:npu0 cannot run this task: .* Use cpu instead"):
         wb.submit("complex", proteins=("A" * 300,), device="sim:npu0")
     r = wb.run("complex", proteins=("MKTAYIAK",), chunking="on", checks=False, device="cpu", **FAST)
     assert r.chunked is True and len(r.samples) == 1

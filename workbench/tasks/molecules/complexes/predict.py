@@ -23,6 +23,7 @@ import contextlib
 import io
 import random
 import shutil
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -192,7 +193,7 @@ def merge(results: list[ComplexResult]) -> ComplexResult:
     first = results[0]
     samples = [s for r in results for s in r.samples]
     files = {k: v for r in results for k, v in r.files.items()}
-    out = Path(files[next(iter(files))]).parent if files else Path(".")
+    out = Path(tempfile.mkdtemp(prefix="workbench-complex-"))  # the parent's own files: the merged summary
     merged = ComplexResult(first.name, first.chains, first.tokens, samples, first.model,
                            any(r.chunked for r in results), max(r.estimate_bytes for r in results), files=files)
     report.rank(merged)
