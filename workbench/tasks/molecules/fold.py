@@ -25,6 +25,7 @@ import numpy as np
 
 from workbench import models
 from workbench.contract import InputError, Progress, Requirements, TaskContext
+from workbench.tasks.checkpoint_files import pack_files, unpack_files
 from workbench.tasks.molecules.modelcif import RANDOM_WEIGHTS_NOTE, renumber_pdb, write_modelcif
 from workbench.tasks.molecules.plots import pae_png, plddt_png
 from workbench.tasks.molecules.sequences import ProteinInput, read_proteins
@@ -244,7 +245,7 @@ def run(request: FoldRequest, ctx: TaskContext) -> FoldResult:
                 out = model(aatype, attention_mask=mask, position_ids=pos, num_recycles=request.num_recycles)
             folded.append(_write_outputs(model, out, protein, request, out_dir, files))
             # the protein and its files (as bytes, so they travel from a Ray node too) are a checkpoint
-            ctx.checkpoint(str(i), (folded[-1], {k: (files[k].name, files[k].read_bytes()) for k in folded[-1].files}))
+            ctx.checkpoint(str(i), (folded[-1], pack_files(folded[-1].files, files)))
     finally:
         for h in hooks:
             h.remove()
@@ -257,9 +258,7 @@ def _restore(checkpoint: tuple[FoldedProtein, dict[str, tuple[str, bytes]]], out
              files: dict[str, Path]) -> FoldedProtein:
     """A protein folded before the job moved: its files written again into this run's folder."""
     protein, blobs = checkpoint
-    for key, (name, data) in blobs.items():
-        files[key] = out_dir / name
-        files[key].write_bytes(data)
+    unpack_files(blobs, out_dir, files)
     return protein
 
 

@@ -16,15 +16,22 @@ def _pyplot():
     return plt
 
 
-def pae_png(pae: np.ndarray, path: Path, title: str, boundaries: list[int]) -> Path:
+def pae_png(pae: np.ndarray, path: Path, title: str, boundaries: list[int], labels: list[str] | None = None,
+            unit: str = "residue") -> Path:
+    """The PAE heat map with a line at each chain boundary; `labels` names the chains at their middles."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.2, 3.6), dpi=110)
+    fig, ax = plt.subplots(figsize=(4.4 if labels else 4.2, 3.8 if labels else 3.6), dpi=110)
     im = ax.imshow(pae, cmap="Greens_r", vmin=0, vmax=max(30.0, float(np.nanmax(pae))))
     for b in boundaries:
         ax.axhline(b - 0.5, color="k", lw=0.8)
         ax.axvline(b - 0.5, color="k", lw=0.8)
-    ax.set_xlabel("scored residue")
-    ax.set_ylabel("aligned residue")
+    if labels:
+        edges = [0, *boundaries, len(pae)]
+        ticks = [(a + b - 1) / 2 for a, b in zip(edges, edges[1:])]
+        ax.set_xticks(ticks, labels, fontsize=7)
+        ax.set_yticks(ticks, labels, fontsize=7)
+    ax.set_xlabel(f"scored {unit}")
+    ax.set_ylabel(f"aligned {unit}")
     ax.set_title(f"{title}: predicted aligned error", fontsize=9)
     fig.colorbar(im, ax=ax, label="Å")
     fig.tight_layout()

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.tasks.checkpoint_files import pack_files, unpack_files
 from workbench.tasks.molecules.complexes.inputs import Entity
 from workbench.tasks.molecules.modelcif import RANDOM_WEIGHTS_NOTE
 
@@ -183,28 +184,12 @@ def _bust(posed: list[Any], cond: Path | None) -> Any:
 # ---- plots ------------------------------------------------------------------------------
 
 def pae_plot(pae: np.ndarray, chains: list[str], asym: np.ndarray, path: Path, title: str) -> Path:
-    from workbench.tasks.molecules.plots import _pyplot
+    """PAE over tokens, a line at each chain boundary and the chain names on the axes."""
+    from workbench.tasks.molecules.plots import pae_png
 
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.4, 3.8), dpi=110)
-    im = ax.imshow(pae, cmap="Greens_r", vmin=0, vmax=max(30.0, float(np.nanmax(pae))))
-    starts = [0] + [i for i in range(1, len(asym)) if asym[i] != asym[i - 1]]
-    ends = starts[1:] + [len(asym)]
-    for b in starts[1:]:
-        ax.axhline(b - 0.5, color="k", lw=0.8)
-        ax.axvline(b - 0.5, color="k", lw=0.8)
-    ticks = [(s + e - 1) / 2 for s, e in zip(starts, ends)]
-    labels = [chains[int(asym[s])] if int(asym[s]) < len(chains) else str(int(asym[s])) for s in starts]
-    ax.set_xticks(ticks, labels, fontsize=7)
-    ax.set_yticks(ticks, labels, fontsize=7)
-    ax.set_xlabel("scored token (chain)")
-    ax.set_ylabel("aligned token (chain)")
-    ax.set_title(f"{title}: predicted aligned error", fontsize=9)
-    fig.colorbar(im, ax=ax, label="Å")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    starts = [i for i in range(1, len(asym)) if asym[i] != asym[i - 1]]
+    labels = [chains[int(asym[s])] if int(asym[s]) < len(chains) else str(int(asym[s])) for s in [0, *starts]]
+    return pae_png(pae, path, title, starts, labels, unit="token (chain)")
 
 
 # ---- one seed ---------------------------------------------------------------------------
@@ -286,14 +271,12 @@ def write_seed(prediction: dict[str, Any], batch: dict[str, Any], processed: Pat
 
 def checkpoint(samples: list[Any], files: dict[str, Path]) -> tuple[list[Any], dict[str, tuple[str, bytes]]]:
     """A seed's samples and files as bytes, so they travel from a Ray node too."""
-    return samples, {k: (p.name, p.read_bytes()) for k, p in files.items()}
+    return samples, pack_files(files, files)
 
 
 def restore(saved: tuple[list[Any], dict[str, tuple[str, bytes]]], out: Path, files: dict[str, Path]) -> list[Any]:
     samples, blobs = saved
-    for key, (name, data) in blobs.items():
-        files[key] = out / name
-        files[key].write_bytes(data)
+    unpack_files(blobs, out, files)
     return samples
 
 
