@@ -119,13 +119,31 @@ def tiny_components() -> Path:
     return folder
 
 
+#: Boltz-2's widths (its training configuration) and the tiny twin's; depths the tiny one keeps are the ones
+#: `boltz predict` overrides at load (64 pairformer blocks of 16 heads, the MSA module's shape)
+WIDTHS = {
+    "full": {"atom_s": 128, "atom_z": 16, "token_s": 384, "token_z": 128, "atom_depth": 3, "atom_heads": 4,
+             "dim_fourier": 256, "token_depth": 24, "token_heads": 16, "transition_layers": 2,
+             "confidence_blocks": 8},
+    "tiny": {"atom_s": 16, "atom_z": 8, "token_s": 32, "token_z": 16, "atom_depth": 1, "atom_heads": 2,
+             "dim_fourier": 32, "token_depth": 2, "token_heads": 2, "transition_layers": 1, "confidence_blocks": 2},
+}
+
+
 def tiny_module(seed: int = 0) -> Any:
-    """Boltz-2's own network with small widths (~1 M parameters), seeded."""
+    """Boltz-2's own network with small widths (~4 M parameters, most in the 64 pairformer blocks), seeded."""
+    return build_module("tiny", seed)
+
+
+def build_module(widths: str = "tiny", seed: int = 0) -> Any:
+    """Boltz-2's own network at the given widths with random weights, seeded ("full": Boltz-2's own size,
+    for measuring memory against the estimate without the real weights)."""
     import numpy as np
     import torch
     from boltz.model.models.boltz2 import Boltz2
     from omegaconf import OmegaConf  # Boltz's checkpoints hold training_args as a config (attribute access)
 
+    w = WIDTHS[widths]
     over = inference_overrides()
     pairformer = over["pairformer_args"]
     numpy_state = np.random.get_state()  # Boltz initialises some weights from numpy's global generator
@@ -133,21 +151,25 @@ def tiny_module(seed: int = 0) -> Any:
         torch.manual_seed(seed)
         np.random.seed(seed)
         module = Boltz2(
-            atom_s=16, atom_z=8, token_s=32, token_z=16, num_bins=64, atom_feature_dim=388,
+            atom_s=w["atom_s"], atom_z=w["atom_z"], token_s=w["token_s"], token_z=w["token_z"], num_bins=64,
+            atom_feature_dim=388,
             training_args=OmegaConf.create({"recycling_steps": 1, "sampling_steps": 5, "diffusion_multiplicity": 1,
                                             "diffusion_samples": 1, "max_lr": 5e-4, "weight_decay": 0.003}),
             validation_args={"recycling_steps": 1, "sampling_steps": 5, "diffusion_samples": 1},
-            embedder_args={"atom_encoder_depth": 1, "atom_encoder_heads": 2, "add_mol_type_feat": True,
-                           "add_method_conditioning": True, "add_modified_flag": True, "add_cyclic_flag": True},
+            embedder_args={"atom_encoder_depth": w["atom_depth"], "atom_encoder_heads": w["atom_heads"],
+                           "add_mol_type_feat": True, "add_method_conditioning": True, "add_modified_flag": True,
+                           "add_cyclic_flag": True},
             msa_args=over["msa_args"], pairformer_args=pairformer,
-            score_model_args={"sigma_data": 16, "dim_fourier": 32, "atom_encoder_depth": 1, "atom_encoder_heads": 2,
-                              "token_transformer_depth": 2, "token_transformer_heads": 2, "atom_decoder_depth": 1,
-                              "atom_decoder_heads": 2, "conditioning_transition_layers": 1,
+            score_model_args={"sigma_data": 16, "dim_fourier": w["dim_fourier"], "atom_encoder_depth": w["atom_depth"],
+                              "atom_encoder_heads": w["atom_heads"], "token_transformer_depth": w["token_depth"],
+                              "token_transformer_heads": w["token_heads"], "atom_decoder_depth": w["atom_depth"],
+                              "atom_decoder_heads": w["atom_heads"],
+                              "conditioning_transition_layers": w["transition_layers"],
                               "transformer_post_ln": False, "activation_checkpointing": False},
             diffusion_process_args=over["diffusion_process_args"],
             diffusion_loss_args={"add_smooth_lddt_loss": True, "nucleotide_loss_weight": 5.0,
                                  "ligand_loss_weight": 10.0, "filter_by_plddt": 0.0},
-            confidence_model_args={"pairformer_args": {**pairformer, "num_blocks": 2, "v2": True},
+            confidence_model_args={"pairformer_args": {**pairformer, "num_blocks": w["confidence_blocks"], "v2": True},
                                    "num_dist_bins": 64, "max_dist": 22, "add_s_to_z_prod": True,
                                    "add_s_input_to_s": True, "add_z_input_to_z": True, "use_s_diffusion": True,
                                    "confidence_args": {"num_plddt_bins": 50, "num_pde_bins": 64,
