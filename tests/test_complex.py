@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 from Bio.PDB import MMCIFParser
+from helpers import run_cli
 from rdkit import Chem
 
 import workbench as wb
@@ -245,3 +246,20 @@ def test_missing_weights_fail_the_job_with_the_pull_command(tmp_path, monkeypatc
     with pytest.raises(JobFailed, match=r"run `workbench models pull boltz-2`") as info:
         wb.run("complex", proteins=("MKTAYIAK",), device="cpu")
     assert "Traceback" not in str(info.value)
+
+
+def test_the_command_line_writes_the_files_and_a_ranked_summary(tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli("run", "complex", "--protein", "MKTAYIAKQR", "--ligand", "CCO", "--ligand-ccd", "ATP", "--tiny",
+                   "--recycling-steps", "0", "--sampling-steps", "3", "--seed", "0", "--seed", "1", "--no-checks",
+                   "--out", str(out), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "[random test weights]" in proc.stdout and "#1 seed" in proc.stdout
+    names = sorted(p.name for p in out.iterdir())
+    for seed in (0, 1):
+        assert {f"complex_seed{seed}_sample0{x}" for x in (".cif", "_confidence.json", "_arrays.npz", "_pae.png")} \
+            <= set(names)
+    assert "complex_summary.csv" in names and "complex_input.yaml" in names
+    bad = run_cli("run", "complex", "--protein", "MKTAYIAKQR", "--ligand", "C1CC(", "--tiny", timeout=120)
+    assert bad.returncode != 0 and "ligand 1: RDKit cannot read the SMILES 'C1CC('" in bad.stderr
+    assert "Traceback" not in bad.stderr
