@@ -312,7 +312,8 @@ def build_app() -> Any:
                 pae = gr.Image(label="PAE", type="filepath")
             run_fold.click(fold, [seq, tiny, fold_device, fold_colour], [fold_summary, fold_files, pae, fold3d],
                            api_name="fold", concurrency_limit=1, concurrency_id="fold")
-            gr.Markdown("### Complexes: protein + ligand / DNA / RNA co-folding (Boltz-2)")
+        with gr.Tab("Complexes"):
+            gr.Markdown("### Protein + ligand / DNA / RNA co-folding (Boltz-2)")
             with gr.Row():
                 cx_proteins = gr.Textbox(label="protein sequences (one chain per line)",
                                          value="MKTAYIAKQRQISFVKSHFSRQ", lines=2)
