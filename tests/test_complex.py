@@ -90,6 +90,20 @@ def test_confidence_json_arrays_summary_and_plots(predicted):
         (float(row["confidence_score"]) for row in rows), reverse=True)
 
 
+def test_copies_share_an_entity_and_every_ligand_copy_is_checked():
+    """A homodimer is one entity with two chains, as are two copies of a ligand (Boltz groups them); both
+    copies of the ligand get their pose checked."""
+    r = wb.run("complex", proteins=("MKTAYIAK", "MKTAYIAK"), ligands=(ASPIRIN, "CCO", ASPIRIN), device="cpu",
+               **FAST)
+    st = gemmi.read_structure(str(r.files[r.samples[0].files[0]]))
+    st.setup_entities()
+    subchains = sorted(sorted(e.subchains) for e in st.entities)
+    assert subchains == [["A", "B"], ["C", "E"], ["D"]]
+    assert [st[0][c][0].name for c in "CDE"] == ["LIG1", "LIG2", "LIG1"] and len(st[0]["E"][0]) == 13
+    conf = json.loads(r.files["complex_seed0_sample0.confidence"].read_text())
+    assert conf["posebusters"]["ligands"] == 3
+
+
 def test_dna_rna_yaml_and_fasta_describe_the_same_complex(tmp_path):
     fields = ComplexRequest(proteins=(PROTEIN,), dna=("ACGT",), rna=("ACGU",), ligands=(ASPIRIN,),
                             ligand_ccd=("atp",)).entities()[0]

@@ -84,13 +84,14 @@ def ligand_references(processed: Path, mols: Path, ents: list[Entity], name: str
     extra_path = processed / "mols" / f"{name}.pkl"
     extra = pickle.loads(extra_path.read_bytes()) if extra_path.exists() else {}
     refs: dict[str, Any] = {}
-    smiles_index = 0
+    # Boltz makes one entity per distinct (type, sequence) and names SMILES ligands LIG1, LIG2, ... in the
+    # order their entities first appear: copies of one SMILES share its name
+    order = list(dict.fromkeys(e.smiles for e in ents if e.kind == "ligand" and e.smiles))
     for e in ents:
         if e.kind != "ligand":
             continue
         if e.smiles:
-            smiles_index += 1
-            mol = extra.get(f"LIG{smiles_index}")
+            mol = extra.get(f"LIG{order.index(e.smiles) + 1}")
         else:
             mol = pickle.loads((mols / f"{e.ccd}.pkl").read_bytes())
         if mol is not None:
