@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from workbench import models
 from workbench.contract import InputError, Progress, Requirements, TaskContext
-from workbench.contract.errors import DeviceError
+from workbench.contract.errors import DeviceError, ModelNotAvailable
 from workbench.tasks.molecules.complexes import ccd, inputs
 from workbench.tasks.molecules.complexes.inputs import Entity
 
@@ -164,7 +164,7 @@ def check_components(request: ComplexRequest) -> None:
     else:
         try:
             snapshot = models.local_path("boltz-2")
-        except Exception:  # the job will say which command pulls the model
+        except ModelNotAvailable:  # the job will say which command pulls the model
             return
         if snapshot is None or not (snapshot / "mols.tar").is_file():
             return
