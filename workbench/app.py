@@ -101,6 +101,7 @@ COMPLEX_HEADERS = ["rank", "seed", "sample", "confidence", "ipTM", "ligand ipTM"
 def complex_fold(proteins: str, smiles: str, ccd: str, samples: float, tiny: bool, device: str,
                  progress: Any = gr.Progress()) -> tuple[list[list[Any]], list[str], str | None, str]:
     """Boltz-2 co-folding: the ranked samples, the best sample's files, its PAE and the complex in 3D."""
+    from workbench.tasks.molecules.complexes.predict import TINY_RUN
     from workbench.tasks.molecules.glb import complex_glb
 
     lines = [s.strip() for s in (proteins or "").splitlines() if s.strip()]
@@ -109,14 +110,13 @@ def complex_fold(proteins: str, smiles: str, ccd: str, samples: float, tiny: boo
     fields: dict[str, Any] = {"proteins": tuple(lines), "ligands": ligands, "ligand_ccd": codes,
                               "samples": int(samples or 1), "tiny": bool(tiny)}
     if tiny:  # random weights: a short run shows the whole path
-        fields.update(recycling_steps=1, sampling_steps=20)
+        fields.update(TINY_RUN)
     job = _submit("complex", device, **fields)
     result = _follow(job, progress)
     rows = [[s.rank, s.seed, s.sample, round(s.confidence_score, 3), round(s.iptm, 3), round(s.ligand_iptm, 3),
              round(100 * s.complex_plddt, 1), "" if s.posebusters_passed is None else s.posebusters_passed]
             for s in result.samples]
-    best = result.samples[0]
-    stem = f"{result.name}_seed{best.seed}_sample{best.sample}"
+    stem = result.best_stem
     files = [str(result.files[f"{stem}.cif"]), str(result.files[f"{stem}.confidence"]), str(result.files["summary"])]
     pae = result.files.get(f"{stem}.pae")
     model = complex_glb(result.files[f"{stem}.cif"], _glb_path("complex.glb"))

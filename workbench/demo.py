@@ -192,18 +192,18 @@ def complex_step(ctx: DemoContext) -> list[StepOutcome]:
     from workbench.scheduling import registry as reg
 
     spec = _task("complex", "Complex co-folding")
-    from workbench.tasks.molecules.complexes.predict import ComplexRequest
+    from workbench.tasks.molecules.complexes.predict import TINY_RUN, ComplexRequest, sample_stem
 
     tiny = not models.is_cached("boltz-2")
     request = ComplexRequest(proteins=("MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG",),
                              ligand_ccd=("ATP",), name="ubiquitin_atp", tiny=tiny,
-                             **({"recycling_steps": 1, "sampling_steps": 20} if tiny else {}))
+                             **(TINY_RUN if tiny else {}))
     job = reg.get("auto", spec.requirements_for(request)).submit(spec, request)
     title = "Co-folding ubiquitin + ATP (" + ("tiny random Boltz-2; `workbench models pull boltz-2` for real"
                                              if tiny else "Boltz-2") + ")"
     return [ctx.wait(title, job, lambda r: presenters.summary(r).splitlines()[1].strip(),
-                     keep=tuple(k for k in ("summary",) + tuple(f"ubiquitin_atp_seed0_sample0.{x}"
-                                                                   for x in ("cif", "confidence", "pae"))))]
+                     keep=("summary", *(f"{sample_stem(request.name, 0, 0)}.{x}"
+                                        for x in ("cif", "confidence", "pae"))))]
 
 
 def _task(name: str, what: str) -> Any:

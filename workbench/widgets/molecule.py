@@ -47,8 +47,10 @@ class MoleculeWidget(JobWidget):
             return api.submit("fold", sequences=tuple(s for s in self.text.split("\n") if s.strip()),
                               tiny=self.tiny, device=self.device)
         if self.mode == "complex":
+            from workbench.tasks.molecules.complexes.predict import TINY_RUN
+
             return api.submit("complex", **complex_fields(self.text), tiny=self.tiny, device=self.device,
-                              **({"recycling_steps": 1, "sampling_steps": 20} if self.tiny else {}))
+                              **(TINY_RUN if self.tiny else {}))
         lines = tuple(s.strip() for s in self.text.splitlines() if s.strip())
         return api.submit("conformers", smiles=lines, num_conformers=self.num_conformers, device=self.device)
 
@@ -86,8 +88,7 @@ class MoleculeWidget(JobWidget):
         self.structure_format, self.structure = "pdb", pdb
 
     def _show_complex(self, result: Any) -> None:
-        best = result.samples[0]
-        stem = f"{result.name}_seed{best.seed}_sample{best.sample}"
+        stem = result.best_stem
         cif = result.files[f"{stem}.cif"].read_text()
         self.summary = [{"rank": s.rank, "seed": s.seed, "sample": s.sample,
                          "confidence": round(s.confidence_score, 3), "iptm": round(s.iptm, 3),

@@ -45,9 +45,6 @@ class Boltz2Bundle:
         self.module = self.module.to(*args, **kwargs)
         return self
 
-    def parameters(self) -> Any:
-        return self.module.parameters()
-
     @property
     def parameter_count(self) -> int:
         return int(sum(p.numel() for p in self.module.parameters()))

@@ -35,6 +35,8 @@ from workbench.tasks.molecules.complexes import ccd, inputs
 from workbench.tasks.molecules.complexes.inputs import Entity
 
 GiB = 1024**3
+#: a short run for the tiny random model (demo, widget, Gradio): the whole path, in seconds
+TINY_RUN = {"recycling_steps": 1, "sampling_steps": 20}
 TOKEN_Z, TOKEN_S, PAIR_COPIES, TRI_HEADS = 128, 384, 14, 4
 CHUNKED_COPIES, CHUNK = 5, 128
 
@@ -113,6 +115,15 @@ class ComplexResult:
     posebusters_pass_rate: float | None = None  #: ligand poses passing every check, over all samples
     files: dict[str, Path] = field(default_factory=dict)
 
+    @property
+    def best_stem(self) -> str:
+        """The file stem of the best sample: `files[f"{best_stem}.cif"]`, `.confidence`, `.arrays`, `.pae`."""
+        return sample_stem(self.name, self.samples[0].seed, self.samples[0].sample)
+
+
+def sample_stem(name: str, seed: int, sample: int) -> str:
+    return f"{name}_seed{seed}_sample{sample}"
+
 
 # ---- memory -----------------------------------------------------------------------------
 
@@ -135,31 +146,30 @@ def estimate_memory(tokens: int, atoms: int, *, samples: int = 1, chunked: bool 
     return int(parameters * 4 + pair * copies + tri + msa + diffusion + heads + single + GiB // 2)
 
 
-def _estimate(request: ComplexRequest, parameters: float, chunked: bool) -> int:
-    ents, _ = request.entities()
-    return estimate_memory(inputs.tokens(ents), inputs.atoms(ents), samples=min(request.samples, 5),
-                           chunked=chunked, parameters=parameters)
+def _estimate(ents: list[Entity], samples: int, parameters: float, chunked: bool) -> int:
+    return estimate_memory(inputs.tokens(ents), inputs.atoms(ents), samples=min(samples, 5), chunked=chunked,
+                           parameters=parameters)
 
 
 def requirements(request: ComplexRequest) -> Requirements:
     """Checked at submit, before a job exists: CCD codes against the dictionary, and the least memory
     any device needs (chunked)."""
-    check_components(request)
+    ents, _ = request.entities()
+    check_components(ents, request.tiny)
     if request.tiny:
         return Requirements()
-    return Requirements(min_memory=_estimate(request, models.get_spec("boltz-2").parameters, chunked=True),
-                        workload="compute")
+    return Requirements(min_memory=_estimate(ents, request.samples, models.get_spec("boltz-2").parameters,
+                                             chunked=True), workload="compute")
 
 
-def check_components(request: ComplexRequest) -> None:
+def check_components(ents: list[Entity], tiny: bool) -> None:
     """Every CCD code the complex names is in the component dictionary the model will use."""
-    ents, _ = request.entities()
     codes = [e.ccd for e in ents if e.ccd]
     if not codes:
         return
     from workbench.tasks.molecules.complexes.model import TINY_COMPONENTS, components_folder, tiny_components
 
-    if request.tiny:
+    if tiny:
         folder, what = tiny_components(), f"the tiny model's dictionary ({', '.join(sorted(TINY_COMPONENTS))})"
     else:
         try:
@@ -286,15 +296,15 @@ def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
     from workbench.tasks.molecules.complexes import report
 
     ents, extra = request.entities()
-    check_components(request)
+    check_components(ents, request.tiny)
     device = ctx.torch_device
     progress = ctx.progress
     progress(Progress(0, None, "loading Boltz-2" + (" (tiny, random weights)" if request.tiny else "")))
     bundle = models.load("boltz-2", device, "float32", tiny=request.tiny)
     module = bundle.module
     n_params = float(bundle.parameter_count)
-    plain = _estimate(request, n_params, chunked=False)
-    chunked_need = _estimate(request, n_params, chunked=True)
+    plain = _estimate(ents, request.samples, n_params, chunked=False)
+    chunked_need = _estimate(ents, request.samples, n_params, chunked=True)
     free = ctx.free_memory() + int(n_params * 4)  # the weights are resident already
     if request.chunking == "on":
         chunk = True

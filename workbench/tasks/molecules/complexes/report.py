@@ -30,9 +30,6 @@ from workbench.tasks.checkpoint_files import pack_files, unpack_files
 from workbench.tasks.molecules.complexes.inputs import Entity
 from workbench.tasks.molecules.modelcif import RANDOM_WEIGHTS_NOTE
 
-BOLTZ_SUMMARY_KEYS = ("confidence_score", "ptm", "iptm", "ligand_iptm", "protein_iptm", "complex_plddt",
-                      "complex_iplddt", "complex_pde", "complex_ipde")
-
 
 def chain_table(ents: list[Entity]) -> list[dict[str, Any]]:
     return [{"chain": e.chain, "type": e.kind,
@@ -128,7 +125,6 @@ def check_ligands(cif: Path, refs: dict[str, Any], folder: Path) -> tuple[int, i
 
     logging.getLogger("posebusters").setLevel(logging.ERROR)
     st = gemmi.read_structure(str(cif))
-    st.setup_entities()
     polymers = st.clone()
     for chain in list(polymers[0]):
         if chain.name in refs:
@@ -221,7 +217,7 @@ def write_seed(prediction: dict[str, Any], batch: dict[str, Any], processed: Pat
     """Boltz's writer for one seed's samples, then renamed, mended, plotted and checked."""
     from boltz.data.write.writer import BoltzWriter
 
-    from workbench.tasks.molecules.complexes.predict import ComplexSample
+    from workbench.tasks.molecules.complexes.predict import ComplexSample, sample_stem
 
     written = work / f"seed{seed}"
     BoltzWriter(data_dir=str(processed / "structures"), output_dir=str(written), output_format="mmcif",
@@ -235,7 +231,7 @@ def write_seed(prediction: dict[str, Any], batch: dict[str, Any], processed: Pat
     samples, files = [], {}
     for k in range(request.samples):
         src = written / record
-        stem = f"{request.name}_seed{seed}_sample{k}"
+        stem = sample_stem(request.name, seed, k)
         cif = out / f"{stem}.cif"
         (src / f"{record}_model_{k}.cif").replace(cif)
         polish_mmcif(cif, title=f"{model_name} model of {request.name} (seed {seed}, sample {k})",
