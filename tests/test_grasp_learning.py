@@ -104,3 +104,46 @@ def test_a_model_for_another_gripper_or_no_model_is_refused(model, tmp_path):
         wb.submit("grasp", object="box", sampler=f"learned:{tmp_path}", device="cpu")
     with pytest.raises(InputError, match="Unknown sampler 'best'"):
         wb.submit("grasp", object="box", sampler="best", device="cpu")
+    stale = tmp_path / "old-model"
+    stale.mkdir()
+    (stale / "scorer.pt").write_bytes((folder / "scorer.pt").read_bytes())
+    config = json.loads((folder / "config.json").read_text())
+    del config["inputs"]  # a folder from before the network read normals, centre of mass and gravity
+    (stale / "config.json").write_text(json.dumps(config))
+    with pytest.raises(InputError, match="trained by an older workbench .* train it again"):
+        wb.submit("grasp", object="box", sampler=f"learned:{stale}", device="cpu")
+
+
+def test_the_network_sees_the_centre_of_mass_gravity_and_a_close_up_from_the_gripper():
+    from workbench.tasks.grasping.learned import SCALE, in_gripper_frame
+
+    # two points along the object's +x (normals +x): 1 cm and 5 cm from the centre of mass
+    surface = np.array([[0.01, 0.0, 0.0, 1.0, 0.0, 0.0], [0.05, 0.0, 0.0, 1.0, 0.0, 0.0]])
+    pose = np.eye(4)
+    pose[:3, :3] = [[0, 0, 1], [0, 1, 0], [-1, 0, 0]]  # approaching along the object's +x: gripper z = object x
+    pose[:3, 3] = [-0.1, 0.0, 0.0]  # 10 cm back from the centre of mass
+    clouds, context = in_gripper_frame(surface, pose[None], centre_z=0.15, num_points=2, local_points=1)
+    assert clouds.shape == (1, 3, 7)
+    assert np.allclose(clouds[0, 0], [0, 0, 0.11 * SCALE, 0, 0, 1, 0])  # straight ahead, normal ahead
+    assert np.allclose(clouds[0, 1], [0, 0, 0.15 * SCALE, 0, 0, 1, 0])
+    assert np.allclose(clouds[0, 2], [0, 0, 0.15 * SCALE, 0, 0, 1, 1])  # the close-up: nearest the grasp centre
+    assert np.allclose(context[0, :3], [0, 0, 0.1 * SCALE])  # the centre of mass 10 cm ahead
+    assert np.allclose(context[0, 3:], [1, 0, 0])  # the gripper's x axis is the object's -z: down
+
+
+def test_the_score_is_the_same_for_the_gripper_turned_half_a_turn(model):
+    """The two fingers are alike: a grasp and the same grasp with the hand turned 180 degrees about
+    its approach axis are one grasp, and the model scores them alike."""
+    from workbench.tasks.grasping.grasp import GraspRequest, _object
+    from workbench.tasks.grasping.gripper import GRIPPERS
+    from workbench.tasks.grasping.learned import load, score
+    from workbench.tasks.grasping.sampler import antipodal
+
+    net, config = load(model.files["scorer"].parent, "franka")
+    obj = _object(GraspRequest(object="box:0.04,0.06,0.1"))
+    poses = np.stack([c.pose for c in antipodal(obj, GRIPPERS["franka"], 12, seed=3)])
+    turned = poses.copy()
+    turned[:, :3, :2] *= -1  # x and y reversed: a rotation by pi about z
+    scores = score(net, config, obj.mesh, poses)
+    assert np.allclose(scores, score(net, config, obj.mesh, turned), atol=1e-5)
+    assert scores.std() > 0  # and the poses are told apart

@@ -173,7 +173,7 @@ def sample(request: GraspRequest, obj: GraspObject, gripper: GripperSpec, world:
     model, config = load(request.sampler.partition(":")[2], gripper.name)
     pool = antipodal(obj, gripper, LEARNED_POOL * request.num_grasps, request.seed, collision_free=free)
     pool = pool + jittered(pool, request.seed, collision_free=free)
-    scores = score(model, obj.mesh, np.stack([c.pose for c in pool]), request.seed)
+    scores = score(model, config, obj.mesh, np.stack([c.pose for c in pool]), request.seed)
     best = np.argsort(-scores, kind="stable")[: request.num_grasps]
     progress(Progress(0, request.num_grasps, f"kept the {len(best)} best of {len(pool)} candidates by "
                                              f"the learned model (scores {scores[best].min():.2f}-"

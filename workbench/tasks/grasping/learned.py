@@ -5,9 +5,10 @@ The sampler it powers (`sampler="learned:<model folder>"`) draws many geometric 
 evaluator half of the sample-then-evaluate line of 6-DoF grasp models, small enough to train
 on a laptop from workbench's own simulated grasps.
 
-Input per grasp: `NUM_POINTS` surface points of the object expressed in the gripper frame
-(ACRONYM's Franka frame: approach +z, closing along x), scaled by `SCALE` so a hand-sized
-object spans about one unit. Output: the logit of success. A model folder holds
+Input per grasp: `NUM_POINTS` surface points of the object and their normals expressed in the
+gripper frame (ACRONYM's Franka frame: approach +z, closing along x), scaled by `SCALE` so a
+hand-sized object spans about one unit, plus the centre of mass and the direction of gravity
+in the same frame. Output: the logit of success. A model folder holds
 `scorer.pt` (state dict), `config.json` (sizes, gripper, the held-out objects) and the
 training curves.
 """
@@ -23,23 +24,59 @@ import numpy as np
 from workbench.contract.errors import InputError
 from workbench.paths import is_file
 
-NUM_POINTS = 256
+NUM_POINTS = 256  #: points over the whole object
+LOCAL_POINTS = 128  #: and of a four times denser sample, the ones nearest the grasp centre
+DENSE = 4
 SCALE = 10.0  #: metres to network units: 10 cm -> 1
+#: what the network reads; a model folder trained on other inputs is refused (retrain it)
+INPUTS = "points+normals+local+com+gravity"
+CHANNELS = 7  #: per point: position, normal, 1 for the points near the grasp centre
+#: mirror images of a grasp that the two-finger gripper cannot tell apart (the fingers are symmetric
+#: in x and y): sign flips of the gripper frame's x and y axes, used to augment training
+MIRRORS = ((1, 1), (-1, 1), (1, -1), (-1, -1))
 
 
 def surface_points(mesh: Any, count: int, seed: int) -> np.ndarray:
-    """`count` area-weighted surface points (seeded), object frame, metres."""
+    """(DENSE * count, 6): area-weighted surface points (seeded) and their outward normals, object
+    frame, metres; the first `count` are the object's cloud, all of them feed the close-up."""
     from workbench.tasks.grasping.sampler import sample_surface
 
-    points, _ = sample_surface(mesh, count, np.random.default_rng(seed))
-    return points
+    points, faces = sample_surface(mesh, DENSE * count, np.random.default_rng(seed))
+    return np.concatenate([points, mesh.face_normals[faces]], axis=1)
 
 
-def in_gripper_frame(points: np.ndarray, poses: np.ndarray) -> np.ndarray:
-    """(k, n, 3): the object's points seen from each of `poses` (k, 4, 4), scaled for the network."""
+def in_gripper_frame(surface: np.ndarray, poses: np.ndarray, centre_z: float, num_points: int = NUM_POINTS,
+                     local_points: int = LOCAL_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """What the network reads for each of `poses` (k, 4, 4, in the frame of the object centred on
+    its centre of mass, +z up), from a `surface_points` sample:
+
+    - (k, num_points + local_points, 7): the object's points and normals seen from the gripper,
+      then a close-up: the `local_points` nearest the grasp centre (`centre_z` up the approach
+      axis, between the pads), flagged 1. Whether the pads meet faces or edges is decided there,
+      where a cloud over the whole object has few points;
+    - (k, 6): where the centre of mass is and which way gravity pulls, in the gripper frame. A
+      grasp's fate during the lift and shake turns on the torque about the contacts, which the
+      cloud alone cannot tell (the object's up is lost once it is rotated into the gripper)."""
     rotations, origins = poses[:, :3, :3], poses[:, :3, 3]
-    local = np.einsum("kji,knj->kni", rotations, points[None] - origins[:, None])
-    return (local * SCALE).astype(np.float32)
+    points = np.einsum("kji,knj->kni", rotations, surface[None, :, :3] - origins[:, None]) * SCALE
+    normals = np.einsum("kji,knj->kni", rotations, np.broadcast_to(surface[None, :, 3:], points.shape))
+    both = np.concatenate([points, normals], axis=2)
+    offset = np.linalg.norm(points - np.array([0.0, 0.0, centre_z * SCALE]), axis=2)
+    near = np.argpartition(offset, local_points, axis=1)[:, :local_points]
+    close_up = np.take_along_axis(both, near[:, :, None], axis=1)
+    flags = np.concatenate([np.zeros(num_points), np.ones(local_points)])
+    clouds = np.concatenate([np.concatenate([both[:, :num_points], close_up], axis=1),
+                             np.broadcast_to(flags[None, :, None], (len(poses), len(flags), 1))], axis=2)
+    com = -np.einsum("kji,kj->ki", rotations, origins) * SCALE
+    gravity = -rotations[:, 2, :]  # world -z, which is the object's -z, in each gripper frame
+    return clouds.astype(np.float32), np.concatenate([com, gravity], axis=1).astype(np.float32)
+
+
+def mirrored(clouds: np.ndarray, context: np.ndarray, mirror: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The same grasp with the gripper frame's x and/or y flipped (every vector input flips with it;
+    the close-up is the same points, as the grasp centre lies on the flipped axes' z)."""
+    flip = np.array([mirror[0], mirror[1], 1.0], dtype=np.float32)
+    return clouds * np.concatenate([flip, flip, [1.0]]).astype(np.float32), context * np.tile(flip, 2)
 
 
 def build_scorer(width: int = 64) -> Any:
@@ -47,16 +84,20 @@ def build_scorer(width: int = 64) -> Any:
     from torch import nn
 
     class GraspScorer(nn.Module):
-        """PointNet: a shared per-point MLP, max-pooled, then a head to one logit."""
+        """PointNet: a shared per-point MLP over points and normals, max-pooled, joined by the
+        centre of mass and gravity, then a head to one logit."""
 
         def __init__(self) -> None:
             super().__init__()
-            self.points = nn.Sequential(nn.Linear(3, width), nn.ReLU(), nn.Linear(width, 2 * width), nn.ReLU(),
-                                        nn.Linear(2 * width, 2 * width))
-            self.head = nn.Sequential(nn.ReLU(), nn.Linear(2 * width, width), nn.ReLU(), nn.Linear(width, 1))
+            self.points = nn.Sequential(nn.Linear(CHANNELS, width), nn.ReLU(), nn.Linear(width, 2 * width), nn.ReLU(),
+                                        nn.Linear(2 * width, 4 * width))
+            self.context = nn.Sequential(nn.Linear(6, width), nn.ReLU())
+            self.head = nn.Sequential(nn.Linear(5 * width, 2 * width), nn.ReLU(), nn.Linear(2 * width, width),
+                                      nn.ReLU(), nn.Linear(width, 1))
 
-        def forward(self, clouds: torch.Tensor) -> torch.Tensor:  # (batch, points, 3) -> (batch,)
-            return self.head(self.points(clouds).max(dim=1).values).squeeze(-1)
+        def forward(self, clouds: torch.Tensor, context: torch.Tensor) -> torch.Tensor:  # -> (batch,)
+            pooled = torch.relu(self.points(clouds).max(dim=1).values)
+            return self.head(torch.cat([pooled, self.context(context)], dim=1)).squeeze(-1)
 
     return GraspScorer()
 
@@ -82,6 +123,9 @@ def check_model_folder(folder: str | Path, gripper: str) -> dict[str, Any]:
         raise InputError(f"{config_path} is not valid JSON.") from None
     if config.get("kind") != "grasp-scorer":
         raise InputError(f"{folder} holds a model of kind {config.get('kind')!r}, not a grasp scorer.")
+    if config.get("inputs") != INPUTS:
+        raise InputError(f"The grasp model in {folder} was trained by an older workbench on other inputs; "
+                         "train it again with `workbench grasp-train`.")
     if config.get("gripper") != gripper:
         raise InputError(f"The grasp model in {folder} was trained for the {config.get('gripper')!r} gripper, "
                          f"not {gripper!r}; train one for this gripper or use the antipodal sampler.")
@@ -105,10 +149,14 @@ def load(folder: str | Path, gripper: str) -> tuple[Any, dict[str, Any]]:
     return cached[0], cached[1]
 
 
-def score(model: Any, mesh: Any, poses: np.ndarray, seed: int = 0, num_points: int = NUM_POINTS) -> np.ndarray:
-    """Success probability of each pose (k, 4, 4) on `mesh`."""
+def score(model: Any, config: dict[str, Any], mesh: Any, poses: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Success probability of each pose (k, 4, 4) on `mesh` (centred on its centre of mass) by a
+    model and its config, the mean over the gripper's mirror images of the grasp."""
     import torch
 
-    clouds = in_gripper_frame(surface_points(mesh, num_points, seed), poses)
+    num_points = config.get("num_points", NUM_POINTS)
+    clouds, context = in_gripper_frame(surface_points(mesh, num_points, seed), poses, config["centre_z"], num_points,
+                                       config.get("local_points", LOCAL_POINTS))
     with torch.inference_mode():
-        return torch.sigmoid(model(torch.from_numpy(clouds))).numpy()
+        logits = [model(*map(torch.from_numpy, mirrored(clouds, context, m))) for m in MIRRORS]
+        return torch.sigmoid(torch.stack(logits).mean(dim=0)).numpy()

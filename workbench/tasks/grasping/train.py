@@ -78,26 +78,27 @@ def work(request: GraspTrainRequest) -> float:
     return float(request.epochs)
 
 
-def _load(folder: Path, entry: dict[str, Any], num_points: int, seed: int) -> tuple[np.ndarray, np.ndarray,
-                                                                                      np.ndarray]:
-    """(surface points, poses, labels) of one dataset object."""
+def _load(folder: Path, entry: dict[str, Any], num_points: int, centre_z: float,
+          seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(clouds, context, labels) of one dataset object's grasps: what the network reads."""
     import h5py
     import trimesh
 
-    from workbench.tasks.grasping.learned import surface_points
+    from workbench.tasks.grasping.learned import in_gripper_frame, surface_points
 
     with h5py.File(folder / entry["grasps"], "r") as f:
         poses = f["grasps/transforms"][()]
         labels = f["grasps/qualities/flex/object_in_gripper"][()].astype(np.float32)
     mesh = trimesh.load(folder / entry["mesh"], force="mesh")
     mesh.apply_translation(-mesh.center_mass)  # the grasps are in the centred object's frame
-    return surface_points(mesh, num_points, seed), poses, labels
+    return (*in_gripper_frame(surface_points(mesh, num_points, seed), poses, centre_z, num_points), labels)
 
 
 def run(request: GraspTrainRequest, ctx: TaskContext) -> GraspTrainResult:
     import torch
 
-    from workbench.tasks.grasping.learned import build_scorer, in_gripper_frame, save
+    from workbench.tasks.grasping.gripper import get_gripper
+    from workbench.tasks.grasping.learned import INPUTS, LOCAL_POINTS, MIRRORS, build_scorer, mirrored, save
 
     folder = Path(request.data)
     manifest = read_manifest(folder)
@@ -106,28 +107,35 @@ def run(request: GraspTrainRequest, ctx: TaskContext) -> GraspTrainResult:
     order = rng.permutation(len(entries))
     n_val = max(1, math.ceil(request.held_out * len(entries)))
     val_idx, train_idx = order[:n_val], order[n_val:]
-    objects = [_load(folder, e, request.num_points, k) for k, e in enumerate(entries)]
+    gripper = manifest.get("gripper", "franka")
+    centre_z = get_gripper(gripper).grasp_depth
+    objects = [_load(folder, e, request.num_points, centre_z, k) for k, e in enumerate(entries)]
     device = torch.device(ctx.torch_device)
     torch.manual_seed(request.seed)
     model = build_scorer(request.width).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=request.learning_rate)
+    steps_per_epoch = -(-sum(len(o[2]) for o in (objects[k] for k in train_idx)) // request.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, request.learning_rate,
+                                                   total_steps=request.epochs * steps_per_epoch)
 
     train = [(k, i) for k in train_idx for i in range(len(objects[k][2]))]
     positives = sum(objects[k][2][i] for k, i in train)
     pos_weight = torch.tensor((len(train) - positives) / max(positives, 1.0), device=device)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
 
-    def batch_clouds(pairs: list[tuple[int, int]]) -> torch.Tensor:
-        clouds = [in_gripper_frame(objects[k][0], objects[k][1][i:i + 1])[0] for k, i in pairs]
-        return torch.from_numpy(np.stack(clouds)).to(device)
+    def batch(pairs: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pairs' inputs, each in a random mirror image (the gripper cannot tell them apart)."""
+        flips = rng.integers(len(MIRRORS), size=len(pairs))
+        inputs = [mirrored(objects[k][0][i], objects[k][1][i], MIRRORS[f]) for (k, i), f in zip(pairs, flips)]
+        return tuple(torch.from_numpy(np.stack(part)).to(device) for part in zip(*inputs))
 
     def evaluate() -> tuple[float, float, float]:
         model.eval()
         losses, correct, total, tops = [], 0, 0, []
         with torch.inference_mode():
             for k in val_idx:
-                points, poses, labels = objects[k]
-                logits = model(torch.from_numpy(in_gripper_frame(points, poses)).to(device))
+                clouds, context, labels = objects[k]
+                logits = model(torch.from_numpy(clouds).to(device), torch.from_numpy(context).to(device))
                 target = torch.from_numpy(labels).to(device)
                 losses.append(float(loss_fn(logits, target)) * len(labels))
                 correct += int(((logits > 0).float() == target).sum())
@@ -144,10 +152,11 @@ def run(request: GraspTrainRequest, ctx: TaskContext) -> GraspTrainResult:
         for start in range(0, len(perm), request.batch_size):
             pairs = [train[j] for j in perm[start:start + request.batch_size]]
             target = torch.tensor([objects[k][2][i] for k, i in pairs], device=device)
-            loss = loss_fn(model(batch_clouds(pairs)), target)
+            loss = loss_fn(model(*batch(pairs)), target)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+            schedule.step()
             running += float(loss.detach()) * len(pairs)
             seen += len(pairs)
         val_loss, val_acc, val_top = evaluate()
@@ -161,8 +170,9 @@ def run(request: GraspTrainRequest, ctx: TaskContext) -> GraspTrainResult:
     base = float(np.mean([objects[k][2].mean() for k in val_idx]))
     out = ctx.workdir
     names = [e["name"] for e in entries]
-    config = {"kind": "grasp-scorer", "gripper": manifest.get("gripper", "franka"), "width": request.width,
-              "num_points": request.num_points, "held_out": [names[k] for k in val_idx],
+    config = {"kind": "grasp-scorer", "inputs": INPUTS, "gripper": gripper, "centre_z": centre_z,
+              "width": request.width, "num_points": request.num_points, "local_points": LOCAL_POINTS,
+              "held_out": [names[k] for k in val_idx],
               "trained_on": [names[k] for k in train_idx], "dataset": str(folder.resolve()),
               "epochs": request.epochs, "seed": request.seed}
     save(out, model.cpu(), config)
