@@ -20,15 +20,17 @@ import tempfile
 import time
 from pathlib import Path
 
-OBJECTS = int(os.environ.get("BENCH_OBJECTS", "120"))
+OBJECTS = int(os.environ.get("BENCH_OBJECTS", "240"))
 GRASPS = int(os.environ.get("BENCH_GRASPS", "40"))
-EPOCHS = int(os.environ.get("BENCH_EPOCHS", "80"))
+EPOCHS = int(os.environ.get("BENCH_EPOCHS", "60"))
 #: object friction and density of the whole run. With workbench's defaults (friction 1, density 500)
 #: about nine antipodal grasps in ten hold, which leaves a model little to find; slippery, heavy
 #: objects (friction 0.4, steel's density) are where grasps differ (BENCH_FRICTION=1 BENCH_DENSITY=500
 #: for the defaults)
 FRICTION = float(os.environ.get("BENCH_FRICTION", "0.4"))
 DENSITY = float(os.environ.get("BENCH_DENSITY", "8000"))
+#: a dataset folder to make or finish (a stopped run resumes there); default: a new temporary folder
+DATA = os.environ.get("BENCH_DATA", "")
 
 
 def main() -> int:
@@ -54,27 +56,31 @@ def main() -> int:
 
     # 2. dataset and model
     t0 = time.perf_counter()
-    data = make_grasp_dataset(f"procedural:{OBJECTS}", root / "data", grasps_per_object=GRASPS, devices=["cpu"],
+    data_folder = Path(DATA) if DATA else root / "data"
+    data = make_grasp_dataset(f"procedural:{OBJECTS}", data_folder, grasps_per_object=GRASPS, devices=["cpu"],
                               friction=FRICTION, density=DENSITY)
     print(f"dataset: {data.objects} objects, {data.grasps} grasps, {data.success_rate:.0%} succeeded, "
           f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
     t0 = time.perf_counter()
-    model = wb.run("grasp-train", data=str(root / "data"), epochs=EPOCHS, device="cpu", timeout=3600)
+    model = wb.run("grasp-train", data=str(data_folder), epochs=EPOCHS, device="cpu", timeout=3600)
     folder = model.files["scorer"].parent
     from workbench.presenters import summary
 
     print(f"training {time.perf_counter() - t0:.0f} s: {summary(model)}", file=sys.stderr)
 
     # 3. learned against antipodal on objects never trained on
-    held_out = [root / "data" / "meshes" / f"{name}.obj" for name in model.held_out_objects]
+    held_out = [data_folder / "meshes" / f"{name}.obj" for name in model.held_out_objects]
     fresh = write_objects(root / "fresh", 16, seed=999)
     tallies = {"learned": [0, 0], "antipodal": [0, 0]}
+    by_family: dict[str, dict[str, list[int]]] = {}
     for mesh in held_out + fresh:
         for sampler, spec in (("learned", f"learned:{folder}"), ("antipodal", "antipodal")):
             r = wb.run("grasp", object=str(mesh), num_grasps=10, sampler=spec, seed=5, render=(), device="cpu",
                        friction=FRICTION, density=DENSITY)
-            tallies[sampler][0] += sum(t.success for t in r.trials)
-            tallies[sampler][1] += len(r.trials)
+            for tally in (tallies[sampler], by_family.setdefault(mesh.stem.partition("_")[2], {
+                    "learned": [0, 0], "antipodal": [0, 0]})[sampler]):
+                tally[0] += sum(t.success for t in r.trials)
+                tally[1] += len(r.trials)
     rates = {}
     for sampler, (ok, n) in tallies.items():
         low, high = wilson_interval(ok, n)
@@ -82,6 +88,8 @@ def main() -> int:
         print(f"friction {FRICTION}, density {DENSITY}: {sampler}: top-10 success {ok}/{n} = {ok / n:.0%} "
               f"(95% CI {low:.0%}-{high:.0%}) on "
               f"{len(held_out) + len(fresh)} unseen objects", file=sys.stderr)
+    for family, counts in sorted(by_family.items()):
+        print(f"  {family}: " + ", ".join(f"{k} {ok}/{n}" for k, (ok, n) in counts.items()), file=sys.stderr)
     print(json.dumps({"name": "grasp_data_two_slots_vs_one", "value": round(two / one, 3), "target": 1.7,
                       "better": "higher"}))
     print(json.dumps({"name": "learned_minus_antipodal_top10_success_points",

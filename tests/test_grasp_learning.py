@@ -122,13 +122,13 @@ def test_the_network_sees_the_centre_of_mass_gravity_and_a_close_up_from_the_gri
     pose = np.eye(4)
     pose[:3, :3] = [[0, 0, 1], [0, 1, 0], [-1, 0, 0]]  # approaching along the object's +x: gripper z = object x
     pose[:3, 3] = [-0.1, 0.0, 0.0]  # 10 cm back from the centre of mass
-    clouds, context = in_gripper_frame(surface, pose[None], centre_z=0.15, num_points=2, local_points=1)
+    clouds, context = in_gripper_frame(surface, pose[None], centre_z=0.15, mass=0.3, num_points=2, local_points=1)
     assert clouds.shape == (1, 3, 7)
     assert np.allclose(clouds[0, 0], [0, 0, 0.11 * SCALE, 0, 0, 1, 0])  # straight ahead, normal ahead
     assert np.allclose(clouds[0, 1], [0, 0, 0.15 * SCALE, 0, 0, 1, 0])
     assert np.allclose(clouds[0, 2], [0, 0, 0.15 * SCALE, 0, 0, 1, 1])  # the close-up: nearest the grasp centre
     assert np.allclose(context[0, :3], [0, 0, 0.1 * SCALE])  # the centre of mass 10 cm ahead
-    assert np.allclose(context[0, 3:], [1, 0, 0])  # the gripper's x axis is the object's -z: down
+    assert np.allclose(context[0, 3:], [1, 0, 0, 0.3])  # the gripper's x axis is the object's -z: down
 
 
 def test_the_score_is_the_same_for_the_gripper_turned_half_a_turn(model):
@@ -144,6 +144,6 @@ def test_the_score_is_the_same_for_the_gripper_turned_half_a_turn(model):
     poses = np.stack([c.pose for c in antipodal(obj, GRIPPERS["franka"], 12, seed=3)])
     turned = poses.copy()
     turned[:, :3, :2] *= -1  # x and y reversed: a rotation by pi about z
-    scores = score(net, config, obj.mesh, poses)
-    assert np.allclose(scores, score(net, config, obj.mesh, turned), atol=1e-5)
+    scores = score(net, config, obj.mesh, obj.mass, poses)
+    assert np.allclose(scores, score(net, config, obj.mesh, obj.mass, turned), atol=1e-5)
     assert scores.std() > 0  # and the poses are told apart

@@ -288,3 +288,18 @@ def test_a_labelled_acronym_file_is_re_evaluated_and_agreement_reported(tmp_path
     (tmp_path / "lonely.h5").write_bytes(labelled.read_bytes())
     lonely = run_cli("run", "grasp", "--grasps", str(tmp_path / "lonely.h5"))
     assert lonely.returncode == 2 and "pass the mesh with --object" in lonely.stderr
+
+
+def test_a_given_pose_pinching_a_ring_wall_is_as_wide_as_the_wall(tmp_path):
+    """Poses given (or read from a file) are measured between the open fingers: a ring 9 cm across,
+    pinched by its 1 cm wall from above, is not refused as 90 mm wide; it is simulated."""
+    import trimesh
+
+    path = tmp_path / "ring.obj"
+    trimesh.creation.annulus(r_min=0.035, r_max=0.045, height=0.02, sections=48).export(path)
+    gripper = get_gripper("franka")
+    pose = frame(np.array([0.04, 0.0, 0.0]), np.array([1.0, 0, 0]), np.array([0, 0, -1.0]), gripper, depth=0.5)
+    result = wb.run("grasp", object=str(path), poses=(tuple(pose.ravel()),), render=(), device="cpu")
+    trial = result.trials[0]
+    assert trial.stage != "refused" and trial.width == pytest.approx(0.01, abs=0.002)
+    assert trial.success  # a light ring (density 500) held by its wall

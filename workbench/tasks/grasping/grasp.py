@@ -173,7 +173,7 @@ def sample(request: GraspRequest, obj: GraspObject, gripper: GripperSpec, world:
     model, config = load(request.sampler.partition(":")[2], gripper.name)
     pool = antipodal(obj, gripper, LEARNED_POOL * request.num_grasps, request.seed, collision_free=free)
     pool = pool + jittered(pool, request.seed, collision_free=free)
-    scores = score(model, config, obj.mesh, np.stack([c.pose for c in pool]), request.seed)
+    scores = score(model, config, obj.mesh, obj.mass, np.stack([c.pose for c in pool]), request.seed)
     best = np.argsort(-scores, kind="stable")[: request.num_grasps]
     progress(Progress(0, request.num_grasps, f"kept the {len(best)} best of {len(pool)} candidates by "
                                              f"the learned model (scores {scores[best].min():.2f}-"
@@ -204,7 +204,10 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
     if request.poses or request.grasps:
         if request.poses:
             poses = np.array(request.poses, dtype=float).reshape(-1, 4, 4)
-        widths = [width_along(obj, pose[:3, 3] + pose[:3, 2] * gripper.grasp_depth, pose[:3, 0])
+        # what lies between the open fingers and under them: a ring pinched by its wall is as wide as
+        # the wall, not the ring (the far side is beyond the fingers)
+        reach = gripper.max_opening / 2 + gripper.finger_thickness
+        widths = [width_along(obj, pose[:3, 3] + pose[:3, 2] * gripper.grasp_depth, pose[:3, 0], reach)
                   for pose in poses]
     else:
         candidates = sample(request, obj, gripper, world, progress)

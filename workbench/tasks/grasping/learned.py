@@ -29,7 +29,7 @@ LOCAL_POINTS = 128  #: and of a four times denser sample, the ones nearest the g
 DENSE = 4
 SCALE = 10.0  #: metres to network units: 10 cm -> 1
 #: what the network reads; a model folder trained on other inputs is refused (retrain it)
-INPUTS = "points+normals+local+com+gravity"
+INPUTS = "points+normals+local+com+gravity+mass"
 CHANNELS = 7  #: per point: position, normal, 1 for the points near the grasp centre
 #: mirror images of a grasp that the two-finger gripper cannot tell apart (the fingers are symmetric
 #: in x and y): sign flips of the gripper frame's x and y axes, used to augment training
@@ -45,8 +45,8 @@ def surface_points(mesh: Any, count: int, seed: int) -> np.ndarray:
     return np.concatenate([points, mesh.face_normals[faces]], axis=1)
 
 
-def in_gripper_frame(surface: np.ndarray, poses: np.ndarray, centre_z: float, num_points: int = NUM_POINTS,
-                     local_points: int = LOCAL_POINTS) -> tuple[np.ndarray, np.ndarray]:
+def in_gripper_frame(surface: np.ndarray, poses: np.ndarray, centre_z: float, mass: float,
+                     num_points: int = NUM_POINTS, local_points: int = LOCAL_POINTS) -> tuple[np.ndarray, np.ndarray]:
     """What the network reads for each of `poses` (k, 4, 4, in the frame of the object centred on
     its centre of mass, +z up), from a `surface_points` sample:
 
@@ -54,9 +54,10 @@ def in_gripper_frame(surface: np.ndarray, poses: np.ndarray, centre_z: float, nu
       then a close-up: the `local_points` nearest the grasp centre (`centre_z` up the approach
       axis, between the pads), flagged 1. Whether the pads meet faces or edges is decided there,
       where a cloud over the whole object has few points;
-    - (k, 6): where the centre of mass is and which way gravity pulls, in the gripper frame. A
-      grasp's fate during the lift and shake turns on the torque about the contacts, which the
-      cloud alone cannot tell (the object's up is lost once it is rotated into the gripper)."""
+    - (k, 7): where the centre of mass is and which way gravity pulls, in the gripper frame, and
+      the mass (kg). A grasp's fate during the lift and shake turns on the torque about the
+      contacts, which the cloud alone cannot tell (the object's up is lost once it is rotated
+      into the gripper, and a surface says little of the weight inside it)."""
     rotations, origins = poses[:, :3, :3], poses[:, :3, 3]
     points = np.einsum("kji,knj->kni", rotations, surface[None, :, :3] - origins[:, None]) * SCALE
     normals = np.einsum("kji,knj->kni", rotations, np.broadcast_to(surface[None, :, 3:], points.shape))
@@ -69,14 +70,16 @@ def in_gripper_frame(surface: np.ndarray, poses: np.ndarray, centre_z: float, nu
                              np.broadcast_to(flags[None, :, None], (len(poses), len(flags), 1))], axis=2)
     com = -np.einsum("kji,kj->ki", rotations, origins) * SCALE
     gravity = -rotations[:, 2, :]  # world -z, which is the object's -z, in each gripper frame
-    return clouds.astype(np.float32), np.concatenate([com, gravity], axis=1).astype(np.float32)
+    context = np.concatenate([com, gravity, np.full((len(poses), 1), mass)], axis=1)
+    return clouds.astype(np.float32), context.astype(np.float32)
 
 
 def mirrored(clouds: np.ndarray, context: np.ndarray, mirror: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The same grasp with the gripper frame's x and/or y flipped (every vector input flips with it;
     the close-up is the same points, as the grasp centre lies on the flipped axes' z)."""
     flip = np.array([mirror[0], mirror[1], 1.0], dtype=np.float32)
-    return clouds * np.concatenate([flip, flip, [1.0]]).astype(np.float32), context * np.tile(flip, 2)
+    return clouds * np.concatenate([flip, flip, [1.0]]).astype(np.float32), \
+        context * np.concatenate([flip, flip, [1.0]]).astype(np.float32)
 
 
 def build_scorer(width: int = 64) -> Any:
@@ -91,7 +94,7 @@ def build_scorer(width: int = 64) -> Any:
             super().__init__()
             self.points = nn.Sequential(nn.Linear(CHANNELS, width), nn.ReLU(), nn.Linear(width, 2 * width), nn.ReLU(),
                                         nn.Linear(2 * width, 4 * width))
-            self.context = nn.Sequential(nn.Linear(6, width), nn.ReLU())
+            self.context = nn.Sequential(nn.Linear(7, width), nn.ReLU())
             self.head = nn.Sequential(nn.Linear(5 * width, 2 * width), nn.ReLU(), nn.Linear(2 * width, width),
                                       nn.ReLU(), nn.Linear(width, 1))
 
@@ -149,14 +152,14 @@ def load(folder: str | Path, gripper: str) -> tuple[Any, dict[str, Any]]:
     return cached[0], cached[1]
 
 
-def score(model: Any, config: dict[str, Any], mesh: Any, poses: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Success probability of each pose (k, 4, 4) on `mesh` (centred on its centre of mass) by a
-    model and its config, the mean over the gripper's mirror images of the grasp."""
+def score(model: Any, config: dict[str, Any], mesh: Any, mass: float, poses: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Success probability of each pose (k, 4, 4) on `mesh` (centred on its centre of mass) of
+    `mass` kg by a model and its config, the mean over the gripper's mirror images of the grasp."""
     import torch
 
     num_points = config.get("num_points", NUM_POINTS)
-    clouds, context = in_gripper_frame(surface_points(mesh, num_points, seed), poses, config["centre_z"], num_points,
-                                       config.get("local_points", LOCAL_POINTS))
+    clouds, context = in_gripper_frame(surface_points(mesh, num_points, seed), poses, config["centre_z"], mass,
+                                       num_points, config.get("local_points", LOCAL_POINTS))
     with torch.inference_mode():
         logits = [model(*map(torch.from_numpy, mirrored(clouds, context, m))) for m in MIRRORS]
         return torch.sigmoid(torch.stack(logits).mean(dim=0)).numpy()

@@ -293,7 +293,8 @@ def mug(radius: float = 0.032, height: float = 0.09, wall: float = 0.005, bottom
 def width_along(obj: GraspObject, center: np.ndarray, axis: np.ndarray, reach: float = 0.1) -> float:
     """How wide the object is along `axis` where the fingers close through `center`: the span of the
     mesh's surface crossings on that line within `reach` of the centre (0 when the line misses it:
-    the fingers would close on air). A mug grasped by its rim is as wide as the rim, not the mug."""
+    the fingers would close on air). With `reach` where the open fingers end, a mug grasped by its
+    rim is as wide as the rim, not the mug."""
     axis = np.asarray(axis, dtype=float) / np.linalg.norm(axis)
     origin = np.asarray(center, dtype=float) - axis * reach
     hits, _, _ = obj.mesh.ray.intersects_location(origin[None], axis[None], multiple_hits=True)

@@ -89,9 +89,10 @@ def _load(folder: Path, entry: dict[str, Any], num_points: int, centre_z: float,
     with h5py.File(folder / entry["grasps"], "r") as f:
         poses = f["grasps/transforms"][()]
         labels = f["grasps/qualities/flex/object_in_gripper"][()].astype(np.float32)
+        mass = float(f["object/mass"][()])
     mesh = trimesh.load(folder / entry["mesh"], force="mesh")
     mesh.apply_translation(-mesh.center_mass)  # the grasps are in the centred object's frame
-    return (*in_gripper_frame(surface_points(mesh, num_points, seed), poses, centre_z, num_points), labels)
+    return (*in_gripper_frame(surface_points(mesh, num_points, seed), poses, centre_z, mass, num_points), labels)
 
 
 def run(request: GraspTrainRequest, ctx: TaskContext) -> GraspTrainResult:
@@ -172,6 +173,7 @@ def run(request: GraspTrainRequest, ctx: TaskContext) -> GraspTrainResult:
     names = [e["name"] for e in entries]
     config = {"kind": "grasp-scorer", "inputs": INPUTS, "gripper": gripper, "centre_z": centre_z,
               "width": request.width, "num_points": request.num_points, "local_points": LOCAL_POINTS,
+              "friction": manifest.get("friction"), "density": manifest.get("density"),
               "held_out": [names[k] for k in val_idx],
               "trained_on": [names[k] for k in train_idx], "dataset": str(folder.resolve()),
               "epochs": request.epochs, "seed": request.seed}
