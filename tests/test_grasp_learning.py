@@ -92,8 +92,13 @@ def test_the_learned_sampler_proposes_valid_grasps(model):
         assert np.allclose(c.pose[:3, :3] @ c.pose[:3, :3].T, np.eye(3), atol=1e-9)
         assert c.width <= gripper.max_opening  # the object fits between the fingers
         assert not world.starts_in_collision(c.pose, 0.0)  # the open gripper touches nothing
+    assert "it learned from" not in seen[0].message  # the physics it was trained on
     result = wb.run("grasp", request, device="cpu")
     assert len(result.trials) == 6
+    slippery = GraspRequest(object="box:0.04,0.06,0.1", num_grasps=6, sampler=f"learned:{folder}", friction=0.5,
+                            render=())
+    sample(slippery, _object(slippery), gripper, _world(slippery), seen.append)
+    assert "it learned from friction 1, density 500, this run is 0.5, 500" in seen[-1].message
 
 
 def test_a_model_for_another_gripper_or_no_model_is_refused(model, tmp_path):

@@ -175,9 +175,13 @@ def sample(request: GraspRequest, obj: GraspObject, gripper: GripperSpec, world:
     pool = pool + jittered(pool, request.seed, collision_free=free)
     scores = score(model, config, obj.mesh, obj.mass, np.stack([c.pose for c in pool]), request.seed)
     best = np.argsort(-scores, kind="stable")[: request.num_grasps]
+    trained = (config.get("friction"), config.get("density"))
+    note = "" if None in trained or trained == (request.friction, request.density) else \
+        f"; it learned from friction {trained[0]:g}, density {trained[1]:g}, this run is " \
+        f"{request.friction:g}, {request.density:g}"
     progress(Progress(0, request.num_grasps, f"kept the {len(best)} best of {len(pool)} candidates by "
                                              f"the learned model (scores {scores[best].min():.2f}-"
-                                             f"{scores[best].max():.2f})"))
+                                             f"{scores[best].max():.2f}{note})"))
     return [pool[i] for i in best]
 
 
