@@ -77,8 +77,8 @@ def main() -> int:
         for sampler, spec in (("learned", f"learned:{folder}"), ("antipodal", "antipodal")):
             r = wb.run("grasp", object=str(mesh), num_grasps=10, sampler=spec, seed=5, render=(), device="cpu",
                        friction=FRICTION, density=DENSITY)
-            for tally in (tallies[sampler], by_family.setdefault(mesh.stem.partition("_")[2], {
-                    "learned": [0, 0], "antipodal": [0, 0]})[sampler]):
+            family = by_family.setdefault(mesh.stem.partition("_")[2], {"learned": [0, 0], "antipodal": [0, 0]})
+            for tally in (tallies[sampler], family[sampler]):
                 tally[0] += sum(t.success for t in r.trials)
                 tally[1] += len(r.trials)
     rates = {}

@@ -5,10 +5,11 @@ The sampler it powers (`sampler="learned:<model folder>"`) draws many geometric 
 evaluator half of the sample-then-evaluate line of 6-DoF grasp models, small enough to train
 on a laptop from workbench's own simulated grasps.
 
-Input per grasp: `NUM_POINTS` surface points of the object and their normals expressed in the
-gripper frame (ACRONYM's Franka frame: approach +z, closing along x), scaled by `SCALE` so a
-hand-sized object spans about one unit, plus the centre of mass and the direction of gravity
-in the same frame. Output: the logit of success. A model folder holds
+Input per grasp (`in_gripper_frame`), all in the gripper frame (ACRONYM's Franka frame: approach
++z, closing along x), scaled by `SCALE` so a hand-sized object spans about one unit:
+`NUM_POINTS` surface points of the object with their normals, a close-up of the `LOCAL_POINTS`
+nearest the grasp centre, and the centre of mass, the direction of gravity and the mass.
+Output: the logit of success. A model folder holds
 `scorer.pt` (state dict), `config.json` (sizes, gripper, the held-out objects) and the
 training curves.
 """
@@ -31,6 +32,7 @@ SCALE = 10.0  #: metres to network units: 10 cm -> 1
 #: what the network reads; a model folder trained on other inputs is refused (retrain it)
 INPUTS = "points+normals+local+com+gravity+mass"
 CHANNELS = 7  #: per point: position, normal, 1 for the points near the grasp centre
+CONTEXT = 7  #: per grasp: centre of mass, gravity, mass
 #: mirror images of a grasp that the two-finger gripper cannot tell apart (the fingers are symmetric
 #: in x and y): sign flips of the gripper frame's x and y axes, used to augment training
 MIRRORS = ((1, 1), (-1, 1), (1, -1), (-1, -1))
@@ -77,9 +79,9 @@ def in_gripper_frame(surface: np.ndarray, poses: np.ndarray, centre_z: float, ma
 def mirrored(clouds: np.ndarray, context: np.ndarray, mirror: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The same grasp with the gripper frame's x and/or y flipped (every vector input flips with it;
     the close-up is the same points, as the grasp centre lies on the flipped axes' z)."""
-    flip = np.array([mirror[0], mirror[1], 1.0], dtype=np.float32)
-    return clouds * np.concatenate([flip, flip, [1.0]]).astype(np.float32), \
-        context * np.concatenate([flip, flip, [1.0]]).astype(np.float32)
+    # both end in two vectors and a scalar: (point, normal, flag) and (centre of mass, gravity, mass)
+    flip = np.array([mirror[0], mirror[1], 1.0, mirror[0], mirror[1], 1.0, 1.0], dtype=np.float32)
+    return clouds * flip, context * flip
 
 
 def build_scorer(width: int = 64) -> Any:
@@ -87,14 +89,14 @@ def build_scorer(width: int = 64) -> Any:
     from torch import nn
 
     class GraspScorer(nn.Module):
-        """PointNet: a shared per-point MLP over points and normals, max-pooled, joined by the
-        centre of mass and gravity, then a head to one logit."""
+        """PointNet: a shared per-point MLP over points, normals and close-up flags, max-pooled,
+        joined by the centre of mass, gravity and mass, then a head to one logit."""
 
         def __init__(self) -> None:
             super().__init__()
             self.points = nn.Sequential(nn.Linear(CHANNELS, width), nn.ReLU(), nn.Linear(width, 2 * width), nn.ReLU(),
                                         nn.Linear(2 * width, 4 * width))
-            self.context = nn.Sequential(nn.Linear(7, width), nn.ReLU())
+            self.context = nn.Sequential(nn.Linear(CONTEXT, width), nn.ReLU())
             self.head = nn.Sequential(nn.Linear(5 * width, 2 * width), nn.ReLU(), nn.Linear(2 * width, width),
                                       nn.ReLU(), nn.Linear(width, 1))
 

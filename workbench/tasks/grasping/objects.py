@@ -290,7 +290,7 @@ def mug(radius: float = 0.032, height: float = 0.09, wall: float = 0.005, bottom
     return mesh, parts
 
 
-def width_along(obj: GraspObject, center: np.ndarray, axis: np.ndarray, reach: float = 0.1) -> float:
+def width_along(obj: GraspObject, center: np.ndarray, axis: np.ndarray, reach: float) -> float:
     """How wide the object is along `axis` where the fingers close through `center`: the span of the
     mesh's surface crossings on that line within `reach` of the centre (0 when the line misses it:
     the fingers would close on air). With `reach` where the open fingers end, a mug grasped by its

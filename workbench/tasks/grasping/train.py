@@ -115,11 +115,11 @@ def run(request: GraspTrainRequest, ctx: TaskContext) -> GraspTrainResult:
     torch.manual_seed(request.seed)
     model = build_scorer(request.width).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=request.learning_rate)
-    steps_per_epoch = -(-sum(len(o[2]) for o in (objects[k] for k in train_idx)) // request.batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, request.learning_rate,
-                                                   total_steps=request.epochs * steps_per_epoch)
 
     train = [(k, i) for k in train_idx for i in range(len(objects[k][2]))]
+    steps_per_epoch = -(-len(train) // request.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, request.learning_rate,
+                                                   total_steps=request.epochs * steps_per_epoch)
     positives = sum(objects[k][2][i] for k, i in train)
     pos_weight = torch.tensor((len(train) - positives) / max(positives, 1.0), device=device)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
