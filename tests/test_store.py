@@ -70,9 +70,10 @@ def test_crash_mid_write_leaves_no_half_record(devices, home):
 import os, json, workbench.jobs.store as st
 orig = json.dumps
 def crash(*a, **k):
-    if k.get("indent") != 1:  # the queued record at submit; save() writes the final one indented
-        return orig(*a, **k)
-    os._exit(9)   # the process dies inside save(), after its temp folder exists
+    text = orig(*a, **k)
+    if '"state": "succeeded"' not in text:  # the queued record at submit; save() writes the final one
+        return text
+    os._exit(9)   # the process dies inside save(), while its temp record is being written
 from workbench.scheduling import registry
 cpu = registry.get("cpu")  # discovery publishes the devices (JSON) before the crash is armed
 st.json.dumps = crash
@@ -165,7 +166,7 @@ def test_a_full_disk_is_one_sentence_and_keeps_its_reason(devices, home, monkeyp
     original = Path.write_text
 
     def full(self, *args, **kwargs):
-        if self.name.startswith(".record-"):  # the final record of a finished job
+        if self.name.startswith(".record-") and '"succeeded"' in args[0]:  # the final record of a finished job
             raise OSError(errno.ENOSPC, "No space left on device")
         return original(self, *args, **kwargs)
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import enum
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from workbench.contract.errors import Cancelled, JobFailed
 from workbench.contract.progress import Progress, ProgressCallback
+from workbench.jobs.ids import new_job_id
 
 __all__ = ["Event", "Job", "JobState", "Progress", "ProgressCallback", "new_job_id"]
 
@@ -50,11 +50,6 @@ class Event:
         if self.progress is None:
             d.pop("progress")
         return d
-
-
-def new_job_id() -> str:
-    """Time-sortable, human-readable ids: `20261123-204455-3fa9c1`."""
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
 class Job:

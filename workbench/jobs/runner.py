@@ -24,6 +24,7 @@ from workbench.contract.errors import Cancelled, DeviceLost, InputError, Workben
 from workbench.contract.task import TaskContext
 from workbench.jobs import slots
 from workbench.jobs.job import Job, JobState
+from workbench.jobs.text import bounded_text
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,9 @@ PUBLISH_PROGRESS_S = 0.5
 def readable_reason(exc: BaseException) -> str:
     """One line for a person: our errors keep their sentence, real faults their type."""
     if isinstance(exc, WorkbenchError):
-        return str(exc) or type(exc).__name__
+        return bounded_text(str(exc) or type(exc).__name__)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return bounded_text(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
 #: how a task's exception travels from a worker (a process, a Ray actor) to the job that waits for it
@@ -50,7 +51,7 @@ def error_outcome(exc: BaseException) -> tuple[str, str, str]:
     """("error", kind, sentence) for a task's exception in a worker."""
     for kind, cls in ERROR_KINDS:
         if isinstance(exc, cls):
-            return ("error", kind, str(exc))
+            return ("error", kind, bounded_text(str(exc)))
     return ("error", "fault", readable_reason(exc))
 
 
@@ -201,9 +202,15 @@ def settle(job: Job, state: JobState, *, result: Any = None, reason: str = "",
     try:
         stored = job.store.save(job, state=state.value, reason=reason, result=result, release=release)
     except Exception as exc:  # the store failing must not hang the caller
+        reason = f"the result could not be stored: {readable_reason(exc)}"
+        try:  # a final record without the result (NaN in it, say): the outcome is never lost
+            job.store.save(job, state=JobState.FAILED.value, reason=reason, release=release)
+            saved = True
+        except Exception:
+            saved = False
         cleanup()
-        job.finish(JobState.FAILED, reason=f"the result could not be stored: {readable_reason(exc)}")
-        return False
+        job.finish(JobState.FAILED, reason=reason)
+        return saved
     cleanup()
     job.finish(state, result=stored, reason=reason)
     return True

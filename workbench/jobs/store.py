@@ -26,12 +26,16 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.contract.errors import JobNotFound, StoreError
 from workbench.jobs.codec import decode_named, result_files, to_jsonable, type_name, with_files
+from workbench.jobs.ids import check_job_id
+from workbench.jobs.text import bounded_text, valid_tree
 from workbench.paths import home, kept_layout
 
 SCHEMA = """
@@ -96,6 +100,8 @@ COLUMNS = (
 )
 FINISHED = ("succeeded", "failed", "cancelled")
 MAX_EVENTS_KEPT = 2000
+#: A job folder without a record, or a working folder, untouched this long is left over from a killed process.
+STALE_AFTER_S = 120.0
 
 
 @dataclass
@@ -134,6 +140,16 @@ def _store_error(exc: Exception, where: Path) -> StoreError:
                           "again (finished jobs are kept).")
     return StoreError(f"The job index {where} failed ({text}); open the store again to rebuild it from the job "
                       "folders (finished jobs are kept).")
+
+
+def _bounded_event(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as the record keeps it: its message (and its progress's message) bounded."""
+    if isinstance(event.get("message"), str):
+        event["message"] = bounded_text(event["message"])
+    progress = event.get("progress")
+    if isinstance(progress, dict) and isinstance(progress.get("message"), str):
+        progress["message"] = bounded_text(progress["message"])
+    return event
 
 
 def _pid_alive(pid: int) -> bool:
@@ -204,23 +220,33 @@ class ResultStore:
             if not folder.is_dir() or folder.name.startswith("."):
                 continue
             try:
-                rec = json.loads((folder / "record.json").read_text())
-                if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not rec.get("task"):
-                    raise ValueError("it is not a job record")
-                row = {c: rec.get(c) for c in COLUMNS}
-                finished = rec.get("state") in FINISHED  # an unfinished one keeps its pid: dead ones show failed
-                row.update(host=rec.get("host", ""), pid=None if finished else rec.get("pid"), cancel_requested=0,
-                           reason=rec.get("reason") or "", message=rec.get("message") or "",
-                           placement=rec.get("placement") or "")
-                db.execute(
-                    f"INSERT OR REPLACE INTO jobs ({','.join(COLUMNS)}) VALUES "
-                    f"({','.join('?' * len(COLUMNS))})",
-                    [row[c] for c in COLUMNS],
-                )
+                self._index_folder(db, folder)
                 n += 1
-            except (OSError, ValueError, KeyError, sqlite3.Error) as exc:
-                self.problems.append(f"Job folder {folder.name} has no readable record ({exc}); skipped.")
+            except (OSError, ValueError, KeyError, TypeError, sqlite3.Error) as exc:
+                self.problems.append(f"Job folder {folder.name} has no readable record ({bounded_text(exc, 200)}); "
+                                     "skipped (`workbench jobs doctor` reports and cleans such folders).")
         return n
+
+    @staticmethod
+    def _index_folder(db: sqlite3.Connection, folder: Path) -> None:
+        """Index one job folder's record. A row already in the index wins unless the record is final
+        and the row is not: a rebuild never rewinds a live job (its state, its cancel flag)."""
+        rec = json.loads((folder / "record.json").read_text())
+        if not isinstance(rec, dict) or rec.get("id") != folder.name or not isinstance(rec.get("task"), str):
+            raise ValueError("it is not a job record")
+        check_job_id(rec["id"])
+        row = {c: rec.get(c) for c in COLUMNS}
+        finished = rec.get("state") in FINISHED  # an unfinished one keeps its pid: dead ones show failed
+        row.update(host=rec.get("host", ""), pid=None if finished else rec.get("pid"), cancel_requested=0,
+                   reason=bounded_text(rec.get("reason") or ""), message=bounded_text(rec.get("message") or ""),
+                   placement=bounded_text(rec.get("placement") or ""))
+        updates = ", ".join(f"{c}=excluded.{c}" for c in COLUMNS if c not in ("id", "cancel_requested"))
+        db.execute(
+            f"INSERT INTO jobs ({','.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))}) "
+            f"ON CONFLICT(id) DO UPDATE SET {updates} "
+            f"WHERE jobs.state NOT IN {FINISHED} AND excluded.state IN {FINISHED}",
+            [row[c] for c in COLUMNS],
+        )
 
     def rebuild_index(self) -> int:
         """Re-read every job folder into the index; returns how many were indexed."""
@@ -234,18 +260,50 @@ class ResultStore:
         except sqlite3.DatabaseError as exc:
             raise _store_error(exc, self.index_path) from None
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """`BEGIN IMMEDIATE` ... `COMMIT`, rolled back on *any* exception (not only SQLite's): a
+        connection left inside a transaction would hold the write lock of every process on the
+        machine for the life of this one."""
+        with self._lock:
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                yield db
+                db.execute("COMMIT")
+            except BaseException as exc:
+                if db.in_transaction:
+                    try:
+                        db.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if isinstance(exc, sqlite3.DatabaseError):
+                    raise _store_error(exc, self.index_path) from None
+                raise
+
+    def _write_record(self, folder: Path, record: dict[str, Any]) -> None:
+        """Write `record.json` by temp file + rename (the first record too): a kill leaves the old
+        record or the new one, never a half or empty file. Its text is valid UTF-8."""
+        tmp = folder / f".record-{uuid.uuid4().hex[:6]}.json"
+        try:
+            tmp.write_text(json.dumps(valid_tree(to_jsonable(record, strict=False)), indent=1))
+            os.replace(tmp, folder / "record.json")
+        finally:
+            tmp.unlink(missing_ok=True)
+
     # ---- writes from the runner ----------------------------------------------------------
     def register(self, job: Any) -> None:
         """Record a job as queued, so other processes see it at once; its request goes to its folder
         now, so a job whose process dies keeps it (and survives an index rebuild)."""
-        folder = self.jobs_dir / job.id
+        folder = self.jobs_dir / check_job_id(job.id)
+        placement = bounded_text(getattr(job, "placement", "") or "")
         try:
             folder.mkdir(exist_ok=True)
-            (folder / "record.json").write_text(json.dumps(to_jsonable({
+            self._write_record(folder, {
                 "id": job.id, "task": job.task_name, "device": job.device, "state": job.state.value,
                 "created": job.created, "host": self._host, "pid": os.getpid(),
                 "request": to_jsonable(job.request, strict=False), "request_type": type_name(job.request),
-                "placement": getattr(job, "placement", "") or ""}, strict=False)))
+                "placement": placement})
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             if exc.errno == errno.ENOSPC:
@@ -255,8 +313,7 @@ class ResultStore:
         self._exec(
             "INSERT OR REPLACE INTO jobs (id, task, device, state, created, host, pid, placement) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (job.id, job.task_name, job.device, job.state.value, job.created, self._host, os.getpid(),
-             getattr(job, "placement", "") or ""),
+            (job.id, job.task_name, job.device, job.state.value, job.created, self._host, os.getpid(), placement),
         )
 
     def update(self, job: Any) -> None:
@@ -264,7 +321,7 @@ class ResultStore:
         self._exec(
             "UPDATE jobs SET state=?, started=?, device=?, progress=?, message=? WHERE id=?",
             (job.state.value, job.started, job.device, p.fraction if p else None,
-             p.message if p else "", job.id),
+             bounded_text(p.message) if p else "", job.id),
         )
 
     def save(self, job: Any, *, state: str, reason: str, result: Any = None,
@@ -276,8 +333,8 @@ class ResultStore:
         job reports its final state, so a succeeded job is always on disk; a crash before the rename
         leaves the queued record, and the job is reported failed.
         """
-        final = self.jobs_dir / job.id
-        tmp = final / f".record-{uuid.uuid4().hex[:6]}.json"
+        final = self.jobs_dir / check_job_id(job.id)
+        reason = bounded_text(reason)
         try:
             final.mkdir(exist_ok=True)
             stored_files: dict[str, Path] = {}
@@ -300,7 +357,7 @@ class ResultStore:
             if result is not None and src_files:
                 result = with_files(result, stored_files)
             finished = job.finished or time.time()
-            events = [e.to_dict() for e in job.snapshot_events()]
+            events = [_bounded_event(e.to_dict()) for e in job.snapshot_events()]
             # the final state is announced after this record is safely written; record it here
             events.append({"kind": "state", "time": finished, "state": state, "message": reason})
             p = job.last_progress
@@ -314,50 +371,38 @@ class ResultStore:
                 "started": job.started,
                 "finished": finished,
                 "progress": p.fraction if p else None,
-                "message": p.message if p else "",
+                "message": bounded_text(p.message) if p else "",
                 "host": self._host,
                 "request": to_jsonable(job.request, strict=False),
                 "request_type": type_name(job.request),
                 "result": to_jsonable(result) if state == "succeeded" else None,
                 "result_type": type_name(result) if state == "succeeded" else None,
                 "files": {k: str(v.relative_to(final)) for k, v in stored_files.items()},
-                "placement": getattr(job, "placement", ""),
+                "placement": bounded_text(getattr(job, "placement", "") or ""),
                 "moves": getattr(job, "moves", 0),
                 "events_total": len(events),
                 "events": events[:MAX_EVENTS_KEPT // 2] + events[-MAX_EVENTS_KEPT // 2:]
                 if len(events) > MAX_EVENTS_KEPT else events,
             }
-            tmp.write_text(json.dumps(to_jsonable(record, strict=False), indent=1))
-            os.replace(tmp, final / "record.json")
+            self._write_record(final, record)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             if exc.errno == errno.ENOSPC:
                 raise StoreError(f"the disk holding the result store ({self.root}) is full; free some space and "
                                  "run the job again") from None
             raise
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        with self._lock:  # one commit: the index row, and the device slot the job held (`release`)
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute(
-                    "UPDATE jobs SET state=?, reason=?, started=?, finished=?, progress=?, message=?, "
-                    "device=? WHERE id=?",
-                    (state, reason, job.started, finished, record["progress"], record["message"], job.device,
-                     job.id))
-                if release is not None:
-                    self._db.execute("DELETE FROM slots WHERE device=? AND job=?", (release, job.id))
-                self._db.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
-                self._db.execute("ROLLBACK") if self._db.in_transaction else None
-                raise _store_error(exc, self.index_path) from None
+        with self._transaction() as db:  # one commit: the index row, and the device slot the job held
+            db.execute(
+                "UPDATE jobs SET state=?, reason=?, started=?, finished=?, progress=?, message=?, "
+                "device=? WHERE id=?",
+                (state, reason, job.started, finished, record["progress"], record["message"], job.device, job.id))
+            if release is not None:
+                db.execute("DELETE FROM slots WHERE device=? AND job=?", (release, job.id))
         return result
 
     # ---- cancel across processes ---------------------------------------------------------
     def request_cancel(self, job_id: str) -> bool:
         """Flag a queued or running job for cancel; its runner (any process) sees it."""
-        row = self.row(job_id)
+        row = self.row(job_id)  # checks the id's shape
         if row["state"] in FINISHED:
             return False
         self._exec("UPDATE jobs SET cancel_requested=1 WHERE id=?", (job_id,))
@@ -370,10 +415,16 @@ class ResultStore:
     # ---- reads ---------------------------------------------------------------------------
     def row(self, job_id: str) -> dict[str, Any]:
         """The index row of one job (state, progress, message...), without reading its folder."""
+        check_job_id(job_id)
         rows = self._exec(f"SELECT {','.join(COLUMNS)} FROM jobs WHERE id=?", (job_id,))
         if not rows:
-            if (self.jobs_dir / job_id / "record.json").exists():
-                self.rebuild_index()
+            if (self.jobs_dir / job_id / "record.json").exists():  # a folder the index lost: index just it
+                try:
+                    with self._transaction() as db:
+                        self._index_folder(db, self.jobs_dir / job_id)
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    raise StoreError(f"The record of job {job_id} is unreadable ({bounded_text(exc, 200)}); "
+                                     "other jobs are unaffected.") from None
                 rows = self._exec(f"SELECT {','.join(COLUMNS)} FROM jobs WHERE id=?", (job_id,))
             if not rows:
                 raise JobNotFound(f"No job with id {job_id!r} in the result store at {self.root}.")
@@ -447,6 +498,7 @@ class ResultStore:
 
     def file_path(self, job_id: str, relative: str) -> Path:
         """A result file of a job, refusing any path that leaves the job's folder."""
+        check_job_id(job_id)
         folder = (self.jobs_dir / job_id).resolve()
         # containment against the store's jobs root: a symlinked job folder cannot lead out of it
         if "/" in job_id or job_id.startswith(".") or folder.parent != self.jobs_dir.resolve() or not folder.is_dir():
@@ -461,6 +513,72 @@ class ResultStore:
         shutil.rmtree(self.jobs_dir / job_id, ignore_errors=True)
         self._exec("DELETE FROM jobs WHERE id=?", (job_id,))
 
+    # ---- repairs a person asks for (`workbench jobs doctor`) ------------------------------
+    def doctor(self, *, clean: bool = True) -> list[str]:
+        """Find what killed processes leave behind, say each in a sentence, and (`clean`) repair it:
+        job folders without a readable record (removed when they hold nothing else, else kept and
+        reported), unfinished records whose process is gone (finished as failed, with that reason),
+        and working folders of jobs that are not running (removed). Nothing is repaired silently."""
+        found: list[str] = []
+        now = time.time()
+        for folder in sorted(self.jobs_dir.iterdir()):
+            if not folder.is_dir() or folder.name.startswith("."):
+                continue
+            if now - folder.stat().st_mtime < STALE_AFTER_S:
+                continue  # maybe being written by a live process right now
+            try:
+                rec = json.loads((folder / "record.json").read_text())
+                if not isinstance(rec, dict) or rec.get("id") != folder.name:
+                    raise ValueError("it is not this folder's job record")
+            except FileNotFoundError:
+                why = "no record.json"
+            except (OSError, ValueError) as exc:
+                why = f"an unreadable record.json ({bounded_text(exc, 120)})"
+            else:
+                why = ""
+            if why:
+                leftovers = [p for p in folder.iterdir() if not p.name.startswith(".record-")
+                             and p.name != "record.json"]
+                if clean and not leftovers:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    found.append(f"Job folder {folder.name} had {why} and nothing else (a submit killed "
+                                 "midway); removed.")
+                else:
+                    found.append(f"Job folder {folder.name} has {why} but holds {len(leftovers)} other "
+                                 "file(s); kept for you to look at.")
+                continue
+            if rec.get("state") in FINISHED or rec.get("host") != self._host:
+                continue
+            pid = rec.get("pid")
+            row = self._exec("SELECT state, pid FROM jobs WHERE id=?", (folder.name,))
+            if row and row[0][0] in FINISHED:
+                continue
+            live_pid = row[0][1] if row and row[0][1] else pid
+            if live_pid and (live_pid == os.getpid() or _pid_alive(int(live_pid))):
+                continue
+            reason = f"the process that ran this job (pid {live_pid}) exited before it finished"
+            said = f"Job {folder.name} ({rec.get('task')}) was left {rec.get('state')}: {reason}"
+            if clean:
+                rec.update(state="failed", reason=reason, finished=rec.get("finished") or now)
+                self._write_record(folder, rec)
+                with self._transaction() as db:
+                    self._index_folder(db, folder)
+                said += "; recorded as failed"
+            found.append(said + ".")
+        if self.work_dir.is_dir():
+            for folder in sorted(self.work_dir.iterdir()):
+                try:
+                    state = self.row(folder.name)["state"] if folder.is_dir() else "finished"
+                except (JobNotFound, StoreError):
+                    state = "unknown"
+                if state in ("queued", "running") or now - folder.stat().st_mtime < STALE_AFTER_S:
+                    continue
+                if clean:
+                    shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink()
+                found.append(f"Working folder work/{folder.name} of a {state} job was left behind"
+                             + ("; removed." if clean else "."))
+        return found
+
     # ---- working folders ---------------------------------------------------------------
     def workdir(self, job_id: str) -> Path:
         """Where a running job's working folder goes (its context makes it on first use);
@@ -474,25 +592,17 @@ class ResultStore:
     def try_lease(self, device: str, capacity: int, job_id: str) -> bool:
         """Take one of `capacity` slots of `device` for `job_id`, for every process of this host
         sharing this store. Leases of dead processes are reclaimed first."""
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                holders = db.execute("SELECT job, pid FROM slots WHERE device=? AND host=?",
-                                     (device, self._host)).fetchall()
-                dead = [job for job, pid in holders if pid != os.getpid() and not _pid_alive(pid)]
-                for job in dead:
-                    db.execute("DELETE FROM slots WHERE device=? AND job=?", (device, job))
-                if len(holders) - len(dead) >= capacity:
-                    db.execute("ROLLBACK" if not dead else "COMMIT")
-                    return False
-                db.execute("INSERT OR REPLACE INTO slots (device, job, host, pid, since) VALUES (?, ?, ?, ?, ?)",
-                           (device, job_id, self._host, os.getpid(), time.time()))
-                db.execute("COMMIT")
-                return True
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            holders = db.execute("SELECT job, pid FROM slots WHERE device=? AND host=?",
+                                 (device, self._host)).fetchall()
+            dead = [job for job, pid in holders if pid != os.getpid() and not _pid_alive(pid)]
+            for job in dead:
+                db.execute("DELETE FROM slots WHERE device=? AND job=?", (device, job))
+            if len(holders) - len(dead) >= capacity:
+                return False  # the dead holders' removal still commits
+            db.execute("INSERT OR REPLACE INTO slots (device, job, host, pid, since) VALUES (?, ?, ?, ?, ?)",
+                       (device, job_id, self._host, os.getpid(), time.time()))
+            return True
 
     def release_lease(self, device: str, job_id: str) -> None:
         self._exec("DELETE FROM slots WHERE device=? AND job=?", (device, job_id))
@@ -511,20 +621,15 @@ class ResultStore:
     def publish_devices(self, rows: list[dict[str, Any]]) -> None:
         """Replace this process's device rows: id, capabilities, load, profile."""
         now, pid = time.time(), os.getpid()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("DELETE FROM devices WHERE host=? AND pid=?", (self._host, pid))
-                for r in rows:
-                    self._db.execute(
-                        "INSERT INTO devices (host, pid, id, capabilities, load, profile, updated) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (self._host, pid, r["id"], json.dumps(to_jsonable(r["capabilities"], strict=False)),
-                         int(r.get("load", 0)), json.dumps(to_jsonable(r.get("profile"), strict=False)), now))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            db.execute("DELETE FROM devices WHERE host=? AND pid=?", (self._host, pid))
+            for r in rows:
+                db.execute(
+                    "INSERT INTO devices (host, pid, id, capabilities, load, profile, updated) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (self._host, pid, r["id"], json.dumps(valid_tree(to_jsonable(r["capabilities"], strict=False))),
+                     int(r.get("load", 0)), json.dumps(valid_tree(to_jsonable(r.get("profile"), strict=False))),
+                     now))
 
     def published_devices(self) -> list[dict[str, Any]]:
         """The newest published row of every device of this host, with its load now, machine-wide:

@@ -124,7 +124,7 @@ def _check_value(task: str, info: FieldInfo, value: Any) -> Any:
     if expected is str:
         if not isinstance(value, str):
             raise bad("text")
-        return value
+        return _check_text(task, info.name, value)
     if expected is tuple:
         if isinstance(value, (str, bytes)) and info.item is not str:
             raise bad("a list")
@@ -144,6 +144,25 @@ def _check_value(task: str, info: FieldInfo, value: Any) -> Any:
                 for v in row:
                     _check_value(task, number, v)
         return items
+    return value
+
+
+#: the longest text any field takes (tasks set tighter limits of their own: SMILES 2,000, sequences...)
+MAX_TEXT = 1_000_000
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def _check_text(task: str, name: str, value: str) -> str:
+    """Text a job can store and a library can read: no lone surrogates (bytes that were not UTF-8,
+    kept by Python as `\\udcff`), no NUL, not megabytes long."""
+    if len(value) > MAX_TEXT:
+        raise InputError(f"{task}: {name} is {len(value):,} characters long; at most {MAX_TEXT:,} are taken.")
+    bad = _NOT_TEXT.search(value)
+    if bad:
+        what = "a NUL character" if bad.group() == "\x00" else "a byte that is not UTF-8 text"
+        raise InputError(f"{task}: {name} holds {what} at character {bad.start() + 1} "
+                         f"({value[max(0, bad.start() - 10):bad.start()]!r} comes before it); "
+                         "give the text as UTF-8.")
     return value
 
 
