@@ -218,3 +218,28 @@ def test_devices_and_jobs_tab_is_tables_and_cancels(client):
     assert job.wait(30) and job.state.value == "cancelled"
     assert "already cancelled" in client.predict(job.id, api_name="/cancel")
     assert client.predict("nope", api_name="/cancel").startswith("No job")
+
+
+@pytest.mark.parametrize("api, args", [
+    ("/conformers", ("CCO na\udcffme", 2, "cpu")),  # a lone surrogate: it wedged the store machine-wide
+    ("/conformers", ("CCO na\x00me", 2, "cpu")),
+    ("/cancel", ("../jobs/x",)),
+    ("/cancel", ("x" * 5000,)),
+])
+def test_after_each_hostile_input_another_participant_is_answered(client, api, args):
+    import httpx
+
+    # sent as raw JSON (`"\\udcff"` is valid JSON; gradio_client cannot encode a lone surrogate itself)
+    base = client.src.rstrip("/")
+    posted = httpx.post(f"{base}/gradio_api/call{api}", content=json.dumps({"data": list(args)}),
+                        headers={"Content-Type": "application/json"}, timeout=30)
+    assert posted.status_code == 200, posted.text
+    stream = httpx.get(f"{base}/gradio_api/call{api}/{posted.json()['event_id']}", timeout=60).text
+    assert "Traceback" not in stream
+    if api == "/cancel":
+        assert "No job" in stream
+    else:
+        assert "event: error" in stream and ("not UTF-8" in stream or "NUL" in stream), stream
+    other = Client(client.src, verbose=False)  # the next participant, a plain request
+    table, _, _ = other.predict("CCO ethanol", 2, "cpu", api_name="/conformers")
+    assert table["data"][0][:2] == ["ethanol", "ok"]

@@ -274,6 +274,16 @@ def cmd_jobs(a: argparse.Namespace) -> int:
         else:
             print(f"cancel requested for {a.id}" if ok else f"job {a.id} already {state}")
         return 0
+    if a.jobs_cmd == "doctor":
+        found = store.doctor(clean=not a.dry_run)
+        if a.json:
+            _print_json({"found": found, "cleaned": not a.dry_run})
+        else:
+            for line in found:
+                print(line)
+            print(f"{len(found)} thing(s) found" if found else "the store is healthy: every job folder has a "
+                  "readable record and no working folder is left behind")
+        return 0
     raise UsageError(f"unknown jobs command {a.jobs_cmd!r}")
 
 
@@ -391,7 +401,7 @@ def build_parser() -> Parser:
     sub.add_parser("grasp-train", help="train a grasp model on a dataset: workbench grasp-train DATA --out MODEL "
                                        "(the same as workbench run grasp-train --data DATA)")
 
-    j = sub.add_parser("jobs", help="list, show or cancel jobs in the result store")
+    j = sub.add_parser("jobs", help="list, show, cancel jobs in the result store; doctor it")
     js = j.add_subparsers(dest="jobs_cmd", parser_class=Parser, metavar="ACTION")
     jl = js.add_parser("list", help="newest first")
     jl.add_argument("--json", action="store_true")
@@ -401,6 +411,10 @@ def build_parser() -> Parser:
         ja = js.add_parser(action, help=f"{action} one job")
         ja.add_argument("id")
         ja.add_argument("--json", action="store_true")
+    jd = js.add_parser("doctor", help="report and clean what killed processes leave: folders without a record, "
+                                      "jobs left running, stale working folders")
+    jd.add_argument("--dry-run", action="store_true", help="report only")
+    jd.add_argument("--json", action="store_true")
     j.set_defaults(func=cmd_jobs, json=False)
 
     m = sub.add_parser("models", help="list cached models or pull one")
