@@ -21,6 +21,16 @@ def home() -> Path:
     return root
 
 
+def cache_dir() -> Path:
+    """Where derived data that any store may reuse lives (convex decompositions keyed by the mesh's
+    content): `WORKBENCH_CACHE`, else the platform's user cache dir. Not under `home()`, so a new store
+    (a test's, a workshop participant's) does not redo minutes of work it can look up."""
+    env = os.environ.get("WORKBENCH_CACHE")
+    root = Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("workbench"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
 def is_file(path: str | Path) -> bool:
     """`Path.is_file()` that says False for a name the system cannot even look up (too long, a NUL byte):
     a request naming such a file is refused with its sentence, not an OSError."""

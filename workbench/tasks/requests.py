@@ -56,8 +56,16 @@ def field_docs(request_type: type) -> dict[str, str]:
             source = inspect.getsource(cls)
         except (OSError, TypeError):
             continue
-        for m in re.finditer(r"^\s+(\w+)\s*:[^\n]*?#:\s*(.+)$", source, re.MULTILINE):
-            docs[m.group(1)] = m.group(2).strip()
+        above: list[str] = []  # `#:` lines directly above a field document it too (Sphinx reads both)
+        for line in source.splitlines():
+            comment = re.match(r"^\s+#:\s*(.*)$", line)
+            if comment:
+                above.append(comment.group(1).strip())
+                continue
+            field = re.match(r"^\s+(\w+)\s*:[^#]*?(?:#:\s*(.+))?$", line)
+            if field and (field.group(2) or above):
+                docs[field.group(1)] = (field.group(2) or " ".join(above)).strip()
+            above = []
     return docs
 
 

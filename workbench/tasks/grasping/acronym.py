@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from workbench.contract.errors import InputError
 from workbench.paths import is_file
 
 LABELS = "grasps/qualities/flex/object_in_gripper"
+#: what FleX measured of each grasp in ACRONYM's files, besides the label (kept beside disagreements)
+FLEX_DETAILS = ("object_motion_during_closing_linear", "object_motion_during_closing_angular",
+                "object_motion_during_shaking_linear", "object_motion_during_shaking_angular")
 
 
 def _open(path: str | Path):
@@ -48,6 +52,19 @@ def check_file(path: str | Path, *, object_given: bool) -> None:
         file_object(path)
 
 
+def file_scale(path: str | Path) -> float:
+    """The file's `object/scale` (1 when it has none): its poses are in the frame of the mesh file
+    scaled by it, whichever mesh is simulated."""
+    with _open(path) as f:
+        return float(f["object/scale"][()]) if "object/scale" in f else 1.0
+
+
+def file_count(path: str | Path) -> int:
+    """How many grasps the file holds."""
+    with _open(path) as f:
+        return int(f["grasps/transforms"].shape[0])
+
+
 def file_object(path: str | Path) -> tuple[Path, float, float | None, float]:
     """(mesh file, scale, mass or None, friction) of the object a grasp file names."""
     with _open(path) as f:
@@ -68,7 +85,8 @@ def file_object(path: str | Path) -> tuple[Path, float, float | None, float]:
 
 
 def read_grasps(path: str | Path, limit: int) -> tuple[np.ndarray, np.ndarray | None, int]:
-    """(the first `limit` transforms, their labels or None, how many the file holds)."""
+    """(the first `limit` transforms, in the frame of the file's mesh as scaled by `object/scale`;
+    their labels or None; how many the file holds)."""
     with _open(path) as f:
         transforms = f["grasps/transforms"]
         total = transforms.shape[0]
@@ -77,6 +95,43 @@ def read_grasps(path: str | Path, limit: int) -> tuple[np.ndarray, np.ndarray | 
     if not np.isfinite(poses).all():
         raise InputError(f"{Path(path).name} holds grasp transforms that are not finite numbers.")
     return poses, labels, total
+
+
+def read_flex_details(path: str | Path, count: int) -> dict[str, np.ndarray]:
+    """FleX's own measurements of the first `count` grasps (those the file has)."""
+    with _open(path) as f:
+        group = f.get("grasps/qualities/flex")
+        if group is None:
+            return {}
+        return {k: np.asarray(group[k][:count], dtype=float) for k in FLEX_DETAILS
+                if k in group and group[k].shape[:1] == (f["grasps/transforms"].shape[0],)}
+
+
+def why_they_differ(label: int, trial: Any, details: dict[str, np.ndarray]) -> str:
+    """One sentence for a grasp where the simulation and the file's label disagree ("" where they agree)."""
+    if bool(label) == bool(trial.success):
+        return ""
+    if label:
+        return f"the file says held; MuJoCo: failed at {trial.stage}: {trial.reason}"
+    flex = details.get("object_motion_during_shaking_linear")
+    said = f" (FleX's object_motion_during_shaking_linear {flex[trial.index]:.3g})" if flex is not None else ""
+    return (f"the file says lost{said}; MuJoCo held it: it moved {trial.shake_mm:.1f} mm and turned "
+            f"{trial.shake_deg:.1f} degrees in the hand while shaking")
+
+
+def write_agreement_csv(path: Path, labels: list[int], trials: list[Any], details: dict[str, np.ndarray]) -> Path:
+    """Per grasp: the file's label, FleX's measurements, MuJoCo's outcome and why the two differ."""
+    import csv
+
+    with open(path, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["grasp", "file_label", *details, "mujoco_success", "stage", "slip_mm", "shake_mm",
+                         "shake_deg", "agree", "why_they_differ"])
+        for label, t in zip(labels, trials):
+            writer.writerow([t.index, int(label), *(f"{v[t.index]:.4g}" for v in details.values()), int(t.success),
+                             t.stage, t.slip_mm, t.shake_mm, t.shake_deg, int(bool(label) == bool(t.success)),
+                             why_they_differ(label, t, details)])
+    return path
 
 
 @dataclass

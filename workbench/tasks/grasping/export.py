@@ -1,8 +1,9 @@
 """Grasps out: ACRONYM-format HDF5 (read by ACRONYM's own loaders) and NumPy.
 
 Layout, as in ACRONYM's dataset files:
-- `grasps/transforms` (N x 4 x 4): the gripper pose in the object frame, in ACRONYM's Franka
-  hand frame (approach +z, closing along x; see `gripper.py`);
+- `grasps/transforms` (N x 4 x 4): the gripper pose in the frame of the mesh file (as ACRONYM's:
+  the mesh's own origin, not its centre of mass), in ACRONYM's Franka hand frame (approach +z,
+  closing along x; see `gripper.py`);
 - `grasps/qualities/flex/object_in_gripper` (N): 1 where the trial succeeded (the key is
   ACRONYM's; the physics here is MuJoCo, and the group's `simulator` attribute says so);
 - `gripper/type` and `gripper/configuration` (the finger opening per finger at the grasp, m);
@@ -29,11 +30,12 @@ MESH_FOLDER = "meshes"
 
 
 def write_mesh(folder: Path, obj: GraspObject) -> Path:
-    """The object's mesh (metres, centred on its centre of mass) as `meshes/<name>.obj` under `folder`."""
+    """The object's mesh in its source frame (metres, as scaled; the frame the poses are written in)
+    as `meshes/<name>.obj` under `folder`."""
     mesh_dir = folder / MESH_FOLDER
     mesh_dir.mkdir(parents=True, exist_ok=True)
     path = mesh_dir / f"{safe_name(obj.name)}.obj"
-    obj.mesh.export(path)
+    obj.source_mesh().export(path)
     return path
 
 
@@ -42,12 +44,14 @@ def safe_name(name: str) -> str:
 
 
 def object_metadata(obj: GraspObject) -> dict[str, Any]:
-    """Mass properties of the object as simulated: its mass spread evenly through the mesh."""
+    """Mass properties of the object as simulated: its mass spread evenly through the mesh; the centre
+    of mass in the source frame (as ACRONYM's `object/com`)."""
     volume = float(obj.mesh.volume)
     density = obj.mass / volume
     inertia = np.asarray(obj.mesh.moment_inertia) * density  # trimesh's: density 1, about the centre of mass
+    com = np.asarray(obj.mesh.center_mass, dtype=float) - obj.origin
     return {"mass": float(obj.mass), "density": density, "volume": volume,
-            "com": np.asarray(obj.mesh.center_mass, dtype=float), "inertia": inertia, "friction": float(obj.friction)}
+            "com": com, "inertia": inertia, "friction": float(obj.friction)}
 
 
 def write_acronym(path: Path, poses: np.ndarray, trials: list[TrialOutcome], *, mesh_file: Path, obj: GraspObject,

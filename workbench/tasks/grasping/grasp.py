@@ -27,6 +27,7 @@ from workbench.tasks.grasping.metrics import stage_counts, wilson_interval
 from workbench.tasks.grasping.objects import GraspObject, make_object, width_along
 from workbench.tasks.grasping.sampler import Candidate, antipodal, jittered
 from workbench.tasks.grasping.simulate import Protocol, Trial, TrialOutcome
+from workbench.paths import is_file
 from workbench.tasks.pool import completed
 
 
@@ -34,8 +35,11 @@ from workbench.tasks.pool import completed
 class GraspRequest:
     #: bundled name, box:X,Y,Z / cylinder:R,H / sphere:R (metres), or a mesh file (default: box, or the file's)
     object: str = ""
-    grasps: str = ""  #: ACRONYM-format HDF5 to evaluate (its first num_grasps); its labels are compared
-    num_grasps: int = 20
+    #: ACRONYM-format HDF5 to evaluate (every grasp, or its first num_grasps), in its mesh's frame as scaled
+    #: by its object/scale; its labels (FleX's in ACRONYM's files) are compared with the simulation
+    grasps: str = ""
+    #: grasps to sample (0: 20); with a grasp file, the first N of its grasps to evaluate (0: all of them)
+    num_grasps: int = 0
     gripper: str = "franka"  #: franka (the Panda hand, ACRONYM's frame), parallel-jaw or wide
     max_opening: float | None = None  #: m; overrides the gripper's
     force: float | None = None  #: N per finger
@@ -58,8 +62,8 @@ class GraspRequest:
         from workbench.tasks.grasping.gripper import GRIPPERS
         from workbench.tasks.grasping.objects import check_spec
 
-        if not 1 <= self.num_grasps <= 100_000:
-            raise InputError("num_grasps must be between 1 and 100000.")
+        if not 0 <= self.num_grasps <= 100_000:
+            raise InputError("num_grasps must be between 1 and 100000 (0: the default).")
         if self.grasps:
             from workbench.tasks.grasping.acronym import check_file
 
@@ -79,9 +83,10 @@ class GraspRequest:
         for name, high in (("density", 1e5), ("friction", 10.0), ("scale", 1e3)):
             if not 0 < getattr(self, name) <= high:
                 raise InputError(f"{name} must be above 0 and at most {high:g}, not {getattr(self, name)}.")
-        bad = [i for i in self.render if not 0 <= i < (len(self.poses) or self.num_grasps)]
+        count = grasp_count(self)
+        bad = [i for i in self.render if not 0 <= i < count]
         if bad:
-            raise InputError(f"render {bad[0]}: trials are numbered 0 to {(len(self.poses) or self.num_grasps) - 1}.")
+            raise InputError(f"render {bad[0]}: trials are numbered 0 to {count - 1}.")
         if not 0 <= self.workers <= 256:
             raise InputError("workers must be between 0 (all cores of the device that runs it) and 256.")
         if self.sampler not in ("antipodal", "jittered") and not self.sampler.startswith("learned:"):
@@ -112,8 +117,25 @@ class GraspResult:
     agreement: Agreement | None = None  #: against the labels of the grasps evaluated, when they had labels
 
 
+#: grasps sampled when num_grasps is 0
+DEFAULT_SAMPLED = 20
+
+
+def grasp_count(request: GraspRequest) -> int:
+    """How many trials the request runs: its poses, a grasp file's (all, or the first num_grasps), or
+    num_grasps sampled."""
+    if request.poses:
+        return len(request.poses)
+    if request.grasps:
+        from workbench.tasks.grasping.acronym import file_count
+
+        total = file_count(request.grasps)
+        return min(request.num_grasps, total) if request.num_grasps else total
+    return request.num_grasps or DEFAULT_SAMPLED
+
+
 def work(request: GraspRequest) -> float:
-    return float(len(request.poses) or request.num_grasps)
+    return float(grasp_count(request))
 
 
 def requirements(request: GraspRequest) -> Requirements:
@@ -133,8 +155,13 @@ def _object(request: GraspRequest) -> GraspObject:
         return make_object(str(mesh), mass=request.mass or mass,
                            friction=friction if request.friction == GraspRequest.friction else request.friction,
                            scale=scale * request.scale)
+    scale = request.scale
+    if request.grasps and is_file(request.object):  # a mesh given for a file's grasps: the file's scale applies
+        from workbench.tasks.grasping.acronym import file_scale
+
+        scale *= file_scale(request.grasps)
     return make_object(request.object or "box", mass=request.mass, density=request.density,
-                       friction=request.friction, scale=request.scale)
+                       friction=request.friction, scale=scale)
 
 
 _worlds = threading.local()
@@ -164,22 +191,23 @@ def sample(request: GraspRequest, obj: GraspObject, gripper: GripperSpec, world:
         return not world.starts_in_collision(pose, 0.0)
 
     if request.sampler == "antipodal":
-        return antipodal(obj, gripper, request.num_grasps, request.seed, collision_free=free)
+        return antipodal(obj, gripper, grasp_count(request), request.seed, collision_free=free)
     if request.sampler == "jittered":
-        return jittered(antipodal(obj, gripper, request.num_grasps, request.seed, collision_free=free),
+        return jittered(antipodal(obj, gripper, grasp_count(request), request.seed, collision_free=free),
                         request.seed, collision_free=free)
     from workbench.tasks.grasping.learned import load, score
 
     model, config = load(request.sampler.partition(":")[2], gripper.name)
-    pool = antipodal(obj, gripper, LEARNED_POOL * request.num_grasps, request.seed, collision_free=free)
+    wanted = grasp_count(request)
+    pool = antipodal(obj, gripper, LEARNED_POOL * wanted, request.seed, collision_free=free)
     pool = pool + jittered(pool, request.seed, collision_free=free)
     scores = score(model, config, obj.mesh, obj.mass, np.stack([c.pose for c in pool]), request.seed)
-    best = np.argsort(-scores, kind="stable")[: request.num_grasps]
+    best = np.argsort(-scores, kind="stable")[:wanted]
     trained = (config.get("friction"), config.get("density"))
     note = "" if None in trained or trained == (request.friction, request.density) else \
         f"; it learned from friction {trained[0]:g}, density {trained[1]:g}, this run is " \
         f"{request.friction:g}, {request.density:g}"
-    progress(Progress(0, request.num_grasps, f"kept the {len(best)} best of {len(pool)} candidates by "
+    progress(Progress(0, wanted, f"kept the {len(best)} best of {len(pool)} candidates by "
                                              f"the learned model (scores {scores[best].min():.2f}-"
                                              f"{scores[best].max():.2f}{note})"))
     return [pool[i] for i in best]
@@ -196,18 +224,23 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
     obj = _object(request)
     gripper = _gripper(request)
     world = _world(request)
-    progress(Progress(0, request.num_grasps, f"{obj.name}: {obj.mass:.3f} kg, sampling grasps"))
+    count = grasp_count(request)
     labels: list[int] = list(request.labels)
     if request.grasps and not request.poses:
         from workbench.tasks.grasping.acronym import read_grasps
 
-        poses, file_labels, available = read_grasps(request.grasps, request.num_grasps)
+        poses, file_labels, available = read_grasps(request.grasps, count)
         labels = list(file_labels) if file_labels is not None else []
-        if available > len(poses):
-            progress(Progress(0, len(poses), f"evaluating the first {len(poses)} of {available} grasps in the file"))
+        which = f"the first {len(poses)} of {available}" if available > len(poses) else f"all {available}"
+        progress(Progress(0, len(poses), f"{obj.name} ({obj.mass:.3f} kg): evaluating {which} grasps of "
+                                         f"{Path(request.grasps).name} in its mesh's frame (scale {obj.scale:g})"))
+    else:
+        progress(Progress(0, count, f"{obj.name}: {obj.mass:.3f} kg, "
+                                    + ("evaluating the poses given" if request.poses else "sampling grasps")))
     if request.poses or request.grasps:
         if request.poses:
             poses = np.array(request.poses, dtype=float).reshape(-1, 4, 4)
+        poses = obj.from_source(poses)  # given in the source's frame; simulated in the object's
         # what lies between the open fingers and under them: a ring pinched by its wall is as wide as
         # the wall, not the ring (the far side is beyond the fingers)
         reach = gripper.max_opening / 2 + gripper.finger_thickness
@@ -218,6 +251,7 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
         poses = np.stack([c.pose for c in candidates])
         widths = [c.width for c in candidates]
     total = len(poses)
+    source_poses = obj.to_source(poses)  # what files, events and results hold: the source's frame
     # trials finished by an earlier run of this job (it moved here): the same seeded poses, not redone
     outcomes: dict[int, TrialOutcome] = {int(k): v for k, v in ctx.checkpoints.items()}
 
@@ -228,7 +262,7 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
         progress(Progress(done, total, f"trial {o.index + 1}: {'success' if o.success else 'failed at ' + o.stage}"
                           f" ({ok}/{done} so far)", {"trial": o.index, "success": o.success, "stage": o.stage,
                                                      "slip_mm": o.slip_mm,
-                                                     "pose": poses[o.index].round(5).tolist()}))
+                                                     "pose": source_poses[o.index].round(5).tolist()}))
 
     workers = request.workers or os.cpu_count() or 1  # 0 is resolved where the job runs
     todo = [i for i in range(total) if i not in outcomes]
@@ -254,9 +288,9 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
     out = ctx.workdir
     mesh_file = write_mesh(out, obj)
     files = {
-        "acronym": write_acronym(out / "grasps.h5", poses, trials, mesh_file=mesh_file, obj=obj, gripper=gripper,
-                                 protocol=asdict(request.protocol)),
-        "numpy": write_numpy(out / "grasps.npz", poses, trials),
+        "acronym": write_acronym(out / "grasps.h5", source_poses, trials, mesh_file=mesh_file, obj=obj,
+                                 gripper=gripper, protocol=asdict(request.protocol)),
+        "numpy": write_numpy(out / "grasps.npz", source_poses, trials),
         "mesh": mesh_file,
     }
     notes = list(obj.notes or [])
@@ -272,6 +306,11 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
     obj_info = {"name": obj.name, "kind": obj.kind, "source": obj.source, "mass": obj.mass,
                 "friction": obj.friction, "scale": obj.scale, "extents": obj.mesh.extents.round(5).tolist()}
     agreed = agreement(labels, [t.success for t in trials]) if labels else None
+    if labels:
+        from workbench.tasks.grasping.acronym import read_flex_details, write_agreement_csv
+
+        details = read_flex_details(request.grasps, total) if request.grasps and not request.poses else {}
+        files["agreement"] = write_agreement_csv(out / "agreement.csv", labels, trials, details)
     return GraspResult(obj_info, asdict(gripper), asdict(request.protocol), trials, successes / total, low, high,
                        stage_counts(trials), files, notes, agreed)
 
@@ -289,12 +328,13 @@ def split(request: GraspRequest, n: int) -> list[GraspRequest]:
     elif request.grasps:
         from workbench.tasks.grasping.acronym import read_grasps
 
-        stacked, file_labels, _ = read_grasps(request.grasps, request.num_grasps)
+        stacked, file_labels, _ = read_grasps(request.grasps, grasp_count(request))
         poses = [tuple(p.ravel()) for p in stacked]
         labels = [int(v) for v in file_labels] if file_labels is not None else []
     else:
-        candidates = sample(request, _object(request), _gripper(request), _world(request), lambda p: None)
-        poses = [tuple(c.pose.ravel()) for c in candidates]
+        obj = _object(request)
+        candidates = sample(request, obj, _gripper(request), _world(request), lambda p: None)
+        poses = [tuple(p.ravel()) for p in obj.to_source(np.stack([c.pose for c in candidates]))]
     n = max(1, min(n, len(poses)))
     size = -(-len(poses) // n)
     return [replace(request, poses=tuple(poses[k:k + size]), num_grasps=len(poses[k:k + size]),
@@ -330,6 +370,15 @@ def merge(results: list[GraspResult]) -> GraspResult:
     for key, path in first.files.items():
         if key.startswith("trial_"):
             files[key] = Path(path)
+    if all("agreement" in r.files for r in results):  # one table, the grasps numbered as merged
+        rows, offset = [], 0
+        for r in results:
+            lines = Path(r.files["agreement"]).read_text().splitlines()
+            header = lines[0]
+            rows += [f"{int(line.split(',', 1)[0]) + offset},{line.split(',', 1)[1]}" for line in lines[1:]]
+            offset += len(r.trials)
+        files["agreement"] = out / "agreement.csv"
+        files["agreement"].write_text("\n".join([header, *rows]) + "\n")
     parts = [r.agreement for r in results if r.agreement is not None]
     agreed = sum(parts[1:], parts[0]) if parts else None
     return GraspResult(first.object, first.gripper, first.protocol, trials, successes / len(trials), low, high,

@@ -20,7 +20,7 @@ centre in the gripper frame, m, when the failure was seen, and a sentence).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -44,6 +44,11 @@ class Protocol:
     shake_cycles: int = 1  #: per axis
     hold_distance: float = 0.03  #: m the object may move in the hand and still count as held
     control_steps: int = 5  #: physics steps per update of the gripper's target (5 x 2 ms = 100 Hz)
+    gravity: float = 9.81  #: m/s^2 from the lift on
+    noslip_iterations: int = 0  #: MuJoCo's no-slip solver passes (0: off): removes the creep of soft contacts
+    impratio: float = 10.0  #: frictional to normal stiffness of contacts (MuJoCo's impratio)
+    #: m the object may move in the hand during the shake and still succeed (None: held is enough)
+    shake_slip: float | None = None
 
     def steps(self) -> int:
         shake = 6 * self.shake_cycles / self.shake_frequency
@@ -60,6 +65,8 @@ class TrialOutcome:
     width: float  #: object extent along the closing axis, m
     reason: str = ""
     lost: tuple[float, float, float] | None = None  #: failed after closing: object centre in the gripper frame, m
+    shake_mm: float = 0.0  #: the most the object's centre moved in the hand during the shake, mm
+    shake_deg: float = 0.0  #: the most the object turned in the hand during the shake, degrees
 
 
 def world_xml(obj: GraspObject, gripper: GripperSpec, protocol: Protocol) -> str:
@@ -67,7 +74,7 @@ def world_xml(obj: GraspObject, gripper: GripperSpec, protocol: Protocol) -> str
     bodies, actuators, equality = gripper.mjcf()
     return f"""<mujoco model="grasp">
   <option timestep="{protocol.timestep}" gravity="0 0 0" integrator="implicitfast" cone="elliptic"
-          impratio="10"/>
+          impratio="{protocol.impratio:g}" noslip_iterations="{protocol.noslip_iterations}"/>
   <visual><headlight ambient="0.45 0.45 0.45" diffuse="0.6 0.6 0.6"/></visual>
   <asset>{asset}<texture name="sky" type="skybox" builtin="gradient" rgb1="0.93 0.94 0.97" rgb2="0.65 0.7 0.8"
     width="64" height="64"/></asset>
@@ -109,6 +116,11 @@ class Trial:
                 pads |= pair & self.pads
                 depth = max(depth, -float(c.dist))
         return n, pads, depth
+
+    def _object_turn(self) -> np.ndarray:
+        """The object's orientation in the gripper frame (3 x 3)."""
+        r = self.data.xmat[self.gripper_body].reshape(3, 3)
+        return r.T @ self.data.xmat[self.object_body].reshape(3, 3)
 
     def _object_in_gripper(self) -> np.ndarray:
         """The object's centre in the (actual, welded) gripper frame."""
@@ -168,7 +180,7 @@ class Trial:
         self.data.ctrl[:] = g.force  # close at the gripper's speed, then squeeze with its force
         self._run(p.close_time)
         start = self._object_in_gripper()
-        self.model.opt.gravity[:] = (0, 0, -9.81)
+        self.model.opt.gravity[:] = (0, 0, -p.gravity)
         lifted = pose.copy()
         lifted[2, 3] += p.lift_height
         base_pos, base_quat = pose[:3, 3].copy(), rotation_to_quat(pose[:3, :3])
@@ -182,6 +194,8 @@ class Trial:
         if not self._held(start):
             return self._fail(index, "lift", 0.0, width, start)
         slip = self._slip(start)
+        before_shake, turn_before = self._object_in_gripper(), self._object_turn()
+        shake_mm = shake_deg = 0.0
         period = 1.0 / p.shake_frequency
         top = base_pos + up
         quat = np.zeros(4)
@@ -199,13 +213,22 @@ class Trial:
                 return top, quat
 
             self._run(period * p.shake_cycles, shake)
+            moved = float(np.linalg.norm(self._object_in_gripper() - before_shake)) * 1000
+            shake_mm = max(shake_mm, moved)
+            turned = self._object_turn() @ turn_before.T
+            shake_deg = max(shake_deg, float(np.degrees(np.arccos(np.clip((np.trace(turned) - 1) / 2, -1, 1)))))
             if self._held(start):
                 slip = self._slip(start)
         self._set_pose(lifted)
+        shake_mm, shake_deg = round(shake_mm, 3), round(shake_deg, 3)
         if not self._held(start):
-            return self._fail(index, "shake", slip, width, start)
+            return replace(self._fail(index, "shake", slip, width, start), shake_mm=shake_mm, shake_deg=shake_deg)
         n, _, _ = self._contacts()
-        return TrialOutcome(index, True, "", self._slip(start), n, width)
+        if p.shake_slip is not None and shake_mm > p.shake_slip * 1000:
+            return TrialOutcome(index, False, "shake", self._slip(start), n, width,
+                                f"the object moved {shake_mm:.0f} mm in the hand while shaking (more than "
+                                f"{p.shake_slip * 1000:g} mm)", None, shake_mm, shake_deg)
+        return TrialOutcome(index, True, "", self._slip(start), n, width, shake_mm=shake_mm, shake_deg=shake_deg)
 
     def _slip(self, start: np.ndarray) -> float:
         return round(float(np.linalg.norm(self._object_in_gripper() - start)) * 1000, 3)

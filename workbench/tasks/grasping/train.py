@@ -90,8 +90,15 @@ def _load(folder: Path, entry: dict[str, Any], num_points: int, centre_z: float,
         poses = f["grasps/transforms"][()]
         labels = f["grasps/qualities/flex/object_in_gripper"][()].astype(np.float32)
         mass = float(f["object/mass"][()])
+        scale = float(f["object/scale"][()]) if "object/scale" in f else 1.0
     mesh = trimesh.load(folder / entry["mesh"], force="mesh")
-    mesh.apply_translation(-mesh.center_mass)  # the grasps are in the centred object's frame
+    # the grasps are in the frame of the mesh file as scaled (ACRONYM's); the network reads the object
+    # centred on its centre of mass, so both move by the same shift
+    mesh.apply_scale(scale)
+    shift = -mesh.center_mass
+    mesh.apply_translation(shift)
+    poses = np.array(poses, dtype=float)
+    poses[:, :3, 3] += shift
     return (*in_gripper_frame(surface_points(mesh, num_points, seed), poses, centre_z, mass, num_points), labels)
 
 
