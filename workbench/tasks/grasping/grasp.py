@@ -20,6 +20,7 @@ import numpy as np
 
 from workbench.contract import Progress, Requirements, TaskContext
 from workbench.contract.errors import InputError
+from workbench.paths import is_file
 from workbench.tasks.grasping.acronym import Agreement, agreement
 from workbench.tasks.grasping.export import write_acronym, write_mesh, write_numpy
 from workbench.tasks.grasping.gripper import GripperSpec, get_gripper
@@ -27,7 +28,6 @@ from workbench.tasks.grasping.metrics import stage_counts, wilson_interval
 from workbench.tasks.grasping.objects import GraspObject, make_object, width_along
 from workbench.tasks.grasping.sampler import Candidate, antipodal, jittered
 from workbench.tasks.grasping.simulate import Protocol, Trial, TrialOutcome
-from workbench.paths import is_file
 from workbench.tasks.pool import completed
 
 
