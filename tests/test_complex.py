@@ -277,3 +277,43 @@ def test_the_command_line_writes_the_files_and_a_ranked_summary(tmp_path):
     bad = run_cli("run", "complex", "--protein", "MKTAYIAKQR", "--ligand", "C1CC(", "--tiny", timeout=120)
     assert bad.returncode != 0 and "ligand 1: RDKit cannot read the SMILES 'C1CC('" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+BOMB = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"] + [f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, "
+                  f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+                  f"*{chr(97 + i)}, *{chr(97 + i)}]" for i in range(8)])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("version: 1\nsequences:\n  - protein: {id: A, sequence: MKTAYIAK}\nconstraints: " + "[" * 5000,
+     "nested too deeply|not valid YAML"),
+    ("version: 1\nsequences:\n  - protein: {id: A, sequence: MKTAYIAK}\n" + BOMB + "\nconstraints: [*i]",
+     "aliases are expanded"),
+    ("version: 1\nsequences:\n  - protein: {id: A, sequence: MKTAYIAK}\nconstraints:\n"
+     "  - pocket: {binder: Z, contacts: [[A, 2]]}", "binder 'Z' is not a chain"),
+    ("version: 1\nsequences:\n  - protein: {id: A, sequence: MKTAYIAK}\n  - ligand: {id: B, smiles: CCO}\n"
+     "constraints:\n  - contact: {token1: [A, 99], token2: [B, 1], max_distance: 5}", "residue 99 of chain A must be 1-8"),
+    ("version: 1\nsequences:\n  - protein: {id: A, sequence: MKTAYIAK, msa: /etc/passwd}",
+     "outside the input's folder"),
+    ("version: 1\nsequences:\n  - protein: {id: A, sequence: MKTAYIAK}\ntemplates:\n  - cif: ../../etc/x.cif",
+     "outside the input's folder"),
+    ("version: 1\nsequences:\n  - protein: {id: A, sequence: MKTAYIAK}\nproperties:\n  - affinity: {binder: A}",
+     "must be a ligand chain"),
+    ("version: 1\nsequences:\n  - protein: {id: A, sequence: MKTAYIAK}\nsurprise: 1", "unknown section 'surprise'"),
+])
+def test_a_boltz_yaml_is_checked_whole_before_a_job(tmp_path, text, message):
+    """Constraints, templates, properties and file paths are checked against the complex; an alias bomb
+    or a deep nest is refused in a sentence (it made a 5.6 GB record and wedged the store)."""
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message) as info:
+        wb.submit("complex", yaml=str(path), tiny=True, device="cpu")
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400
+
+
+def test_sequences_are_read_as_ascii_letters_only():
+    for sequence in ("MKTß", "MKTﬁ", "MK٣T"):
+        with pytest.raises(InputError, match="not a residue letter"):
+            wb.submit("complex", proteins=(sequence,), tiny=True, device="cpu")
+    with pytest.raises(InputError, match="seeds must be between 0 and"):
+        wb.submit("complex", proteins=("MKT",), seeds=(-1,), tiny=True, device="cpu")

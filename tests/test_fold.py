@@ -222,3 +222,18 @@ def test_a_moved_fold_keeps_the_proteins_it_had_folded(devices):
     for key, path in moved.files.items():  # every file is there, including those folded before the move
         assert path.is_file() and path.stat().st_size > 0, key
     assert sorted(moved.files) == sorted(reference.files)
+
+
+@pytest.mark.parametrize("sequence, char", [("MKTß", "ß"), ("MKTﬁ", "ﬁ"), ("MK٣TA", "٣")])
+def test_letters_of_other_scripts_are_refused_not_case_mapped(sequence, char):
+    """`upper()` made `MKTß` a 5-residue protein (`SS`) and `\\d` dropped Arabic-Indic digits."""
+    with pytest.raises(InputError, match=f"{char!r} .* is not an amino-acid letter"):
+        normalise(sequence, "p")
+    assert normalise("mkt a 12 yi*", "p") == ("MKTAYI",)  # ASCII case, spaces, line numbers, stops: as before
+
+
+def test_two_proteins_whose_files_would_collide_are_refused():
+    with pytest.raises(InputError, match="same name"):
+        wb.submit("fold", sequences=("MKT", "MKV"), names=("p", "p"), tiny=True, device="cpu")
+    with pytest.raises(InputError, match="same file name 'a_b'"):
+        wb.submit("fold", sequences=("MKT", "MKV"), names=("a b", "a/b"), tiny=True, device="cpu")

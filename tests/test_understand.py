@@ -84,3 +84,15 @@ def test_cli_caption_prints_the_text(image):
     # library warnings a user cannot act on stay out (they were: torchvision, token lengths, leaked semaphores)
     assert proc.stderr.strip().splitlines() == [next(iter(proc.stderr.strip().splitlines()))]  # the job line only
     assert len(proc.stdout.strip().splitlines()) == 2  # the caption, then the job folder
+
+
+def test_a_decompression_bomb_is_refused_at_submit(tmp_path):
+    """A 20000 x 20000 one-bit PNG is 48 kB on disk and 400 megapixels in memory."""
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(bomb)
+    with pytest.raises(wb.InputError, match="too large to open safely"):
+        wb.submit("caption", image=str(bomb), tiny=True, device="cpu")
+    big = tmp_path / "big.png"
+    Image.new("1", (9000, 9000)).save(big)
+    with pytest.raises(wb.InputError, match="9000 x 9000 pixels; at most 67 megapixels"):
+        wb.submit("caption", image=str(big), tiny=True, device="cpu")

@@ -117,7 +117,7 @@ def _check_value(task: str, info: FieldInfo, value: Any) -> Any:
                 value = int(value)
             else:
                 raise bad("a whole number")
-        if info.name == "seed" or info.name.endswith("_seed"):  # what numpy, torch and RDKit accept
+        if info.name in ("seed", "seeds") or info.name.endswith("_seed"):  # what numpy, torch and RDKit accept
             if not 0 <= value <= MAX_SEED:
                 raise InputError(f"{task}: {info.name} must be between 0 and {MAX_SEED}, not {value}.")
         elif not -MAX_INT <= value <= MAX_INT:

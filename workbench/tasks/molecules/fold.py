@@ -28,7 +28,7 @@ from workbench.contract import InputError, Progress, Requirements, TaskContext
 from workbench.tasks.checkpoint_files import pack_files, unpack_files
 from workbench.tasks.molecules.modelcif import RANDOM_WEIGHTS_NOTE, renumber_pdb, write_modelcif
 from workbench.tasks.molecules.plots import pae_png, plddt_png
-from workbench.tasks.molecules.sequences import ProteinInput, read_proteins
+from workbench.tasks.molecules.sequences import ProteinInput, file_stem, read_proteins
 from workbench.tasks.molecules.structure_io import pdb_string, split_chains
 
 GiB = 1024**3
@@ -277,7 +277,7 @@ def _write_outputs(model: Any, out: dict, protein: ProteinInput, request: FoldRe
     max_pae = out["max_predicted_aligned_error"] if "max_predicted_aligned_error" in out else pae.max()
     structure = split_chains(pdb_text, protein.name, [len(c) for c in protein.chains], request.linker_length,
                              plddt_joined)
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in protein.name)
+    safe = file_stem(protein.name)
     pdb_path, cif_path = out_dir / f"{safe}.pdb", out_dir / f"{safe}.cif"
     ptm = float(out["ptm"].float().item())
     model_name = "ESMFold (tiny, random weights)" if request.tiny else "ESMFold"

@@ -23,9 +23,20 @@ class ProteinInput:
         return sum(len(c) for c in self.chains)
 
 
+#: what a sequence may hold besides letters: ASCII whitespace, digits (line numbers in pasted FASTA), `*`
+_IGNORED = re.compile(r"[ \t\r\n0-9*]")
+
+
 def normalise(sequence: str, name: str) -> tuple[str, ...]:
-    """Upper case, whitespace and digits removed, `:` or `/` separating chains."""
-    text = re.sub(r"[\s\d*]", "", sequence).upper()
+    """Upper case, ASCII whitespace and digits removed, `:` or `/` separating chains. Only ASCII letters
+    are read: `str.upper()` would turn `ß` into `SS` and `ﬁ` into `FI`, and `\\d` would drop Arabic-Indic
+    digits, each silently changing the protein."""
+    foreign = next((c for c in sequence if ord(c) > 127), None)
+    if foreign is not None:
+        pos = sequence.index(foreign) + 1
+        raise InputError(f"{name}: {foreign!r} (U+{ord(foreign):04X}, character {pos}) is not an amino-acid "
+                         "letter; use the 20 standard one-letter codes A-Z or X, in ASCII.")
+    text = _IGNORED.sub("", sequence).upper()
     chains = tuple(c for c in re.split(r"[:/]", text))
     if not text or not any(chains):
         raise InputError(f"{name}: the sequence is empty.")
@@ -75,4 +86,18 @@ def read_proteins(sequences: tuple[str, ...], fasta: str | None, names: tuple[st
         raw.extend(read_fasta(fasta))
     if not raw:
         raise InputError("Give at least one protein sequence (or a FASTA file).")
-    return [ProteinInput(name, normalise(seq, name)) for name, seq in raw]
+    proteins = [ProteinInput(name, normalise(seq, name)) for name, seq in raw]
+    stems: dict[str, str] = {}
+    for protein in proteins:  # each protein's files are named after it: two alike would overwrite each other
+        stem = file_stem(protein.name)
+        if stem in stems:
+            same = "the same name" if stems[stem] == protein.name else f"names that make the same file name {stem!r}"
+            raise InputError(f"Two proteins have {same} ({stems[stem]!r} and {protein.name!r}); their files "
+                             "would overwrite each other. Give each a distinct name.")
+        stems[stem] = protein.name
+    return proteins
+
+
+def file_stem(name: str) -> str:
+    """The file-name stem of a protein's outputs (letters, digits, `-_.`; the rest as `_`)."""
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in name)

@@ -31,8 +31,7 @@ class UnderstandRequest:
     def __post_init__(self) -> None:
         if not self.image:
             raise InputError("Give an image file.")
-        if not is_file(self.image):
-            raise InputError(f"No such image file: {self.image}")
+        check_image(self.image)  # readable, and not a decompression bomb: now, before a job exists
         if not 1 <= self.max_new_tokens <= 4096 or not 0 <= self.min_new_tokens <= self.max_new_tokens:
             raise InputError("max_new_tokens must be 1-4096 and min_new_tokens between 0 and max_new_tokens.")
 
@@ -91,12 +90,38 @@ def load_vlm(path: Path | None, device: str, dtype: str) -> VisionLanguageModel:
     return VisionLanguageModel(model.eval().to(device), AutoProcessor.from_pretrained(path))
 
 
-def _open_image(path: str) -> Any:
+#: the most pixels an image may have (64 megapixels, 8192 x 8192): the models read a few hundred
+#: pixels a side, and a 20000 x 20000 PNG of a few kB decompresses to 1.2 GB
+MAX_PIXELS = 8192 * 8192
+
+
+def check_image(path: str) -> tuple[int, int]:
+    """(width, height) of an image file, read from its header only; an `InputError` for a missing,
+    unreadable or oversized file."""
     from PIL import Image, UnidentifiedImageError
 
     p = Path(path)
     if not is_file(p):
         raise InputError(f"No such image file: {p}")
+    try:
+        with Image.open(p) as img:
+            width, height = img.size
+    except Image.DecompressionBombError as exc:  # Pillow refused it before giving its size
+        raise InputError(f"{p.name} is too large to open safely ({exc}); at most {MAX_PIXELS // 10**6} megapixels "
+                         "are taken: scale it down first.") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise InputError(f"{p.name} is not an image Pillow can read ({exc}).") from None
+    if width * height > MAX_PIXELS:
+        raise InputError(f"{p.name} is {width} x {height} pixels; at most {MAX_PIXELS // 10**6} megapixels are "
+                         "taken (the model reads a few hundred pixels a side): scale it down first.")
+    return width, height
+
+
+def _open_image(path: str) -> Any:
+    from PIL import Image, UnidentifiedImageError
+
+    p = Path(path)
+    check_image(path)
     try:
         with Image.open(p) as img:
             return img.convert("RGB")

@@ -44,7 +44,12 @@ class Entity:
 
 
 def check_polymer(kind: str, sequence: str, where: str) -> str:
-    seq = re.sub(r"\s", "", str(sequence)).upper()
+    text = str(sequence)
+    foreign = next((c for c in text if ord(c) > 127), None)
+    if foreign is not None:  # upper() would map `ß` to `SS`: never change a sequence silently
+        raise InputError(f"{where}: {foreign!r} (U+{ord(foreign):04X}) is not a residue letter; use {ALLOWED[kind]}, "
+                         "in ASCII.")
+    seq = re.sub(r"[ \t\r\n]", "", text).upper()
     if not seq:
         raise InputError(f"{where}: the {kind} sequence is empty.")
     bad = sorted(set(seq) - ALPHABETS[kind])
@@ -116,14 +121,60 @@ def _read_text(path: str, what: str) -> str:
         raise InputError(f"{p.name} is not a readable text {what} file.") from None
 
 
+#: the largest Boltz YAML read (bytes), and the most values it may hold once its aliases are expanded:
+#: a 554-byte file of nested aliases (`a: &a [x, x]`, `b: &b [*a, *a]`, ...) expands to gigabytes
+MAX_YAML_BYTES = 1_000_000
+MAX_YAML_VALUES = 200_000
+
+
+def _expanded_size(data: Any, budget: int) -> int:
+    """How many values `data` holds with every alias expanded, counting up to `budget` and no further."""
+    seen, stack = 0, [data]
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > budget:
+            return seen
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return seen
+
+
+def _confined(base: Path, name: Any, where: str, what: str) -> str:
+    """A file a YAML names, relative to the YAML's folder and inside it; refused otherwise (a job must not
+    read `/etc/passwd` as an MSA or a template)."""
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"{where}: the {what} must be a file name.")
+    folder = base.resolve()
+    target = (folder / name).resolve()
+    if folder != target.parent and folder not in target.parents:
+        raise InputError(f"{where}: the {what} {name!r} is outside the input's folder ({folder}); put it beside "
+                         "the input file.")
+    if not is_file(target):
+        raise InputError(f"{where}: no such {what} file {name!r} beside the input file.")
+    return str(target)
+
+
 def from_yaml(path: str) -> tuple[list[Entity], dict[str, Any]]:
-    """Entities of a Boltz YAML, and its other top-level sections (passed on to Boltz unchanged)."""
+    """Entities of a Boltz YAML, and its other top-level sections (checked, then passed on to Boltz)."""
     import yaml
 
+    p = Path(path)
+    if is_file(p) and p.stat().st_size > MAX_YAML_BYTES:
+        raise InputError(f"{p.name} is {p.stat().st_size:,} bytes; a Boltz YAML of at most {MAX_YAML_BYTES:,} "
+                         "is read.")
     try:
         data = yaml.safe_load(_read_text(path, "YAML"))
     except yaml.YAMLError as exc:
         raise InputError(f"{Path(path).name} is not valid YAML ({str(exc).splitlines()[0]}).") from None
+    except RecursionError:
+        raise InputError(f"{Path(path).name} is nested too deeply to be a Boltz YAML.") from None
+    if _expanded_size(data, MAX_YAML_VALUES) > MAX_YAML_VALUES:
+        raise InputError(f"{Path(path).name} holds more than {MAX_YAML_VALUES:,} values once its aliases are "
+                         "expanded (an alias bomb?); a Boltz input is far smaller.")
     if not isinstance(data, dict) or not isinstance(data.get("sequences"), list) or not data["sequences"]:
         raise InputError(f"{Path(path).name}: a Boltz YAML needs a non-empty `sequences:` list.")
     out: list[Entity] = []
@@ -146,12 +197,92 @@ def from_yaml(path: str) -> tuple[list[Entity], dict[str, Any]]:
                                   else "", ccd=check_ccd(body["ccd"], where) if "ccd" in body else ""))
             else:
                 msa = body.get("msa") or ""
-                msa = "" if msa in ("", "empty") else str(Path(path).parent / str(msa))
-                if msa and not is_file(msa):
-                    raise InputError(f"{where}: no such MSA file {msa}.")
+                msa = "" if msa in ("", "empty") else _confined(Path(path).parent, msa, where, "MSA")
                 out.append(Entity(kind, chain, sequence=check_polymer(kind, body.get("sequence", ""), where), msa=msa))
     extra = {k: v for k, v in data.items() if k not in ("sequences", "version")}
+    unknown = sorted(set(extra) - {"constraints", "templates", "properties"})
+    if unknown:
+        raise InputError(f"{Path(path).name}: unknown section {unknown[0]!r}; a Boltz YAML has sequences, "
+                         "constraints, templates and properties.")
+    check_sections(out, extra, Path(path).parent, Path(path).name)
     return out, extra
+
+
+def _residue(ref: Any, chains: dict[str, Entity], where: str, atom: bool = False) -> None:
+    """`[CHAIN, RESIDUE]` (or `[CHAIN, RESIDUE, ATOM]`) naming a residue that exists."""
+    if not isinstance(ref, list) or len(ref) not in (2, 3) or (atom and len(ref) != 3):
+        raise InputError(f"{where}: {ref!r} must be [CHAIN, RESIDUE{', ATOM' if atom else ''}].")
+    chain, index = ref[0], ref[1]
+    if chain not in chains:
+        raise InputError(f"{where}: chain {chain!r} is not in the complex (chains: {', '.join(chains)}).")
+    entity = chains[chain]
+    if entity.kind != "ligand":
+        if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= len(entity.sequence):
+            raise InputError(f"{where}: residue {index!r} of chain {chain} must be 1-{len(entity.sequence)}.")
+    if len(ref) == 3 and (not isinstance(ref[2], str) or not ref[2]):
+        raise InputError(f"{where}: the atom name in {ref!r} must be text.")
+
+
+def _distance(value: Any, where: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                              or not 0 < value <= 1000):
+        raise InputError(f"{where}: max_distance must be a positive number of Å, not {value!r}.")
+
+
+def check_sections(entities: list[Entity], extra: dict[str, Any], base: Path, name: str) -> None:
+    """Constraints, templates and properties as Boltz reads them, checked against the complex: every chain
+    and residue named exists, distances are numbers, template files lie beside the input. Boltz itself
+    fails such inputs inside the job with `KeyError: 'Z'`."""
+    chains = {e.chain: e for e in entities}
+    constraints = extra.get("constraints") or []
+    if not isinstance(constraints, list):
+        raise InputError(f"{name}: constraints must be a list.")
+    for n, item in enumerate(constraints, 1):
+        where = f"{name} constraint {n}"
+        if not isinstance(item, dict) or len(item) != 1 or next(iter(item)) not in ("bond", "pocket", "contact"):
+            raise InputError(f"{where}: must be one of bond, pocket or contact.")
+        kind, body = next(iter(item.items()))
+        if not isinstance(body, dict):
+            raise InputError(f"{where}: the {kind} constraint needs its fields.")
+        if kind == "bond":
+            _residue(body.get("atom1"), chains, where, atom=True)
+            _residue(body.get("atom2"), chains, where, atom=True)
+        elif kind == "pocket":
+            if body.get("binder") not in chains:
+                raise InputError(f"{where}: binder {body.get('binder')!r} is not a chain of the complex.")
+            contacts = body.get("contacts")
+            if not isinstance(contacts, list) or not contacts:
+                raise InputError(f"{where}: a pocket needs contacts: [[CHAIN, RESIDUE], ...].")
+            for ref in contacts:
+                _residue(ref, chains, where)
+            _distance(body.get("max_distance"), where)
+        else:
+            _residue(body.get("token1"), chains, where)
+            _residue(body.get("token2"), chains, where)
+            _distance(body.get("max_distance"), where)
+    templates = extra.get("templates") or []
+    if not isinstance(templates, list):
+        raise InputError(f"{name}: templates must be a list.")
+    for n, item in enumerate(templates, 1):
+        where = f"{name} template {n}"
+        if not isinstance(item, dict) or not ("cif" in item or "pdb" in item):
+            raise InputError(f"{where}: a template names a cif or pdb file.")
+        key = "cif" if "cif" in item else "pdb"
+        item[key] = _confined(base, item[key], where, "template")
+        ids = item.get("chain_id")
+        for chain in ids if isinstance(ids, list) else [ids] if ids is not None else []:
+            if chain not in chains:
+                raise InputError(f"{where}: chain {chain!r} is not in the complex.")
+    properties = extra.get("properties") or []
+    if not isinstance(properties, list):
+        raise InputError(f"{name}: properties must be a list.")
+    for n, item in enumerate(properties, 1):
+        where = f"{name} property {n}"
+        if not isinstance(item, dict) or set(item) != {"affinity"} or not isinstance(item["affinity"], dict):
+            raise InputError(f"{where}: the one property Boltz-2 predicts is affinity: {{binder: CHAIN}}.")
+        binder = item["affinity"].get("binder")
+        if binder not in chains or chains[binder].kind != "ligand":
+            raise InputError(f"{where}: the affinity binder {binder!r} must be a ligand chain of the complex.")
 
 
 def from_fasta(path: str) -> list[Entity]:
@@ -178,6 +309,7 @@ def from_fasta(path: str) -> list[Entity]:
                              f"(got >{head}).")
         chain, kind = parts[0].strip(), FASTA_TYPES[parts[1].strip().lower()]
         msa = parts[2].strip() if len(parts) > 2 and parts[2].strip() not in ("", "empty") else ""
+        msa = _confined(Path(path).parent, msa, where, "MSA") if msa else ""
         if kind == "smiles":
             out.append(Entity("ligand", chain, smiles=check_smiles(body, where)))
         elif kind == "ccd":
