@@ -292,7 +292,8 @@ BOMB = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"] + [f"{chr(98 + i)}: &{chr
     ("version: 1\nsequences:\n  - protein: {id: A, sequence: MKTAYIAK}\nconstraints:\n"
      "  - pocket: {binder: Z, contacts: [[A, 2]]}", "binder 'Z' is not a chain"),
     ("version: 1\nsequences:\n  - protein: {id: A, sequence: MKTAYIAK}\n  - ligand: {id: B, smiles: CCO}\n"
-     "constraints:\n  - contact: {token1: [A, 99], token2: [B, 1], max_distance: 5}", "residue 99 of chain A must be 1-8"),
+     "constraints:\n  - contact: {token1: [A, 99], token2: [B, 1], max_distance: 5}",
+     "residue 99 of chain A must be 1-8"),
     ("version: 1\nsequences:\n  - protein: {id: A, sequence: MKTAYIAK, msa: /etc/passwd}",
      "outside the input's folder"),
     ("version: 1\nsequences:\n  - protein: {id: A, sequence: MKTAYIAK}\ntemplates:\n  - cif: ../../etc/x.cif",

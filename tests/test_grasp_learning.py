@@ -152,3 +152,68 @@ def test_the_score_is_the_same_for_the_gripper_turned_half_a_turn(model):
     scores = score(net, config, obj.mesh, obj.mass, poses)
     assert np.allclose(scores, score(net, config, obj.mesh, obj.mass, turned), atol=1e-5)
     assert scores.std() > 0  # and the poses are told apart
+
+
+def _copy_model(folder, to, config_change=None, weights=None):
+    to.mkdir()
+    (to / "scorer.pt").write_bytes(weights if weights is not None else (folder / "scorer.pt").read_bytes())
+    config = json.loads((folder / "config.json").read_text())
+    config = config_change(config) if config_change else config
+    (to / "config.json").write_text(json.dumps(config))
+    return to
+
+
+@pytest.mark.parametrize("change, weights, message", [
+    (lambda c: [], None, "is not a grasp model's config"),
+    (lambda c: {**c, "width": 10**6}, None, "width must be a whole number 1-4096"),
+    (lambda c: {**c, "centre_z": "high"}, None, "centre_z must be a finite number"),
+    (None, b"not a torch file at all", "is not the weights of this grasp model"),
+    (None, "pickle", "is not the weights of this grasp model"),
+])
+def test_a_bad_model_folder_is_refused_at_submit(model, tmp_path, change, weights, message):
+    """A config of `[]` was a traceback; width 10^6 tried to allocate 8 TB; a pickle was an UnpicklingError in
+    the job. The weights are loaded at submit with weights_only=True (a pickle never runs)."""
+    import pickle
+
+    if weights == "pickle":
+        weights = pickle.dumps({"fc.weight": object()})
+    folder = _copy_model(model.files["scorer"].parent, tmp_path / "m", change, weights)
+    with pytest.raises(InputError, match=message) as info:
+        wb.submit("grasp", object="box", sampler=f"learned:{folder}", device="cpu")
+    assert "\n" not in str(info.value)
+
+
+def _grasp_file(path, transforms, labels=None, mass=0.1):
+    with h5py.File(path, "w") as f:
+        f["grasps/transforms"] = transforms
+        if labels is not None:
+            f["grasps/qualities/flex/object_in_gripper"] = labels
+        f["object/mass"] = mass
+    return path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t, lab: (np.where(np.eye(4, dtype=bool)[None], np.nan, t), lab, 0.1), "grasp 0 holds numbers that are not"),
+    (lambda t, lab: (t * 2, lab, 0.1), "grasp 0 is not a rigid transform"),
+    (lambda t, lab: (t, lab * 7, 0.1), "must be 1 \\(held\\) or 0 \\(lost\\)"),
+    (lambda t, lab: (t, lab, -5.0), "object/mass must be a positive number"),
+])
+def test_bad_grasp_file_contents_are_refused_at_submit(tmp_path, edit, message):
+    transforms = np.repeat(np.eye(4)[None], 3, axis=0)
+    transforms[:, 2, 3] = 0.1
+    t, lab, mass = edit(transforms, np.array([1, 0, 1]))
+    path = _grasp_file(tmp_path / "g.h5", t, lab, mass)
+    with pytest.raises(InputError, match=message):
+        wb.submit("grasp", grasps=str(path), object="box", device="cpu")
+
+
+@pytest.mark.parametrize("manifest, message", [
+    ("[]", "is not a grasp dataset manifest"),
+    ("{not json", "is not readable JSON"),
+    ('{"objects": [{"name": "a", "grasps": "../../etc/passwd", "mesh": "m.obj"}, {"name": "b", "grasps": "x"}]}',
+     "which is not a file inside the dataset"),
+])
+def test_a_bad_dataset_is_refused_before_training(tmp_path, manifest, message):
+    (tmp_path / "manifest.json").write_text(manifest)
+    with pytest.raises(InputError, match=message):
+        wb.submit("grasp-train", data=str(tmp_path), device="cpu")

@@ -93,7 +93,14 @@ def make_grasp_dataset(objects: str, out: str | Path, *, grasps_per_object: int 
     folder.mkdir(parents=True, exist_ok=True)
     meshes = _objects(objects, folder, seed)
     path = folder / "manifest.json"
-    manifest = json.loads(path.read_text()) if path.exists() else {}
+    try:
+        manifest = json.loads(path.read_text()) if path.exists() else {}
+    except (ValueError, OSError) as exc:
+        raise InputError(f"{path} is there but is not a readable manifest ({exc}); give another --out folder, or "
+                         "remove it to start the dataset again.") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("objects", []), list) \
+            or not all(isinstance(o, dict) for o in manifest.get("objects", [])):
+        raise InputError(f"{path} is not a grasp dataset manifest; give another --out folder.")
     if manifest and (manifest.get("gripper"), manifest.get("sampler")) != (gripper, sampler):
         raise InputError(f"{folder} was made with the {manifest.get('gripper')} gripper and the "
                          f"{manifest.get('sampler')} sampler; use another folder for {gripper} / {sampler}.")

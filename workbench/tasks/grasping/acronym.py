@@ -10,6 +10,7 @@ looked for relative to the file's folder, then each folder above it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,17 +38,47 @@ def _open(path: str | Path):
         raise InputError(f"{path.name} is not an HDF5 file (an ACRONYM grasp file is one).") from None
 
 
-def check_file(path: str | Path, *, object_given: bool) -> None:
-    """Refuse a grasp file before any job starts: readable, with 4x4 transforms, and an object that
-    can be found (unless one is given)."""
+def check_file(path: str | Path, *, object_given: bool, labels_needed: bool = False) -> None:
+    """Refuse a grasp file before any job starts: readable HDF5 with N x 4 x 4 rigid transforms of finite
+    numbers, labels (when present, or `labels_needed`) of 0 and 1, a positive finite scale, mass and
+    friction, and an object that can be found (unless one is given)."""
+    name = Path(path).name
     with _open(path) as f:
-        if "grasps/transforms" not in f:
-            raise InputError(f"{Path(path).name} has no grasps/transforms: not an ACRONYM-format grasp file.")
+        if "grasps/transforms" not in f or not hasattr(f["grasps/transforms"], "shape"):
+            raise InputError(f"{name} has no grasps/transforms: not an ACRONYM-format grasp file.")
         shape = f["grasps/transforms"].shape
         if len(shape) != 3 or shape[1:] != (4, 4) or shape[0] == 0:
-            raise InputError(f"{Path(path).name}: grasps/transforms must be N x 4 x 4, not {shape}.")
-        if LABELS in f and f[LABELS].shape != (shape[0],):
-            raise InputError(f"{Path(path).name}: {LABELS} has {f[LABELS].shape} values for {shape[0]} grasps.")
+            raise InputError(f"{name}: grasps/transforms must be N x 4 x 4, not {shape}.")
+        try:
+            poses = np.asarray(f["grasps/transforms"][()], dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(f"{name}: grasps/transforms must hold numbers.") from None
+        if not np.isfinite(poses).all():
+            bad = int(np.argwhere(~np.isfinite(poses).all(axis=(1, 2)))[0][0])
+            raise InputError(f"{name}: grasp {bad} holds numbers that are not finite (NaN or infinity).")
+        rot = poses[:, :3, :3]
+        off = np.abs(np.einsum("kji,kjl->kil", rot, rot) - np.eye(3)).max(axis=(1, 2))
+        bottom = np.abs(poses[:, 3] - np.array([0.0, 0.0, 0.0, 1.0])).max(axis=1)
+        bent = np.flatnonzero((off > 1e-3) | (bottom > 1e-6) | (np.linalg.det(rot) < 0))
+        if len(bent):
+            raise InputError(f"{name}: grasp {int(bent[0])} is not a rigid transform (a rotation and a translation, "
+                             "last row 0 0 0 1).")
+        if LABELS in f:
+            labels = np.asarray(f[LABELS][()])
+            if labels.shape != (shape[0],):
+                raise InputError(f"{name}: {LABELS} has {labels.shape} values for {shape[0]} grasps.")
+            if labels.dtype.kind not in "biuf" or not np.isin(labels, (0, 1)).all():
+                raise InputError(f"{name}: {LABELS} must be 1 (held) or 0 (lost) for every grasp.")
+        elif labels_needed:
+            raise InputError(f"{name} has no labels ({LABELS}) to learn from.")
+        for key in ("object/scale", "object/mass", "object/friction"):
+            if key in f:
+                try:
+                    value = float(np.asarray(f[key][()]).reshape(-1)[0])
+                except (TypeError, ValueError, IndexError):
+                    value = float("nan")
+                if not (math.isfinite(value) and value > 0):
+                    raise InputError(f"{name}: {key} must be a positive number, not {f[key][()]!r}.")
     if not object_given:
         file_object(path)
 

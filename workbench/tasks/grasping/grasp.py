@@ -92,9 +92,10 @@ class GraspRequest:
         if self.sampler not in ("antipodal", "jittered") and not self.sampler.startswith("learned:"):
             raise InputError(f"Unknown sampler {self.sampler!r}: use antipodal, jittered or learned:<model folder>.")
         if self.sampler.startswith("learned:"):
-            from workbench.tasks.grasping.learned import check_model_folder
+            from workbench.tasks.grasping.learned import check_model_folder, check_weights
 
-            check_model_folder(self.sampler.partition(":")[2], self.gripper)
+            folder = self.sampler.partition(":")[2]
+            check_weights(folder, check_model_folder(folder, self.gripper))
         if isinstance(self.protocol, dict):
             object.__setattr__(self, "protocol", Protocol(**self.protocol))
         for pose in self.poses:

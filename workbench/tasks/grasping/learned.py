@@ -17,6 +17,7 @@ training curves.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,8 @@ def check_model_folder(folder: str | Path, gripper: str) -> dict[str, Any]:
         config = json.loads(config_path.read_text())
     except ValueError:
         raise InputError(f"{config_path} is not valid JSON.") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{config_path} is not a grasp model's config (a JSON object from `workbench grasp-train`).")
     if config.get("kind") != "grasp-scorer":
         raise InputError(f"{folder} holds a model of kind {config.get('kind')!r}, not a grasp scorer.")
     if config.get("inputs") != INPUTS:
@@ -134,7 +137,36 @@ def check_model_folder(folder: str | Path, gripper: str) -> dict[str, Any]:
     if config.get("gripper") != gripper:
         raise InputError(f"The grasp model in {folder} was trained for the {config.get('gripper')!r} gripper, "
                          f"not {gripper!r}; train one for this gripper or use the antipodal sampler.")
+    width = config.get("width", 64)
+    if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_WIDTH:
+        raise InputError(f"{config_path}: width must be a whole number 1-{MAX_WIDTH}, not {width!r}.")
+    if "centre_z" not in config:
+        raise InputError(f"{config_path} has no centre_z (where the grasp centre lies); train the model again.")
+    for key in ("friction", "density", "centre_z"):
+        value = config.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value)):
+            raise InputError(f"{config_path}: {key} must be a finite number, not {value!r}.")
     return config
+
+
+#: the widest scorer a config may ask for (the trained ones are 64-256 wide; 10^6 asked for 8 TB)
+MAX_WIDTH = 4096
+
+
+def check_weights(folder: str | Path, config: dict[str, Any]) -> None:
+    """Load `scorer.pt` as plain tensors (`weights_only=True`: a pickle cannot run code) into a scorer of
+    the config's width, at submit: a file that is not such weights is a sentence, not a failed job."""
+    import torch
+
+    path = Path(folder) / "scorer.pt"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        build_scorer(config.get("width", 64)).load_state_dict(state)
+    except Exception as exc:  # UnpicklingError, RuntimeError (shapes), EOFError...: the file is not these weights
+        text = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path} is not the weights of this grasp model ({type(exc).__name__}: {text}); train it "
+                         "again with `workbench grasp-train`.") from None
 
 
 _loaded: dict[str, Any] = {}

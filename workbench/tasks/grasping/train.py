@@ -59,14 +59,37 @@ class GraspTrainResult:
 
 
 def read_manifest(data: str | Path) -> dict[str, Any]:
+    """The dataset's manifest, its entries and their files checked (a job never meets a bad one)."""
+    import h5py
+
     folder = Path(data) if data else None
     if folder is None or not is_file(folder / "manifest.json"):
         raise InputError(f"{data or '(no folder)'} is not a grasp dataset (no manifest.json); make one with "
                          "`workbench grasp-dataset`.")
-    manifest = json.loads((folder / "manifest.json").read_text())
-    done = [o for o in manifest.get("objects", []) if o.get("grasps")]
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (ValueError, OSError) as exc:
+        raise InputError(f"{folder / 'manifest.json'} is not readable JSON ({exc}).") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("objects"), list) \
+            or not all(isinstance(o, dict) for o in manifest["objects"]):
+        raise InputError(f"{folder / 'manifest.json'} is not a grasp dataset manifest (an object whose `objects` "
+                         "is a list of entries); make one with `workbench grasp-dataset`.")
+    done = [o for o in manifest["objects"] if o.get("grasps")]
     if len(done) < 2:
         raise InputError(f"{folder} holds {len(done)} finished object(s); training needs at least 2 (one held out).")
+    from workbench.tasks.grasping.acronym import check_file
+
+    root = folder.resolve()
+    for entry in done:  # every file it names: inside the dataset, there, and sound (labels, finite, mass > 0)
+        for key in ("grasps", "mesh"):
+            target = (root / str(entry.get(key) or "")).resolve()
+            if root not in target.parents or not is_file(target):
+                raise InputError(f"{folder}: entry {entry.get('name')!r} names {key} {entry.get(key)!r}, which is not "
+                                 "a file inside the dataset.")
+        check_file(root / entry["grasps"], object_given=True, labels_needed=True)
+        with h5py.File(root / entry["grasps"], "r") as f:
+            if "object/mass" not in f:
+                raise InputError(f"{folder}: {entry['grasps']} has no object/mass (the scorer reads it).")
     return manifest
 
 
