@@ -182,6 +182,16 @@ def test_scene_round_trip_through_json_and_mjcf(tmp_path):
     ('{"objects": [{"name": "a", "object": "box", "x": 0, "y": 0}, {"name": "a", "object": "can", "x": 0.1, "y": 0}]}',
      "more than once"),
     ("not json", "Cannot read"),
+    # what used to reach the job as MuJoCo's or Python's own text
+    ('{"objects": [{"name": "left", "object": "box", "x": 0, "y": 0}]}', "world's own parts"),
+    ('{"objects": [{"name": "a\\"b", "object": "box", "x": 0, "y": 0}]}', "use a letter, then letters"),
+    ('{"objects": [{"name": "box", "object": "box", "x": 0, "y": 0}, {"name": "box_1", "object": "can", "x": 0.2, '
+     '"y": 0}]}', "taken by a collision piece of 'box'"),
+    ('{"objects": [{"name": "a", "object": "box", "x": 0, "y": 0, "colour": "red"}]}', "colour must be three numbers"),
+    ('{"objects": [{"name": "a", "object": "box", "x": 0, "y": 0, "up": [0, 0, 0]}]}', "up must be three finite"),
+    ('{"objects": [{"name": "a", "object": "box", "x": "0", "y": 0}]}', "x and y must be finite numbers"),
+    ('{"friction": NaN, "objects": [{"name": "a", "object": "box", "x": 0, "y": 0}]}', "friction must be"),
+    ('{"objects": [{"name": "a", "object": 7, "x": 0, "y": 0}]}', "object must be text"),
 ])
 def test_bad_scene_files_are_refused_in_one_line(tmp_path, content, says):
     path = tmp_path / "scene.json"

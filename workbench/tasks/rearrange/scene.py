@@ -15,6 +15,7 @@ computed so the object rests on the table.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -81,6 +82,32 @@ class Placed:
         return (self.name, *ALIASES.get(self.object, ()))
 
 
+#: names the MuJoCo world gives its own parts: an object may not take one (MJCF names must be unique)
+RESERVED_NAMES = {"left", "right", "gripper", "palm", "pad_left", "pad_right", "finger_left", "finger_right",
+                  "close_left", "close_right", "target", "table", "grid", "sky", "world"}
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
+
+
+def _check_name(name: object, names: list[str]) -> None:
+    """A name MJCF and the instructions can both use: a letter, then letters, digits, `_` or `-`; none of
+    the world's own names; not one that another object's geoms take (`box_1`, `box_mesh0` beside `box`)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InputError(f"Object name {name!r:.60}: use a letter, then letters, digits, _ or - (at most 40).")
+    if name.lower() in RESERVED_NAMES:
+        raise InputError(f"Object name {name!r} is a name of the simulated world's own parts; choose another.")
+    part = re.fullmatch(r"(.+)_(mesh)?\d+", name)
+    if part and part.group(1) in names:
+        raise InputError(f"Object name {name!r} is taken by a collision piece of {part.group(1)!r}; choose another.")
+
+
+def _number(value: object, low: float, high: float) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and low <= value <= high
+
+
+def _numbers(values: object, count: int, low: float, high: float) -> bool:
+    return isinstance(values, (tuple, list)) and len(values) == count and all(_number(v, low, high) for v in values)
+
+
 @dataclass
 class Scene:
     objects: list[Placed]
@@ -98,12 +125,28 @@ class Scene:
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise InputError(f"The scene names {', '.join(twice)} more than once; give each object its own name.")
+        if not _number(self.friction, 1e-3, 10) or not _number(self.density, 1, 1e5):
+            raise InputError(f"The scene's friction must be 0.001-10 and its density 1-100000 kg/m^3, not "
+                             f"{self.friction!r} and {self.density!r}.")
         for p in self.objects:
+            _check_name(p.name, names)
+            if not isinstance(p.object, str):
+                raise InputError(f"{p.name}: object must be text (a bundled name, a primitive or a mesh file).")
             check_spec(p.object)
+            if not (_number(p.x, -1e3, 1e3) and _number(p.y, -1e3, 1e3)):
+                raise InputError(f"{p.name}: x and y must be finite numbers (m), not {p.x!r} and {p.y!r}.")
+            for axis in ("up", "handle"):
+                value = getattr(p, axis)
+                if value is not None and not (_numbers(value, 3, -1e3, 1e3) and np.linalg.norm(value) > 1e-6):
+                    raise InputError(f"{p.name}: {axis} must be three finite numbers, not all zero (a direction in "
+                                     f"the object's frame), not {value!r}.")
+            if not _numbers(p.colour, 3, 0.0, 1.0):
+                raise InputError(f"{p.name}: colour must be three numbers from 0 to 1 (red, green, blue), not "
+                                 f"{p.colour!r}.")
             if not (abs(p.x) <= TABLE[0] and abs(p.y) <= TABLE[1]):
                 raise InputError(f"{p.name} at ({p.x:.3f}, {p.y:.3f}) m is off the table "
                                  f"(x within +-{TABLE[0]}, y within +-{TABLE[1]}).")
-            if len(p.quat) != 4 or not np.isfinite(p.quat).all() or np.linalg.norm(p.quat) < 1e-6:
+            if not _numbers(p.quat, 4, -1e6, 1e6) or np.linalg.norm(p.quat) < 1e-6:
                 raise InputError(f"{p.name}: quat must be four finite numbers (w, x, y, z), not all zero.")
             p.quat = tuple(float(v) for v in np.asarray(p.quat) / np.linalg.norm(p.quat))
 
@@ -188,12 +231,14 @@ def load_scene(spec: str = "") -> Scene:
         if not isinstance(entry, dict):
             raise InputError(f"{path.name}: object {i} is not a JSON object.")
         placed = _placed(entry, f"{path.name}, object {i}")
+        if not isinstance(placed.object, str):
+            raise InputError(f"{path.name}, object {i}: object must be text (a bundled name, a primitive or a mesh "
+                             "file).")
         spec_path = Path(placed.object)
         if not spec_path.is_absolute() and (path.parent / spec_path).suffix and is_file(path.parent / spec_path):
             placed.object = str(path.parent / spec_path)  # mesh files relative to the scene file
         objects.append(placed)
-    return Scene(objects, friction=float(data.get("friction", 1.0)), density=float(data.get("density", 500.0)),
-                 source=str(path))
+    return Scene(objects, friction=data.get("friction", 1.0), density=data.get("density", 500.0), source=str(path))
 
 
 def _lying(yaw_degrees: float) -> tuple[float, float, float, float]:
