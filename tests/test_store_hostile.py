@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from helpers import add_task, slow_task
@@ -177,3 +178,15 @@ def test_doctor_reports_and_cleans_what_kills_leave(devices, home):
     assert f"work/{done.id}" in text and not stale_work.exists()
     assert store.get(done.id).result["sum"] == 2  # finished jobs untouched
     assert [line for line in store.doctor() if "bbbbbb" not in line] == []  # repaired once, reported while kept
+
+
+def test_kill9_at_random_moments_loses_no_record(tmp_path):
+    """20 SIGKILLs of a process that submits and awaits jobs (the benchmark runs 200): every record is
+    whole, every job it announced has one, every leftover is reported by the doctor."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from store_faults import kill_harness
+
+    totals = kill_harness(tmp_path / "store", kills=20, seed=1, max_delay=0.8)
+    assert totals["kills"] == 20 and totals["announced"] > 100
+    assert totals["lost"] == 0, totals
+    assert totals["records"] >= totals["announced"]

@@ -514,17 +514,19 @@ class ResultStore:
         self._exec("DELETE FROM jobs WHERE id=?", (job_id,))
 
     # ---- repairs a person asks for (`workbench jobs doctor`) ------------------------------
-    def doctor(self, *, clean: bool = True) -> list[str]:
+    def doctor(self, *, clean: bool = True, min_age: float = STALE_AFTER_S) -> list[str]:
         """Find what killed processes leave behind, say each in a sentence, and (`clean`) repair it:
         job folders without a readable record (removed when they hold nothing else, else kept and
         reported), unfinished records whose process is gone (finished as failed, with that reason),
-        and working folders of jobs that are not running (removed). Nothing is repaired silently."""
+        and working folders of jobs that are not running (removed). Nothing is repaired silently.
+        `min_age`: a folder without a record younger than this may be a submit in progress, and is left
+        alone (0 when no process can be writing to the store)."""
         found: list[str] = []
         now = time.time()
         for folder in sorted(self.jobs_dir.iterdir()):
             if not folder.is_dir() or folder.name.startswith("."):
                 continue
-            if now - folder.stat().st_mtime < STALE_AFTER_S:
+            if now - folder.stat().st_mtime < min_age and not (folder / "record.json").exists():
                 continue  # maybe being written by a live process right now
             try:
                 rec = json.loads((folder / "record.json").read_text())
@@ -571,7 +573,7 @@ class ResultStore:
                     state = self.row(folder.name)["state"] if folder.is_dir() else "finished"
                 except (JobNotFound, StoreError):
                     state = "unknown"
-                if state in ("queued", "running") or now - folder.stat().st_mtime < STALE_AFTER_S:
+                if state in ("queued", "running") or (state == "unknown" and now - folder.stat().st_mtime < min_age):
                     continue
                 if clean:
                     shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink()
