@@ -191,8 +191,9 @@ def main() -> int:
                           "better": "lower"}))
         print(json.dumps({"name": "crystal_share_under_1A", "value": round(ours["under_1A"], 3), "target": 0.9,
                           "better": "higher"}))
-        raw = dev["raw_etkdgv3"]["median"]
-        print(json.dumps({"name": "crystal_raw_etkdgv3_median_best_rmsd_A", "value": round(raw, 3), "target": 0.45,
+        raw_median = dev["raw_etkdgv3"]["median"]
+        print(json.dumps({"name": "crystal_raw_etkdgv3_median_best_rmsd_A", "value": round(raw_median, 3),
+                          "target": 0.45,
                           "better": "lower"}))
         print(json.dumps({"name": "crystal_time_per_molecule_vs_previous", "value":
                           round(ours["seconds"] / dev["previous"]["seconds"], 3), "target": 2.0, "better": "lower"}))
