@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -147,7 +148,7 @@ def test_routes_match_the_openapi_description(server, jobs_in_store):
 
 def test_request_schemas_in_the_openapi_file_are_the_request_types():
     """Requests are declared once: the OpenAPI file's schemas are generated from the request types
-    (regenerate with `workbench.tasks.requests.openapi_components()` after changing a request)."""
+    (regenerate with `python -m workbench.tasks.requests` after changing a request)."""
     from workbench.tasks.registry import TASKS
     from workbench.tasks.requests import openapi_components
 
@@ -194,3 +195,32 @@ def test_the_rest_api_fuzzed_never_answers_5xx(server, jobs_in_store):
             settings(max_examples=8, deadline=None, database=None, derandomize=True,
                      suppress_health_check=list(HealthCheck))(given(case=strategy)(check))()
     assert len(seen) > 80 and {200, 404} <= set(seen)
+
+
+@dataclasses.dataclass
+class OddResult:
+    files: dict[str, Path]
+
+
+def odd_file_task(request: dict, ctx) -> OddResult:
+    path = ctx.workdir / "a\nb \"c\".txt"
+    ctx.workdir.mkdir(parents=True, exist_ok=True)
+    path.write_text("odd")
+    return OddResult({"odd": path})
+
+
+def test_a_result_file_whose_name_holds_a_newline_downloads(server, monkeypatch):
+    """Its Content-Disposition header held the newline and the download answered 500."""
+    from urllib.parse import quote
+
+    from workbench.scheduling import registry
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(server["home"]))
+    job = registry.get("cpu").submit(odd_file_task, {})
+    job.result(30)
+    relative = wb.job(job.id).files["odd"].relative_to(server["home"] / "jobs" / job.id)
+    req = urllib.request.Request(server["base"] + f"/jobs/{job.id}/files/{quote(str(relative))}")
+    req.add_header("Authorization", f"token {TOKEN}")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 200 and r.read() == b"odd"
+        assert "filename*=UTF-8''a%0Ab%20%22c%22.txt" in r.headers["Content-Disposition"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import re
 import sys
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from jupyter_server.utils import url_path_join
 
 from workbench.contract.errors import JobNotFound, StoreError
 from workbench.jobs.codec import to_jsonable
+from workbench.jobs.ids import JOB_ID
 from workbench.jobs.store import default_store
 from workbench.presenters import device_row
 
@@ -103,11 +103,10 @@ class DevicesHandler(_Base):
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 MAX_LIMIT = 1000
 #: job ids look like 20261124-084118-84b061; anything else cannot name a job (and never reaches the disk)
-JOB_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 
 
 def check_job_id(job_id: str) -> None:
-    if not JOB_ID.fullmatch(job_id):
+    if not JOB_ID.fullmatch(job_id):  # the store's own pattern: a 404 before any path is built
         raise tornado.web.HTTPError(404, f"No job with id {job_id[:80]!r}.")
 
 
@@ -182,6 +181,17 @@ class UndrainHandler(DrainHandler):
     drain = False
 
 
+def content_disposition(name: str) -> str:
+    """`inline` with the file's name as RFC 6266 gives it: an ASCII fallback without quotes, backslashes or
+    control characters (a newline in a header is refused by tornado: the download answered 500), and the
+    exact name percent-encoded as UTF-8."""
+    from urllib.parse import quote
+
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name) or "file"
+    exact = quote(name.encode("utf-8", "surrogateescape"), safe="")
+    return f"inline; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
+
+
 class FileHandler(_Base):
     @tornado.web.authenticated
     def get(self, job_id: str, relative: str) -> None:
@@ -191,7 +201,7 @@ class FileHandler(_Base):
         with store_errors():
             path = self.store().file_path(job_id, relative)
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        self.set_header("Content-Disposition", f'inline; filename="{path.name}"')
+        self.set_header("Content-Disposition", content_disposition(path.name))
         self.finish(path.read_bytes(), set_content_type=ctype)  # a PNG loads in an <img>
 
 

@@ -254,3 +254,21 @@ def openapi_components() -> dict[str, Any]:
     from workbench.tasks.registry import TASKS
 
     return {f"{name}-request": json_schema(spec) for name, spec in sorted(TASKS.items())}
+
+
+def write_openapi(path: str | None = None) -> str:
+    """Rewrite the request schemas (`<task>-request`) of the server's `openapi.json` from the request types;
+    everything else in the file is kept. `python -m workbench.tasks.requests` runs it."""
+    import json
+    from pathlib import Path
+
+    target = Path(path) if path else Path(__file__).resolve().parents[1] / "server" / "openapi.json"
+    spec = json.loads(target.read_text())
+    schemas = {k: v for k, v in spec["components"]["schemas"].items() if not k.endswith("-request")}
+    spec["components"]["schemas"] = {**schemas, **openapi_components()}
+    target.write_text(json.dumps(spec, indent=2, ensure_ascii=False) + "\n")
+    return str(target)
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_openapi()}")
