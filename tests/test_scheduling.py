@@ -123,3 +123,31 @@ def test_a_moved_batch_gives_the_same_result_as_an_unmoved_one(devices):
     assert job.device == "cpu" and job.moves == 1
     assert [(t.success, t.stage) for t in moved.trials] == [(t.success, t.stage) for t in reference.trials]
     assert moved.success_rate == reference.success_rate
+
+
+def test_a_drained_job_with_nowhere_to_go_waits_then_resumes(devices):
+    """Every other device drained at that moment: the job is not failed ("without failing them"); it says
+    it waits, keeps its checkpoints, and resumes when a device takes work again. Cancel still works."""
+    wb.drain("cpu")
+    try:
+        running = wb.submit("count", steps=200, delay=0.01, device="sim:npu0")
+        while len(running.checkpoints) < 10:
+            time.sleep(0.01)
+        wb.drain("sim:npu0")
+        deadline = time.time() + 20
+        while not any("waits for one" in e.message for e in running.snapshot_events()) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not running.done and any("waits for one" in e.message for e in running.snapshot_events())
+        waiting = wb.submit("count", steps=200, delay=0.01, device="sim:npu0")  # drained too: it waits as well
+        time.sleep(1.0)
+        assert not running.done and not waiting.done
+        waiting.cancel()
+        with pytest.raises(wb.Cancelled):
+            waiting.result(30)
+        assert default_store().row(waiting.id)["state"] == "cancelled"
+        wb.drain("cpu", False)
+        assert running.result(60).steps == 200
+        assert running.state.value == "succeeded" and running.device == "cpu"
+    finally:
+        wb.drain("cpu", False)
+        wb.drain("sim:npu0", False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -209,21 +210,69 @@ def get(name: str | Device | DeviceSet = "auto", requirements: Requirements | No
     return resolve(name, requirements).device
 
 
-def relocate(job: Job, fn: Any, source: Device, why: str) -> bool:
-    """Move `job` off `source` (lost or drained) to the device predicted to finish it first, local or
-    Ray, any chip kind; it resumes from its checkpoints there. False when no device can run it."""
+#: how often a drained job with nowhere to go looks again for a device (or for its cancel)
+WAIT_FOR_DEVICE_POLL_S = 0.5
+
+
+def _elsewhere(job: Job, source: Device) -> Device | None:
+    """The device predicted to finish `job` first among those that take work now (`source` too once it
+    is undrained, unless it is lost); None when there is none."""
     req = job.requirements or Requirements()
-    candidates = [d for d in usable() if d is not source and not req.unmet(d.capabilities)
+    lost = bool(getattr(source, "fault", None))
+    candidates = [d for d in usable() if (d is not source or not lost) and not req.unmet(d.capabilities)
                   and not getattr(d, "is_class", False)]
-    if not candidates:
-        return False
-    target = placement.choose(candidates, req)
+    return placement.choose(candidates, req) if candidates else None
+
+
+def _move(job: Job, fn: Any, source: Device, target: Device, why: str) -> None:
     total = job.last_progress.total if job.last_progress else None
-    job.move(target.id, why, total)
+    job.move(target.id, why if target is not source else f"{why}; back on {source.id} once it was undrained", total)
     if job.store is not None:
         job.store.update(job)
     target.resume(job, fn)
+
+
+def relocate(job: Job, fn: Any, source: Device, why: str) -> bool:
+    """Move `job` off `source` (lost or drained) to the device predicted to finish it first, local or
+    Ray, any chip kind; it resumes from its checkpoints there. False when no device can run it.
+
+    A job drained off a device that still works is never failed for want of a place: it waits, saying
+    so, until a device can take it (another one, or `source` undrained) or it is cancelled. The wait runs
+    on a thread of its own, so the drained device's worker and slot are free meanwhile."""
+    target = _elsewhere(job, source)
+    if target is not None:
+        _move(job, fn, source, target, why)
+        return True
+    if getattr(source, "fault", None):
+        return False
+    job.note(f"{why}; no other device can run it now, so it waits for one (undrain {source.id} or add a device), "
+             "keeping its checkpoints")
+    if job.store is not None:
+        job.store.update(job)
+    threading.Thread(target=_wait_for_device, args=(job, fn, source, why), name=f"workbench-wait-{job.id}",
+                     daemon=True).start()
     return True
+
+
+def _wait_for_device(job: Job, fn: Any, source: Device, why: str) -> None:
+    from workbench.jobs.job import JobState
+    from workbench.jobs.runner import settle
+
+    while True:
+        time.sleep(WAIT_FOR_DEVICE_POLL_S)
+        if job.cancel_requested or (job.store is not None and job.store.cancel_requested(job.id)):
+            store = job.store
+            settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled while waiting for a device",
+                   cleanup=(lambda: store.discard_workdir(job.id)) if store is not None else (lambda: None))
+            return
+        try:
+            target = _elsewhere(job, source)
+        except Exception as exc:  # the store or discovery failing: say so on the job, try again
+            log.warning("job %s waiting for a device: %s", job.id, exc)
+            continue
+        if target is not None:
+            _move(job, fn, source, target, why)
+            return
 
 
 def drain(device_id: str, drained: bool = True) -> None:
