@@ -137,9 +137,14 @@ def test_node_dying_mid_job_migrates_the_job(cluster, home):
     started = threading.Event()
     job.on_event(lambda e: e.progress is not None and e.progress.done > 5 and started.set())
     assert started.wait(60)
+    queued = wb.submit("count", steps=20, delay=0.0, device=spare.id)  # waits for the node's one slot
+    time.sleep(0.3)
     cluster["cluster"].remove_node(cluster["spare"], allow_graceful=False)
     result = job.result(180)
     assert result.steps == 400 and job.device != spare.id
+    # the queued job moves too (it failed with ActorAlreadyExistsError: a new actor under the dead one's name)
+    assert queued.result(180).steps == 20 and queued.device != spare.id
+    assert any(e.message.startswith(f"moved from {spare.id}") for e in queued.snapshot_events())
     notes = [e.message for e in job.snapshot_events() if e.kind == "note"]
     moved = [n for n in notes if n.startswith(f"moved from {spare.id} to ")]
     assert len(moved) == 1 and "because" in moved[0], notes

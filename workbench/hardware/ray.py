@@ -161,6 +161,7 @@ class RayDevice:
     def mark_dead(self, reason: str) -> None:
         self._fault = reason
         self._actor = None
+        self._ready = False
 
     # ---- the actor ----------------------------------------------------------------------
     def actor(self) -> Any:
@@ -306,6 +307,12 @@ def _drive(job: Job, payload: Any, request: Any, device: RayDevice, req: Require
             with current._slots:
                 if job.cancel_requested or store.cancel_requested(job.id):
                     settle(job, JobState.CANCELLED, reason="cancelled before it started")
+                    return
+                if current._fault:  # its node died while this job waited for a slot: move it like a running one
+                    why = f"{current.id} died while the job waited ({current._fault})"
+                    if not _hand_over(job, payload, current, req, why):
+                        settle(job, JobState.FAILED, reason=f"{why} and no other device can run it: it needs "
+                                                            f"{req.describe()}.")
                     return
                 try:
                     current.ensure_ready()
