@@ -21,6 +21,10 @@ JUNK = st.one_of(
     st.text(max_size=40), st.text(alphabet="CNO()=#[]@+-123cn", max_size=60), st.binary(max_size=20),
     st.lists(st.integers(-5, 5), max_size=4), st.lists(st.text(max_size=8), max_size=3),
     st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+    # odd text: lone surrogates (bytes that were not UTF-8), NUL, bidi marks, megabyte strings
+    st.text(alphabet=st.characters(exclude_categories=()), max_size=20),
+    st.sampled_from(["na\udcffme", "CCO na\udcffme", "\x00", "CCO\x00", "\u202eCCO", "x" * 1_000_001,
+                     ("CCO", "na\udcffme")]),
 )
 
 
@@ -42,6 +46,8 @@ def test_any_fields_give_a_request_or_one_readable_line(task):
         except InputError as exc:
             text = str(exc)
             assert text and "\n" not in text and "Traceback" not in text, text
+            text.encode("utf-8")  # the sentence itself is valid text: it can be stored, printed, sent
+            assert len(text) < 2000
             return
         spec.requirements_for(request)  # what placement asks before anything loads: no exception
         spec.work_of(request)
