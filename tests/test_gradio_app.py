@@ -243,3 +243,22 @@ def test_after_each_hostile_input_another_participant_is_answered(client, api, a
     other = Client(client.src, verbose=False)  # the next participant, a plain request
     table, _, _ = other.predict("CCO ethanol", 2, "cpu", api_name="/conformers")
     assert table["data"][0][:2] == ["ethanol", "ok"]
+
+
+def test_answers_leave_their_files_in_one_scratch_folder(client):
+    """Each answer used to leave a `workbench-gradio-*` folder in /tmp forever; now they share one per
+    server process, removed at exit, and folders older than an hour go as new ones are made."""
+    import os
+    import time
+
+    from workbench import app
+
+    client.predict("box", 2, "franka", "cpu", None, api_name="/grasp")
+    client.predict("box", 2, "franka", "cpu", None, api_name="/grasp")
+    (root,) = app._scratch_root
+    answers = list(root.iterdir())
+    assert len(answers) >= 2 and all(p.name.startswith("scene-") for p in answers)
+    old = answers[0]
+    os.utime(old, (time.time() - 2 * app.SCRATCH_KEEP_S,) * 2)
+    client.predict("box", 2, "franka", "cpu", None, api_name="/grasp")
+    assert not old.exists() and root.exists()

@@ -51,10 +51,37 @@ def _error(exc: Exception) -> Any:
     return gr.Error(html.escape(str(exc)))
 
 
-def _glb_path(name: str) -> Path:
-    import tempfile
+#: how long a result's scratch folder outlives its answer (Gradio copies what it serves into its own cache)
+SCRATCH_KEEP_S = 3600.0
+_scratch_root: list[Path] = []
 
-    return Path(tempfile.mkdtemp(prefix="workbench-gradio-")) / name
+
+def _scratch(prefix: str) -> Path:
+    """A new folder for one answer's files, inside one folder per server process that is removed when
+    the process exits; folders older than `SCRATCH_KEEP_S` are removed as new ones are made (each
+    answer used to leave a temporary folder behind forever)."""
+    import atexit
+    import shutil
+    import tempfile
+    import time
+
+    if not _scratch_root:
+        root = Path(tempfile.mkdtemp(prefix="workbench-gradio-"))
+        _scratch_root.append(root)
+        atexit.register(shutil.rmtree, root, True)
+    root = _scratch_root[0]
+    now = time.time()
+    for old in root.iterdir():
+        try:
+            if now - old.stat().st_mtime > SCRATCH_KEEP_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+
+
+def _glb_path(name: str) -> Path:
+    return _scratch("scene-") / name
 
 
 def conformers(smiles: str, num: float, device: str, progress: Any = gr.Progress()) -> tuple[list[list[Any]], str,
@@ -176,8 +203,6 @@ def grasp_learning(objects: float, grasps: float, epochs: float, device: str) ->
     """Simulate a small procedural dataset, train the grasp scorer on it with its loss curves
     drawn live, then compare learned and antipodal grasps on a held-out object. Streams
     (status, curves) as it goes; the data lives in a temporary folder of the server."""
-    import tempfile
-    from pathlib import Path
 
     import pandas as pd
 
@@ -190,7 +215,7 @@ def grasp_learning(objects: float, grasps: float, epochs: float, device: str) ->
     n, k, e = int(objects), int(grasps), int(epochs)
     empty = pd.DataFrame({"epoch": [], "value": [], "curve": []})
     yield f"simulating {n} procedural objects x {k} grasps ...", empty
-    folder = Path(tempfile.mkdtemp(prefix="workbench-gradio-grasp-data-"))
+    folder = _scratch("grasp-data-")
     try:
         report = make_grasp_dataset(f"procedural:{n}", folder, grasps_per_object=k,
                                     devices=[device] if device and device != "auto" else None)

@@ -42,8 +42,11 @@ class Text2ImageRequest:
     tiny: bool = False  #: a tiny random pipeline of the same architecture (tests, teaching)
 
     def __post_init__(self) -> None:
+        from workbench.tasks.multimodal.unified import check_can_draw
+
         if not self.prompt.strip():
             raise InputError("Give a prompt.")
+        check_can_draw(self.model)  # at the door: placement would refuse an 8 B model for memory first
         for name in ("width", "height"):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, 64 if self.tiny else 512)
