@@ -261,9 +261,12 @@ def _wait_for_device(job: Job, fn: Any, source: Device, why: str) -> None:
     while True:
         time.sleep(WAIT_FOR_DEVICE_POLL_S)
         if job.cancel_requested or (job.store is not None and job.store.cancel_requested(job.id)):
-            store = job.store
+            def cleanup() -> None:
+                if job.store is not None:
+                    job.store.discard_workdir(job.id)
+
             settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled while waiting for a device",
-                   cleanup=(lambda: store.discard_workdir(job.id)) if store is not None else (lambda: None))
+                   cleanup=cleanup)
             return
         try:
             target = _elsewhere(job, source)
