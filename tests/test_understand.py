@@ -43,8 +43,8 @@ def test_bad_images_are_sentences(tmp_path):
         wb.submit("caption", image=str(tmp_path / "none.png"), tiny=True, device="cpu")
     junk = tmp_path / "junk.png"
     junk.write_text("not an image")
-    with pytest.raises(JobFailed, match="not an image Pillow can read"):
-        wb.run("caption", image=str(junk), tiny=True, device="cpu")
+    with pytest.raises(InputError, match="not an image Pillow can read"):  # read at submit too, header only
+        wb.submit("caption", image=str(junk), tiny=True, device="cpu")
 
 
 def test_cancel_stops_generation(devices, image):
