@@ -257,7 +257,7 @@ def test_answers_leave_their_files_in_one_scratch_folder(client):
     client.predict("box", 2, "franka", "cpu", None, api_name="/grasp")
     (root,) = app._scratch_root
     answers = list(root.iterdir())
-    assert len(answers) >= 2 and all(p.name.startswith("scene-") for p in answers)
+    assert len(answers) >= 2 and all(p.name.startswith(("scene-", "grasp-data-")) for p in answers)
     old = answers[0]
     os.utime(old, (time.time() - 2 * app.SCRATCH_KEEP_S,) * 2)
     client.predict("box", 2, "franka", "cpu", None, api_name="/grasp")
