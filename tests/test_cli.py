@@ -175,3 +175,19 @@ def test_an_unreachable_cluster_is_one_sentence_in_seconds():
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("workbench: Cannot reach a Ray cluster at 127.0.0.1:1 (Connection refused); "
                                    "start one there with `ray start --head`, or check the address.")
+
+
+def test_jobs_list_says_when_it_shows_only_the_newest_and_survives_a_closed_pipe():
+    for _ in range(3):
+        assert run_cli("run", "count", "--steps", "1", "--quiet").returncode == 0
+    listed = run_cli("jobs", "list", "--limit", "2").stdout.splitlines()
+    assert len(listed) == 4 and listed[-1] == "(the newest 2 of 3 jobs; --limit N for more, --limit 0 for all)"
+    assert len(run_cli("jobs", "list", "--limit", "0").stdout.splitlines()) == 4  # header + all three
+    # `workbench jobs list | head -1`: the reader has left before the list is written; no BrokenPipeError
+    # traceback, exit 0 (a pipe whose read end is closed, so the first write fails as it did under head)
+    read, write = os.pipe()
+    os.close(read)
+    proc = subprocess.run([sys.executable, "-m", "workbench", "jobs", "list"], stdout=write, stderr=subprocess.PIPE,
+                          text=True, timeout=120)
+    os.close(write)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr

@@ -242,7 +242,8 @@ def cmd_jobs(a: argparse.Namespace) -> int:
     for problem in store.problems:
         print(f"note: {problem}", file=sys.stderr)
     if a.jobs_cmd in (None, "list"):
-        rows = store.list(limit=getattr(a, "limit", 50), state=getattr(a, "state", None))
+        limit = getattr(a, "limit", 50)
+        rows = store.list(limit=limit or None, state=getattr(a, "state", None))
         if getattr(a, "json", False):
             _print_json(rows)
         elif not rows:
@@ -250,6 +251,9 @@ def cmd_jobs(a: argparse.Namespace) -> int:
         else:
             headers, body = presenters.job_table(rows, _result_headlines(store, rows))
             print(_table(body, headers))
+            total = store.count(state=getattr(a, "state", None))
+            if total > len(rows):  # never a silent cap
+                print(f"(the newest {len(rows)} of {total} jobs; --limit N for more, --limit 0 for all)")
         return 0
     if a.jobs_cmd == "show":
         job = store.get(a.id)
@@ -405,7 +409,7 @@ def build_parser() -> Parser:
     js = j.add_subparsers(dest="jobs_cmd", parser_class=Parser, metavar="ACTION")
     jl = js.add_parser("list", help="newest first")
     jl.add_argument("--json", action="store_true")
-    jl.add_argument("--limit", type=int, default=50)
+    jl.add_argument("--limit", type=int, default=50, help="newest N (default 50; 0: all)")
     jl.add_argument("--state", choices=["queued", "running", "succeeded", "failed", "cancelled"])
     for action in ("show", "cancel"):
         ja = js.add_parser(action, help=f"{action} one job")
@@ -482,6 +486,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if isinstance(exc, (JobFailed, Cancelled)) else 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `workbench jobs list | head`: the reader left; that is not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit must not fail again
+        return 0
     finally:
         _finish()
 

@@ -459,6 +459,12 @@ class ResultStore:
             sql += f" LIMIT {int(limit)}"
         return [self._fix_stale(dict(zip(COLUMNS, r, strict=False))) for r in self._exec(sql, args)]
 
+    def count(self, *, state: str | None = None) -> int:
+        """How many jobs the index holds (of one state)."""
+        if state:
+            return self._exec("SELECT count(*) FROM jobs WHERE state=?", (state,))[0][0]
+        return self._exec("SELECT count(*) FROM jobs")[0][0]
+
     def get(self, job_id: str) -> StoredJob:
         """The full record of one job; unfinished jobs come from the index alone."""
         row = self.row(job_id)
