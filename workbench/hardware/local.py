@@ -154,9 +154,7 @@ class LocalDevice:
             why = (f"Device {self.id} stopped working before the job started: {self._fault}" if self._fault
                    else f"{self.id} was drained")
             if not relocate(job, why):
-                cancelled = job.cancel_requested  # cancelled while it waited for a device
-                settle(job, JobState.CANCELLED if cancelled else JobState.FAILED,
-                       reason=(job.cancel_reason or "cancelled") if cancelled else why)
+                settle(job, JobState.FAILED, reason=why)
             return
         execute(job, fn, self.context, slot=(self.id, self.concurrency), relocate=relocate)
         perf.record_finished(job)

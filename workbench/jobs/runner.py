@@ -152,9 +152,7 @@ def execute(job: Job, task: Callable[[Any, TaskContext], Any], ctx_factory: Call
         result = task(job.request, ctx_factory(job))
     except DeviceLost as exc:
         if relocate is None or not relocate(job, str(exc)):
-            state = JobState.CANCELLED if job.cancel_requested else JobState.FAILED  # cancelled while it waited
-            released = settle(job, state, reason=(job.cancel_reason or "cancelled") if job.cancel_requested
-                              else str(exc), cleanup=cleanup, release=release)
+            released = settle(job, JobState.FAILED, reason=str(exc), cleanup=cleanup, release=release)
     except Cancelled as exc:
         released = settle(job, JobState.CANCELLED, reason=str(exc) or "cancelled", cleanup=cleanup,
                           release=release)

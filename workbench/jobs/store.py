@@ -555,16 +555,13 @@ class ResultStore:
                     found.append(f"Job folder {folder.name} has {why} but holds {len(leftovers)} other "
                                  "file(s); kept for you to look at.")
                 continue
-            if rec.get("state") in FINISHED or rec.get("host") != self._host:
+            if rec.get("state") in FINISHED:
                 continue
-            pid = rec.get("pid")
-            row = self._exec("SELECT state, pid FROM jobs WHERE id=?", (folder.name,))
-            if row and row[0][0] in FINISHED:
-                continue
-            live_pid = row[0][1] if row and row[0][1] else pid
-            if live_pid and (live_pid == os.getpid() or _pid_alive(int(live_pid))):
-                continue
-            reason = f"the process that ran this job (pid {live_pid}) exited before it finished"
+            rows = self._exec(f"SELECT {','.join(COLUMNS)} FROM jobs WHERE id=?", (folder.name,))
+            row = dict(zip(COLUMNS, rows[0], strict=False)) if rows else {c: rec.get(c) for c in COLUMNS}
+            if row["state"] in FINISHED or self._fix_stale(row)["state"] not in FINISHED:
+                continue  # finished in the index, or its process is alive (or on another host)
+            reason = row["reason"]
             said = f"Job {folder.name} ({rec.get('task')}) was left {rec.get('state')}: {reason}"
             if clean:
                 rec.update(state="failed", reason=reason, finished=rec.get("finished") or now)

@@ -38,10 +38,11 @@ def _open(path: str | Path):
         raise InputError(f"{path.name} is not an HDF5 file (an ACRONYM grasp file is one).") from None
 
 
-def check_file(path: str | Path, *, object_given: bool, labels_needed: bool = False) -> None:
+def check_file(path: str | Path, *, object_given: bool, training: bool = False) -> None:
     """Refuse a grasp file before any job starts: readable HDF5 with N x 4 x 4 rigid transforms of finite
-    numbers, labels (when present, or `labels_needed`) of 0 and 1, a positive finite scale, mass and
-    friction, and an object that can be found (unless one is given)."""
+    numbers, labels (when present) of 0 and 1, a positive finite scale, mass and friction, and an object
+    that can be found (unless one is given). `training`: labels and the mass (the scorer reads it) must
+    be there."""
     name = Path(path).name
     with _open(path) as f:
         if "grasps/transforms" not in f or not hasattr(f["grasps/transforms"], "shape"):
@@ -69,8 +70,10 @@ def check_file(path: str | Path, *, object_given: bool, labels_needed: bool = Fa
                 raise InputError(f"{name}: {LABELS} has {labels.shape} values for {shape[0]} grasps.")
             if labels.dtype.kind not in "biuf" or not np.isin(labels, (0, 1)).all():
                 raise InputError(f"{name}: {LABELS} must be 1 (held) or 0 (lost) for every grasp.")
-        elif labels_needed:
+        elif training:
             raise InputError(f"{name} has no labels ({LABELS}) to learn from.")
+        if training and "object/mass" not in f:
+            raise InputError(f"{name} has no object/mass (the scorer reads it).")
         for key in ("object/scale", "object/mass", "object/friction"):
             if key in f:
                 try:

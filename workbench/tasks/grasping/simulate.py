@@ -47,8 +47,6 @@ class Protocol:
     gravity: float = 9.81  #: m/s^2 from the lift on
     noslip_iterations: int = 0  #: MuJoCo's no-slip solver passes (0: off): removes the creep of soft contacts
     impratio: float = 10.0  #: frictional to normal stiffness of contacts (MuJoCo's impratio)
-    #: m the object may move in the hand during the shake and still succeed (None: held is enough)
-    shake_slip: float | None = None
 
     def steps(self) -> int:
         shake = 6 * self.shake_cycles / self.shake_frequency
@@ -224,10 +222,6 @@ class Trial:
         if not self._held(start):
             return replace(self._fail(index, "shake", slip, width, start), shake_mm=shake_mm, shake_deg=shake_deg)
         n, _, _ = self._contacts()
-        if p.shake_slip is not None and shake_mm > p.shake_slip * 1000:
-            return TrialOutcome(index, False, "shake", self._slip(start), n, width,
-                                f"the object moved {shake_mm:.0f} mm in the hand while shaking (more than "
-                                f"{p.shake_slip * 1000:g} mm)", None, shake_mm, shake_deg)
         return TrialOutcome(index, True, "", self._slip(start), n, width, shake_mm=shake_mm, shake_deg=shake_deg)
 
     def _slip(self, start: np.ndarray) -> float:

@@ -60,8 +60,6 @@ class GraspTrainResult:
 
 def read_manifest(data: str | Path) -> dict[str, Any]:
     """The dataset's manifest, its entries and their files checked (a job never meets a bad one)."""
-    import h5py
-
     folder = Path(data) if data else None
     if folder is None or not is_file(folder / "manifest.json"):
         raise InputError(f"{data or '(no folder)'} is not a grasp dataset (no manifest.json); make one with "
@@ -86,10 +84,7 @@ def read_manifest(data: str | Path) -> dict[str, Any]:
             if root not in target.parents or not is_file(target):
                 raise InputError(f"{folder}: entry {entry.get('name')!r} names {key} {entry.get(key)!r}, which is not "
                                  "a file inside the dataset.")
-        check_file(root / entry["grasps"], object_given=True, labels_needed=True)
-        with h5py.File(root / entry["grasps"], "r") as f:
-            if "object/mass" not in f:
-                raise InputError(f"{folder}: {entry['grasps']} has no object/mass (the scorer reads it).")
+        check_file(root / entry["grasps"], object_given=True, training=True)
     return manifest
 
 

@@ -27,14 +27,20 @@ class ProteinInput:
 _IGNORED = re.compile(r"[ \t\r\n0-9*]")
 
 
+def first_non_ascii(text: str) -> int | None:
+    """Where the first character outside ASCII is, or None. Sequences are read as ASCII letters only:
+    `str.upper()` would turn `ß` into `SS` and `ﬁ` into `FI`, silently changing the molecule."""
+    return next((i for i, c in enumerate(text) if ord(c) > 127), None)
+
+
 def normalise(sequence: str, name: str) -> tuple[str, ...]:
     """Upper case, ASCII whitespace and digits removed, `:` or `/` separating chains. Only ASCII letters
     are read: `str.upper()` would turn `ß` into `SS` and `ﬁ` into `FI`, and `\\d` would drop Arabic-Indic
     digits, each silently changing the protein."""
-    foreign = next((c for c in sequence if ord(c) > 127), None)
-    if foreign is not None:
-        pos = sequence.index(foreign) + 1
-        raise InputError(f"{name}: {foreign!r} (U+{ord(foreign):04X}, character {pos}) is not an amino-acid "
+    at = first_non_ascii(sequence)
+    if at is not None:
+        foreign = sequence[at]
+        raise InputError(f"{name}: {foreign!r} (U+{ord(foreign):04X}, character {at + 1}) is not an amino-acid "
                          "letter; use the 20 standard one-letter codes A-Z or X, in ASCII.")
     text = _IGNORED.sub("", sequence).upper()
     chains = tuple(c for c in re.split(r"[:/]", text))

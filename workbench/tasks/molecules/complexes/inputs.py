@@ -19,6 +19,7 @@ from typing import Any
 
 from workbench.contract.errors import InputError
 from workbench.paths import is_file
+from workbench.tasks.molecules.sequences import first_non_ascii
 
 ALPHABETS = {"protein": set("ACDEFGHIKLMNPQRSTVWYX"), "dna": set("ACGTN"), "rna": set("ACGUN")}
 ALLOWED = {"protein": "the 20 standard amino acids or X", "dna": "A, C, G, T or N", "rna": "A, C, G, U or N"}
@@ -45,10 +46,10 @@ class Entity:
 
 def check_polymer(kind: str, sequence: str, where: str) -> str:
     text = str(sequence)
-    foreign = next((c for c in text if ord(c) > 127), None)
-    if foreign is not None:  # upper() would map `ß` to `SS`: never change a sequence silently
-        raise InputError(f"{where}: {foreign!r} (U+{ord(foreign):04X}) is not a residue letter; use {ALLOWED[kind]}, "
-                         "in ASCII.")
+    at = first_non_ascii(text)
+    if at is not None:
+        raise InputError(f"{where}: {text[at]!r} (U+{ord(text[at]):04X}) is not a residue letter; use "
+                         f"{ALLOWED[kind]}, in ASCII.")
     seq = re.sub(r"[ \t\r\n]", "", text).upper()
     if not seq:
         raise InputError(f"{where}: the {kind} sequence is empty.")
