@@ -147,3 +147,24 @@ def test_a_profile_and_the_device_list_agree_on_the_fast_dtype(devices):
     cpu = wb.run("profile", seconds_per_figure=0.02, matmul_size=64, copy_mib=1, device="cpu")
     assert cpu.fast_dtype == "float32" and cpu.matmul_tflops_fast == cpu.matmul_tflops_fp32
     assert "bfloat16" not in profile_text(cpu.__dict__)
+
+
+@pytest.mark.parametrize(("figure", "fits"), [("3GiB", False), ("64GiB", True)])
+def test_free_memory_figure_decides_as_on_a_machine_with_that_much(monkeypatch, figure, fits):
+    """WORKBENCH_FREE_MEMORY stands in for the measured figure (the suite runs at 8 GiB): memory checks
+    decide the same on every machine, and the refusal names the figure."""
+    monkeypatch.setenv("WORKBENCH_FREE_MEMORY", figure)
+    cpu = registry.discover(refresh=True)[0]
+    assert cpu.capabilities.free_memory == int(figure[:-3]) * GiB
+    need = Requirements(min_memory=int(4.5 * GiB))
+    if fits:
+        assert registry.get("cpu", need) is cpu
+    else:
+        with pytest.raises(DeviceError, match="it has 3.0 GiB free and the task needs 4.5 GiB"):
+            registry.get("cpu", need)
+
+
+def test_memory_figure_that_cannot_be_read_is_one_sentence(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_FREE_MEMORY", "lots")
+    registry.discover(refresh=True)
+    assert any("Cannot read the memory size 'lots'; write it like 2GiB" in p for p in registry.problems)

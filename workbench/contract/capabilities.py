@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from workbench.contract.errors import DeviceError
+
 GiB = 1024**3
+_UNITS = {"kib": 1024, "mib": 1024**2, "gib": GiB, "kb": 1000, "mb": 10**6, "gb": 10**9, "b": 1}
 
 #: dtype names as torch spells them (``torch.float16`` -> ``"float16"``).
 ALL_FLOAT_DTYPES = ("float64", "float32", "bfloat16", "float16")
@@ -50,3 +54,11 @@ def format_bytes(n: int | float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
+
+
+def parse_size(text: str) -> int:
+    """`2GiB`, `512MiB`, `8 GB` or a plain byte count, as bytes (a sentence when unreadable)."""
+    m = re.fullmatch(r"\s*([\d.]+)\s*([a-zA-Z]*)\s*", text)
+    if not m or m.group(1).count(".") > 1 or (m.group(2) and m.group(2).lower() not in _UNITS):
+        raise DeviceError(f"Cannot read the memory size {text!r}; write it like 2GiB or 512MiB.")
+    return int(float(m.group(1)) * _UNITS.get(m.group(2).lower() or "b", 1))

@@ -40,6 +40,8 @@ class Requirements:
         if self.dtype and not caps.supports(self.dtype):
             why.append(f"it does not compute in {self.dtype} (it has {', '.join(caps.dtypes)})")
         if self.min_memory and caps.free_memory < self.min_memory:
-            why.append(f"it has {format_bytes(caps.free_memory)} free and the task needs "
-                       f"{format_bytes(self.min_memory)}")
+            have, need = format_bytes(caps.free_memory), format_bytes(self.min_memory)
+            if have == need:  # "has 17.3 GiB and needs 17.3 GiB" reads as no reason at all
+                have, need = f"{caps.free_memory / 2**20:,.0f} MiB", f"{self.min_memory / 2**20:,.0f} MiB"
+            why.append(f"it has {have} free and the task needs {need}")
         return why

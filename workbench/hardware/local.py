@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from workbench.contract.backend import Backend
@@ -24,6 +25,8 @@ from workbench.jobs.runner import JobQueue, execute, make_context, settle
 from workbench.jobs.store import ResultStore, default_store
 from workbench.tasks.registry import TASKS, TaskLike, resolve
 
+#: how long a free-memory figure is trusted before it is read again
+CAPS_FRESH_S = 1.0
 #: how often a running job looks whether its device was drained (by any process)
 DRAIN_POLL_S = 0.25
 #: moves `job` (running `fn`) elsewhere: True when it found a device (set by the scheduling registry)
@@ -37,6 +40,7 @@ class LocalDevice:
         self.backend = backend
         self.id = backend.device_id
         self._caps = backend.capabilities()
+        self._caps_at = time.monotonic()
         self._store = store
         self._fault: str | None = None
         self.concurrency = concurrency or backend.concurrency
@@ -52,7 +56,20 @@ class LocalDevice:
 
     @property
     def capabilities(self) -> Capabilities:
+        """What the backend declares, with free memory as it is now (read again at most once a second:
+        a check against the figure from when the device was found would let a job in that no longer fits)."""
+        if time.monotonic() - self._caps_at > CAPS_FRESH_S:
+            self.refresh_memory()
         return self._caps
+
+    def refresh_memory(self) -> None:
+        """Read the free memory again now."""
+        try:
+            free, _ = self.backend.memory_info()
+            self._caps = replace(self._caps, free_memory=int(free))
+        except Exception:  # noqa: BLE001 - a driver hiccup keeps the last figure
+            pass
+        self._caps_at = time.monotonic()
 
     @property
     def fault(self) -> str | None:

@@ -78,6 +78,8 @@ def discover(refresh: bool = False) -> list[Device]:
                 # keep existing working objects: their queues hold running jobs
                 prev = old.get(d.id)
                 fresh[d.id] = prev if prev is not None and not getattr(prev, "fault", None) else d
+                if fresh[d.id] is prev and isinstance(prev, local.LocalDevice):
+                    prev.refresh_memory()
             for dev_id in _added:  # devices added at run time (Ray) stay
                 if dev_id in old:
                     fresh.setdefault(dev_id, old[dev_id])

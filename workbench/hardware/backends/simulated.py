@@ -12,23 +12,14 @@ Enable it with `WORKBENCH_SIMULATED_DEVICES`, a comma-separated list of
 from __future__ import annotations
 
 import os
-import re
 
 from workbench.contract.backend import Backend
-from workbench.contract.capabilities import GiB
+from workbench.contract.capabilities import GiB, parse_size
 from workbench.contract.errors import DeviceError
 from workbench.hardware.backends.cpu import CpuBackend
 
 DEFAULT_DTYPES = ("float32", "float16", "bfloat16")
 ENV = "WORKBENCH_SIMULATED_DEVICES"
-_UNITS = {"kib": 1024, "mib": 1024**2, "gib": GiB, "kb": 1000, "mb": 10**6, "gb": 10**9, "b": 1}
-
-
-def parse_size(text: str) -> int:
-    m = re.fullmatch(r"\s*([\d.]+)\s*([a-zA-Z]*)\s*", text)
-    if not m or (m.group(2) and m.group(2).lower() not in _UNITS):
-        raise DeviceError(f"Cannot read the memory size {text!r}; write it like 2GiB or 512MiB.")
-    return int(float(m.group(1)) * _UNITS.get(m.group(2).lower() or "b", 1))
 
 
 class SimulatedBackend(CpuBackend):
