@@ -181,8 +181,9 @@ def test_jobs_list_says_when_it_shows_only_the_newest_and_survives_a_closed_pipe
     for _ in range(3):
         assert run_cli("run", "count", "--steps", "1", "--quiet").returncode == 0
     listed = run_cli("jobs", "list", "--limit", "2").stdout.splitlines()
-    assert len(listed) == 4 and listed[-1] == "(the newest 2 of 3 jobs; --limit N for more, --limit 0 for all)"
+    assert len(listed) == 4 and listed[-1] == "2 of 3 shown; --all for all"
     assert len(run_cli("jobs", "list", "--limit", "0").stdout.splitlines()) == 4  # header + all three
+    assert len(run_cli("jobs", "list", "--all").stdout.splitlines()) == 4
     # `workbench jobs list | head -1`: the reader has left before the list is written; no BrokenPipeError
     # traceback, exit 0 (a pipe whose read end is closed, so the first write fails as it did under head)
     read, write = os.pipe()

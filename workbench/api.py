@@ -56,9 +56,11 @@ def run(task: str | TaskSpec, request: Any = None, *, device: DeviceName = "auto
     return submit(task, request, device=device, **fields).result(timeout)
 
 
-def list_jobs(limit: int | None = 50, state: str | None = None, task: str | None = None) -> list[dict]:
-    """Past and current jobs of every process that shares this store, newest first."""
-    return default_store().list(limit=limit, state=state, task=task)
+def list_jobs(limit: int | None = None, state: str | None = None, task: str | None = None,
+              bench: bool = False) -> list[dict]:
+    """Every past and current job of every process that shares this store, newest first (`limit`: only
+    the newest N; `bench`: also the runs of `workbench bench`, which are left out otherwise)."""
+    return default_store().list(limit=limit, state=state, task=task, tagged=bench)
 
 
 def job(job_id: str) -> StoredJob:

@@ -91,8 +91,14 @@ def _grasp(r: Any) -> str:
     failures = ", ".join(f"{k} {v}" for k, v in r.stage_counts.items() if v) or "none"
     text = (f"success {r.success_rate:.0%} (95% CI {r.ci_low:.0%}-{r.ci_high:.0%}) over {len(r.trials)} grasps; "
             f"failures by stage: {failures}")
-    agreement = getattr(r, "agreement", None)
-    return text + (f"\n{agreement.summary()}" if agreement is not None else "")
+    a = getattr(r, "agreement", None)
+    if a is None:
+        return text
+    total = a.true_positive + a.false_positive + a.false_negative + a.true_negative
+    called, real = a.true_positive + a.false_positive, a.true_positive + a.false_negative
+    return text + (f"\nagreement with the file's labels {(a.true_positive + a.true_negative) / max(1, total):.0%} "
+                   f"over {total} grasps (precision {a.true_positive / max(1, called):.0%}, recall "
+                   f"{a.true_positive / max(1, real):.0%})")
 
 
 def _conformers(r: Any) -> str:
@@ -182,14 +188,42 @@ SUMMARIES: dict[str, Callable[[Any], str]] = {
     "Text2ImageResult": _images,
     "SelftestResult": _selftest,
     "UnderstandResult": lambda r: r.text,
-    "ProfileResult": lambda r: profile_text(r.__dict__),
+    "ProfileResult": lambda r: profile_text(dict(r) if isinstance(r, dict) else vars(r)),
     "CountResult": lambda r: f"counted to {r.steps} on {r.host}",
 }
 
 
-def summary(result: Any) -> str:
-    """One short text a person reads first, for a result of any registered task."""
-    fn = SUMMARIES.get(type(result).__name__)
+class StoredResult(dict):
+    """A stored result's JSON, read by attribute the way the summaries read a live result.
+
+    Lists and views summarise finished jobs from their records through this, so they import no task
+    module (a listing stays fast, and nothing a record names is ever imported to show it)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return _stored(self[name])
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _stored(value: Any) -> Any:
+    if isinstance(value, dict):
+        return StoredResult(value)
+    if isinstance(value, list):
+        return [_stored(v) for v in value]
+    return value
+
+
+def stored_summary(type_name: str | None, data: Any) -> str:
+    """`summary` of a result as the store keeps it: its type's name (`module:Class`) and its JSON."""
+    kind = (type_name or "").rpartition(":")[2].rpartition(".")[2]
+    return summary(_stored(data), kind or None)
+
+
+def summary(result: Any, kind: str | None = None) -> str:
+    """One short text a person reads first, for a result of any registered task (`kind`: the result
+    type's class name, when `result` is its stored JSON)."""
+    fn = SUMMARIES.get(kind or type(result).__name__)
     if fn is not None:
         try:
             return fn(result)

@@ -221,17 +221,14 @@ def _fmt_time(t: float | None) -> str:
 
 
 def _result_headlines(store: Any, rows: list[dict]) -> dict[str, str]:
-    """The first line of each finished job's result summary (a record that cannot be read keeps its
-    last message)."""
+    """The first line of each finished job's result summary, from its record's JSON (no task module is
+    imported; a record that cannot be read keeps its last message)."""
     out = {}
     for row in rows:
         if row["state"] == "succeeded":
-            try:
-                result = store.get(row["id"]).result
-            except Exception:  # an old or damaged record: the list still shows the job
-                continue
-            if result is not None:
-                out[row["id"]] = presenters.summary(result).split("\n")[0]
+            kind, data = store.stored_result(row["id"])
+            if data is not None:
+                out[row["id"]] = presenters.stored_summary(kind, data).split("\n")[0]
     return out
 
 
@@ -242,8 +239,9 @@ def cmd_jobs(a: argparse.Namespace) -> int:
     for problem in store.problems:
         print(f"note: {problem}", file=sys.stderr)
     if a.jobs_cmd in (None, "list"):
-        limit = getattr(a, "limit", 50)
-        rows = store.list(limit=limit or None, state=getattr(a, "state", None))
+        limit = None if getattr(a, "all", False) else getattr(a, "limit", 50)
+        state, bench = getattr(a, "state", None), getattr(a, "bench", False)
+        rows = store.list(limit=limit or None, state=state, tagged=bench)
         if getattr(a, "json", False):
             _print_json(rows)
         elif not rows:
@@ -251,9 +249,12 @@ def cmd_jobs(a: argparse.Namespace) -> int:
         else:
             headers, body = presenters.job_table(rows, _result_headlines(store, rows))
             print(_table(body, headers))
-            total = store.count(state=getattr(a, "state", None))
+            total = store.count(state=state, tagged=bench)
             if total > len(rows):  # never a silent cap
-                print(f"(the newest {len(rows)} of {total} jobs; --limit N for more, --limit 0 for all)")
+                print(f"{len(rows)} of {total} shown; --all for all")
+            hidden = 0 if bench else store.count(state=state, tagged=True) - total
+            if hidden:
+                print(f"{hidden} job(s) of `workbench bench` not shown; --bench to include them")
         return 0
     if a.jobs_cmd == "show":
         job = store.get(a.id)
@@ -346,9 +347,12 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 # ---- parser -----------------------------------------------------------------------------
 
-def build_parser() -> Parser:
-    from workbench.cli.task_options import add_options
+def build_parser(argv: list[str] | None = None) -> Parser:
+    """The whole command line. Only the task named after `run` (in `argv`) gets its options, which
+    means importing its request type: `--help` and every other command import no task module."""
     from workbench.tasks.registry import TASKS
+
+    chosen = argv[1] if argv and len(argv) > 1 and argv[0] == "run" else None
 
     p = Parser(prog="workbench", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", parser_class=Parser, metavar="COMMAND")
@@ -379,7 +383,10 @@ def build_parser() -> Parser:
     tasks = r.add_subparsers(dest="task", parser_class=Parser, metavar="TASK")
     for name, spec in TASKS.items():  # every registered task, its options from its request type
         t = tasks.add_parser(name, help=spec.summary, description=spec.summary)
-        add_options(t, spec)
+        if name == chosen:
+            from workbench.cli.task_options import add_options
+
+            add_options(t, spec)
         t.add_argument("--device", default="auto",
                        help="auto, cpu, cuda:0, npu, ray:..., or a set: any:npu,cpu (fastest predicted) or "
                             "first:npu,cpu (first that can run it) (default auto)")
@@ -409,7 +416,9 @@ def build_parser() -> Parser:
     js = j.add_subparsers(dest="jobs_cmd", parser_class=Parser, metavar="ACTION")
     jl = js.add_parser("list", help="newest first")
     jl.add_argument("--json", action="store_true")
-    jl.add_argument("--limit", type=int, default=50, help="newest N (default 50; 0: all)")
+    jl.add_argument("--limit", type=int, default=50, help="the newest N (default 50; 0: all)")
+    jl.add_argument("--all", action="store_true", help="every job")
+    jl.add_argument("--bench", action="store_true", help="include the runs of workbench bench")
     jl.add_argument("--state", choices=["queued", "running", "succeeded", "failed", "cancelled"])
     for action in ("show", "cancel"):
         ja = js.add_parser(action, help=f"{action} one job")
@@ -468,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["run", "grasp-train", *(["--data", rest[0], *rest[1:]] if rest and not rest[0].startswith("-")
                                         else rest)]
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
         if getattr(args, "func", None) is None:
             if args.cmd == "run":

@@ -29,8 +29,8 @@ class Device(Protocol):
     def capabilities(self) -> Capabilities: ...
 
     def submit(self, task: TaskLike, request: Any, *, task_name: str | None = None,
-               requirements: Requirements | None = None) -> Job:
-        """Queue `task` (`run(request, ctx)`) and return its job at once."""
+               requirements: Requirements | None = None, placement: str = "", tag: str = "") -> Job:
+        """Queue `task` (`run(request, ctx)`) and return its job at once (`tag`: see `Job.tag`)."""
         ...
 
     def load(self) -> int:

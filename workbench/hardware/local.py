@@ -95,13 +95,13 @@ class LocalDevice:
         return max(mine, others)
 
     def submit(self, task: TaskLike, request: Any, *, task_name: str | None = None,
-               requirements: Requirements | None = None, placement: str = "") -> Job:
+               requirements: Requirements | None = None, placement: str = "", tag: str = "") -> Job:
         if self._fault:
             raise DeviceError(f"Device {self.id} is not working: {self._fault}")
         name, fn = resolve(task, task_name)
         fn = self._task_fn(name, fn)
         job = Job(name, request, self.id, store=self.store)
-        job.requirements, job.placement = requirements, placement
+        job.requirements, job.placement, job.tag = requirements, placement, tag
         job.store.register(job)
         if placement:
             job.note(placement)

@@ -231,7 +231,7 @@ class RayDevice:
 
     # ---- jobs -----------------------------------------------------------------------------
     def submit(self, task: TaskLike, request: Any, *, task_name: str | None = None,
-               requirements: Requirements | None = None, placement: str = "") -> Job:
+               requirements: Requirements | None = None, placement: str = "", tag: str = "") -> Job:
         if self._fault:
             raise DeviceError(f"Device {self.id} is not available: {self._fault}")
         name, _ = resolve(task, task_name)
@@ -243,10 +243,10 @@ class RayDevice:
                 raise DeviceError(f"No node of the cluster offers {self.resource} any more.")
             target = self.choose(alive, requirements or Requirements())
             return target.submit(task, request, task_name=task_name, requirements=requirements,
-                                 placement=placement)
+                                 placement=placement, tag=tag)
         payload = name if (isinstance(task, (str, TaskSpec)) and name in TASKS) else task
         job = Job(name, request, self.id, store=default_store())
-        job.requirements, job.placement = requirements, placement
+        job.requirements, job.placement, job.tag = requirements, placement, tag
         job.store.register(job)
         if placement:
             job.note(placement)

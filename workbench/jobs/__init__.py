@@ -1,7 +1,8 @@
 """Jobs: a task on a device, with state, progress, cancel, machine-wide slots and a durable record.
 
-The package is also callable: `workbench.jobs()` lists jobs from the result store,
-newest first (the same rows as `workbench jobs list --json`).
+The package is also callable: `workbench.jobs()` lists every job in the result store, newest
+first (the rows of `workbench jobs list --all --json`); `limit=N` keeps the newest N, `bench=True`
+adds the runs of `workbench bench`.
 """
 
 import sys
@@ -15,9 +16,9 @@ __all__ = ["Event", "Job", "JobState", "Progress", "ResultStore", "StoredJob", "
 
 
 class _CallableModule(types.ModuleType):
-    def __call__(self, limit: int | None = 50, state: str | None = None,
-                 task: str | None = None) -> list:
-        return default_store().list(limit=limit, state=state, task=task)
+    def __call__(self, limit: int | None = None, state: str | None = None,
+                 task: str | None = None, bench: bool = False) -> list:
+        return default_store().list(limit=limit, state=state, task=task, tagged=bench)
 
 
 sys.modules[__name__].__class__ = _CallableModule

@@ -61,6 +61,8 @@ class Job:
         self.store = store  #: the ResultStore that keeps this job's record (None: not stored)
         self.traceback: str = ""  #: the task's traceback when it failed with a real fault
         self.placement: str = ""  #: why it runs where it runs ("placed on X: about 12 s, vs ...")
+        #: "bench" for `workbench bench`'s runs: hidden from job lists and kept out of the history placement reads
+        self.tag: str = ""
         self.requirements: Any = None  #: what it needs from a device (for moves)
         self.checkpoints: dict[str, Any] = {}  #: finished items, kept so a moved job resumes
         self.moves = 0

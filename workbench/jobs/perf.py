@@ -61,7 +61,7 @@ def record_finished(job: Any) -> None:
     """The figures of a job that just succeeded, when it ran a registered task on one device from start
     to end (a moved job's time mixes devices). Called by every device after a job ends."""
     spec = TASKS.get(job.task_name)
-    if spec is None or job.moves or job.store is None or job.state.value != "succeeded":
+    if spec is None or job.moves or job.store is None or job.state.value != "succeeded" or getattr(job, "tag", ""):
         return
     try:
         record_job(job.store, job, spec, job.result(0))

@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     host TEXT NOT NULL DEFAULT '',
     pid INTEGER,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
-    placement TEXT NOT NULL DEFAULT ''
+    placement TEXT NOT NULL DEFAULT '',
+    tag TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
 CREATE TABLE IF NOT EXISTS slots (
@@ -91,13 +92,17 @@ CREATE TABLE IF NOT EXISTS devices (
     load INTEGER NOT NULL DEFAULT 0,
     profile TEXT,
     updated REAL NOT NULL,
+    setup TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (host, pid, id)
 );
 """
 COLUMNS = (
     "id", "task", "device", "state", "reason", "created", "started", "finished",
-    "progress", "message", "host", "pid", "cancel_requested", "placement",
+    "progress", "message", "host", "pid", "cancel_requested", "placement", "tag",
 )
+#: columns later versions added, for an index written by an earlier one
+ADDED_COLUMNS = (("jobs", "placement", "TEXT NOT NULL DEFAULT ''"), ("jobs", "tag", "TEXT NOT NULL DEFAULT ''"),
+                 ("devices", "setup", "TEXT NOT NULL DEFAULT ''"))
 FINISHED = ("succeeded", "failed", "cancelled")
 MAX_EVENTS_KEPT = 2000
 #: A job folder without a record, or a working folder, untouched this long is left over from a killed process.
@@ -182,8 +187,9 @@ class ResultStore:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
-        if "placement" not in {r[1] for r in db.execute("PRAGMA table_info(jobs)")}:  # an index from before
-            db.execute("ALTER TABLE jobs ADD COLUMN placement TEXT NOT NULL DEFAULT ''")
+        for table, column, declared in ADDED_COLUMNS:  # an index from before
+            if column not in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declared}")
         db.execute("SELECT count(*) FROM jobs").fetchone()
         return db
 
@@ -239,7 +245,7 @@ class ResultStore:
         finished = rec.get("state") in FINISHED  # an unfinished one keeps its pid: dead ones show failed
         row.update(host=rec.get("host", ""), pid=None if finished else rec.get("pid"), cancel_requested=0,
                    reason=bounded_text(rec.get("reason") or ""), message=bounded_text(rec.get("message") or ""),
-                   placement=bounded_text(rec.get("placement") or ""))
+                   placement=bounded_text(rec.get("placement") or ""), tag=bounded_text(rec.get("tag") or "", 40))
         updates = ", ".join(f"{c}=excluded.{c}" for c in COLUMNS if c not in ("id", "cancel_requested"))
         db.execute(
             f"INSERT INTO jobs ({','.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))}) "
@@ -297,13 +303,14 @@ class ResultStore:
         now, so a job whose process dies keeps it (and survives an index rebuild)."""
         folder = self.jobs_dir / check_job_id(job.id)
         placement = bounded_text(getattr(job, "placement", "") or "")
+        tag = bounded_text(getattr(job, "tag", "") or "", 40)
         try:
             folder.mkdir(exist_ok=True)
             self._write_record(folder, {
                 "id": job.id, "task": job.task_name, "device": job.device, "state": job.state.value,
                 "created": job.created, "host": self._host, "pid": os.getpid(),
                 "request": to_jsonable(job.request, strict=False), "request_type": type_name(job.request),
-                "placement": placement})
+                "placement": placement, "tag": tag})
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             if exc.errno == errno.ENOSPC:
@@ -311,9 +318,10 @@ class ResultStore:
                                  "try again.") from None
             raise
         self._exec(
-            "INSERT OR REPLACE INTO jobs (id, task, device, state, created, host, pid, placement) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (job.id, job.task_name, job.device, job.state.value, job.created, self._host, os.getpid(), placement),
+            "INSERT OR REPLACE INTO jobs (id, task, device, state, created, host, pid, placement, tag) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (job.id, job.task_name, job.device, job.state.value, job.created, self._host, os.getpid(), placement,
+             tag),
         )
 
     def update(self, job: Any) -> None:
@@ -379,6 +387,7 @@ class ResultStore:
                 "result_type": type_name(result) if state == "succeeded" else None,
                 "files": {k: str(v.relative_to(final)) for k, v in stored_files.items()},
                 "placement": bounded_text(getattr(job, "placement", "") or ""),
+                "tag": bounded_text(getattr(job, "tag", "") or "", 40),
                 "moves": getattr(job, "moves", 0),
                 "events_total": len(events),
                 "events": events[:MAX_EVENTS_KEPT // 2] + events[-MAX_EVENTS_KEPT // 2:]
@@ -442,10 +451,11 @@ class ResultStore:
         return row
 
     def list(self, *, limit: int | None = None, state: str | None = None,
-             task: str | None = None) -> list[dict[str, Any]]:
-        """Newest first. Reads only the index, so a broken job folder cannot break it."""
+             task: str | None = None, tagged: bool = False) -> list[dict[str, Any]]:
+        """Newest first; `tagged`: also the jobs of `workbench bench` (see `Job.tag`), hidden otherwise.
+        Reads only the index, so a broken job folder cannot break it."""
         sql = f"SELECT {','.join(COLUMNS)} FROM jobs"
-        where, args = [], []
+        where, args = ([], []) if tagged else (["tag=''"], [])
         if state:
             where.append("state=?")
             args.append(state)
@@ -459,11 +469,19 @@ class ResultStore:
             sql += f" LIMIT {int(limit)}"
         return [self._fix_stale(dict(zip(COLUMNS, r, strict=False))) for r in self._exec(sql, args)]
 
-    def count(self, *, state: str | None = None) -> int:
-        """How many jobs the index holds (of one state)."""
-        if state:
-            return self._exec("SELECT count(*) FROM jobs WHERE state=?", (state,))[0][0]
-        return self._exec("SELECT count(*) FROM jobs")[0][0]
+    def count(self, *, state: str | None = None, tagged: bool = False) -> int:
+        """How many jobs `list` would show without a limit."""
+        where = " AND ".join(([] if tagged else ["tag=''"]) + (["state=?"] if state else [])) or "1"
+        return self._exec(f"SELECT count(*) FROM jobs WHERE {where}", (state,) if state else ())[0][0]
+
+    def stored_result(self, job_id: str) -> tuple[str | None, Any]:
+        """(result type name, result JSON) of a finished job, read without importing the type
+        ((None, None) when there is none or its record cannot be read)."""
+        try:
+            rec = json.loads((self.jobs_dir / check_job_id(job_id) / "record.json").read_text())
+            return rec.get("result_type"), rec.get("result")
+        except (OSError, ValueError, AttributeError):
+            return None, None
 
     def get(self, job_id: str) -> StoredJob:
         """The full record of one job; unfinished jobs come from the index alone."""
@@ -666,10 +684,13 @@ class ResultStore:
 
     def recent_rates(self, task: str, model: str, per_device: int) -> list[tuple[str, float]]:
         """(device, units/s) of the newest `per_device` runs of `task` with `model` on each device:
-        what placement reads on every `auto` submit, so it does not grow with the history."""
+        what placement reads on every `auto` submit, so it does not grow with the history. A device's
+        own jobs speak for it; `workbench bench`'s standard cases only where it has none."""
         return self._exec(
             "SELECT device, units / seconds FROM (SELECT device, units, seconds, ROW_NUMBER() OVER "
-            "(PARTITION BY device ORDER BY at DESC) AS n FROM perf WHERE task=? AND model=?) WHERE n <= ?",
+            "(PARTITION BY device ORDER BY source != 'history', at DESC) AS n, "
+            "MIN(source != 'history') OVER (PARTITION BY device) AS only_bench, source != 'history' AS bench "
+            "FROM perf WHERE task=? AND model=?) WHERE n <= ? AND bench = only_bench",
             (task, model, per_device))
 
     # ---- drained devices (every process of this host moves its jobs off them) ---------------

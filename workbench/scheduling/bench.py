@@ -38,10 +38,10 @@ def bench(tasks: list[str] | None = None, devices: list[str] | None = None, *, r
             if why_not:
                 say(f"{spec.name} on {device.id}: skipped ({'; '.join(why_not)})")
                 continue
-            device.submit(spec, request, requirements=needs).result(timeout)  # warm-up
+            device.submit(spec, request, requirements=needs, tag="bench").result(timeout)  # warm-up
             seconds, dtype = [], "-"
             for _ in range(repeats):
-                job = device.submit(spec, request, requirements=needs)
+                job = device.submit(spec, request, requirements=needs, tag="bench")
                 result = job.result(timeout)
                 seconds.append(job.finished - job.started)
                 dtype = str(getattr(result, "dtype", "") or "-")
