@@ -192,3 +192,23 @@ def test_jobs_list_says_when_it_shows_only_the_newest_and_survives_a_closed_pipe
                           text=True, timeout=120)
     os.close(write)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["jobs", "list"], ["devices"], ["models", "list"]])
+def test_the_everyday_commands_import_no_heavy_library(argv):
+    """They took 3.5-6.5 s when every command imported torch, trimesh and RDKit (benchmarks/cli_startup.py
+    measures the time; this keeps the cause away)."""
+    wb_run = run_cli("run", "count", "--steps", "1", "--quiet")  # a job to list, and a discovery published
+    assert wb_run.returncode == 0, wb_run.stderr
+    code = ("import sys\nfrom workbench.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "heavy = sorted({'torch', 'rdkit', 'trimesh', 'mujoco', 'scipy'} & set(sys.modules))\n"
+            "print('HEAVY', heavy, file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+    assert "HEAVY []" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_devices_answer_from_the_last_discovery_only_while_the_set_up_is_the_same(monkeypatch):
+    assert run_cli("devices", "--refresh").returncode == 0
+    assert [r["id"] for r in json.loads(run_cli("devices", "--json").stdout)] == ["cpu"]
+    monkeypatch.setenv("WORKBENCH_SIMULATED_DEVICES", "npu:2GiB")  # another set-up: discovered again
+    assert [r["id"] for r in json.loads(run_cli("devices", "--json").stdout)] == ["cpu", "sim:npu0"]

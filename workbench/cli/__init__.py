@@ -42,7 +42,27 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 
 # ---- devices ----------------------------------------------------------------------------
 
-def device_rows(profile: bool, seconds: float, cluster: str | None = None) -> list[dict[str, Any]]:
+def published_device_rows() -> list[dict[str, Any]] | None:
+    """The devices the last discovery with this set-up published (no torch imported), the CPU's free
+    memory read now; None when there is no such discovery."""
+    from workbench.hardware.host import meminfo, setup_key
+    from workbench.jobs.store import default_store
+
+    published = default_store().published_devices(setup=setup_key())
+    if not published:
+        return None
+    for p in published:
+        if p["capabilities"].get("kind") == "cpu":
+            p["capabilities"]["free_memory"] = meminfo()[1]
+    return [presenters.device_row(p["id"], p["capabilities"], p["load"], p["profile"]) for p in published]
+
+
+def device_rows(profile: bool, seconds: float, cluster: str | None = None,
+                refresh: bool = True) -> list[dict[str, Any]]:
+    if not (profile or cluster or refresh):
+        rows = published_device_rows()
+        if rows is not None:
+            return rows
     from workbench.scheduling import registry
     from workbench.scheduling.profiles import cached_profiles, profile_device
 
@@ -61,21 +81,22 @@ def device_rows(profile: bool, seconds: float, cluster: str | None = None) -> li
 
 
 def cmd_devices(a: argparse.Namespace) -> int:
-    from workbench.scheduling import registry
-
     if a.action in ("drain", "undrain"):
+        from workbench.scheduling import registry
+
         if not a.target:
             raise UsageError(f"workbench devices {a.action}: name the device (see workbench devices --help)")
         registry.drain(a.target, a.action == "drain")
         print(f"{a.target}: {'drained: its jobs move to other devices' if a.action == 'drain' else 'takes work again'}")
         return 0
-    rows = device_rows(a.profile, a.seconds, a.cluster)
+    rows = device_rows(a.profile, a.seconds, a.cluster, refresh=a.refresh)
     if a.json:
         _print_json(rows)
         return 0
     headers, body = presenters.device_table(rows)
     print(_table(body, headers))
-    for problem in registry.problems:
+    registry = sys.modules.get("workbench.scheduling.registry")  # imported only when it discovered
+    for problem in registry.problems if registry else ():
         print(f"note: {problem}", file=sys.stderr)
     return 0
 
@@ -363,6 +384,8 @@ def build_parser(argv: list[str] | None = None) -> Parser:
     d.add_argument("target", nargs="?", metavar="DEVICE", help="the device to drain or undrain")
     d.add_argument("--json", action="store_true")
     d.add_argument("--profile", action="store_true", help="measure and cache device profiles")
+    d.add_argument("--refresh", action="store_true",
+                   help="discover again (otherwise the last discovery with the same set-up is shown)")
     d.add_argument("--seconds", type=float, default=0.3, help="profiling budget per figure")
     d.add_argument("--cluster", metavar="ADDRESS",
                    help="also list a Ray cluster's devices: host:port, ray://host:10001, auto, or local")

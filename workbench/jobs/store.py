@@ -641,25 +641,29 @@ class ResultStore:
         return 1 + rows[0][0]
 
     # ---- devices as each process sees them (read by the Jupyter server, which imports no torch) --
-    def publish_devices(self, rows: list[dict[str, Any]]) -> None:
-        """Replace this process's device rows: id, capabilities, load, profile."""
+    def publish_devices(self, rows: list[dict[str, Any]], setup: str = "") -> None:
+        """Replace this process's device rows: id, capabilities, load, profile (`setup`: the fingerprint of
+        what decided the discovery, `workbench.hardware.host.setup_key`)."""
         now, pid = time.time(), os.getpid()
         with self._transaction() as db:
             db.execute("DELETE FROM devices WHERE host=? AND pid=?", (self._host, pid))
             for r in rows:
                 db.execute(
-                    "INSERT INTO devices (host, pid, id, capabilities, load, profile, updated) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO devices (host, pid, id, capabilities, load, profile, updated, setup) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (self._host, pid, r["id"], json.dumps(valid_tree(to_jsonable(r["capabilities"], strict=False))),
                      int(r.get("load", 0)), json.dumps(valid_tree(to_jsonable(r.get("profile"), strict=False))),
-                     now))
+                     now, setup))
 
-    def published_devices(self) -> list[dict[str, Any]]:
-        """The newest published row of every device of this host, with its load now, machine-wide:
-        slots held plus queued jobs of live processes (any process, any kernel)."""
-        rows = self._exec("SELECT id, capabilities, profile, updated FROM devices WHERE host=? ORDER BY updated",
-                          (self._host,))
-        latest = {dev_id: (caps, profile, updated) for dev_id, caps, profile, updated in rows}
+    def published_devices(self, setup: str | None = None) -> list[dict[str, Any]]:
+        """The newest published row of every device of this host (of one `setup`), with its load now,
+        machine-wide: slots held plus queued jobs of live processes (any process, any kernel). A cluster's
+        devices count only while the process that joined the cluster lives."""
+        rows = self._exec("SELECT id, capabilities, profile, updated, pid FROM devices WHERE host=?"
+                          + (" AND setup=?" if setup is not None else "") + " ORDER BY updated",
+                          (self._host, setup) if setup is not None else (self._host,))
+        latest = {dev_id: (caps, profile, updated) for dev_id, caps, profile, updated, pid in rows
+                  if not dev_id.startswith("ray:") or _pid_alive(pid)}
         queued: dict[str, int] = {}
         for device, pid in self._exec("SELECT device, pid FROM jobs WHERE state='queued' AND host=?",
                                       (self._host,)):

@@ -25,13 +25,13 @@ from workbench.contract.requirements import Requirements
 from workbench.hardware import local
 from workbench.hardware.backends import BUILTIN, AcceleratorBackend
 from workbench.hardware.base import Device
+from workbench.hardware.host import ENTRY_POINT_GROUP, setup_key
 from workbench.jobs.job import Job
 from workbench.jobs.store import default_store
 from workbench.scheduling import placement
 from workbench.scheduling.profiles import cached_profiles
 
 log = logging.getLogger(__name__)
-ENTRY_POINT_GROUP = "workbench.devices"
 GPU_KINDS = ("cuda", "mps", "xpu", "rocm")
 
 _lock = threading.RLock()
@@ -98,7 +98,7 @@ def publish(devices: list[Device]) -> None:
         profiles = cached_profiles(devices)
         default_store().publish_devices([
             {"id": d.id, "capabilities": d.capabilities, "load": d.load(),
-             "profile": profiles[d.id] if d.id in profiles else None} for d in devices])
+             "profile": profiles[d.id] if d.id in profiles else None} for d in devices], setup=setup_key())
     except Exception as exc:
         log.debug("could not publish devices: %s", exc)
 

@@ -2,55 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import platform
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
 
 from workbench.contract.backend import Backend
-from workbench.contract.capabilities import parse_size
 from workbench.hardware.backends.torch_backend import TorchBackend
-
-
-#: Pretend this much RAM is free (`8GiB`): memory checks then decide as on a machine with that much,
-#: whatever this one has free now. The test suite sets it, so no test depends on the machine's mood.
-FREE_MEMORY_ENV = "WORKBENCH_FREE_MEMORY"
-
-
-def meminfo() -> tuple[int, int]:
-    """(total, available) bytes of RAM; available is `WORKBENCH_FREE_MEMORY` when that is set."""
-    figure = os.environ.get(FREE_MEMORY_ENV, "").strip()
-    if figure:
-        free = parse_size(figure)
-        return max(_meminfo()[0], free), free
-    return _meminfo()
-
-
-def _meminfo() -> tuple[int, int]:
-    try:
-        with open("/proc/meminfo") as fh:
-            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in fh}
-        return info.get("MemTotal", 0), info.get("MemAvailable", info.get("MemFree", 0))
-    except (OSError, ValueError):
-        try:
-            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-            return total, total // 2
-        except (ValueError, OSError, AttributeError):
-            return 0, 0
-
-
-def cpu_name() -> str:
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{name} ({os.cpu_count()} cores)"
+from workbench.hardware.host import cpu_name, meminfo
 
 
 class CpuBackend(TorchBackend):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from workbench.contract.backend import Backend
-from workbench.hardware.backends.cpu import meminfo
+from workbench.hardware.host import meminfo
 from workbench.hardware.backends.torch_backend import TorchBackend
 
 
