@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from workbench.contract.backend import Backend
-from workbench.hardware.host import meminfo
 from workbench.hardware.backends.torch_backend import TorchBackend
+from workbench.hardware.host import meminfo
 
 
 class MpsBackend(TorchBackend):

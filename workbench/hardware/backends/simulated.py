@@ -15,7 +15,6 @@ import os
 
 from workbench.contract.backend import Backend
 from workbench.contract.capabilities import GiB, parse_size
-from workbench.contract.errors import DeviceError
 from workbench.hardware.backends.cpu import CpuBackend
 
 DEFAULT_DTYPES = ("float32", "float16", "bfloat16")
