@@ -112,6 +112,17 @@ class Job:
                     return ev.progress
         return None
 
+    def last_progress_event(self) -> Event | None:
+        """The newest progress event (a heartbeat's too)."""
+        with self._cond:
+            return next((ev for ev in reversed(self._events) if ev.progress is not None), None)
+
+    def last_stage_event(self) -> Event | None:
+        """The newest progress the task itself reported (not a heartbeat's repeat of it)."""
+        with self._cond:
+            return next((ev for ev in reversed(self._events)
+                         if ev.progress is not None and not ev.progress.data.get("heartbeat")), None)
+
     def events(self, timeout: float | None = None) -> Iterator[Event]:
         """Every event from the start, then new ones as they come, until the job ends.
 

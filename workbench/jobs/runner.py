@@ -22,7 +22,9 @@ from workbench.contract.backend import Backend
 from workbench.contract.capabilities import Capabilities
 from workbench.contract.errors import Cancelled, DeviceLost, InputError, WorkbenchError
 from workbench.contract.task import TaskContext
+from workbench.contract.progress import Progress
 from workbench.jobs import slots
+from workbench.jobs.heartbeat import heartbeat
 from workbench.jobs.job import Job, JobState
 from workbench.jobs.text import bounded_text
 
@@ -149,7 +151,8 @@ def execute(job: Job, task: Callable[[Any, TaskContext], Any], ctx_factory: Call
         job.start()
         if job.store is not None:
             job.store.update(job)
-        result = task(job.request, ctx_factory(job))
+        with heartbeat(job):
+            result = task(job.request, ctx_factory(job))
     except DeviceLost as exc:
         if relocate is None or not relocate(job, str(exc)):
             released = settle(job, JobState.FAILED, reason=str(exc), cleanup=cleanup, release=release)
@@ -168,6 +171,9 @@ def execute(job: Job, task: Callable[[Any, TaskContext], Any], ctx_factory: Call
             released = settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled", cleanup=cleanup,
                               release=release)
         else:
+            last = job.last_stage_event()
+            if last is not None and last.progress.total and last.progress.fraction != 1.0:
+                job.report(Progress(last.progress.total, last.progress.total, "done"))  # a bar ends full
             released = settle(job, JobState.SUCCEEDED, result=result, cleanup=cleanup, release=release)
     finally:
         if slot is not None and not released:  # it moved, or its record could not be stored

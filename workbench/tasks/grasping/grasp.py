@@ -287,6 +287,8 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
     successes = sum(t.success for t in trials)
     low, high = wilson_interval(successes, total)
     out = ctx.workdir
+    progress(Progress(total, total, "writing the grasps (ACRONYM HDF5, NumPy)"
+                      + (f" and rendering {len(request.render)} trial(s)" if request.render else "")))
     mesh_file = write_mesh(out, obj)
     files = {
         "acronym": write_acronym(out / "grasps.h5", source_poses, trials, mesh_file=mesh_file, obj=obj,

@@ -134,6 +134,7 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
     files = scene.save(out, "scene")
     ctx.progress(Progress(0, None, "goal: " + "; ".join(goal.constraints()),
                           {"goal": goal.to_json(), "reading": reading}))
+    ctx.progress(Progress(0, None, f"building the table in MuJoCo ({len(scene.objects)} objects)"))
     world = TableWorld(scene, get_gripper(request.gripper))
     world.settle(0.5)
     before = world.poses()
@@ -143,6 +144,7 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
     if recorder is not None:
         recorder.start()
     notes: list[str] = []
+    ctx.progress(Progress(0, None, "planning the target pose and the grasp"))
     try:
         plan = planner.plan(goal)
     except Unreachable as exc:
@@ -181,6 +183,7 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
         ctx.progress(Progress(total - 1, total, "settle", {"stage": "settle"}))
         finish(world)
     after = world.poses()
+    ctx.progress(Progress(1, 1, "judging the result against the goal"))
     verdict = judge(goal, scene, before, after, Tolerances(rotation_tolerance=request.rotation_tolerance))
     if not cause and not verdict.success:
         from workbench.tasks.rearrange.plan import angle
@@ -193,6 +196,7 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
                   "not held: " + ", ".join(f"{r['kind']} {' and '.join(r['anchors'])}".strip() for r in failed)
                   if failed else f"rotation {verdict.rotation_error:.0f} degrees off the goal")
     if recorder is not None:
+        ctx.progress(Progress(1, 1, f"writing the animation ({len(frames)} frames)"))
         notes += recorder.finish(out, files)
     after_file = out / "scene_after.json"
     from workbench.tasks.rearrange.scene import quat_of

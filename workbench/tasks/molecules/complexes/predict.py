@@ -8,7 +8,8 @@ records), `PredictionDataset` + `collate` (tokens, features), `Boltz2.predict_st
 * checks before a job exists (`inputs.py`; CCD codes against the model's dictionary here);
 * a memory estimate from tokens and atoms, a device chosen by it, Boltz's chunked inference
   switched on where the unchunked run would not fit, a refusal where neither fits;
-* progress per recycling pass, per diffusion step and per confidence pass (forward hooks on
+* progress at every trunk layer of every recycling pass, every diffusion step and every confidence
+  layer (forward hooks on
   Boltz's modules; a cancel takes effect at the next one);
 * seeds as a batch (`split` deals them over devices; `merge` ranks the union), each seed a
   checkpoint, so a job that moves keeps the seeds it has;
@@ -281,12 +282,30 @@ def _chunked(on: bool):
         const.chunk_size_threshold = before
 
 
+def _layers(module: Any, name: str) -> list[Any]:
+    return list(getattr(getattr(module, name, None), "layers", None) or [])
+
+
+def _trunk_layers(module: Any) -> tuple[list[Any], list[Any], list[Any]]:
+    """The MSA and pairformer layers of each recycling pass, and the confidence module's pairformer."""
+    confidence = getattr(module, "confidence_module", None)
+    return (_layers(module, "msa_module"), _layers(module, "pairformer_module"),
+            _layers(confidence, "pairformer_stack") if confidence is not None else [])
+
+
 def _hooks(module: Any, report: Any) -> list[Any]:
-    """Progress (and cancel) at every recycling pass, diffusion step and confidence pass."""
-    hooks = [module.pairformer_module.register_forward_pre_hook(lambda m, a: report("recycling")),
-             module.structure_module.score_model.register_forward_pre_hook(lambda m, a: report("diffusion"))]
-    if getattr(module, "confidence_module", None) is not None:
-        hooks.append(module.confidence_module.register_forward_pre_hook(lambda m, a: report("confidence")))
+    """Progress (and cancel) at every MSA and pairformer layer of every recycling pass (a pass of the
+    full model's 64 pairformer layers takes seconds even on a GPU), every diffusion step and every
+    layer of each confidence pass."""
+    msa, pair, conf = _trunk_layers(module)
+    hooks = []
+
+    def at(stage: str, i: int, n: int) -> Any:
+        return lambda m, a: report(stage, i, n)
+
+    for stage, layers in (("MSA", msa), ("pairformer", pair), ("confidence", conf)):
+        hooks += [layer.register_forward_pre_hook(at(stage, i, len(layers))) for i, layer in enumerate(layers)]
+    hooks.append(module.structure_module.score_model.register_forward_pre_hook(lambda m, a: report("diffusion", 0, 0)))
     return hooks
 
 
@@ -318,19 +337,34 @@ def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
                          f"{free / GiB:.1f} GiB is free; use a device with more memory or fewer samples.")
     out = ctx.workdir
     work_dir = ctx.subdir("boltz")
+    progress(Progress(0, None, f"preparing {len(ents)} chain(s) (Boltz's input processing)"))
     processed = _prepare(ents, extra, request.name, bundle.mols, work_dir)
+    progress(Progress(0, None, "building features"))
     batch = features(processed, bundle.mols, device)
     n_tokens = int(batch["token_pad_mask"].sum().item())
 
+    # one unit per trunk layer, diffusion step and confidence layer, per seed
     parallel = min(request.samples, 5)
-    per_seed = (request.recycling_steps + 1) + request.sampling_steps * -(-request.samples // parallel) \
-        + request.samples
+    msa, pair, conf = _trunk_layers(module)
+    passes = request.recycling_steps + 1
+    diffusion_steps = request.sampling_steps * -(-request.samples // parallel)
+    per_seed = passes * (len(msa) + len(pair)) + diffusion_steps + request.samples * max(1, len(conf))
     total = per_seed * len(request.seeds)
-    state = {"done": 0, "label": ""}
+    state = {"done": 0, "label": "", "pass": 0, "diffusion": 0, "confidence": 0}
 
-    def step(stage: str) -> None:
+    def step(stage: str, i: int, n: int) -> None:
         state["done"] += 1
-        progress(Progress(min(state["done"], total), total, f"{state['label']}: {stage}"))
+        if stage in ("MSA", "pairformer"):
+            if i == 0 and (stage == "MSA" or not msa):
+                state["pass"] += 1
+            where = f"recycle {state['pass']}/{passes}, {stage} layer {i + 1}/{n}"
+        elif stage == "diffusion":
+            state["diffusion"] += 1
+            where = f"diffusion step {state['diffusion']}/{diffusion_steps}"
+        else:
+            state["confidence"] += i == 0
+            where = f"confidence of sample {state['confidence']}/{request.samples}, layer {i + 1}/{n}"
+        progress(Progress(min(state["done"], total), total, f"{state['label']}: {where}"))
 
     samples: list[ComplexSample] = []
     files: dict[str, Path] = {}
@@ -345,7 +379,7 @@ def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
                                     "sampling_steps": request.sampling_steps,
                                     "diffusion_samples": request.samples, "max_parallel_samples": parallel})
         for i, seed in enumerate(request.seeds):
-            state["done"], state["label"] = i * per_seed, f"seed {seed}"
+            state.update({"done": i * per_seed, "label": f"seed {seed}", "pass": 0, "diffusion": 0, "confidence": 0})
             if str(seed) in ctx.checkpoints:  # predicted by an earlier run of this job (it moved here)
                 samples.extend(report.restore(ctx.checkpoints[str(seed)], out, files))
                 continue
@@ -355,6 +389,8 @@ def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
             if prediction.get("exception"):
                 raise DeviceError(f"{ctx.device_id} ran out of memory on a {n_tokens}-token complex; "
                                   "use a device with more memory, chunking=on, or fewer samples.")
+            progress(Progress(state["done"], total, f"seed {seed}: writing {request.samples} sample(s) and "
+                                                     "checking their poses"))
             seed_samples, seed_files = report.write_seed(
                 prediction, batch, processed, bundle.mols, ents, request, seed, out, work_dir)
             samples.extend(seed_samples)
