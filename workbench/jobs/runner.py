@@ -21,8 +21,8 @@ from typing import Any
 from workbench.contract.backend import Backend
 from workbench.contract.capabilities import Capabilities
 from workbench.contract.errors import Cancelled, DeviceLost, InputError, WorkbenchError
-from workbench.contract.task import TaskContext
 from workbench.contract.progress import Progress
+from workbench.contract.task import TaskContext
 from workbench.jobs import slots
 from workbench.jobs.heartbeat import heartbeat
 from workbench.jobs.job import Job, JobState
