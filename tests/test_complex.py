@@ -146,16 +146,26 @@ def test_unknown_ccd_code_is_refused_at_submit():
         wb.submit("complex", proteins=("MKT",), ligand_ccd=("XYZ9",), tiny=True, device="cpu")
 
 
-def test_progress_per_recycle_diffusion_step_and_confidence_pass_then_cancel():
+def test_progress_per_trunk_layer_diffusion_step_and_confidence_layer_then_cancel():
+    """Every layer of every recycling pass reports (a pass of Boltz-2's 64 pairformer layers kept a bar
+    at 0-2% for minutes), then each diffusion step and each confidence layer, in order, then the end."""
+    from workbench.jobs.heartbeat import is_beat
+    from workbench.tasks.molecules.complexes.predict import _trunk_layers
+
+    msa, pair, conf = (len(x) for x in _trunk_layers(models.load("boltz-2", "cpu", "float32", tiny=True).module))
     seen = []
     job = wb.submit("complex", proteins=("MKTAYIAK",), ligands=("CCO",), tiny=True, recycling_steps=1,
                     sampling_steps=4, samples=1, checks=False, device="cpu")
-    job.on_event(lambda e: e.progress and seen.append(e.progress))
+    job.on_event(lambda e: e.progress and not is_beat(e.progress) and seen.append(e.progress))
     job.result(300)
-    steps = [p for p in seen if p.message.startswith("seed 0: ")]
-    assert [p.done for p in steps] == list(range(1, 8)) and {p.total for p in steps} == {7}
-    # 2 recycling passes, 4 diffusion steps, 1 confidence pass
-    assert [p.message.split(": ")[1] for p in steps] == ["recycling"] * 2 + ["diffusion"] * 4 + ["confidence"]
+    steps = [p for p in seen if p.message.startswith("seed 0: ") and "writing" not in p.message]
+    total = 2 * (msa + pair) + 4 + conf
+    assert [p.done for p in steps] == list(range(1, total + 1)) and {p.total for p in steps} == {total}
+    said = [p.message.removeprefix("seed 0: ") for p in steps]
+    assert said[0] == f"recycle 1/2, MSA layer 1/{msa}" and said[msa] == f"recycle 1/2, pairformer layer 1/{pair}"
+    assert said[msa + pair] == f"recycle 2/2, MSA layer 1/{msa}"
+    assert said[2 * (msa + pair):2 * (msa + pair) + 4] == [f"diffusion step {k}/4" for k in range(1, 5)]
+    assert said[-1] == f"confidence of sample 1/1, layer {conf}/{conf}"
     assert seen[-1].fraction == 1.0
 
     gate = threading.Event()

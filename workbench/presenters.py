@@ -230,3 +230,43 @@ def summary(result: Any, kind: str | None = None) -> str:
         except (AttributeError, KeyError, TypeError):
             pass
     return "" if result is None else str(result)[:200]
+
+
+# ---- progress on a terminal -------------------------------------------------------------
+
+
+def follow(job: Any, label: str = "", *, quiet: bool = False, stream: Any = None) -> None:
+    """Show a running job's progress on `stream` (stderr) until it ends: a tqdm bar with the stage
+    message on a terminal (or with WORKBENCH_PROGRESS=1), else a line at most every 5 s, so a log
+    never shows one line for minutes. Notes are printed above the bar. Ctrl-C cancels the job."""
+    import os
+    import sys
+
+    from tqdm import tqdm
+
+    stream = stream or sys.stderr
+    live = not quiet and (stream.isatty() or os.environ.get("WORKBENCH_PROGRESS") == "1")
+    bar = tqdm(file=stream, total=100, unit="%", disable=not live, desc=label or None, leave=True,
+               bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+    moved, last_line = False, time.monotonic()
+    try:
+        for ev in job.events():
+            p = ev.progress
+            if p is not None:
+                if p.fraction is not None:
+                    if not moved and p.fraction > 0:  # rates from the first move, not from the model load
+                        moved = True
+                        bar.reset(total=100)
+                    bar.n = round(100 * p.fraction, 1)
+                bar.set_postfix_str(p.message[:60], refresh=True)
+                if not live and not quiet and time.monotonic() - last_line >= 5:
+                    last_line = time.monotonic()
+                    done = f"{p.fraction:.0%} " if p.fraction is not None else ""
+                    print(f"    {label + ': ' if label else ''}{done}{p.message[:100]}", file=stream, flush=True)
+            elif ev.kind == "note" and not quiet:
+                tqdm.write(f"    {ev.message}" if label else ev.message, file=stream)
+    except KeyboardInterrupt:
+        job.cancel("interrupted from the command line")
+        job.wait(30)
+    finally:
+        bar.close()

@@ -105,7 +105,8 @@ def cmd_bench(a: argparse.Namespace) -> int:
     from workbench.scheduling.bench import bench
 
     rows = bench(a.task or None, a.device or None, repeats=a.repeats,
-                 say=lambda line: print(line, file=sys.stderr))
+                 say=lambda line: print(line, file=sys.stderr),
+                 watch=lambda job, label: presenters.follow(job, label, quiet=a.quiet))
     if a.json:
         _print_json(rows)
     return 0
@@ -156,8 +157,6 @@ def _progress_bar(a: argparse.Namespace, **options: Any) -> Any:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from workbench import api
     from workbench.cli.task_options import request_from_args
     from workbench.jobs.codec import result_files
@@ -168,21 +167,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     job = api.submit(spec, request, device=a.device)
     print(f"job {job.id}: {spec.name} on {job.device}" + (f" ({job.placement})" if job.placement else ""),
           file=sys.stderr)
-    bar = _progress_bar(a, total=100, unit="%", bar_format="{l_bar}{bar}| {elapsed} {postfix}")
-    try:
-        for ev in job.events():
-            if ev.progress is not None:
-                frac = ev.progress.fraction
-                if frac is not None:
-                    bar.n = round(100 * frac, 1)
-                bar.set_postfix_str(ev.progress.message[:60], refresh=True)
-            elif ev.kind == "note" and not a.quiet:
-                tqdm.write(ev.message, file=sys.stderr)
-    except KeyboardInterrupt:
-        job.cancel("interrupted from the command line")
-        job.wait(30)
-    finally:
-        bar.close()
+    presenters.follow(job, quiet=a.quiet)
     try:
         result = job.result()
     except (JobFailed, Cancelled) as exc:
@@ -396,6 +381,7 @@ def build_parser(argv: list[str] | None = None) -> Parser:
     b.add_argument("--device", action="append", help="only this device (repeat for more)")
     b.add_argument("--repeats", type=int, default=3, help="timed runs after one warm-up (median; default 3)")
     b.add_argument("--json", action="store_true")
+    b.add_argument("--quiet", action="store_true", help="no progress bars")
     b.set_defaults(func=cmd_bench)
     pr = sub.add_parser("profiles", help="per-task rates by device, model and dtype (history and bench)")
     pr.add_argument("--task")

@@ -21,8 +21,10 @@ from workbench.tasks.requests import make_request
 
 
 def bench(tasks: list[str] | None = None, devices: list[str] | None = None, *, repeats: int = 3,
-          timeout: float = 600, say: Callable[[str], None] = lambda line: None) -> list[dict[str, Any]]:
-    """Measure, store and return one row per (task, device) measured."""
+          timeout: float = 600, say: Callable[[str], None] = lambda line: None,
+          watch: Callable[[Any, str], None] = lambda job, label: None) -> list[dict[str, Any]]:
+    """Measure, store and return one row per (task, device) measured. `watch(job, label)` is called with
+    each run's job as it starts (a view follows its progress there; it returns when the job ends)."""
     specs = [get_task(t) for t in tasks] if tasks else [s for s in TASKS.values() if s.bench]
     targets = [registry.get(d) for d in devices] if devices else [
         d for d in registry.usable() if not getattr(d, "is_class", False)]
@@ -38,10 +40,14 @@ def bench(tasks: list[str] | None = None, devices: list[str] | None = None, *, r
             if why_not:
                 say(f"{spec.name} on {device.id}: skipped ({'; '.join(why_not)})")
                 continue
-            device.submit(spec, request, requirements=needs, tag="bench").result(timeout)  # warm-up
+            label = f"{spec.name} on {device.id}"
+            warm = device.submit(spec, request, requirements=needs, tag="bench")
+            watch(warm, f"{label}, warm-up")
+            warm.result(timeout)
             seconds, dtype = [], "-"
-            for _ in range(repeats):
+            for k in range(repeats):
                 job = device.submit(spec, request, requirements=needs, tag="bench")
+                watch(job, f"{label}, run {k + 1}/{repeats}")
                 result = job.result(timeout)
                 seconds.append(job.finished - job.started)
                 dtype = str(getattr(result, "dtype", "") or "-")
