@@ -27,6 +27,11 @@ def sig2(x: float | None) -> str:
     return f"{rounded:.2g}" if abs(x) < 100 else f"{rounded:,.0f}"
 
 
+def count(n: int, noun: str) -> str:
+    """`1 conformer`, `14 conformers`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def when(t: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
 
@@ -107,7 +112,7 @@ def _conformers(r: Any) -> str:
         if not m.ok:
             lines.append(f"  {m.name}: {m.error}")
             continue
-        line = f"  {m.name}: {m.num_conformers} conformer(s)"
+        line = f"  {m.name}: {count(m.num_conformers, 'conformer')}"
         if len(m.relative_energies) > 1:
             line += f" within {m.relative_energies[-1]:.1f} kcal/mol"
         if getattr(m, "posebusters_passed", None) is not None:

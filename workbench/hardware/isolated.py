@@ -26,6 +26,7 @@ from typing import Any
 
 from workbench.contract.backend import Backend
 from workbench.contract.errors import Cancelled, DeviceLost, WorkbenchError
+from workbench.contract.progress import Progress
 from workbench.contract.task import TaskContext, TaskSpec
 from workbench.jobs.runner import error_from, error_outcome
 from workbench.tasks.pool import die_with_parent, spawnable_main
@@ -213,7 +214,10 @@ class WorkerPool:
             while self._idle and worker is None:
                 candidate = self._idle.pop()
                 worker = candidate if candidate.alive else None
-        worker = worker or Worker(self.backend, self.device_id)
+        if worker is None:
+            ctx.progress(Progress(0, None, f"starting a worker process on {self.device_id} (native code runs there, "
+                                           "so a crash fails one job)"))
+            worker = Worker(self.backend, self.device_id)
         try:
             result = worker.run(spec, request, ctx)
         except BaseException:

@@ -136,6 +136,14 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
                           {"goal": goal.to_json(), "reading": reading}))
     ctx.progress(Progress(0, None, f"building the table in MuJoCo ({len(scene.objects)} objects)"))
     world = TableWorld(scene, get_gripper(request.gripper))
+    now = {"progress": Progress(0, None, "letting the scene settle")}
+
+    def say(progress: Progress) -> None:  # a stage starts; the simulated clock ticks within it
+        now["progress"] = progress
+        ctx.progress(progress)
+
+    world.on_tick = lambda t: ctx.progress(Progress(now["progress"].done, now["progress"].total,
+                                                    f"{now['progress'].message} (simulated {t:.1f} s)"))
     world.settle(0.5)
     before = world.poses()
     planner = Planner(scene, world, world.gripper, request.seed)
@@ -144,7 +152,7 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
     if recorder is not None:
         recorder.start()
     notes: list[str] = []
-    ctx.progress(Progress(0, None, "planning the target pose and the grasp"))
+    say(Progress(0, None, "planning the target pose and the grasp"))
     try:
         plan = planner.plan(goal)
     except Unreachable as exc:
@@ -163,7 +171,7 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
             def stage(name: str, move: int = moves, total: int = total) -> None:
                 ctx.check_cancelled()  # cancel lands between stages
                 done = move * len(STAGES) + STAGES.index(name)
-                ctx.progress(Progress(done, total, f"move {move + 1}: {name}", {"stage": name, "move": move}))
+                say(Progress(done, total, f"move {move + 1}: {name}", {"stage": name, "move": move}))
 
             executed = execute(world, plan.moves[0], stage)
             if not executed.ok:
@@ -180,7 +188,7 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
                 plan, cause, reason = None, "unreachable", f"after putting it down once, {exc}"
                 break
         ctx.check_cancelled()
-        ctx.progress(Progress(total - 1, total, "settle", {"stage": "settle"}))
+        say(Progress(total - 1, total, "settle", {"stage": "settle"}))
         finish(world)
     after = world.poses()
     ctx.progress(Progress(1, 1, "judging the result against the goal"))

@@ -18,6 +18,7 @@ from workbench.tasks.rearrange.scene import TABLE, Scene
 
 TIMESTEP = 0.002  #: s
 CONTROL_STEPS = 5  #: physics steps per update of the hand's target (100 Hz)
+TICK_STEPS = 250  #: physics steps between two `on_tick` calls (0.5 s simulated)
 HOME = np.array([0.0, -0.1, 0.45])  #: where the hand waits, m
 
 
@@ -82,6 +83,8 @@ class TableWorld:
         self.hand_geoms = sorted(self.pads | {name2id(mujoco.mjtObj.mjOBJ_GEOM, "palm")})
         self.on_frame: Callable[[], None] | None = None
         self.frame_every = 0
+        #: called with the simulated time every TICK_S simulated seconds (progress, and where a cancel lands)
+        self.on_tick: Callable[[float], None] | None = None
         self._steps = 0
         self.target = np.eye(4)
         self.target[:3, 3] = HOME
@@ -158,6 +161,8 @@ class TableWorld:
             self._steps += 1
             if self.on_frame is not None and self.frame_every and self._steps % self.frame_every == 0:
                 self.on_frame()
+            if self.on_tick is not None and self._steps % TICK_STEPS == 0:
+                self.on_tick(self._steps * TIMESTEP)
 
     def settle(self, seconds: float) -> None:
         self.step(int(round(seconds / TIMESTEP)))
