@@ -212,3 +212,13 @@ def test_devices_answer_from_the_last_discovery_only_while_the_set_up_is_the_sam
     assert [r["id"] for r in json.loads(run_cli("devices", "--json").stdout)] == ["cpu"]
     monkeypatch.setenv("WORKBENCH_SIMULATED_DEVICES", "npu:2GiB")  # another set-up: discovered again
     assert [r["id"] for r in json.loads(run_cli("devices", "--json").stdout)] == ["cpu", "sim:npu0"]
+
+
+def test_every_tasks_help_reads_as_sentences():
+    """No "(default: None)", no "--no-seeds  no seeds": what an option does when left out, in words."""
+    from workbench.tasks.registry import TASKS
+
+    for name in TASKS:
+        text = run_cli("run", name, "--help").stdout
+        assert "default: None" not in text and "(default: ())" not in text, (name, text)
+        assert not re.search(r"--no-[\w-]+\s+no \w", text), (name, text)

@@ -54,7 +54,8 @@ def add_options(parser: argparse.ArgumentParser, spec: TaskSpec) -> None:
             group.add_argument(*flags, dest=info.name, action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS, help=f"{help_text} (default: {info.default})")
             continue
-        default_text = "required" if info.required else f"default: {_shown(info.default)}"
+        default_text = ("required" if info.required else "optional" if info.default is None
+                        else f"default: {_shown(info.default)}")
         if info.type is tuple:
             item = info.item
             if hint.get("csv"):
@@ -67,7 +68,8 @@ def add_options(parser: argparse.ArgumentParser, spec: TaskSpec) -> None:
                                    help=f"{help_text}; repeat for more ({default_text})")
             if info.default:
                 group.add_argument(f"--no-{info.name.replace('_', '-')}", dest=info.name, action="store_const",
-                                   const=(), default=argparse.SUPPRESS, help=f"no {info.name.replace('_', ' ')}")
+                                   const=(), default=argparse.SUPPRESS,
+                                   help=f"give none (instead of the default {_shown(info.default)})")
             continue
         group.add_argument(*flags, dest=info.name, type=info.type, default=argparse.SUPPRESS,
                            metavar=hint.get("metavar", info.type.__name__.upper()),

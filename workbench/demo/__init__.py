@@ -46,6 +46,6 @@ def run_demo(out: Path, *, quiet: bool = False, steps: list[Step] | None = None,
             outcomes.extend(step(ctx))
         except WorkbenchError as exc:  # a missing extra or model: one sentence in the report
             notes.append(str(exc))
-            log(f"  skipped: {exc}")
+            log(f"  {exc}")
     (out / "outcomes.json").write_text(json.dumps(to_jsonable(outcomes), indent=1))
     return render_report(out, device_rows, outcomes, notes, started)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import html
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 from workbench.demo.context import StepOutcome
 from workbench.hardware.base import format_bytes
+
+
+def _text(x: Any) -> str:
+    """Escaped text whose `backtick spans` read as code, as they do in the CLI's sentences."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", _esc(x))
 
 
 def _esc(x: Any) -> str:
@@ -20,7 +26,8 @@ body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;paddi
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;width:100%;font-size:14px}td,th{border:1px solid #ddd;padding:.35rem .5rem;
 text-align:left;vertical-align:top}th{background:#f4f4f4}.succeeded{color:#176117}.failed{color:#a11}
-.cancelled,.skipped{color:#875c00}code{background:#f4f4f4;padding:0 .2rem}img{max-width:420px}
+.cancelled,.skipped{color:#875c00}code{background:#f4f4f4;padding:0 .2rem}img{max-width:min(420px,100%)}
+td,th{overflow-wrap:anywhere}
 """
 
 
@@ -37,11 +44,11 @@ def render_report(out: Path, devices: list[dict[str, Any]], outcomes: list[StepO
         images = "".join(f'<br><img src="{_esc(f.as_posix())}" alt="{_esc(f.name)}">'
                          for f in o.files if f.suffix.lower() in (".png", ".gif", ".jpg"))
         steps.append(
-            f"<tr><td>{_esc(o.title)}</td><td><code>{_esc(o.device)}</code></td>"
-            f'<td class="{_esc(o.state)}">{_esc(o.state)}</td><td>{_esc(o.summary)}{images}</td>'
+            f"<tr><td>{_text(o.title)}</td><td><code>{_esc(o.device)}</code></td>"
+            f'<td class="{_esc(o.state)}">{_esc(o.state)}</td><td>{_text(o.summary)}{images}</td>'
             f"<td>{'' if o.seconds is None else f'{o.seconds:.2f} s'}</td>"
             f"<td>{_esc(o.job_id or '')}</td><td>{links}</td></tr>")
-    note_html = "".join(f"<li>{_esc(n)}</li>" for n in notes)
+    note_html = "".join(f"<li>{_text(n)}</li>" for n in notes)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>workbench demo</title>
 <style>{CSS}</style></head><body>
 <h1>workbench demo report</h1>

@@ -16,6 +16,13 @@ def _pyplot():
     return plt
 
 
+def _wrapped(title: str, width: int) -> str:
+    """A title on as many lines as the figure's width needs (a long name was cut at the edges)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, width)) or title
+
+
 def pae_png(pae: np.ndarray, path: Path, title: str, boundaries: list[int], labels: list[str] | None = None,
             unit: str = "residue") -> Path:
     """The PAE heat map with a line at each chain boundary; `labels` names the chains at their middles."""
@@ -32,7 +39,7 @@ def pae_png(pae: np.ndarray, path: Path, title: str, boundaries: list[int], labe
         ax.set_yticks(ticks, labels, fontsize=7)
     ax.set_xlabel(f"scored {unit}")
     ax.set_ylabel(f"aligned {unit}")
-    ax.set_title(f"{title}: predicted aligned error", fontsize=9)
+    ax.set_title(_wrapped(f"{title}: predicted aligned error", 46), fontsize=9)
     fig.colorbar(im, ax=ax, label="Å")
     fig.tight_layout()
     fig.savefig(path)
@@ -53,7 +60,7 @@ def plddt_png(plddt: np.ndarray, path: Path, title: str, boundaries: list[int]) 
     ax.set_xlim(1, max(2, len(plddt)))
     ax.set_xlabel("residue")
     ax.set_ylabel("pLDDT")
-    ax.set_title(f"{title}: per-residue confidence", fontsize=9)
+    ax.set_title(_wrapped(f"{title}: per-residue confidence", 64), fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
