@@ -222,3 +222,28 @@ def test_every_tasks_help_reads_as_sentences():
         text = run_cli("run", name, "--help").stdout
         assert "default: None" not in text and "(default: ())" not in text, (name, text)
         assert not re.search(r"--no-[\w-]+\s+no \w", text), (name, text)
+
+
+def test_the_readme_examples_name_real_options_and_build_valid_requests(tmp_path, monkeypatch):
+    """Each example in the README's "One example per capability" parses and makes a request that passes
+    every check (the files they read are made by the examples before them; here, stand-ins)."""
+    import shlex
+
+    from PIL import Image
+
+    from workbench.cli import build_parser
+    from workbench.cli.task_options import request_from_args
+    from workbench.tasks.registry import get_task
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("## One example per capability", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (64, 64), (200, 30, 30)).save("cube.png")
+    commands = [shlex.split(line)[1:] for line in block.strip().splitlines()]
+    assert len(commands) >= 8 and all(c for c in commands)
+    for argv in commands:
+        if argv[0] == "grasp-train":
+            argv = ["run", "grasp-train", "--data", *argv[1:]]
+        args = build_parser(argv).parse_args(argv)
+        if argv[0] == "run" and argv[1] != "grasp-train":  # its dataset is made by the line before
+            request_from_args(get_task(argv[1]), args)
