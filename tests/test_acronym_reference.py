@@ -36,7 +36,7 @@ def test_flex_good_grasps_hold_and_the_files_stay_in_acronyms_frame(tmp_path):
         if event.progress is not None and event.progress.message:
             messages.append(event.progress.message)
     result = job.result(600)
-    assert "evaluating the first 160 of 2000 grasps" in messages[0]
+    assert any("evaluating the first 160 of 2000 grasps" in m for m in messages[:2])  # after the worker's start
     agreed = result.agreement
     assert agreed.total == 160
     assert agreed.accuracy >= 0.8, agreed.summary()  # measured 0.86-0.87; 0.35 before the frame was right

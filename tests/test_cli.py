@@ -66,7 +66,7 @@ def test_run_plain_prints_the_result_path_then_the_headline():
 def test_every_run_ends_with_its_headline_and_jobs_list_shows_it(tmp_path):
     runs = {
         ("run", "conformers", "--smiles", "CCO ethanol", "--smiles", "C1CC1C(=O)O acid", "--num", "5"):
-            r"^  acid: \d+ conformer\(s\)",
+            r"^  acid: \d+ conformers?\b",
         ("run", "fold", "--sequences", "MKTAYIAKQR:GSHMLE", "--tiny"):
             r"^seq1: mean pLDDT [\d.]+, pTM [\d.]+; pLDDT per chain A [\d.]+ \(10 res\), B [\d.]+ \(6 res\)",
         ("run", "grasp", "--object", "ball", "--num", "3", "--out", str(tmp_path / "g")):

@@ -166,5 +166,7 @@ def test_free_memory_figure_decides_as_on_a_machine_with_that_much(monkeypatch, 
 
 def test_memory_figure_that_cannot_be_read_is_one_sentence(monkeypatch):
     monkeypatch.setenv("WORKBENCH_FREE_MEMORY", "lots")
-    registry.discover(refresh=True)
-    assert any("Cannot read the memory size 'lots'; write it like 2GiB" in p for p in registry.problems)
+    found = registry.discover(refresh=True)
+    assert "cpu" in [d.id for d in found]  # a typo never hides the CPU
+    assert any("WORKBENCH_FREE_MEMORY is ignored: Cannot read the memory size 'lots'; write it like 2GiB" in p
+               for p in registry.problems)

@@ -13,17 +13,35 @@ import platform
 from importlib.metadata import PackageNotFoundError, entry_points, version
 
 from workbench.contract.capabilities import parse_size
+from workbench.contract.errors import DeviceError
 
 #: Pretend this much RAM is free (`8GiB`): memory checks then decide as on a machine with that much,
 #: whatever this one has free now. The test suite sets it, so no test depends on the machine's mood.
 FREE_MEMORY_ENV = "WORKBENCH_FREE_MEMORY"
 
 
-def meminfo() -> tuple[int, int]:
-    """(total, available) bytes of RAM; available is `WORKBENCH_FREE_MEMORY` when that is set."""
+def figure_problem() -> str | None:
+    """The sentence for a `WORKBENCH_FREE_MEMORY` that cannot be read (None when it can, or is unset)."""
+    try:
+        free_memory_figure()
+    except DeviceError as exc:
+        return f"{FREE_MEMORY_ENV} is ignored: {exc}"
+    return None
+
+
+def free_memory_figure() -> int | None:
     figure = os.environ.get(FREE_MEMORY_ENV, "").strip()
-    if figure:
-        free = parse_size(figure)
+    return parse_size(figure) if figure else None
+
+
+def meminfo() -> tuple[int, int]:
+    """(total, available) bytes of RAM; available is `WORKBENCH_FREE_MEMORY` when that is set (an
+    unreadable figure is ignored, and discovery says so: the CPU never disappears over a typo)."""
+    try:
+        free = free_memory_figure()
+    except DeviceError:
+        free = None
+    if free is not None:
         return max(_meminfo()[0], free), free
     return _meminfo()
 

@@ -25,7 +25,7 @@ from workbench.contract.requirements import Requirements
 from workbench.hardware import local
 from workbench.hardware.backends import BUILTIN, AcceleratorBackend
 from workbench.hardware.base import Device
-from workbench.hardware.host import ENTRY_POINT_GROUP, setup_key
+from workbench.hardware.host import ENTRY_POINT_GROUP, figure_problem, setup_key
 from workbench.jobs.job import Job
 from workbench.jobs.store import default_store
 from workbench.scheduling import placement
@@ -73,6 +73,8 @@ def discover(refresh: bool = False) -> list[Device]:
         if _devices is None or refresh:
             old = _devices or {}
             problems.clear()
+            if figure_problem():
+                problems.append(figure_problem())
             fresh: dict[str, Device] = {}
             for d in [*_local_devices(), *_plugin_devices()]:
                 # keep existing working objects: their queues hold running jobs
