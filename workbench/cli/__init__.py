@@ -512,5 +512,27 @@ def main(argv: list[str] | None = None) -> int:
         _finish()
 
 
+def run() -> None:
+    """The `workbench` command: `main`, then exit without the interpreter's teardown.
+
+    By the time `main` returns, the answer is printed and every job is settled in the store. What
+    remains is the teardown of native libraries (h5py, MuJoCo, torch), where a C++ destructor has
+    been seen to abort with "double free or corruption" after a long grasp run: that must not turn a
+    finished command into exit code -6. So the exit handlers run (workers stopped, Ray left), the
+    streams are flushed, and the process ends at once."""
+    import atexit
+
+    code = main()
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe: nothing left to say
+                pass
+        os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
