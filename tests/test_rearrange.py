@@ -123,7 +123,8 @@ def test_a_rotation_task_lays_the_box_on_its_side_and_records_it(tmp_path):
         assert any("not rendered" in n for n in result.notes)
 
 
-def test_cancel_lands_between_stages(tmp_path):
+def test_cancel_lands_in_the_stage_it_was_asked_in(tmp_path):
+    """The simulated clock reports within each stage, so a cancel lands within the lift, not after it."""
     seen = []
 
     def progress(p):

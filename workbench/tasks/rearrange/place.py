@@ -165,8 +165,10 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
         now["progress"] = progress
         ctx.progress(progress)
 
+    # the simulated clock ticks within a stage (progress with the stage's data; a cancel lands here too)
     world.on_tick = lambda t: ctx.progress(Progress(now["progress"].done, now["progress"].total,
-                                                    f"{now['progress'].message} (simulated {t:.1f} s)"))
+                                                    f"{now['progress'].message} (simulated {t:.1f} s)",
+                                                    now["progress"].data))
     world.settle(0.5)
     before = world.poses()
     planner = Planner(scene, world, world.gripper, request.seed)
