@@ -24,8 +24,10 @@ def evaluate(task: PlacementTask, gif: Path | None = None) -> dict:
     from workbench.tasks.rearrange.place import PlaceRequest, run
 
     record = {"scene": task.scene, "instruction": task.instruction, "track": task.track}
+    from_file = task.scene.endswith(".json") and task.objects is not None  # an Open6DOR task file
     try:
-        request = PlaceRequest(instruction=task.instruction, scene=task.scene, render=gif is not None)
+        request = (PlaceRequest(task=task.scene, objects=task.objects, render=gif is not None) if from_file else
+                   PlaceRequest(instruction=task.instruction, scene=task.scene, render=gif is not None))
     except InputError as exc:
         return {**record, "success": False, "position": None, "rotation": None, "cause": "parser",
                 "reason": str(exc), "moves": 0}
@@ -40,6 +42,25 @@ def evaluate(task: PlacementTask, gif: Path | None = None) -> dict:
     return {**record, "success": r.success, "position": r.position_success, "rotation": r.rotation_success,
             "cause": r.cause, "reason": r.reason, "moves": r.moves, "rotation_error": r.rotation_error,
             "relations": r.relations, "final_pose": r.final_poses[r.goal["object"]], "disturbed": r.disturbed}
+
+
+def open6dor_tasks(folder: str | Path, objects: str = "") -> list[PlacementTask]:
+    """Every Open6DOR task file (`task_config*.json`) under `folder`, as tasks to `evaluate` (`objects`:
+    the benchmark's asset folder). A file that cannot be read stays in the list: it fails as the
+    parser's failure, with its sentence, as a refused instruction does."""
+    from workbench.contract.errors import InputError
+    from workbench.tasks.rearrange.instruction import parse
+    from workbench.tasks.rearrange.open6dor import load_task
+
+    tasks = []
+    for path in sorted(Path(folder).rglob("task_config*.json")):
+        try:
+            scene, text, target = load_task(path, objects or None)
+            track = parse(text, scene, subject=target).track
+        except InputError:
+            text, track = "", "position"
+        tasks.append(PlacementTask(str(path), text, track, objects=objects))
+    return tasks
 
 
 def summarise(records: list[dict]) -> dict[str, dict]:

@@ -36,6 +36,10 @@ class PlaceRequest:
     #: into a template sentence the rules then check (default model qwen2.5-0.5b-instruct)
     parser: str = "rules"
     tiny: bool = False  #: with parser=model: the model's tiny random twin (tests; its readings are noise)
+    #: an Open6DOR task file (task_config.json): its objects, poses and instruction replace scene and instruction
+    task: str = ""
+    #: with task: the folder of the benchmark's assets its URDFs are under (bundled objects stand for themselves)
+    objects: str = ""
 
     def __post_init__(self) -> None:
         from workbench.tasks.grasping.gripper import GRIPPERS
@@ -68,13 +72,31 @@ class PlaceRequest:
         return self.parser.partition(":")[2] or DEFAULT_MODEL
 
     def load(self):
+        if self.task:
+            from workbench.tasks.rearrange.open6dor import load_task
+
+            return load_task(self.task, self.objects or None)[0]
         from workbench.tasks.rearrange.scene import load_scene
 
         return load_scene(self.scene)
 
+    @property
+    def text(self) -> str:
+        """The instruction carried out: the task file's, or `instruction`."""
+        if self.task:
+            from workbench.tasks.rearrange.open6dor import load_task
+
+            return load_task(self.task, self.objects or None)[1]
+        return self.instruction
+
     def goal(self, scene=None):
         from workbench.tasks.rearrange.instruction import parse
 
+        if self.task:
+            from workbench.tasks.rearrange.open6dor import load_task
+
+            scene_of_file, text, target = load_task(self.task, self.objects or None)
+            return parse(text, scene or scene_of_file, subject=target)
         return parse(self.instruction, scene or self.load())
 
 
@@ -97,6 +119,7 @@ class PlaceResult:
     files: dict[str, Path] = field(default_factory=dict)
     reading: str = ""  #: with a model parser: the template sentence the model wrote
     notes: list[str] = field(default_factory=list)
+    open6dor_position: bool | None = None  #: the position judged by Open6DOR's rules (None: no relation)
 
 
 def requirements(request: PlaceRequest) -> Requirements:
@@ -129,7 +152,7 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
         ctx.progress(Progress(0, None, f"reading the instruction with {request.model_id}"))
         model = models.load(request.model_id, "cpu", "float32", tiny=request.tiny)
         with models.exclusive(model):
-            goal, reading = read(request.instruction, scene, model, request.model_id)
+            goal, reading = read(request.text, scene, model, request.model_id)
     out = ctx.workdir
     files = scene.save(out, "scene")
     ctx.progress(Progress(0, None, "goal: " + "; ".join(goal.constraints()),
@@ -219,10 +242,10 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
     after_file.write_text(json.dumps(state, indent=2))
     files["scene_after"] = after_file
     result = PlaceResult(
-        request.instruction, goal.to_json(), goal.track, verdict.success and not cause, verdict.position,
+        request.text, goal.to_json(), goal.track, verdict.success and not cause, verdict.position,
         verdict.rotation, cause, reason, verdict.relations, verdict.rotation_error, moves,
         _pose_list(target) if target is not None else None, {n: _pose_list(p) for n, p in after.items()},
-        verdict.moved, files, notes, reading)
+        verdict.moved, files, reading=reading, notes=notes, open6dor_position=verdict.open6dor_position)
     record = out / "task.json"
     record.write_text(json.dumps({k: v for k, v in asdict(result).items() if k != "files"}, indent=2))
     result.files["record"] = record

@@ -25,7 +25,7 @@ import numpy as np
 
 from workbench.contract.errors import InputError
 from workbench.tasks.grasping.gripper import GripperSpec
-from workbench.tasks.rearrange.instruction import Goal
+from workbench.tasks.rearrange.instruction import BASE_ROTATIONS, Goal
 from workbench.tasks.rearrange.scene import TABLE, Scene
 from workbench.tasks.rearrange.world import TableWorld
 
@@ -116,29 +116,49 @@ def tilt(r: np.ndarray, axes: dict[str, np.ndarray]) -> float:
     return float(np.degrees(np.arccos(np.clip(up[2], -1, 1))))
 
 
+#: where a part may point: a side of the table as the viewer sees it (front: towards the viewer), up, down
+SIDES = {"left": (-1.0, 0.0, 0.0), "right": (1.0, 0.0, 0.0), "front": (0.0, -1.0, 0.0), "back": (0.0, 1.0, 0.0),
+         "up": (0.0, 0.0, 1.0), "down": (0.0, 0.0, -1.0)}
+
+
+def part_goal(rotation: str) -> tuple[str, str] | None:
+    """(part, side) of a part goal such as 'handle_left' or 'opening_up'; None for a base goal."""
+    part, _, side = rotation.rpartition("_")
+    return (part, side) if rotation not in BASE_ROTATIONS and part and side in SIDES else None
+
+
+def stays_upright(part: str, side: str, axes: dict[str, np.ndarray]) -> bool:
+    """A part across the up axis turned to a side of the table (a handle, a spout): the object stays
+    upright; a part along it (a cap, a tip) pointing sideways means the object lies."""
+    return side not in ("up", "down") and "up" in axes and abs(float(axes[part] @ axes["up"])) < 0.5
+
+
 def heading_error(rotation: str, r: np.ndarray, axes: dict[str, np.ndarray]) -> float:
-    """Degrees between the handle's heading on the table and the side a handle goal names."""
-    handle = r @ axes["handle"]
-    want = np.array([-1.0, 0.0]) if rotation == "handle_left" else np.array([1.0, 0.0])
-    flat = handle[:2] / (np.linalg.norm(handle[:2]) or 1.0)
-    return float(np.degrees(np.arccos(np.clip(flat @ want, -1, 1))))
+    """Degrees between where the goal's part points at orientation `r` and the side it names."""
+    part, side = part_goal(rotation) or ("", "")
+    if part not in axes:
+        raise ValueError(rotation)
+    pointing = r @ axes[part]
+    return float(np.degrees(np.arccos(np.clip(pointing @ np.array(SIDES[side]), -1, 1))))
 
 
 def rotation_error(rotation: str, r: np.ndarray, axes: dict[str, np.ndarray]) -> float:
-    """Degrees between orientation `r` and the rotation goal (0 for no goal; for a handle goal the
-    larger of the tilt and the heading error)."""
+    """Degrees between orientation `r` and the rotation goal (0 for no goal; for a part turned to a side
+    of an upright object, the larger of the tilt and the part's heading error)."""
     if not rotation:
         return 0.0
-    tilted = tilt(r, axes)
-    if rotation in ("upright", "opening_up"):
+    tilted = tilt(r, axes) if "up" in axes else 0.0
+    if rotation == "upright":
         return tilted
     if rotation == "upside_down":
         return 180.0 - tilted
-    if rotation == "on_side":
+    if rotation in ("on_side", "lying_flat"):
         return abs(tilted - 90.0)
-    if rotation.startswith("handle_"):
-        return max(tilted, heading_error(rotation, r, axes))
-    raise ValueError(rotation)
+    part, side = part_goal(rotation) or ("", "")
+    if not part:
+        raise ValueError(rotation)
+    heading = heading_error(rotation, r, axes)
+    return max(tilted, heading) if stays_upright(part, side, axes) else heading
 
 
 def orientations(goal: Goal, scene: Scene, current: np.ndarray) -> list[np.ndarray]:
@@ -223,6 +243,10 @@ def places(goal: Goal, scene: Scene, poses: dict[str, np.ndarray], r: np.ndarray
         rel = xy_rel[0]
         if rel.kind == "centre":
             wanted = [v for v in ring if np.linalg.norm(v) <= 0.04]
+        elif rel.kind == "centre_of_objects":  # the middle of the others, inside the box their centres span
+            spots = np.array([centre(scene, n, poses[n])[:2] for n in rel.anchors])
+            lo, hi, middle = spots.min(axis=0) + 0.01, spots.max(axis=0) - 0.01, spots.mean(axis=0)
+            wanted = [middle + 2 * v for v in ring if ((lo < middle + 2 * v) & (middle + 2 * v < hi)).all()]
         elif rel.kind == "between":
             a, b = (centre(scene, n, poses[n])[:2] for n in rel.anchors)
             wanted = [(a + b) / 2 + v for v in ring if np.linalg.norm(v) <= 0.04]

@@ -5,9 +5,12 @@ origin; a person stands in front of the table looking along +y. So "left" is -x,
 "behind" +y (farther from the person), "in front of" -y, "up" +z. The camera of the pictures
 stands where that person stands.
 
-Each object keeps the semantic axes of its own frame: `up` (+z for every bundled object: the
-mug's opening, the can's and the box's long axis) and, for the mug, `handle` (+x). A sphere
-has no up. A scene is described by names, object specs (anything `workbench run grasp`
+Each object keeps named part axes in its own frame, what orientation goals name: `up` (+z for
+every bundled object: the mug's opening, the can's and the box's long axis), the mug's `handle`
+(+x), the can's `cap`, the bar's `tip`, and so on (`AXES`). A sphere has no up. A mesh file may
+declare its parts in a JSON file beside it (`mug.obj` -> `mug.axes.json`: `{"up": [0, 0, 1],
+"handle": [1, 0, 0]}`), in the spirit of Open6DOR's axis annotations; a scene entry may give
+`parts` too. A scene is described by names, object specs (anything `workbench run grasp`
 takes: a bundled name, a primitive, a mesh file), x, y and an orientation; the height is
 computed so the object rests on the table.
 """
@@ -28,12 +31,48 @@ from workbench.paths import is_file
 #: table top half sizes (x, y), m
 TABLE = (0.5, 0.4)
 
-#: semantic axes of the bundled objects, in the object's own frame
+_Z, _DOWN = (0.0, 0.0, 1.0), (0.0, 0.0, -1.0)
+#: named part axes of the bundled objects, in the object's own frame (what orientation goals name)
 AXES: dict[str, dict[str, tuple[float, float, float]]] = {
-    "mug": {"up": (0, 0, 1), "handle": (1, 0, 0)},
+    "mug": {"up": _Z, "top": _Z, "opening": _Z, "bottom": _DOWN, "handle": (1.0, 0.0, 0.0)},
+    "can": {"up": _Z, "top": _Z, "cap": _Z, "lid": _Z, "bottom": _DOWN},
+    "box": {"up": _Z, "top": _Z, "bottom": _DOWN},
+    "bar": {"up": _Z, "top": _Z, "tip": _Z, "bottom": _DOWN, "rear": _DOWN},
     "ball": {},
 }
-DEFAULT_AXES = {"up": (0.0, 0.0, 1.0)}
+DEFAULT_AXES = {"up": _Z, "top": _Z, "bottom": _DOWN}
+_PART = re.compile(r"[a-z][a-z_]{0,29}")
+
+
+def check_parts(parts: object, where: str) -> dict[str, tuple[float, float, float]]:
+    """Named directions in an object's frame: lower-case names, three finite numbers each, not all zero."""
+    if not isinstance(parts, dict) or len(parts) > 32:
+        raise InputError(f"{where}: parts must be a JSON object of at most 32 named directions, e.g. "
+                         '{"up": [0, 0, 1], "handle": [1, 0, 0]}.')
+    out = {}
+    for name, value in parts.items():
+        if not isinstance(name, str) or not _PART.fullmatch(name):
+            raise InputError(f"{where}: part name {name!r:.40} must be lower-case letters (and _), e.g. handle.")
+        if not (_numbers(value, 3, -1e3, 1e3) and np.linalg.norm(value) > 1e-6):
+            raise InputError(f"{where}: part {name!r} must be three finite numbers, not all zero (a direction in "
+                             f"the object's frame), not {value!r:.60}.")
+        out[name] = tuple(float(v) for v in value)
+    return out
+
+
+def mesh_parts(spec: str) -> dict[str, tuple[float, float, float]]:
+    """The parts a mesh file declares in `<stem>.axes.json` beside it ({} when there is none)."""
+    path = Path(spec)
+    if path.suffix.lower() not in (".obj", ".stl", ".ply", ".off", ".glb"):
+        return {}
+    sidecar = path.with_suffix(".axes.json")
+    if not is_file(sidecar):
+        return {}
+    try:
+        data = json.loads(sidecar.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"Cannot read {sidecar.name} (the parts of {path.name}) as JSON: {exc}") from None
+    return check_parts(data, sidecar.name)
 
 #: what a person may call each bundled object (aliases resolve to the scene's name)
 ALIASES = {"box": ("cube", "block"), "can": ("cylinder", "tin"), "ball": ("sphere",), "bar": ("stick", "rod"),
@@ -66,15 +105,20 @@ class Placed:
     up: tuple[float, float, float] | None = None  #: the object's up axis in its frame (None: from its kind)
     handle: tuple[float, float, float] | None = None  #: its handle axis, if it has one
     colour: tuple[float, float, float] = (0.8, 0.6, 0.3)
+    #: more named part axes in its frame (cap, tip, spout, ...), beside the kind's and its mesh file's own
+    parts: dict[str, tuple[float, float, float]] | None = None
 
     def axes(self) -> dict[str, np.ndarray]:
-        """Semantic axes in the object's frame: 'up' (absent for a sphere) and maybe 'handle'."""
+        """Named part axes in the object's frame: 'up' (absent for a sphere), then the kind's parts,
+        the mesh file's `.axes.json`, and this entry's `up`, `handle` and `parts`."""
         kind = self.object if self.object in AXES else ("ball" if self.object.startswith("sphere:") else "")
         axes = dict(AXES.get(kind, DEFAULT_AXES))
+        axes.update(mesh_parts(self.object))
         if self.up is not None:
             axes["up"] = self.up
         if self.handle is not None:
             axes["handle"] = self.handle
+        axes.update(self.parts or {})
         return {k: np.asarray(v, dtype=float) / np.linalg.norm(v) for k, v in axes.items()}
 
     def words(self) -> tuple[str, ...]:
@@ -140,6 +184,9 @@ class Scene:
                 if value is not None and not (_numbers(value, 3, -1e3, 1e3) and np.linalg.norm(value) > 1e-6):
                     raise InputError(f"{p.name}: {axis} must be three finite numbers, not all zero (a direction in "
                                      f"the object's frame), not {value!r}.")
+            if p.parts is not None:
+                p.parts = check_parts(p.parts, p.name)
+            mesh_parts(p.object)  # a bad sidecar file is refused here, not in the planner
             if not _numbers(p.colour, 3, 0.0, 1.0):
                 raise InputError(f"{p.name}: colour must be three numbers from 0 to 1 (red, green, blue), not "
                                  f"{p.colour!r}.")

@@ -4,7 +4,9 @@ the spirit of Open6DOR: procedural scenes, instructions written from templates.
 Every task is a (scene, instruction, track) a user could type. A rotation goal is only asked of
 an object that does not already meet it (an upright can is never asked to stand upright), and
 only of objects it means something for (no ball upright, handles only on the mug). Same seed,
-same tasks.
+same tasks. `phrasing="open6dor"` writes the same tasks as Open6DOR's generator phrases them
+("Place the can to the left of the box on the table. We also need to specify the rotation of the
+object after placement: ..."), with rotation clauses in its vocabulary's style.
 """
 
 from __future__ import annotations
@@ -41,6 +43,25 @@ SIXDOF_TEMPLATES = {
     "handle_left": "put the {o} {rel} with its handle pointing left",
     "handle_right": "put the {o} {rel} with its handle pointing right",
 }
+#: Open6DOR's phrasing: its position forms, and rotation clauses in the style of its vocabulary
+OPEN6DOR_POSITION = {
+    "left_of": "Place the {o} to the left of the {a} on the table. ",
+    "right_of": "Place the {o} to the right of the {a} on the table. ",
+    "in_front_of": "Place the {o} in front of {a} on the table. ",
+    "behind": "Place the {o} behind the {a} on the table. ",
+    "between": "Place the {o} between the {a} and the {b} on the table. ",
+    "centre": "Place the {o} at the center of all the objects on the table. ",
+    "on_top_of": "Place the {o} on top of the {a} on the table. ",
+}
+OPEN6DOR_CLAUSES = {
+    "upright": "the object is placed upright on the table, bottom down and top up.",
+    "upside_down": "the object is placed upside down on the table, its top in contact with the table.",
+    "on_side": "the object is placed sideways on the table, lying on one of its sides.",
+    "handle_left": "the handle of the object is on the left (pointing towards left).",
+    "handle_right": "the handle of the object is on the right (pointing towards right).",
+}
+OPEN6DOR_ROTATION = "Please pick up the {o} and place it to specify the rotation of the object after placement: "
+OPEN6DOR_SIXDOF = "We also need to specify the rotation of the object after placement: "
 RELATION_PHRASES = {"left_of": "to the left of the {a}", "right_of": "right of the {a}",
                     "in_front_of": "in front of the {a}", "behind": "behind the {a}",
                     "between": "between the {a} and the {b}", "centre": "in the centre of the table"}
@@ -48,9 +69,10 @@ RELATION_PHRASES = {"left_of": "to the left of the {a}", "right_of": "right of t
 
 @dataclass(frozen=True)
 class PlacementTask:
-    scene: str
+    scene: str  #: a scene spec, or an Open6DOR task file (with `objects` set)
     instruction: str
     track: str
+    objects: str | None = None  #: for a task file: the benchmark's asset folder ('' for bundled objects only)
 
 
 def _rotations(placed) -> list[str]:
@@ -76,8 +98,10 @@ def _relation(rng: np.random.Generator, names: list[str], subject: str, allow_to
     return kind, {"a": str(a), "b": str(b)}
 
 
-def generate(count: int = 210, seed: int = 0) -> list[PlacementTask]:
-    """`count` tasks, a third per track, each on its own procedural scene."""
+def generate(count: int = 210, seed: int = 0, phrasing: str = "workbench") -> list[PlacementTask]:
+    """`count` tasks, a third per track, each on its own procedural scene, phrased as workbench's
+    templates or (`phrasing="open6dor"`) as Open6DOR's."""
+    ours = phrasing != "open6dor"
     rng = np.random.default_rng(seed)
     tasks: list[PlacementTask] = []
     k = 0
@@ -90,7 +114,7 @@ def generate(count: int = 210, seed: int = 0) -> list[PlacementTask]:
         if track == "position":
             subject = names[int(rng.integers(len(names)))]
             kind, refs = _relation(rng, names, subject, allow_top=subject in ("ball", "box", "can", "mug"))
-            text = POSITION_TEMPLATES[kind].format(o=subject, **refs)
+            text = (POSITION_TEMPLATES if ours else OPEN6DOR_POSITION)[kind].format(o=subject, **refs)
         else:
             movable = [(p.name, _rotations(p)) for p in scene.objects]
             movable = [(n, goals) for n, goals in movable if goals]
@@ -99,10 +123,13 @@ def generate(count: int = 210, seed: int = 0) -> list[PlacementTask]:
             subject, goals = movable[int(rng.integers(len(movable)))]
             goal = goals[int(rng.integers(len(goals)))]
             if track == "rotation":
-                text = ROTATION_TEMPLATES[goal].format(o=subject)
+                text = (ROTATION_TEMPLATES[goal].format(o=subject) if ours
+                        else OPEN6DOR_ROTATION.format(o=subject) + OPEN6DOR_CLAUSES[goal])
             else:
                 kind, refs = _relation(rng, names, subject, allow_top=False)
-                text = SIXDOF_TEMPLATES[goal].format(o=subject, rel=RELATION_PHRASES[kind].format(**refs))
+                text = (SIXDOF_TEMPLATES[goal].format(o=subject, rel=RELATION_PHRASES[kind].format(**refs)) if ours
+                        else OPEN6DOR_POSITION[kind].format(o=subject, **refs) + OPEN6DOR_SIXDOF
+                        + OPEN6DOR_CLAUSES[goal])
         tasks.append(PlacementTask(f"procedural:{scene_seed}", text, track))
     return tasks
 
