@@ -152,7 +152,7 @@ def _task_file(folder, instruction: str, names=("box", "mug"), urdfs=("objaverse
 def test_an_open6dor_task_file_runs_and_is_judged_both_ways(tmp_path):
     path = _task_file(tmp_path, "Place the mug to the left of the box on the table. " + ROTATION_PREFIX
                       + "the object is upright on the table, and its handle is on the right (pointing towards right).")
-    job = wb.submit("place", task=str(path), render=False, device="cpu")
+    job = wb.submit("place", task_file=str(path), render=False, device="cpu")
     r = job.result(600)
     assert r.goal["relations"] == [{"kind": "left_of", "anchors": ["box"]}] and r.goal["rotation"] == "handle_right"
     assert r.track == "6dof" and r.success and r.open6dor_position is True, (r.cause, r.reason)
@@ -168,7 +168,7 @@ def test_a_task_files_objects_come_from_the_benchmarks_assets_or_a_sentence(tmp_
     path = _task_file(tmp_path, "Place the USB to the left of the box on the table. ", names=("box", "USB"),
                       urdfs=("objaverse/a/material_2.urdf", "objaverse/usb/material_2.urdf"))
     with pytest.raises(InputError, match=r"object 'USB' needs its mesh objaverse/usb/material_2.urdf .*--objects"):
-        wb.submit("place", task=str(path), render=False, device="cpu")
+        wb.submit("place", task_file=str(path), render=False, device="cpu")
     assets = tmp_path / "assets"
     (assets / "objaverse" / "usb").mkdir(parents=True)
     trimesh.creation.box((0.06, 0.02, 0.012)).export(assets / "objaverse" / "usb" / "usb.obj")
@@ -176,9 +176,9 @@ def test_a_task_files_objects_come_from_the_benchmarks_assets_or_a_sentence(tmp_
     (assets / "objaverse" / "usb" / "material_2.urdf").write_text(
         '<robot name="usb"><link name="base"><visual><geometry><mesh filename="usb.obj"/></geometry></visual>'
         "</link></robot>")
-    request = wb.api.make_request(wb.api.get_task("place"), task=str(path), objects=str(assets), render=False)
+    request = wb.api.make_request(wb.api.get_task("place"), task_file=str(path), objects=str(assets), render=False)
     scene = request.load()
-    assert scene.get("USB").object.endswith("usb.obj") and "plug" in scene.get("USB").axes()
+    assert scene.get("usb").object.endswith("usb.obj") and "plug" in scene.get("usb").axes()
     (assets / "objaverse" / "usb" / "usb.axes.json").write_text('{"plug": [0, 0, 0]}')
     with pytest.raises(InputError, match="part 'plug' must be three finite numbers, not all zero"):
-        wb.submit("place", task=str(path), objects=str(assets), render=False, device="cpu")
+        wb.submit("place", task_file=str(path), objects=str(assets), render=False, device="cpu")

@@ -26,7 +26,7 @@ def evaluate(task: PlacementTask, gif: Path | None = None) -> dict:
     record = {"scene": task.scene, "instruction": task.instruction, "track": task.track}
     from_file = task.scene.endswith(".json") and task.objects is not None  # an Open6DOR task file
     try:
-        request = (PlaceRequest(task=task.scene, objects=task.objects, render=gif is not None) if from_file else
+        request = (PlaceRequest(task_file=task.scene, objects=task.objects, render=gif is not None) if from_file else
                    PlaceRequest(instruction=task.instruction, scene=task.scene, render=gif is not None))
     except InputError as exc:
         return {**record, "success": False, "position": None, "rotation": None, "cause": "parser",

@@ -36,8 +36,9 @@ COLOURS = ((0.85, 0.35, 0.25), (0.3, 0.55, 0.85), (0.95, 0.75, 0.2), (0.4, 0.7, 
 
 
 def scene_name(name: str) -> str:
-    """A benchmark name as a scene name: 'binder clips' -> 'binder_clips'."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", name.strip()).strip("_") or "object"
+    """A benchmark name as a scene name, as instructions are read (lower case): 'USB' -> 'usb',
+    'binder clips' -> 'binder_clips'."""
+    return re.sub(r"[^a-z0-9_-]+", "_", name.strip().lower()).strip("_") or "object"
 
 
 def _mesh_of(urdf: Path) -> Path:

@@ -37,8 +37,8 @@ class PlaceRequest:
     parser: str = "rules"
     tiny: bool = False  #: with parser=model: the model's tiny random twin (tests; its readings are noise)
     #: an Open6DOR task file (task_config.json): its objects, poses and instruction replace scene and instruction
-    task: str = ""
-    #: with task: the folder of the benchmark's assets its URDFs are under (bundled objects stand for themselves)
+    task_file: str = ""
+    #: with task_file: the folder of the benchmark's assets its URDFs are under (bundled objects stand for themselves)
     objects: str = ""
 
     def __post_init__(self) -> None:
@@ -72,10 +72,10 @@ class PlaceRequest:
         return self.parser.partition(":")[2] or DEFAULT_MODEL
 
     def load(self):
-        if self.task:
+        if self.task_file:
             from workbench.tasks.rearrange.open6dor import load_task
 
-            return load_task(self.task, self.objects or None)[0]
+            return load_task(self.task_file, self.objects or None)[0]
         from workbench.tasks.rearrange.scene import load_scene
 
         return load_scene(self.scene)
@@ -83,19 +83,19 @@ class PlaceRequest:
     @property
     def text(self) -> str:
         """The instruction carried out: the task file's, or `instruction`."""
-        if self.task:
+        if self.task_file:
             from workbench.tasks.rearrange.open6dor import load_task
 
-            return load_task(self.task, self.objects or None)[1]
+            return load_task(self.task_file, self.objects or None)[1]
         return self.instruction
 
     def goal(self, scene=None):
         from workbench.tasks.rearrange.instruction import parse
 
-        if self.task:
+        if self.task_file:
             from workbench.tasks.rearrange.open6dor import load_task
 
-            scene_of_file, text, target = load_task(self.task, self.objects or None)
+            scene_of_file, text, target = load_task(self.task_file, self.objects or None)
             return parse(text, scene or scene_of_file, subject=target)
         return parse(self.instruction, scene or self.load())
 
