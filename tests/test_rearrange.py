@@ -110,6 +110,7 @@ def test_a_rotation_task_lays_the_box_on_its_side_and_records_it(tmp_path):
     up = np.array(result.final_poses["box"])[:3, 2]  # the box's own +z, its long axis
     assert abs(up[2]) < np.sin(np.radians(20))
     stages = [e.data.get("stage") for e in events if e.data.get("stage")]
+    stages = [s for k, s in enumerate(stages) if k == 0 or s != stages[k - 1]]  # the simulated clock repeats one
     assert stages[:3] == ["approach", "grasp", "lift"] and stages[-1] == "settle"
     assert any(e.message.startswith("goal: position: box stays where it is") for e in events)
     record = json.loads(result.files["record"].read_text())
