@@ -240,17 +240,24 @@ def summary(result: Any, kind: str | None = None) -> str:
 # ---- progress on a terminal -------------------------------------------------------------
 
 
+def bar_shown(quiet: bool, stream: Any) -> bool:
+    """Whether a progress bar is drawn on `stream`: not with --quiet, and only on a terminal unless
+    WORKBENCH_PROGRESS=1 (a log gets lines instead)."""
+    import os
+
+    return not quiet and (stream.isatty() or os.environ.get("WORKBENCH_PROGRESS") == "1")
+
+
 def follow(job: Any, label: str = "", *, quiet: bool = False, stream: Any = None) -> None:
     """Show a running job's progress on `stream` (stderr) until it ends: a tqdm bar with the stage
     message on a terminal (or with WORKBENCH_PROGRESS=1), else a line at most every 5 s, so a log
     never shows one line for minutes. Notes are printed above the bar. Ctrl-C cancels the job."""
-    import os
     import sys
 
     from tqdm import tqdm
 
     stream = stream or sys.stderr
-    live = not quiet and (stream.isatty() or os.environ.get("WORKBENCH_PROGRESS") == "1")
+    live = bar_shown(quiet, stream)
     bar = tqdm(file=stream, total=100, unit="%", disable=not live, desc=label or None, leave=True,
                bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
     moved, last_line = False, time.monotonic()

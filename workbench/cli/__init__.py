@@ -152,8 +152,7 @@ def _progress_bar(a: argparse.Namespace, **options: Any) -> Any:
     WORKBENCH_PROGRESS=1."""
     from tqdm import tqdm
 
-    return tqdm(file=sys.stderr, disable=a.quiet or not sys.stderr.isatty()
-                and os.environ.get("WORKBENCH_PROGRESS") != "1", **options)
+    return tqdm(file=sys.stderr, disable=not presenters.bar_shown(a.quiet, sys.stderr), **options)
 
 
 def cmd_run(a: argparse.Namespace) -> int:
