@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -79,13 +80,72 @@ def test_a1111_parameters_are_read_by_sd_parsers_and_regenerate_the_image():
     assert info.generator.name == "AUTOMATIC1111"
     sampler = info.samplers[0]
     assert sampler.prompts[0].value == "a blue ball, shiny: glossy" and sampler.negative_prompts[0].value == "blurry"
-    assert sampler.parameters["seed"] == "3" and sampler.parameters["steps"] == "2" and sampler.name == "Euler"
+    # image 1 of a batch seeded 3 carries its own seed, 4, as AUTOMATIC1111 writes it
+    assert sampler.parameters["seed"] == "4" and sampler.parameters["steps"] == "2" and sampler.name == "Euler"
     assert info.metadata["Size"] == "64x48" and info.metadata["Batch pos"] == "1"
     with Image.open(first.files["image_1"]) as img:
         request, index = request_from_parameters(img.text["parameters"])
     assert index == 1 and request.num_images == 2 and request.negative_prompt == "blurry"
     again = wb.run("text-to-image", request, device="cpu")
     assert np.array_equal(_pixels(first.files["image_1"]), _pixels(again.files[f"image_{index}"]))
+
+
+def test_image_i_of_a_batch_is_the_one_image_run_with_seed_plus_i():
+    batch = wb.run("text-to-image", prompt="a green cone", steps=2, width=64, height=64, seed=5, num_images=3,
+                   tiny=True, device="cpu")
+    alone = wb.run("text-to-image", prompt="a green cone", steps=2, width=64, height=64, seed=7, tiny=True,
+                   device="cpu")
+    assert np.array_equal(_pixels(batch.files["image_2"]), _pixels(alone.files["image_0"]))
+    assert [im.recipe["image_seed"] for im in batch.images] == [5, 6, 7]
+    assert not np.array_equal(_pixels(batch.files["image_0"]), _pixels(batch.files["image_1"]))
+
+
+@pytest.fixture
+def two_npus(monkeypatch):
+    """Two simulated NPUs of one kind (same dtype, same numbers), so a job can move between equals."""
+    from helpers import SIM
+
+    from workbench.scheduling import registry
+
+    monkeypatch.setenv("WORKBENCH_SIMULATED_DEVICES", f"{SIM},{SIM}")
+    registry.discover(refresh=True)
+    yield
+    monkeypatch.delenv("WORKBENCH_SIMULATED_DEVICES")
+    registry.discover(refresh=True)
+
+
+def test_a_batch_moved_after_its_second_image_redraws_at_most_one_and_draws_the_same_images(two_npus):
+    """Drained mid batch: the images already written are checkpoints, so the new device starts at the next
+    image, and every image is the one an unmoved run draws."""
+    fields = dict(prompt="a yellow star", steps=40, width=64, height=64, seed=11, num_images=4, tiny=True)
+    unmoved = wb.run("text-to-image", **fields, device="sim:npu1")
+    wb.drain("cpu")  # so the drained job's only place is the other NPU
+    job = wb.submit("text-to-image", **fields, device="sim:npu0")
+    starts = []  # (device, image) each time an image's first denoising step is reported
+    job.on_event(lambda e: e.progress is not None and e.progress.data.get("step") == 1
+                 and starts.append((job.device, e.progress.data["image"])))
+    try:
+        deadline = time.time() + 120
+        while len(job.checkpoints) < 2 and time.time() < deadline:
+            time.sleep(0.01)
+        first_start = job.started
+        wb.drain("sim:npu0")
+        moved = job.result(180)
+    finally:
+        wb.drain("sim:npu0", False)
+        wb.drain("cpu", False)
+    assert job.device == "sim:npu1" and job.moves == 1
+    assert job.started == first_start and wb.job(job.id).started == first_start  # the whole job's time
+    note = [e.message for e in job.snapshot_events() if e.message.startswith("moved from")][0]
+    assert "sim:npu0 was drained" in note
+    images = [i for _, i in starts]
+    redone = len(images) - len(set(images))
+    assert redone <= 1 and sorted(set(images)) == [0, 1, 2, 3], starts
+    after = {i for d, i in starts if d == "sim:npu1"}
+    assert after >= {2, 3} and 0 not in after, starts
+    for i in range(4):
+        assert np.array_equal(_pixels(moved.files[f"image_{i}"]), _pixels(unmoved.files[f"image_{i}"])), i
+    assert [im.recipe["image_seed"] for im in moved.images] == [11, 12, 13, 14]
 
 
 def test_long_prompt_is_truncated_with_a_note():

@@ -268,8 +268,8 @@ class Job:
 
     def _set_state(self, state: JobState, reason: str = "") -> None:
         now = time.time()
-        if state is JobState.RUNNING:
-            self.started = now
+        if state is JobState.RUNNING and self.started is None:  # a moved job keeps its first start: its
+            self.started = now  # duration in every view is the whole job's, not the last device's
         if state.finished:
             self.finished = now
         self.state = state

@@ -8,7 +8,8 @@ dtype and time. Two chunks carry it:
 - `parameters`: the same in AUTOMATIC1111's text layout (prompt; `Negative prompt: ...`;
   `Steps: 4, Sampler: Euler a, CFG scale: 0, Seed: 3, Size: 512x512, Model: sd-turbo, ...`),
   which Civitai, sd-parsers and image browsers show; with several images per prompt it adds
-  A1111's `Batch size` and `Batch pos`, since image i of a batch is drawn with the others.
+  A1111's `Batch size` and `Batch pos`, and `Seed` is the image's own seed (seed + position), as
+  A1111 writes it: image i of a batch is image 0 of a one-image run with that seed.
   `request_from_parameters` reads it back into a request (and the image's batch position).
 """
 
@@ -73,7 +74,8 @@ def a1111_parameters(recipe: dict[str, Any]) -> str:
     """The recipe in AUTOMATIC1111's `parameters` layout."""
     fields = {
         "Steps": recipe["steps"], "Sampler": SAMPLER_NAMES.get(recipe.get("scheduler", ""), recipe.get("scheduler")),
-        "CFG scale": recipe["guidance"], "Seed": recipe["seed"], "Size": f"{recipe['width']}x{recipe['height']}",
+        "CFG scale": recipe["guidance"], "Seed": recipe.get("image_seed", recipe["seed"]),
+        "Size": f"{recipe['width']}x{recipe['height']}",
         "Model": recipe.get("resolved_model") or recipe.get("model"), "Model repo": recipe.get("repo_id"),
         "Model revision": recipe.get("revision"),
     }
@@ -120,7 +122,8 @@ def request_from_parameters(text: str) -> tuple[Any, int]:
         width, height = (int(v) for v in p["Size"].split("x"))
         request = Text2ImageRequest(prompt=p["prompt"], negative_prompt=p["negative_prompt"],
                                     model="auto" if tiny else p.get("Model", "auto"), steps=int(p["Steps"]),
-                                    guidance=float(p["CFG scale"]), width=width, height=height, seed=int(p["Seed"]),
+                                    guidance=float(p["CFG scale"]), width=width, height=height,
+                                    seed=int(p["Seed"]) - int(p.get("Batch pos", 0)),  # the image's own seed
                                     num_images=int(p.get("Batch size", 1)), tiny=tiny)
     except (KeyError, ValueError) as exc:
         raise InputError(f"These A1111 parameters lack what a regeneration needs ({exc}).") from None

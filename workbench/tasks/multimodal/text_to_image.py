@@ -3,9 +3,10 @@
 Pipeline, top to bottom: validate the size (before anything loads) -> choose the model
 (`auto`: a turbo model on small devices, SDXL on large accelerators) and the dtype the
 device's backend prefers -> load once per device -> the backend's memory policy (attention
-slicing, CPU offload) when memory is short -> generate with a CPU-seeded generator, one
-progress event per denoising step (optionally with a cheap latent preview), cancel between
-steps -> PNGs with their recipe in the text chunks.
+slicing, CPU offload) when memory is short -> draw image i of a batch alone with a CPU generator
+seeded seed + i, one progress event per denoising step (optionally with a cheap latent preview),
+cancel between steps -> each image a PNG with its recipe in the text chunks, and a checkpoint (a
+moved job resumes at the next image).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from __future__ import annotations
 import base64
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench import models
 from workbench.contract import InputError, Progress, Requirements, TaskContext
+from workbench.tasks.checkpoint_files import pack_files, unpack_files
 from workbench.tasks.multimodal.recipe import save_png
 
 MAX_SIDE = 2048
@@ -81,7 +84,7 @@ def estimate_memory(request: Text2ImageRequest, model_id: str, weight_bytes: int
         return 256 * 1024**2
     spec = models.MODELS.get(model_id)
     parameters = spec.parameters if spec and spec.parameters else models.DEFAULT_DIFFUSION_PARAMETERS
-    pixels = request.width * request.height * request.num_images
+    pixels = request.width * request.height  # the images are drawn one at a time
     return int(parameters * weight_bytes + GiB // 2 + GiB * pixels / (512 * 512))
 
 
@@ -141,26 +144,30 @@ def run(request: Text2ImageRequest, ctx: TaskContext) -> Text2ImageResult:
     model_id = choose_model(request, ctx)
     unified.check_can_draw(model_id)
     dtype = ctx.dtype()
-    progress(Progress(0, request.steps, f"loading {model_id}"))
+    n = request.num_images
+    progress(Progress(0, request.steps * n, f"loading {model_id}"))
     pipe = models.load(model_id, device, dtype, tiny=request.tiny)
-    if model_id in unified.IMAGE_GENERATORS:
+    if model_id in unified.IMAGE_GENERATORS or model_id in unified.EMU3_GENERATORS:
+        if model_id in unified.IMAGE_GENERATORS:
+            per_image, draw_tokens = unified.janus_drawer(pipe, request.prompt, guidance=request.guidance, ctx=ctx)
+        else:
+            per_image, draw_tokens = unified.emu3_drawer(pipe, request.prompt, width=request.width,
+                                                         height=request.height, ctx=ctx)
+        report = unified.token_reporter(per_image * n, progress, "image token")
+
+        def draw_autoregressive(i: int) -> Any:
+            report.done = per_image * i  # the tokens of the images before this one, drawn here or before a move
+            return draw_tokens(request.seed + i, report)
+
         with models.exclusive(pipe):
-            images = unified.generate_images(pipe, request.prompt, seed=request.seed, num_images=request.num_images,
-                                             guidance=request.guidance, ctx=ctx)
-        return _save(request, model_id, dtype, ctx, images, [], "autoregressive", time.time())
-    if model_id in unified.EMU3_GENERATORS:
-        with models.exclusive(pipe):
-            images = unified.generate_images_emu3(pipe, request.prompt, seed=request.seed,
-                                                  num_images=request.num_images, width=request.width,
-                                                  height=request.height, ctx=ctx)
-        return _save(request, model_id, dtype, ctx, images, [], "autoregressive", time.time())
+            return _draw_all(request, model_id, dtype, ctx, draw_autoregressive, [], "autoregressive")
     notes: list[str] = []
     tokenizer = getattr(pipe, "tokenizer", None)
     if tokenizer is not None:
-        n = len(tokenizer(request.prompt).input_ids)
-        if n > tokenizer.model_max_length:
-            notes.append(f"The prompt is {n} tokens; the text encoder reads {tokenizer.model_max_length}, so it was "
-                         "truncated.")
+        length = len(tokenizer(request.prompt).input_ids)
+        if length > tokenizer.model_max_length:
+            notes.append(f"The prompt is {length} tokens; the text encoder reads {tokenizer.model_max_length}, so "
+                         "it was truncated.")
     policy = ctx.backend.memory_policy()
     if policy.attention_slicing:
         pipe.enable_attention_slicing()
@@ -172,38 +179,54 @@ def run(request: Text2ImageRequest, ctx: TaskContext) -> Text2ImageResult:
         except Exception as exc:
             notes.append(f"CPU offload unavailable ({type(exc).__name__}); running fully on {ctx.device_id}")
 
-    def on_step(pipeline: Any, step: int, timestep: Any, tensors: dict) -> dict:
-        data: dict[str, Any] = {"step": step + 1}
-        if request.preview_every and (step + 1) % request.preview_every == 0 and "latents" in tensors:
-            data["preview"] = _preview(tensors["latents"])
-        progress(Progress(step + 1, request.steps, f"step {step + 1}/{request.steps}", data))
-        return tensors
+    def draw_diffusion(i: int) -> Any:
+        def on_step(pipeline: Any, step: int, timestep: Any, tensors: dict) -> dict:
+            data: dict[str, Any] = {"step": step + 1, "image": i}
+            if request.preview_every and (step + 1) % request.preview_every == 0 and "latents" in tensors:
+                data["preview"] = _preview(tensors["latents"])
+            where = f"image {i + 1}/{n}, " if n > 1 else ""
+            progress(Progress(i * request.steps + step + 1, request.steps * n,
+                              f"{where}step {step + 1}/{request.steps}", data))
+            return tensors
 
-    generator = torch.Generator(device="cpu").manual_seed(request.seed)
-    t0 = time.time()
-    with models.exclusive(pipe):  # a pipeline's scheduler keeps per-run state
+        generator = torch.Generator(device="cpu").manual_seed(request.seed + i)
         output = pipe(prompt=request.prompt, negative_prompt=request.negative_prompt or None,
                       num_inference_steps=request.steps, guidance_scale=request.guidance, width=request.width,
-                      height=request.height, num_images_per_prompt=request.num_images, generator=generator,
+                      height=request.height, num_images_per_prompt=1, generator=generator,
                       callback_on_step_end=on_step, callback_on_step_end_tensor_inputs=["latents"])
-    return _save(request, model_id, dtype, ctx, output.images, notes, type(pipe.scheduler).__name__, t0)
+        return output.images[0]
+
+    with models.exclusive(pipe):  # a pipeline's scheduler keeps per-run state
+        return _draw_all(request, model_id, dtype, ctx, draw_diffusion, notes, type(pipe.scheduler).__name__)
 
 
-def _save(request: Text2ImageRequest, model_id: str, dtype: str, ctx: TaskContext, pil_images: list[Any],
-          notes: list[str], scheduler: str, t0: float) -> Text2ImageResult:
+def _draw_all(request: Text2ImageRequest, model_id: str, dtype: str, ctx: TaskContext, draw: Callable[[int], Any],
+              notes: list[str], scheduler: str) -> Text2ImageResult:
+    """Image i is drawn alone from seed + i (AUTOMATIC1111's rule for a batch), so it is the same image
+    whether or not the job moved, and each finished PNG is a checkpoint: a job moved after its second
+    image redraws none of the first two."""
     spec = models.get_spec(model_id) if model_id in models.MODELS else None
     out_dir = ctx.workdir
+    t0 = time.time()
     images, files = [], {}
-    for i, image in enumerate(pil_images):
-        recipe = {
-            "model": request.model, "resolved_model": model_id,
-            "repo_id": spec.repo_id if spec else model_id, "revision": spec.revision if spec else None,
-            "prompt": request.prompt, "negative_prompt": request.negative_prompt, "seed": request.seed,
-            "image_index": i, "batch_size": len(pil_images),
-            "steps": request.steps, "guidance": request.guidance, "width": image.width,
-            "height": image.height, "scheduler": scheduler, "device": ctx.capabilities.kind,
-            "dtype": dtype, "tiny": request.tiny, "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
-        }
-        files[f"image_{i}"] = save_png(image, out_dir / f"image_{i}.png", recipe)
+    for i in range(request.num_images):
+        key = f"image_{i}"
+        if key in ctx.checkpoints:  # drawn before the job moved here
+            recipe, blobs = ctx.checkpoints[key]
+            unpack_files(blobs, out_dir, files)
+        else:
+            image = draw(i)
+            recipe = {
+                "model": request.model, "resolved_model": model_id,
+                "repo_id": spec.repo_id if spec else model_id, "revision": spec.revision if spec else None,
+                "prompt": request.prompt, "negative_prompt": request.negative_prompt, "seed": request.seed,
+                "image_seed": request.seed + i, "image_index": i, "batch_size": request.num_images,
+                "steps": request.steps, "guidance": request.guidance, "width": image.width,
+                "height": image.height, "scheduler": scheduler, "device": ctx.capabilities.kind,
+                "dtype": dtype, "tiny": request.tiny,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
+            }
+            files[key] = save_png(image, out_dir / f"{key}.png", recipe)
+            ctx.checkpoint(key, (recipe, pack_files([key], files)))
         images.append(GeneratedImage(i, recipe))
     return Text2ImageResult(images, model_id, dtype, notes, files)

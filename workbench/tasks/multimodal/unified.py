@@ -8,6 +8,7 @@ the VQ decoder turns the tokens into pixels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from workbench.contract import Progress, ProgressCallback, TaskContext
@@ -17,6 +18,9 @@ from workbench.contract.errors import InputError
 IMAGE_GENERATORS = ("janus", "tiny-janus")
 #: models that draw with next-token prediction constrained to visual tokens
 EMU3_GENERATORS = ("emu3-gen", "tiny-emu3")
+
+#: draws one image: (its seed, the token reporter) -> a PIL image
+Drawer = Callable[[int, Any], Any]
 
 
 def tiny_for(model: str) -> str:
@@ -44,10 +48,10 @@ def token_reporter(total: int, progress: ProgressCallback, label: str = "token")
     return Report()
 
 
-def generate_images_emu3(vlm: Any, prompt: str, *, seed: int, num_images: int, width: int, height: int,
-                         ctx: TaskContext) -> list[Any]:
+def emu3_drawer(vlm: Any, prompt: str, *, width: int, height: int, ctx: TaskContext) -> tuple[int, Drawer]:
     """Emu3 draws row by row: visual tokens, an end-of-line token after each row, then the end
-    markers; `prefix_allowed_tokens_fn` keeps every step inside that grammar."""
+    markers; `prefix_allowed_tokens_fn` keeps every step inside that grammar. Returns the tokens one
+    image takes and a function that draws one image from its seed."""
     import torch
     from transformers import LogitsProcessorList
 
@@ -70,23 +74,23 @@ def generate_images_emu3(vlm: Any, prompt: str, *, seed: int, num_images: int, w
             offset, visual if offset <= body else [tok.pad_token_id])
 
     per_image = body + 3  # the rows (each closed by an end-of-line), then eof, eoi and eos
-    report = token_reporter(per_image * num_images, ctx.progress)
-    images = []
-    with ctx.backend.fork_rng():
-        ctx.backend.seed(seed)
-        for _ in range(num_images):
+
+    def draw(seed: int, report: Any) -> Any:
+        with ctx.backend.fork_rng():
+            ctx.backend.seed(seed)
             out = model.generate(**inputs, max_new_tokens=per_image, prefix_allowed_tokens_fn=allowed,
                                  do_sample=True, logits_processor=LogitsProcessorList([report]))
-            with torch.inference_mode():
-                pixels = model.decode_image_tokens(image_tokens=out[:, inputs["input_ids"].shape[1]:],
-                                                   height=rows, width=cols)
-            images.extend(processor.postprocess(list(pixels.float().cpu()),
-                                                return_tensors="PIL.Image.Image")["pixel_values"])
-    return images
+        with torch.inference_mode():
+            pixels = model.decode_image_tokens(image_tokens=out[:, inputs["input_ids"].shape[1]:],
+                                               height=rows, width=cols)
+        return processor.postprocess(list(pixels.float().cpu()), return_tensors="PIL.Image.Image")["pixel_values"][0]
+
+    return per_image, draw
 
 
-def generate_images(vlm: Any, prompt: str, *, seed: int, num_images: int, guidance: float,
-                    ctx: TaskContext) -> list[Any]:
+def janus_drawer(vlm: Any, prompt: str, *, guidance: float, ctx: TaskContext) -> tuple[int, Drawer]:
+    """Janus draws through `generate(generation_mode="image")`: the tokens one image takes, and a
+    function that draws one image from its seed."""
     import numpy as np
     import torch
     from PIL import Image
@@ -94,22 +98,21 @@ def generate_images(vlm: Any, prompt: str, *, seed: int, num_images: int, guidan
 
     processor, model = vlm.processor, vlm.model
     n_tokens = model.model.vision_model.config.num_image_tokens
-    report = token_reporter(n_tokens * num_images, ctx.progress, "image token")
-
     messages = [{"role": "user", "content": [{"type": "text", "text": prompt}]}]
     text = processor.apply_chat_template(messages, add_generation_prompt=True)
     inputs = processor(text=text, generation_mode="image", return_tensors="pt").to(ctx.torch_device)
-    images = []
-    with ctx.backend.fork_rng():
-        ctx.backend.seed(seed)
-        for _ in range(num_images):
+
+    def draw(seed: int, report: Any) -> Any:
+        with ctx.backend.fork_rng():
+            ctx.backend.seed(seed)
             tokens = model.generate(**inputs, generation_mode="image", do_sample=True, use_cache=True,
                                     guidance_scale=max(guidance, 1.0) if guidance else 5.0,
                                     logits_processor=LogitsProcessorList([report]))
-            with torch.inference_mode():
-                pixels = model.decode_image_tokens(tokens)[0].float().cpu().clamp(-1, 1)  # H x W x C, [-1, 1]
-            images.append(Image.fromarray(((pixels.numpy() + 1) * 127.5).round().astype(np.uint8)))
-    return images
+        with torch.inference_mode():
+            pixels = model.decode_image_tokens(tokens)[0].float().cpu().clamp(-1, 1)  # H x W x C, [-1, 1]
+        return Image.fromarray(((pixels.numpy() + 1) * 127.5).round().astype(np.uint8))
+
+    return n_tokens, draw
 
 
 def check_can_draw(model_id: str) -> None:
