@@ -11,7 +11,7 @@ import pytest
 from helpers import run_cli
 
 import workbench as wb
-from workbench.contract import DeviceError
+from workbench.contract import DeviceError, InputError
 from workbench.jobs import perf
 from workbench.jobs.store import default_store
 from workbench.scheduling import registry
@@ -171,3 +171,49 @@ def test_bench_runs_are_kept_apart_from_the_users_jobs_and_their_history(devices
     assert len(history) == 1 and history[0][1] < 100 < bench_rate[0][1]  # the user's own job, not the bench
     listed = run_cli("jobs", "list").stdout
     assert listed.count("  count  ") == 1 and "3 job(s) of `workbench bench` not shown; --bench" in listed
+
+
+def test_drain_with_a_deadline_keeps_a_job_that_finishes_in_time_and_moves_one_that_cannot(devices):
+    """`within`: the device must be free by then. A job whose pace says it ends in time stays; a job that
+    cannot leaves at its next checkpoint, well before the deadline, saying why."""
+    short = wb.submit("count", steps=60, delay=0.01, device="sim:npu0")
+    while len(short.checkpoints) < 10:
+        time.sleep(0.01)
+    wb.drain("sim:npu0", within=60)
+    try:
+        assert short.result(60).steps == 60
+        assert short.device == "sim:npu0" and short.moves == 0  # 0.6 s of work: it finished there
+        assert wb.submit("count", steps=1).device == "cpu"  # but the device takes no new work
+    finally:
+        wb.drain("sim:npu0", False)
+
+    long = wb.submit("count", steps=3000, delay=0.01, device="sim:npu0")  # about 30 s
+    while len(long.checkpoints) < 20:
+        time.sleep(0.01)
+    wb.drain("sim:npu0", within=10)
+    told = time.time()
+    try:
+        while long.device == "sim:npu0" and time.time() - told < 10:
+            time.sleep(0.02)
+        moved_after = time.time() - told
+        assert long.device == "cpu" and moved_after < 5, moved_after  # at its next checkpoint, not at the deadline
+        moved = [e.message for e in long.snapshot_events() if e.message.startswith("moved from")][0]
+        assert re.match(r"moved from sim:npu0 to cpu because sim:npu0 was drained to be free within \d+ s and it "
+                        r"needs about \d+ s more; resuming at item \d+ of 3000", moved), moved
+        long.cancel()
+    finally:
+        wb.drain("sim:npu0", False)
+
+
+def test_drain_within_from_the_cli_and_bad_times(devices, home):
+    env = {"WORKBENCH_SIMULATED_DEVICES": "npu:2GiB:float32+float16+bfloat16"}
+    out = run_cli("devices", "drain", "sim:npu0", "--within", "2m", env=env)
+    assert out.returncode == 0 and "free within 120 s" in out.stdout
+    deadline = default_store().drains()["sim:npu0"]
+    assert deadline == pytest.approx(time.time() + 120, abs=30)
+    bad = run_cli("devices", "drain", "sim:npu0", "--within", "soon", env=env)
+    assert bad.returncode != 0 and "give a time such as 30s" in bad.stderr and "Traceback" not in bad.stderr
+    assert run_cli("devices", "undrain", "sim:npu0", env=env).returncode == 0
+    assert "sim:npu0" not in default_store().drains()
+    with pytest.raises(InputError, match="within must be a number of seconds"):
+        wb.drain("cpu", within=float("nan"))

@@ -80,14 +80,31 @@ def device_rows(profile: bool, seconds: float, cluster: str | None = None,
     return [presenters.device_row(d.id, d.capabilities, d.load(), profiles.get(d.id)) for d in devs]
 
 
+def _seconds(text: str) -> float:
+    """'30', '30s', '5m' or '1h' in seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    t = text.strip().lower()
+    try:
+        return float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except ValueError:
+        raise UsageError(f"--within {text!r}: give a time such as 30s, 5m or 1h") from None
+
+
 def cmd_devices(a: argparse.Namespace) -> int:
     if a.action in ("drain", "undrain"):
         from workbench.scheduling import registry
 
         if not a.target:
             raise UsageError(f"workbench devices {a.action}: name the device (see workbench devices --help)")
-        registry.drain(a.target, a.action == "drain")
-        print(f"{a.target}: {'drained: its jobs move to other devices' if a.action == 'drain' else 'takes work again'}")
+        within = _seconds(a.within) if a.within else None
+        registry.drain(a.target, a.action == "drain", within)
+        if a.action == "undrain":
+            print(f"{a.target}: takes work again")
+        elif within is None:
+            print(f"{a.target}: drained: its jobs move to other devices")
+        else:
+            print(f"{a.target}: drained: free within {within:g} s; running jobs that finish in time at their pace "
+                  "stay, the others move at their next checkpoint")
         return 0
     rows = device_rows(a.profile, a.seconds, a.cluster, refresh=a.refresh)
     if a.json:
@@ -366,6 +383,9 @@ def build_parser(argv: list[str] | None = None) -> Parser:
     d.add_argument("action", nargs="?", choices=["list", "drain", "undrain"], default="list",
                    help="drain: move queued and running jobs off a device (every process) and give it no new work")
     d.add_argument("target", nargs="?", metavar="DEVICE", help="the device to drain or undrain")
+    d.add_argument("--within", metavar="TIME",
+                   help="drain: the device must be free within TIME (30s, 5m): jobs that finish in time stay, the "
+                        "others move at their next checkpoint")
     d.add_argument("--json", action="store_true")
     d.add_argument("--profile", action="store_true", help="measure and cache device profiles")
     d.add_argument("--refresh", action="store_true",

@@ -20,6 +20,7 @@ from workbench.contract.requirements import Requirements
 from workbench.contract.task import TaskContext
 from workbench.hardware.isolated import WorkerPool, isolation_policy
 from workbench.jobs import perf
+from workbench.jobs.drain import DeadlineWatch
 from workbench.jobs.job import Job, JobState
 from workbench.jobs.runner import JobQueue, execute, make_context, settle
 from workbench.jobs.store import ResultStore, default_store
@@ -47,7 +48,8 @@ class LocalDevice:
         self._queue: JobQueue | None = None
         self._queue_lock = threading.Lock()
         self.relocator: Relocator | None = None
-        self._drained = (0.0, False)
+        self._drained: tuple[float, tuple[bool, float | None]] = (0.0, (False, None))
+        self._deadlines = DeadlineWatch(self.id)
         self._workers: WorkerPool | None = None
         self._model_worker: WorkerPool | None = None  #: one process, where this device's models stay loaded
 
@@ -139,24 +141,36 @@ class LocalDevice:
     @property
     def drained(self) -> bool:
         """Drained by `workbench devices drain` (any process); looked up at most every DRAIN_POLL_S."""
+        return self._drain_state()[0]
+
+    def _drain_state(self) -> tuple[bool, float | None]:
+        """(drained, its deadline or None), from the store at most every DRAIN_POLL_S."""
         checked, value = self._drained
         now = time.monotonic()
         if now - checked >= DRAIN_POLL_S:
             try:
-                value = self.id in self.store.drained()
-            except Exception:
-                value = False
+                drains = self.store.drains()
+                value = (self.id in drains, drains.get(self.id))
+            except Exception:  # noqa: BLE001 - an unreadable store drains nothing
+                value = (False, None)
             self._drained = (now, value)
         return value
 
-    def _guard(self) -> None:
+    def refresh_drain_state(self) -> None:
+        """Read the drain state from the store at the next look (after this process drained the device)."""
+        self._drained = (0.0, self._drained[1])
+
+    def _guard(self, job: Job | None = None) -> None:
         if self._fault:
             raise DeviceLost(f"Device {self.id} stopped working mid job: {self._fault}")
-        if self.drained:
-            raise DeviceLost(f"{self.id} was drained")
+        drained, deadline = self._drain_state()
+        if drained:
+            why = self._deadlines.leave(job, deadline) if job is not None else f"{self.id} was drained"
+            if why:
+                raise DeviceLost(why)
 
     def context(self, job: Job) -> TaskContext:
-        return make_context(job, self.id, self._caps, self.backend, self._guard)
+        return make_context(job, self.id, self._caps, self.backend, lambda: self._guard(job))
 
     def _relocate(self, fn: Callable[..., Any]) -> Callable[[Job, str], bool]:
         def relocate(job: Job, why: str) -> bool:

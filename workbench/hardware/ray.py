@@ -28,6 +28,7 @@ from workbench.contract.requirements import Requirements
 from workbench.contract.task import TaskSpec
 from workbench.jobs import perf
 from workbench.jobs.codec import with_files
+from workbench.jobs.drain import DeadlineWatch
 from workbench.jobs.job import Job, JobState
 from workbench.jobs.runner import external_cancel_check, readable_reason, settle
 from workbench.jobs.store import default_store
@@ -372,13 +373,16 @@ def _stream(job: Job, payload: Any, request: Any, device: RayDevice) -> tuple:
     job.on_cancel(lambda: actor.cancel.remote(job.id))
     cancelled_elsewhere = external_cancel_check(job)
     drain_asked = False
+    watch = DeadlineWatch(device.id)
     while True:
         ready, _ = ray.wait([gen], timeout=0.25)
         if not job.cancel_requested and cancelled_elsewhere():
             job.cancel("cancelled from another process")
-        if not drain_asked and device.id in store.drained():
-            drain_asked = True
-            actor.drain.remote(job.id)
+        if not drain_asked:
+            drains = store.drains()
+            if device.id in drains and watch.leave(job, drains[device.id]):
+                drain_asked = True
+                actor.drain.remote(job.id)
         if not ready:
             if not _node_alive(device.node_id):
                 from ray.exceptions import NodeDiedError

@@ -73,6 +73,8 @@ class Job:
         self.reason: str = ""
         self.created = time.time()
         self.started: float | None = None
+        #: (when it started on its current device, the fraction done then): its pace there
+        self.segment: tuple[float, float] = (0.0, 0.0)
         self.finished: float | None = None
         self._result: Any = None
         self._events: list[Event] = [Event("state", self.created, state=JobState.QUEUED.value)]
@@ -268,8 +270,11 @@ class Job:
 
     def _set_state(self, state: JobState, reason: str = "") -> None:
         now = time.time()
-        if state is JobState.RUNNING and self.started is None:  # a moved job keeps its first start: its
-            self.started = now  # duration in every view is the whole job's, not the last device's
+        if state is JobState.RUNNING:
+            if self.started is None:  # a moved job keeps its first start: its duration in every view is
+                self.started = now  # the whole job's, not the last device's
+            last = self.last_stage_event()
+            self.segment = (now, last.progress.fraction or 0.0 if last is not None else 0.0)
         if state.finished:
             self.finished = now
         self.state = state

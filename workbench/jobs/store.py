@@ -102,7 +102,7 @@ COLUMNS = (
 )
 #: columns later versions added, for an index written by an earlier one
 ADDED_COLUMNS = (("jobs", "placement", "TEXT NOT NULL DEFAULT ''"), ("jobs", "tag", "TEXT NOT NULL DEFAULT ''"),
-                 ("devices", "setup", "TEXT NOT NULL DEFAULT ''"))
+                 ("devices", "setup", "TEXT NOT NULL DEFAULT ''"), ("drains", "deadline", "REAL"))
 FINISHED = ("succeeded", "failed", "cancelled")
 MAX_EVENTS_KEPT = 2000
 #: A job folder without a record, or a working folder, untouched this long is left over from a killed process.
@@ -698,15 +698,20 @@ class ResultStore:
             (task, model, per_device))
 
     # ---- drained devices (every process of this host moves its jobs off them) ---------------
-    def set_drained(self, device: str, drained: bool = True) -> None:
+    def set_drained(self, device: str, drained: bool = True, deadline: float | None = None) -> None:
+        """Drain `device` on this host (`deadline`: the time it must be free by; None: now), or undrain it."""
         if drained:
-            self._exec("INSERT OR REPLACE INTO drains (device, host, since) VALUES (?, ?, ?)",
-                       (device, self._host, time.time()))
+            self._exec("INSERT OR REPLACE INTO drains (device, host, since, deadline) VALUES (?, ?, ?, ?)",
+                       (device, self._host, time.time(), deadline))
         else:
             self._exec("DELETE FROM drains WHERE device=? AND host=?", (device, self._host))
 
+    def drains(self) -> dict[str, float | None]:
+        """Drained devices of this host, each with its deadline (None: its jobs leave at once)."""
+        return {r[0]: r[1] for r in self._exec("SELECT device, deadline FROM drains WHERE host=?", (self._host,))}
+
     def drained(self) -> set[str]:
-        return {r[0] for r in self._exec("SELECT device FROM drains WHERE host=?", (self._host,))}
+        return set(self.drains())
 
     def close(self) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ point may also name a function that returns devices, for back-ends that are not 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from workbench.contract.backend import Backend
-from workbench.contract.errors import DeviceError
+from workbench.contract.errors import DeviceError, InputError
 from workbench.contract.requirements import Requirements
 from workbench.hardware import local
 from workbench.hardware.backends import BUILTIN, AcceleratorBackend
@@ -282,8 +283,14 @@ def _wait_for_device(job: Job, fn: Any, source: Device, why: str) -> None:
             return
 
 
-def drain(device_id: str, drained: bool = True) -> None:
+def drain(device_id: str, drained: bool = True, within: float | None = None) -> None:
     """Move queued and running jobs off a device (every process of this machine), without failing
-    them, and give it no new work until `drain(device_id, False)`."""
-    get(device_id)  # an unknown name is a DeviceError here, not a silent no-op
-    default_store().set_drained(device_id, drained)
+    them, and give it no new work until `drain(device_id, False)`. `within` (seconds): the device
+    must be free by then; running jobs that finish in time at their pace stay, the others move at
+    their next checkpoint (`jobs.drain`)."""
+    device = get(device_id)  # an unknown name is a DeviceError here, not a silent no-op
+    if within is not None and not (within >= 0 and math.isfinite(within)):
+        raise InputError(f"within must be a number of seconds, 0 or more; got {within!r}.")
+    default_store().set_drained(device_id, drained, None if within is None else time.time() + within)
+    if isinstance(device, local.LocalDevice):
+        device.refresh_drain_state()  # this process sees it at once (others within DRAIN_POLL_S)

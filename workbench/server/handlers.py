@@ -173,7 +173,17 @@ class DrainHandler(_Base):
         known = {d["id"] for d in store.published_devices()}
         if device_id not in known:
             raise tornado.web.HTTPError(404, f"No device {device_id!r}; known devices: {', '.join(sorted(known))}.")
-        store.set_drained(device_id, self.drain)
+        within = self.get_query_argument("within", None)
+        deadline = None
+        if within is not None and self.drain:
+            try:
+                seconds = float(within)
+            except ValueError:
+                seconds = -1.0
+            if not (0 <= seconds < float("inf")):
+                raise tornado.web.HTTPError(400, f"within must be a number of seconds, 0 or more; got {within!r}.")
+            deadline = time.time() + seconds
+        store.set_drained(device_id, self.drain, deadline)
         self.write_json({"id": device_id, "drained": self.drain})
 
 
