@@ -11,6 +11,7 @@ import pytest
 from helpers import run_cli
 
 import workbench as wb
+from workbench.api import get_task, make_request
 from workbench.contract import DeviceError, InputError
 from workbench.jobs import perf
 from workbench.jobs.store import default_store
@@ -217,3 +218,74 @@ def test_drain_within_from_the_cli_and_bad_times(devices, home):
     assert "sim:npu0" not in default_store().drains()
     with pytest.raises(InputError, match="within must be a number of seconds"):
         wb.drain("cpu", within=float("nan"))
+
+
+def _busy_elsewhere(n: int) -> list[int]:
+    """`n` processes spinning on the CPU that are not this process's children (as another user's notebook
+    is not): started by a shell that exits at once."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(["sh", "-c", f"for i in $(seq {n}); do {sys.executable} -c 'while True: pass' "
+                                      ">/dev/null 2>&1 & echo $!; done"], capture_output=True, text=True, check=True)
+    return [int(pid) for pid in out.stdout.split()]
+
+
+def _count_rates(store, cpu: float, sim: float) -> None:
+    for _ in range(3):
+        perf.record(store, device="cpu", task="count", model="-", dtype="-", unit="steps", units=100,
+                    seconds=100 / cpu)
+        perf.record(store, device="sim:npu0", task="count", model="-", dtype="-", unit="steps", units=100,
+                    seconds=100 / sim)
+
+
+def test_a_device_another_process_keeps_busy_is_avoided_while_it_is(devices):
+    import os
+    import signal
+
+    spec = get_task("count")
+    request = make_request(spec, steps=100)
+    _count_rates(default_store(), cpu=100, sim=50)  # idle, the CPU is twice as fast on this task
+    idle = registry.resolve("auto", spec=spec, request=request)
+    assert idle.device.id == "cpu", idle.reason
+    pids = _busy_elsewhere(os.cpu_count() or 2)
+    try:
+        time.sleep(0.6)
+        busy = registry.resolve("auto", spec=spec, request=request)
+        assert busy.device.id == "sim:npu0", busy.reason
+        assert re.search(r"vs cpu about [\d.]+ s \(\d+% busy with other work\)", busy.reason), busy.reason
+        assert busy.predicted["cpu"] > 2 * idle.predicted["cpu"]
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+    time.sleep(0.6)
+    assert registry.resolve("auto", spec=spec, request=request).device.id == "cpu"  # free again: chosen again
+
+
+def test_a_run_that_misses_its_prediction_corrects_its_devices_rate_at_once(devices):
+    store = default_store()
+    _count_rates(store, cpu=2000, sim=20)  # figures from another time: the CPU looks 100x faster
+    spec = get_task("count")
+    request = make_request(spec, steps=50, delay=0.02)
+    before = registry.resolve("auto", spec=spec, request=request)
+    job = wb.submit("count", steps=50, delay=0.02)  # really about 1 s: 40x the 25 ms predicted
+    job.result(60)
+    assert job.device == "cpu" and job.expected_s == pytest.approx(50 / 2000)
+    perf.flush()
+    after = registry.resolve("auto", spec=spec, request=request)
+    assert after.predicted["cpu"] > 10 * before.predicted["cpu"]
+    assert re.search(r"cpu about [\d.]+ s \(corrected: its last run took \d+\.\dx the predicted time\)",
+                     after.reason), after.reason
+
+
+def test_rates_measured_under_load_are_kept_in_idle_terms_and_their_spread_is_said():
+    store = default_store()
+    for seconds, busy in ((1.0, 0.5), (1.0, 0.5), (0.5, None)):
+        perf.record(store, device="cpu", task="count", model="-", dtype="-", unit="steps", units=100,
+                    seconds=seconds, extra={"busy": busy} if busy is not None else None)
+    figure = perf.figures(store, "count", "-")["cpu"]
+    assert figure.rate == pytest.approx(200)  # 100 steps/s with half the CPU taken is 200 idle
+    perf.record(store, device="cpu", task="count", model="-", dtype="-", unit="steps", units=100, seconds=4.0)
+    perf.record(store, device="cpu", task="count", model="-", dtype="-", unit="steps", units=100, seconds=4.0)
+    figure = perf.figures(store, "count", "-")["cpu"]
+    assert figure.samples == 5 and figure.spread == pytest.approx(8) and "its runs vary 8.0x" in figure.describe()

@@ -47,7 +47,8 @@ def submit(task: str | TaskSpec, request: Any = None, *,
     if isinstance(device, (list, tuple)):
         return fan_out(spec, req, [registry.get(d, needs) for d in device])
     chosen = registry.resolve(device, needs, spec=spec, request=req)
-    return chosen.device.submit(spec, req, requirements=needs, placement=chosen.reason)
+    return chosen.device.submit(spec, req, requirements=needs, placement=chosen.reason,
+                                expected_s=chosen.expected.get(chosen.device.id))
 
 
 def run(task: str | TaskSpec, request: Any = None, *, device: DeviceName = "auto",

@@ -115,6 +115,21 @@ class Backend(ABC):
     def fork_rng(self) -> AbstractContextManager:
         """A block whose seeding (`seed`) does not leak into the process's random state."""
 
+    def busy(self) -> float | None:
+        """The share (0..1) of this device's compute that other work is using now, where the device
+        can tell (the host CPU's load; a GPU's utilisation counter); None where it cannot. Placement
+        scales the device's measured rates by what is left."""
+        return None
+
+    def busy_mark(self) -> object | None:
+        """A reading taken when a job starts, to tell afterwards how busy others kept the device during
+        it (`busy_since`): its measured rate is then put in idle terms. None where the device cannot tell."""
+        return None
+
+    def busy_since(self, mark: object | None) -> float | None:
+        """Others' share of this device's compute since `mark` (see `busy_mark`)."""
+        return None
+
     # ---- memory -----------------------------------------------------------------------
     def free_memory(self) -> int:
         return self.memory_info()[0]

@@ -29,12 +29,18 @@ class Device(Protocol):
     def capabilities(self) -> Capabilities: ...
 
     def submit(self, task: TaskLike, request: Any, *, task_name: str | None = None,
-               requirements: Requirements | None = None, placement: str = "", tag: str = "") -> Job:
-        """Queue `task` (`run(request, ctx)`) and return its job at once (`tag`: see `Job.tag`)."""
+               requirements: Requirements | None = None, placement: str = "", tag: str = "",
+               expected_s: float | None = None) -> Job:
+        """Queue `task` (`run(request, ctx)`) and return its job at once (`tag`: see `Job.tag`; `expected_s`:
+        the seconds placement expects it to run, which `perf` judges the run against)."""
         ...
 
     def load(self) -> int:
         """Jobs queued or running on this device now, machine-wide (placement spreads by it)."""
+        ...
+
+    def busy(self) -> float | None:
+        """The share (0..1) of its compute other work uses now; None where the device cannot tell."""
         ...
 
     def shutdown(self, *, reason: str = "the device was shut down") -> None:

@@ -96,14 +96,22 @@ class LocalDevice:
             others = 0
         return max(mine, others)
 
+    def busy(self) -> float | None:
+        """What its backend reports of other work on it now (see `Backend.busy`)."""
+        try:
+            return self.backend.busy()
+        except Exception:  # noqa: BLE001 - a counter that fails is unknown, not idle
+            return None
+
     def submit(self, task: TaskLike, request: Any, *, task_name: str | None = None,
-               requirements: Requirements | None = None, placement: str = "", tag: str = "") -> Job:
+               requirements: Requirements | None = None, placement: str = "", tag: str = "",
+               expected_s: float | None = None) -> Job:
         if self._fault:
             raise DeviceError(f"Device {self.id} is not working: {self._fault}")
         name, fn = resolve(task, task_name)
         fn = self._task_fn(name, fn)
         job = Job(name, request, self.id, store=self.store)
-        job.requirements, job.placement, job.tag = requirements, placement, tag
+        job.requirements, job.placement, job.tag, job.expected_s = requirements, placement, tag, expected_s
         job.store.register(job)
         if placement:
             job.note(placement)
@@ -187,8 +195,26 @@ class LocalDevice:
             if not relocate(job, why):
                 settle(job, JobState.FAILED, reason=why)
             return
-        execute(job, fn, self.context, slot=(self.id, self.concurrency), relocate=relocate)
+        execute(job, self._measured(job, fn), self.context, slot=(self.id, self.concurrency), relocate=relocate)
         perf.record_finished(job)
+
+    def _measured(self, job: Job, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """`fn`, noting on the job how busy other work kept the device while it ran (`Backend.busy_mark`)."""
+        def run(request: Any, ctx: TaskContext) -> Any:
+            try:
+                mark = self.backend.busy_mark()
+            except Exception:  # noqa: BLE001 - no reading: the run's rate is recorded as measured
+                mark = None
+            try:
+                return fn(request, ctx)
+            finally:
+                if mark is not None:
+                    try:
+                        job.busy_during = self.backend.busy_since(mark)
+                    except Exception:  # noqa: BLE001
+                        job.busy_during = None
+
+        return run
 
     def fail(self, reason: str) -> None:
         """Mark the device broken (a lost accelerator, an unplugged simulator): running

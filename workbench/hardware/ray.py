@@ -108,6 +108,9 @@ def nodes_as_devices(existing: dict[str, RayDevice]) -> dict[str, RayDevice]:
     return found
 
 
+#: how long a node's reported load stands for it
+BUSY_FRESH_S = 1.0
+
 class RayDevice:
     """A device on a Ray cluster. Same `submit` / `Job` contract as a local device."""
 
@@ -132,6 +135,7 @@ class RayDevice:
         self._load_lock = threading.Lock()
         self._fault: str | None = None
         self._ready = False
+        self._busy: tuple[float, float | None] = (-BUSY_FRESH_S, None)
         #: for a resource-class device (`ray:npu`): the node devices it stands for
         self.members: list[RayDevice] = []
         #: picks a device for requirements: the best member (class devices), the next device (migration)
@@ -154,6 +158,28 @@ class RayDevice:
         if self.is_class:
             return min((m.load() for m in self.members if not m._fault), default=0)
         return self._load
+
+    def busy(self) -> float | None:
+        """What the node's worker reports of other work on the device (cached BUSY_FRESH_S; None when
+        the worker is not started or does not answer within a second)."""
+        import time
+
+        if self.is_class:
+            figures = [b for b in (m.busy() for m in self.members if not m._fault) if b is not None]
+            return min(figures) if figures else None
+        at, value = self._busy
+        if time.monotonic() - at < BUSY_FRESH_S:
+            return value
+        value = None
+        if self._actor is not None and not self._fault:
+            import ray
+
+            try:
+                value = ray.get(self._actor.busy.remote(), timeout=1.0)
+            except Exception:  # noqa: BLE001 - a slow or gone worker: unknown
+                value = None
+        self._busy = (time.monotonic(), value)
+        return value
 
     @property
     def fault(self) -> str | None:
@@ -232,7 +258,8 @@ class RayDevice:
 
     # ---- jobs -----------------------------------------------------------------------------
     def submit(self, task: TaskLike, request: Any, *, task_name: str | None = None,
-               requirements: Requirements | None = None, placement: str = "", tag: str = "") -> Job:
+               requirements: Requirements | None = None, placement: str = "", tag: str = "",
+               expected_s: float | None = None) -> Job:
         if self._fault:
             raise DeviceError(f"Device {self.id} is not available: {self._fault}")
         name, _ = resolve(task, task_name)
@@ -244,10 +271,10 @@ class RayDevice:
                 raise DeviceError(f"No node of the cluster offers {self.resource} any more.")
             target = self.choose(alive, requirements or Requirements())
             return target.submit(task, request, task_name=task_name, requirements=requirements,
-                                 placement=placement, tag=tag)
+                                 placement=placement, tag=tag, expected_s=expected_s)
         payload = name if (isinstance(task, (str, TaskSpec)) and name in TASKS) else task
         job = Job(name, request, self.id, store=default_store())
-        job.requirements, job.placement, job.tag = requirements, placement, tag
+        job.requirements, job.placement, job.tag, job.expected_s = requirements, placement, tag, expected_s
         job.store.register(job)
         if placement:
             job.note(placement)

@@ -80,6 +80,10 @@ class DeviceWorker:
                 "node_id": ray.get_runtime_context().get_node_id(), "load_counts": dict(models.load_counts),
                 "capabilities": self.backend.capabilities().to_dict()}
 
+    def busy(self) -> float | None:
+        """Other work on this node's device: its backend's counter (the node's cores for a CPU)."""
+        return self.backend.busy()
+
     def cancel(self, job_id: str) -> None:
         self._cancelled.add(job_id)
 

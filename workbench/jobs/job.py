@@ -63,6 +63,10 @@ class Job:
         self.placement: str = ""  #: why it runs where it runs ("placed on X: about 12 s, vs ...")
         #: "bench" for `workbench bench`'s runs: hidden from job lists and kept out of the history placement reads
         self.tag: str = ""
+        #: seconds placement expected it to run on its device (None when it was not placed by figures)
+        self.expected_s: float | None = None
+        #: the share of its device that other work used while it ran, where the device can tell
+        self.busy_during: float | None = None
         self.requirements: Any = None  #: what it needs from a device (for moves)
         self.checkpoints: dict[str, Any] = {}  #: finished items, kept so a moved job resumes
         self.moves = 0

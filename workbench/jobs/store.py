@@ -697,6 +697,16 @@ class ResultStore:
             "FROM perf WHERE task=? AND model=?) WHERE n <= ? AND bench = only_bench",
             (task, model, per_device))
 
+    def recent_samples(self, task: str, model: str, per_device: int) -> list[tuple[str, float, float, dict]]:
+        """(device, units/s, when, extra) of the same runs as `recent_rates`, each device's newest first."""
+        rows = self._exec(
+            "SELECT device, units / seconds, at, extra FROM (SELECT device, units, seconds, at, extra, ROW_NUMBER() "
+            "OVER (PARTITION BY device ORDER BY source != 'history', at DESC) AS n, "
+            "MIN(source != 'history') OVER (PARTITION BY device) AS only_bench, source != 'history' AS bench "
+            "FROM perf WHERE task=? AND model=?) WHERE n <= ? AND bench = only_bench ORDER BY device, n",
+            (task, model, per_device))
+        return [(d, rate, at, json.loads(extra or "{}")) for d, rate, at, extra in rows]
+
     # ---- drained devices (every process of this host moves its jobs off them) ---------------
     def set_drained(self, device: str, drained: bool = True, deadline: float | None = None) -> None:
         """Drain `device` on this host (`deadline`: the time it must be free by; None: now), or undrain it."""

@@ -5,8 +5,11 @@ the devices that satisfy it, `place` predicts when this job would finish on each
 queued there plus this job's size, divided by the device's measured rate for this task and
 model (`jobs.perf`: history and `workbench bench`). A device never measured on the task gets
 the rate of one that was, scaled by their matmul (or copy) figures; with no per-task figure at
-all, the matmul figure divided by the queue ranks them. The choice comes with its reason:
-"placed on X: about 12 s, vs Y about 40 s with 2 queued".
+all, the matmul figure divided by the queue ranks them. Rates are kept in idle terms and shared
+with what other work uses of the device now (`Device.busy`: the host's CPU load, a GPU's
+utilisation), so a device another process keeps busy is avoided while it is; a run that misses
+its prediction by 2x corrects its device's rate at once (`perf.figures`). The choice comes with its
+reason: "placed on X: about 12 s, vs Y about 40 s with 2 queued (60% busy with other work)".
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ DEFAULT_TFLOPS = {"cpu": 0.1}
 DEFAULT_TFLOPS_ACCELERATOR = 10.0
 DEFAULT_GBPS = {"cpu": 10.0}
 DEFAULT_GBPS_ACCELERATOR = 300.0
+#: other work below this share of a device is noise, not load: neither counted nor said
+BUSY_WORTH_SAYING = 0.1
 
 
 def unmet(device: Device, req: Requirements) -> list[str]:
@@ -81,6 +86,17 @@ class Placement:
     device: Device
     reason: str = ""
     predicted: dict[str, float] = field(default_factory=dict)  #: seconds to finish, by device id
+    expected: dict[str, float] = field(default_factory=dict)  #: seconds to run, once started, by device id
+
+
+@dataclass
+class Prediction:
+    """By device id: seconds until this job would finish (the queue ahead of it included), seconds it
+    would run once started, and how each was estimated, in words."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    expected: dict[str, float] = field(default_factory=dict)
+    basis: dict[str, str] = field(default_factory=dict)
 
 
 def _seconds(x: float) -> str:
@@ -88,25 +104,35 @@ def _seconds(x: float) -> str:
 
 
 def predict(devices: Sequence[Device], req: Requirements, spec: Any, request: Any,
-            profiles: dict[str, DeviceProfile] | None = None) -> tuple[dict[str, float], dict[str, str]]:
-    """Predicted seconds until this job would finish, by device id, and how each was estimated
-    ("measured" or "scaled from X by matmul"). Empty when no device has a figure for the task."""
+            profiles: dict[str, DeviceProfile] | None = None) -> Prediction:
+    """When this job would finish on each device. A device's rate is its recent runs' (`perf.figures`,
+    in idle terms), or a measured device's scaled by their matmul figures; it is then shared with the
+    other work on the device now (`Device.busy`) and with the jobs queued there. Empty when no device
+    has a figure for the task."""
     size = spec.work_of(request)
-    measured = perf.rates(default_store(), spec.name, spec.model_of(request))
-    measured = {d.id: measured[d.id] for d in devices if measured.get(d.id)}
-    if not measured:
-        return {}, {}
+    known = perf.figures(default_store(), spec.name, spec.model_of(request))
+    known = {d.id: known[d.id] for d in devices if d.id in known}
+    out = Prediction()
+    if not known:
+        return out
     profiles = cached_profiles(list(devices)) if profiles is None else profiles
     speed = {d.id: expected_speed(d, req, profiles.get(d.id)) for d in devices}
-    seconds, basis = {}, {}
     for d in devices:
-        if d.id in measured:
-            rate, basis[d.id] = measured[d.id], "measured"
+        notes = []
+        if d.id in known:
+            rate = known[d.id].rate
+            notes.extend(filter(None, [known[d.id].describe()]))
         else:  # scale the measured devices' rates by the matmul figures, averaged
-            rate = sum(r * speed[d.id] / speed[k] for k, r in measured.items()) / len(measured)
-            basis[d.id] = "scaled by its matmul figure"
-        seconds[d.id] = (d.load() + 1) * size / rate
-    return seconds, basis
+            rate = sum(f.rate * speed[d.id] / speed[k] for k, f in known.items()) / len(known)
+            notes.append("scaled by its matmul figure")
+        busy = d.busy()
+        if busy is not None and busy >= BUSY_WORTH_SAYING:
+            rate *= 1 - min(busy, perf.MAX_BUSY)
+            notes.append(f"{busy:.0%} busy with other work")
+        out.expected[d.id] = size / rate
+        out.seconds[d.id] = (d.load() + 1) * out.expected[d.id]
+        out.basis[d.id] = "; ".join(notes)
+    return out
 
 
 def place(devices: Sequence[Device], req: Requirements, spec: Any = None, request: Any = None,
@@ -115,7 +141,8 @@ def place(devices: Sequence[Device], req: Requirements, spec: Any = None, reques
     fit = [d for d in devices if not unmet(d, req)]
     if not fit or len(fit) == 1 or spec is None:
         return Placement(choose(devices, req, profiles))
-    seconds, basis = predict(fit, req, spec, request, profiles)
+    prediction = predict(fit, req, spec, request, profiles)
+    seconds, basis = prediction.seconds, prediction.basis
     if not seconds:
         best = choose(fit, req, profiles)
         return Placement(best, f"placed on {best.id}: no device has run {spec.name} yet; by its profile and load")
@@ -125,10 +152,11 @@ def place(devices: Sequence[Device], req: Requirements, spec: Any = None, reques
     def said(d: Device) -> str:
         load = d.load()
         return f"{d.id} about {_seconds(seconds[d.id])}" + (f" with {load} queued" if load else "") + (
-            "" if basis[d.id] == "measured" else f" ({basis[d.id]})")
+            f" ({basis[d.id]})" if basis[d.id] else "")
 
     others = ", ".join(said(d) for d in ranked[1:4])
-    return Placement(best, f"placed on {said(best)}" + (f", vs {others}" if others else ""), seconds)
+    return Placement(best, f"placed on {said(best)}" + (f", vs {others}" if others else ""), seconds,
+                     prediction.expected)
 
 
 def refusal(device: Device, req: Requirements, devices: Sequence[Device]) -> str:

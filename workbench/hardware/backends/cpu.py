@@ -37,6 +37,21 @@ class CpuBackend(TorchBackend):
     def driver_version(self) -> str | None:
         return None
 
+    def busy(self) -> float | None:
+        from workbench.hardware.cpu_load import HOST_LOAD
+
+        return HOST_LOAD.others()
+
+    def busy_mark(self) -> object | None:
+        from workbench.hardware.cpu_load import HOST_LOAD
+
+        return HOST_LOAD.read()
+
+    def busy_since(self, mark: object | None) -> float | None:
+        from workbench.hardware.cpu_load import HOST_LOAD
+
+        return HOST_LOAD.share_since(mark) if isinstance(mark, tuple) else None
+
     def extra(self) -> dict:
         return {"threads": torch.get_num_threads()}
 

@@ -24,6 +24,13 @@ class CudaBackend(TorchBackend):
     def preferred_dtype(self) -> str:
         return "float16"  # tensor cores on every CUDA generation; bf16 only on some
 
+    def busy(self) -> float | None:
+        """The GPU's utilisation counter (NVML, through torch; None without pynvml): busy from any process."""
+        try:
+            return float(self.module().utilization(self.index or 0)) / 100
+        except Exception:  # noqa: BLE001 - no NVML: unknown, not idle
+            return None
+
     def driver_version(self) -> str | None:
         return torch.version.cuda or getattr(torch.version, "hip", None)
 

@@ -73,3 +73,11 @@ class SimulatedBackend(CpuBackend):
 
     def extra(self) -> dict:
         return {}
+
+    def busy(self) -> float | None:
+        """None: a chip's load comes from its driver's counter, which a simulated chip does not have
+        (it is not the host CPU's load, although it computes there)."""
+        return None
+
+    def busy_mark(self) -> object | None:
+        return None
