@@ -4,9 +4,8 @@ A CPU device shares its cores with everything else on the host: a second noteboo
 a compile. Its measured rates were taken at some other load, so placement scales them by the share
 of the cores left to it. The share used by others is the busy time of the cores this process may run
 on (its CPU affinity: a Ray node pinned to some cores sees those) minus this process tree's own time
-(its jobs are already counted as queued work), over the interval since the last look: at least
-MIN_INTERVAL_S; a first look, or one after a long pause, samples for SAMPLE_S. Nothing here imports
-torch.
+(its jobs are already counted as queued work), over the interval since the last look when that was
+between MIN_INTERVAL_S and WINDOW_S ago, else over a fresh SAMPLE_S. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -21,8 +20,9 @@ import psutil
 MIN_INTERVAL_S = 0.25
 #: a look with no recent sample measures this long
 SAMPLE_S = 0.1
-#: a sample older than this describes another moment: sample afresh
-STALE_S = 5.0
+#: the share is of the last moments only: a reading older than this describes another moment (the job
+#: that ran there a few seconds ago), so a look after it samples afresh
+WINDOW_S = 1.0
 
 
 def _cores() -> list[int]:
@@ -86,7 +86,7 @@ class HostLoad:
             now = time.monotonic()
             if self._last is not None and now - self._last[0] < MIN_INTERVAL_S:
                 return self._value
-            if self._last is None or now - self._last[0] > STALE_S:
+            if self._last is None or now - self._last[0] > WINDOW_S:
                 self._last = self._read()
                 time.sleep(SAMPLE_S)
             then, busy0, own0 = self._last

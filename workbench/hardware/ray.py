@@ -429,6 +429,8 @@ def _stream(job: Job, payload: Any, request: Any, device: RayDevice) -> tuple:
             job.note(item[1])
         elif item[0] == "checkpoint":
             job.record_checkpoint(item[1], item[2])
+        elif item[0] == "busy":
+            job.busy_during = item[1]
         else:
             return item
     raise DeviceError(f"the worker on {device.id} stopped without a result")

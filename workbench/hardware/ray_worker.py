@@ -92,7 +92,8 @@ class DeviceWorker:
         self._draining.add(job_id)
 
     def run(self, job_id: str, task: Any, request: Any, checkpoints: dict | None = None) -> Iterator[tuple]:
-        """Yields ("progress", Progress)..., then ("done", result, files) or ("error", kind, message)."""
+        """Yields ("progress", Progress)..., ("busy", share) after the task ran, then ("done", result, files)
+        or ("error", kind, message)."""
         events: queue.Queue = queue.Queue()
         name, fn = resolve(task)
 
@@ -110,7 +111,10 @@ class DeviceWorker:
 
         def target() -> None:
             try:
+                mark = self.backend.busy_mark()
                 result = fn(request, ctx)
+                if mark is not None:  # how busy other work kept the node's device meanwhile
+                    events.put(("busy", self.backend.busy_since(mark)))
                 files = {}
                 for key, path in result_files(result).items():  # files travel back as bytes
                     files[key] = (path.name, Path(path).read_bytes())
