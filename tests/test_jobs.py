@@ -12,6 +12,7 @@ import time
 import pytest
 from helpers import add_task, bad_input_task, failing_task, slow_task
 
+import workbench as wb
 from workbench.errors import Cancelled, JobFailed
 from workbench.jobs.job import JobState
 from workbench.jobs.store import default_store
@@ -79,6 +80,33 @@ def test_cancel_queued_job_never_runs(devices):
     with pytest.raises(Cancelled):
         second.result(timeout=10)
     assert not ran.is_set()
+
+
+def test_a_queued_job_cancelled_here_or_from_another_process_ends_at_once_not_when_a_slot_frees(devices):
+    """A browser review found a queued job's Cancel did nothing visible until a slot freed (58 s): it now ends
+    within a moment, says it was cancelled while queued, and the job ahead of it runs on."""
+    sim = devices["sim:npu0"]  # concurrency 1: the others wait
+    started = threading.Event()
+    first = sim.submit(slow_task, {"started": started, "steps": 3000})  # about 30 s
+    assert started.wait(10)
+    here = sim.submit(slow_task, {"steps": 5})
+    elsewhere = sim.submit(slow_task, {"steps": 5})
+    assert any(e.message == "waiting for sim:npu0: 1 running, 1 queued ahead" for e in elsewhere.snapshot_events())
+    t0 = time.time()
+    here.cancel()
+    with pytest.raises(Cancelled):
+        here.result(timeout=2)
+    assert wb.job(here.id).state == "cancelled" and wb.job(here.id).reason == "cancelled by the user"
+    code = ("from workbench.jobs.store import ResultStore; "
+            f"print(ResultStore().request_cancel({elsewhere.id!r}))")  # what the REST API and Gradio do
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "True", out.stderr
+    t1 = time.time()
+    with pytest.raises(Cancelled, match="another process"):
+        elsewhere.result(timeout=2)
+    assert time.time() - t1 < 2 and time.time() - t0 < 30  # long before the first job ends
+    assert first.state.value == "running" and sim.load() == 1
+    first.cancel()
 
 
 def test_cancel_from_another_process_through_the_store(devices):

@@ -10,8 +10,8 @@ worker down.
 
 from __future__ import annotations
 
+import collections
 import logging
-import queue
 import threading
 import time
 import traceback
@@ -223,17 +223,24 @@ def settle(job: Job, state: JobState, *, result: Any = None, reason: str = "",
 
 
 class JobQueue:
-    """A FIFO of jobs for one device, drained by `concurrency` worker threads."""
+    """A FIFO of jobs for one device, drained by `concurrency` worker threads.
 
-    def __init__(self, name: str, concurrency: int, run: Callable[[Job], None]):
+    Items are jobs, or objects that carry one as `.job` (a device's job with its task function). A
+    waiting job that is cancelled, here or from another process (the store's flag, looked at every
+    CANCEL_POLL_S), leaves the queue and ends at once; it does not wait for a worker to pick it up."""
+
+    #: how often waiting jobs' cancel flags in the store are looked at (a cancel from the REST API)
+    CANCEL_POLL_S = 0.5
+
+    def __init__(self, name: str, concurrency: int, run: Callable[[Any], None]):
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.name = name
         self.concurrency = concurrency
         self._run = run
-        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._waiting: collections.deque[Any] = collections.deque()
+        self._cond = threading.Condition()
         self._running = 0
-        self._lock = threading.Lock()
         self._closed = False
         self._threads = [
             threading.Thread(target=self._work, name=f"workbench-{name}-{i}", daemon=True)
@@ -241,43 +248,83 @@ class JobQueue:
         ]
         for t in self._threads:
             t.start()
+        threading.Thread(target=self._watch_cancels, name=f"workbench-{name}-cancels", daemon=True).start()
 
-    def put(self, job: Job) -> None:
-        if self._closed:
-            raise RuntimeError(f"device {self.name} is shut down")
-        self._queue.put(job)
+    @staticmethod
+    def _job(item: Any) -> Job:
+        return item.job if hasattr(item, "job") else item
+
+    def put(self, item: Any) -> None:
+        job = self._job(item)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError(f"device {self.name} is shut down")
+            ahead, running = len(self._waiting), self._running
+            self._waiting.append(item)
+            self._cond.notify()
+        if ahead + running >= self.concurrency:
+            job.note(f"waiting for {self.name}: {running} running, {ahead} queued ahead")
+        job.on_cancel(lambda: self._withdraw(item))
+
+    def position(self, job: Job) -> int | None:
+        """How many jobs wait ahead of `job` here (None when it is not waiting)."""
+        with self._cond:
+            for i, item in enumerate(self._waiting):
+                if self._job(item) is job:
+                    return i
+        return None
+
+    def _withdraw(self, item: Any) -> None:
+        """A cancelled job still waiting leaves the queue and ends now."""
+        with self._cond:
+            try:
+                self._waiting.remove(item)
+            except ValueError:  # already picked up: the runner sees the cancel
+                return
+        job = self._job(item)
+        settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled while queued")
+
+    def _watch_cancels(self) -> None:
+        while not self._closed:
+            time.sleep(self.CANCEL_POLL_S)
+            with self._cond:
+                waiting = [self._job(item) for item in self._waiting]
+            for job in waiting:
+                try:
+                    if not job.cancel_requested and job.store is not None and job.store.cancel_requested(job.id):
+                        job.cancel("cancelled from another process")  # its callback withdraws it
+                except Exception:  # noqa: BLE001 - an unreadable store: the runner looks again at start
+                    log.debug("queue %s: cancel flag of %s unreadable", self.name, job.id, exc_info=True)
 
     def load(self) -> int:
-        with self._lock:
-            return self._queue.qsize() + self._running
+        with self._cond:
+            return len(self._waiting) + self._running
 
     def _work(self) -> None:
         while True:
-            job = self._queue.get()
-            if job is None:
-                return
-            with self._lock:
+            with self._cond:
+                while not self._waiting and not self._closed:
+                    self._cond.wait()
+                if not self._waiting:
+                    return
+                item = self._waiting.popleft()
                 self._running += 1
             try:
-                self._run(job)
+                self._run(item)
             except BaseException:  # the worker survives whatever a job does
-                log.exception("worker %s: job %s raised outside the runner", self.name, job.id)
+                log.exception("worker %s: job %s raised outside the runner", self.name, self._job(item).id)
             finally:
-                with self._lock:
+                with self._cond:
                     self._running -= 1
 
-    def drain(self) -> list[Job]:
-        """Remove and return every job still waiting."""
-        waiting = []
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                return waiting
-            if job is not None:
-                waiting.append(job)
+    def drain(self) -> list[Any]:
+        """Remove and return every item still waiting."""
+        with self._cond:
+            waiting = list(self._waiting)
+            self._waiting.clear()
+        return waiting
 
     def close(self) -> None:
-        self._closed = True
-        for _ in self._threads:
-            self._queue.put(None)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
