@@ -211,7 +211,10 @@ def test_any_text_in_the_gradio_tabs_gives_a_result_or_a_sentence(client):
 def test_devices_and_jobs_tab_is_tables_and_cancels(client):
     job = wb.submit("count", steps=100000, delay=0.01, device="cpu")
     devices, jobs = client.predict(api_name="/status")
-    assert devices["headers"][0] == "device" and any(row[0] == "cpu" for row in devices["data"])
+    assert devices["headers"][:5] == ["id", "kind", "backend", "name", "memory"]
+    assert all(len(row) == len(devices["headers"]) for row in devices["data"])  # 7 headers over 8 columns before
+    cpu = dict(zip(devices["headers"], next(row for row in devices["data"] if row[0] == "cpu"), strict=True))
+    assert "free of" in cpu["memory"] and "free of" not in cpu["name"] and "float32" in cpu["dtypes (preferred)"]
     assert jobs["headers"] == ["id", "task", "device", "state", "created", "note"]
     assert any(row[0] == job.id for row in jobs["data"])
     assert client.predict(job.id, api_name="/cancel") == f"cancel requested for {job.id}"

@@ -9,6 +9,7 @@ import pytest
 
 anywidget = pytest.importorskip("anywidget")
 
+from workbench import presenters  # noqa: E402
 from workbench.widgets import MoleculeWidget  # noqa: E402
 from workbench.widgets.molecule import complex_fields  # noqa: E402
 
@@ -35,6 +36,8 @@ def test_conformer_widget_runs_a_job_and_shows_the_ensemble():
     assert w.structure_format == "sdf" and w.structure.count("$$$$") == len(w.conformers)
     assert [r["ok"] for r in w.summary] == [True, False]
     assert "not a valid SMILES" in w.summary[1]["error"]
+    # the status ends on the result's headline, not on the last molecule's error (#29: it read as a failure)
+    assert w.message == presenters.summary(job.result(0)) and "not a valid" not in w.message
     assert w.conformers[0]["rank"] == 1 and w.conformers[0]["energy"] == 0
     assert list(w.downloads) == ["conformers.sdf"]
 

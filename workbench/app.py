@@ -452,8 +452,9 @@ def build_app() -> Any:
     return app
 
 
-DEVICE_HEADERS = ["device", "kind", "name", "memory", "dtypes (fast)", "load", "profile"]
-JOB_HEADERS = ["id", "task", "device", "state", "created", "note"]
+#: the presenters' own columns (the CLI's), so a header always sits over its column
+DEVICE_HEADERS = [h.lower() for h in presenters.device_table([])[0]]
+JOB_HEADERS = [h.lower() for h in presenters.job_table([])[0]]
 
 
 def _status() -> tuple[list[list[str]], list[list[str]]]:

@@ -124,6 +124,14 @@ class TaskSpec:
     def request_type(self) -> type:
         return self._import(self.request)
 
+    def result_type(self) -> type | None:
+        """The result class the task declares (its `run`'s return annotation); the only type the store
+        rebuilds a record of this task into. None when `run` declares no class."""
+        import typing
+
+        declared = typing.get_type_hints(self.load()).get("return")
+        return declared if isinstance(declared, type) else None
+
     def requirements_for(self, request: Any) -> Requirements:
         if self.requirements is None:
             return Requirements()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import importlib
 import math
 import types
 import typing
@@ -65,14 +64,6 @@ def type_name(obj: Any) -> str | None:
     return None
 
 
-def import_type(name: str) -> type:
-    module, _, qual = name.partition(":")
-    obj: Any = importlib.import_module(module)
-    for part in qual.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def decode(tp: Any, data: Any) -> Any:
     """Rebuild a value of type `tp` from its JSON form (the inverse of `to_jsonable`)."""
     if data is None or tp is Any:
@@ -111,13 +102,6 @@ def decode(tp: Any, data: Any) -> Any:
     if tp is float and isinstance(data, int):
         return float(data)
     return data
-
-
-def decode_named(name: str | None, data: Any) -> Any:
-    """Rebuild a stored result from its recorded type name; plain JSON when there is none."""
-    if not name or data is None:
-        return data
-    return decode(import_type(name), data)
 
 
 def result_files(result: Any) -> dict[str, Path]:

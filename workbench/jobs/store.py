@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.contract.errors import JobNotFound, StoreError
-from workbench.jobs.codec import decode_named, result_files, to_jsonable, type_name, with_files
+from workbench.jobs.codec import decode, result_files, to_jsonable, type_name, with_files
 from workbench.jobs.ids import check_job_id
 from workbench.jobs.text import bounded_text, valid_tree
 from workbench.paths import home, kept_layout
@@ -124,6 +124,7 @@ class StoredJob:
     request: dict[str, Any] = field(default_factory=dict)  #: the request's fields as JSON
     result: Any = None  #: the task's own result type, as the live job gave it
     request_type: str | None = None  #: `module:QualName` of the request
+    result_type: str | None = None  #: `module:QualName` the record names for its result (never imported from it)
     files: dict[str, Path] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     folder: Path | None = None
@@ -483,8 +484,37 @@ class ResultStore:
         except (OSError, ValueError, AttributeError):
             return None, None
 
-    def get(self, job_id: str) -> StoredJob:
-        """The full record of one job; unfinished jobs come from the index alone."""
+    def _result_of(self, job_id: str, task: str, rec: dict[str, Any]) -> Any:
+        """The stored result as its task's declared class; JSON when the record names another type.
+
+        A record never chooses what is imported: only the registered task's own module is, and only
+        when the record's type is the one that task declares (a `record.json` naming any other module
+        is read as JSON, said in `problems`)."""
+        from workbench.tasks.registry import TASKS
+
+        name, data = rec.get("result_type"), rec.get("result")
+        if not name or data is None:
+            return data
+        spec = TASKS.get(task)
+        try:
+            declared = spec.result_type() if spec is not None else None
+        except Exception as exc:  # noqa: BLE001 - the task's extra is not installed here: JSON, said
+            self.problems.append(f"The result of job {job_id} is shown as JSON: its task {task!r} cannot be "
+                                 f"loaded here ({exc}).")
+            return data
+        if declared is None or f"{declared.__module__}:{declared.__qualname__}" != name:
+            self.problems.append(f"The result of job {job_id} names the type {name!r}, which its task {task!r} "
+                                 "does not declare; shown as JSON.")
+            return data
+        try:
+            return decode(declared, data)
+        except Exception as exc:  # noqa: BLE001 - the task's code changed since: keep the JSON, say so
+            self.problems.append(f"The result of job {job_id} no longer matches its type ({exc}); shown as JSON.")
+            return data
+
+    def get(self, job_id: str, *, rebuild: bool = True) -> StoredJob:
+        """The full record of one job; unfinished jobs come from the index alone. `rebuild=False` keeps
+        the result as its JSON (the Jupyter server's views: they import no task module)."""
         row = self.row(job_id)
         folder = self.jobs_dir / job_id
         base = {k: row[k] for k in ("id", "task", "device", "state", "reason", "created",
@@ -503,15 +533,12 @@ class ResultStore:
                 f"The record of job {job_id} is unreadable ({exc}); other jobs are unaffected. "
                 f"Its folder is {folder}."
             ) from None
-        try:
-            result = decode_named(rec.get("result_type"), rec.get("result"))
-        except Exception as exc:  # the task's code changed since: keep the JSON, say so
-            self.problems.append(f"The result of job {job_id} no longer matches its type ({exc}); shown as JSON.")
-            result = rec.get("result")
+        result = self._result_of(job_id, row["task"], rec) if rebuild else rec.get("result")
         return StoredJob(
             **base,
             request=rec.get("request") or {},
             request_type=rec.get("request_type"),
+            result_type=rec.get("result_type"),
             result=result,
             placement=rec.get("placement") or "",
             moves=rec.get("moves") or 0,

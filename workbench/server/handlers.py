@@ -127,7 +127,7 @@ class JobHandler(_Base):
     def get(self, job_id: str) -> None:
         check_job_id(job_id)
         with store_errors():
-            job = self.store().get(job_id)
+            job = self.store().get(job_id, rebuild=False)  # JSON: the server imports no task module
         data = to_jsonable(job, strict=False)
         data["files"] = {k: str(Path(v).relative_to(job.folder)) for k, v in job.files.items()} if job.folder else {}
         data.pop("folder", None)
@@ -141,7 +141,7 @@ class EventsHandler(_Base):
         check_job_id(job_id)
         store = self.store()
         with store_errors():
-            job = store.get(job_id)
+            job = store.get(job_id, rebuild=False)
             row = store.row(job_id)
         events = job.events
         if not events:  # still running elsewhere: the latest progress from the index
@@ -226,7 +226,7 @@ class JobPageHandler(JupyterHandler):
 
         check_job_id(job_id)
         with store_errors():
-            job = default_store().get(job_id)
+            job = default_store().get(job_id, rebuild=False)
         record = url_path_join(self.base_url, API, "jobs", job_id)
 
         def file_url(relative: str | None) -> str:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from workbench.presenters import summary, when
+from workbench.presenters import stored_summary, when
 
 STRUCTURES = {".sdf": "sdf", ".pdb": "pdb", ".cif": "cif"}
 IMAGES = (".png", ".gif", ".jpg", ".jpeg")
@@ -36,7 +36,7 @@ def render(job: Any, file_url: Any, static_url: str) -> str:
             ("took", took)]
     table = "".join(f"<tr><th>{esc(k)}</th><td class='{'failed' if v.startswith('failed') else ''}'>"
                     f"{esc(str(v))}</td></tr>" for k, v in rows)
-    headline = summary(job.result) if job.result is not None else ""
+    headline = stored_summary(job.result_type, job.result) if job.result is not None else ""  # JSON, not rebuilt
     files, viewers = [], []
     for name, path in sorted((job.files or {}).items()):
         relative = Path(path).relative_to(job.folder).as_posix() if job.folder else Path(path).name

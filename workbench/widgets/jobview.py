@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from workbench import presenters
 from workbench.jobs.job import Event, Job
 
 
@@ -47,7 +48,11 @@ class JobMirror:
         elif event.kind == "state" and event.state:
             if event.state == "succeeded":
                 try:
-                    self.on_result(self.job.result(0))
+                    result = self.job.result(0)
+                    # the result's headline, not the last progress line ("fivevalent: ... is not a valid
+                    # molecule" beside "succeeded" read as if the run had failed)
+                    w.message = presenters.summary(result) or "done"
+                    self.on_result(result)
                 except Exception as exc:  # a view problem is shown, never raised into the runner
                     w.error = f"could not show the result: {exc}"
                 w.progress = 1.0
