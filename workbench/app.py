@@ -277,7 +277,8 @@ def text_to_image(prompt: str, steps: float, size: float, seed: float, tiny: boo
         result = job.result(0)
     except WorkbenchError as exc:
         raise _error(exc) from None
-    captions = [f"image {i.index}: seed {i.recipe['seed']}, {i.recipe['width']}x{i.recipe['height']}, "
+    captions = [f"image {i.index}: seed {i.recipe.get('image_seed', i.recipe['seed'])}, "
+                f"{i.recipe['width']}x{i.recipe['height']}, "
                 f"{i.recipe['steps']} steps" for i in result.images]
     yield ([(str(result.files[f"image_{i.index}"]), caption) for i, caption in zip(result.images, captions)],
            json.dumps(result.images[0].recipe, indent=1))
