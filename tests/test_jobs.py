@@ -13,7 +13,7 @@ import pytest
 from helpers import add_task, bad_input_task, failing_task, slow_task
 
 import workbench as wb
-from workbench.errors import Cancelled, JobFailed
+from workbench.errors import Cancelled, JobFailed, JobNotFound
 from workbench.jobs.job import JobState
 from workbench.jobs.store import default_store
 
@@ -220,3 +220,15 @@ def test_a_device_failing_with_nowhere_else_to_go_fails_its_job_with_the_reason(
     sim.fail("the simulated NPU lost power")
     with pytest.raises(JobFailed, match="sim:npu0 stopped working mid job: the simulated NPU lost power"):
         doomed.result(timeout=10)
+
+
+def test_wb_cancel_by_id_is_the_one_cancel_every_view_uses(devices):
+    started = threading.Event()
+    job = devices["cpu"].submit(slow_task, {"started": started, "steps": 3000})
+    assert started.wait(10)
+    assert wb.cancel(job.id) is True
+    with pytest.raises(Cancelled, match="another process"):  # through the store, as from any process
+        job.result(timeout=10)
+    assert wb.cancel(job.id) is False  # already ended
+    with pytest.raises(JobNotFound):
+        wb.cancel("20990101-000000-000000")

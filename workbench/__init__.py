@@ -37,6 +37,7 @@ _LAZY = {
     "any_of": ("workbench.api", "any_of"),
     "first_of": ("workbench.api", "first_of"),
     "drain": ("workbench.api", "drain"),
+    "cancel": ("workbench.jobs", "cancel"),
     "Job": ("workbench.jobs.job", "Job"),
     "JobState": ("workbench.jobs.job", "JobState"),
     "Progress": ("workbench.contract.progress", "Progress"),
@@ -46,7 +47,7 @@ _LAZY = {
 __all__ = [
     "Cancelled", "DeviceError", "InputError", "Job", "JobFailed", "JobState",
     "ModelNotAvailable", "Progress", "TaskContext", "WorkbenchError", "connect", "device", "devices", "job",
-    "jobs", "run", "submit", "any_of", "first_of", "drain",
+    "jobs", "run", "submit", "any_of", "first_of", "drain", "cancel",
 ]
 
 

@@ -421,7 +421,7 @@ def build_app() -> Any:
                     t2i_model = gr.Dropdown(list(T2I_MODELS), value="auto", label="model (auto: by the device)")
                     run_t2i = gr.Button("Generate", variant="primary")
             # the whole image, scaled to fit (a 64 px image was drawn at 1452 px and cropped to a band)
-            gallery = gr.Gallery(label="images", object_fit="contain", height=420, columns=2)
+            gallery = gr.Gallery(label="images", object_fit="contain", height=420, columns=2, elem_id="wb-t2i-gallery")
             recipe = gr.Code(label="recipe (also in each PNG)", language="json")
             run_t2i.click(text_to_image, [prompt, t2i_steps, t2i_size, t2i_seed, t2i_tiny, t2i_device, t2i_model],
                           [gallery, recipe], api_name="text_to_image", concurrency_limit=1, concurrency_id="t2i")
@@ -439,7 +439,7 @@ def build_app() -> Any:
             run_vlm.click(understand, [picture, ask, vlm, vlm_tiny, vlm_device], answer, api_name="understand",
                           concurrency_limit=1, concurrency_id="vlm")
         with gr.Tab("Devices & jobs"):
-            dev_table = gr.Dataframe(headers=DEVICE_HEADERS, label="devices", interactive=False)
+            dev_table = gr.Dataframe(headers=DEVICE_HEADERS, label="devices", interactive=False, elem_id="wb-devices")
             jobs_table = gr.Dataframe(headers=JOB_HEADERS, label="recent jobs (refreshed every 3 s)",
                                       interactive=False)
             with gr.Row():
@@ -470,7 +470,9 @@ def _status() -> tuple[list[list[str]], list[list[str]]]:
 
 
 def _cancel(job_id: str) -> str:
-    """What `workbench jobs cancel` does: flag the job in the store; its runner, in any process, stops it."""
+    """What `workbench jobs cancel` does (`wb.cancel`): flag the job in the store; its runner, in any process,
+    stops it."""
+    from workbench.jobs import cancel
     from workbench.jobs.store import default_store
 
     job_id = (job_id or "").strip()
@@ -478,7 +480,7 @@ def _cancel(job_id: str) -> str:
         return "Give the id of a job (first column)."
     store = default_store()
     try:
-        requested = store.request_cancel(job_id)
+        requested = cancel(job_id)
     except WorkbenchError:  # not the store's own sentence: it names a folder of the server
         return f"No job with id {job_id[:40]!r}."
     return f"cancel requested for {job_id}" if requested else f"job {job_id} already {store.row(job_id)['state']}"
@@ -495,6 +497,14 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+#: Gradio's gallery sizes a lone image by its container's width, not its height: a 64 px image was
+#: drawn 1196 px wide in a 420 px gallery and cropped. Every picture is shown whole, scaled to fit.
+CSS = """
+#wb-t2i-gallery img { object-fit: contain !important; max-width: 100%; max-height: 100%; }
+#wb-t2i-gallery .image-container, #wb-t2i-gallery .image-frame { height: 100%; max-height: 100%; }
+"""
+
+
 def launch(host: str = "127.0.0.1", port: int | None = None, auth: tuple[str, str] | None = None,
            share: bool = False, block: bool = True) -> Any:
     if port is not None and not port_free(host, port):
@@ -502,5 +512,5 @@ def launch(host: str = "127.0.0.1", port: int | None = None, auth: tuple[str, st
                              "to take a free one.")
     app = build_app()
     app.launch(server_name=host, server_port=port, auth=auth, share=share, prevent_thread_lock=not block,
-               show_error=True)
+               show_error=True, css=CSS)
     return app

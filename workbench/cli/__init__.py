@@ -294,7 +294,9 @@ def cmd_jobs(a: argparse.Namespace) -> int:
             print(f"file     {name}: {path}")
         return 0
     if a.jobs_cmd == "cancel":
-        ok = store.request_cancel(a.id)
+        from workbench.jobs import cancel
+
+        ok = cancel(a.id)
         state = store.row(a.id)["state"]
         if a.json:
             _print_json({"id": a.id, "cancel_requested": ok, "state": state})

@@ -12,7 +12,14 @@ from workbench.contract.progress import Progress
 from workbench.jobs.job import Event, Job, JobState
 from workbench.jobs.store import ResultStore, StoredJob, default_store
 
-__all__ = ["Event", "Job", "JobState", "Progress", "ResultStore", "StoredJob", "default_store"]
+__all__ = ["Event", "Job", "JobState", "Progress", "ResultStore", "StoredJob", "cancel", "default_store"]
+
+
+def cancel(job_id: str) -> bool:
+    """Cancel a job by id, from any process: the store flags it and its runner, wherever it runs, ends it
+    (a queued job at once, a running one at its next progress report). False when it had already ended.
+    The one cancel-by-id every view uses: `wb.cancel`, `workbench jobs cancel`, Gradio and REST."""
+    return default_store().request_cancel(job_id)
 
 
 class _CallableModule(types.ModuleType):

@@ -19,6 +19,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 
 from workbench.contract.errors import JobNotFound, StoreError
+from workbench.jobs import cancel
 from workbench.jobs.codec import to_jsonable
 from workbench.jobs.ids import JOB_ID
 from workbench.jobs.store import default_store
@@ -156,7 +157,7 @@ class CancelHandler(_Base):
         check_job_id(job_id)
         store = self.store()
         with store_errors():
-            ok = store.request_cancel(job_id)
+            ok = cancel(job_id)
             state = store.row(job_id)["state"]
         self.write_json({"id": job_id, "cancel_requested": ok, "state": state}, 202 if ok else 409)
 

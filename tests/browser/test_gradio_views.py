@@ -1,0 +1,105 @@
+"""The Gradio app in real headless Chromium at a 900 px window: what a browser review found wrong.
+
+Screenshots go to `test-artifacts/browser/gradio-*.png`, light and dark.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import free_port, wait_for_http
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    if os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1":
+        raise RuntimeError("Chromium is required for the browser tests (apt-get install chromium)")
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+playwright = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("gradio")
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def gradio_url(tmp_path_factory):
+    home = tmp_path_factory.mktemp("gradio-home")
+    old = os.environ.get("WORKBENCH_HOME")
+    os.environ["WORKBENCH_HOME"] = str(home)
+    from workbench.app import launch
+
+    port = free_port()
+    app = launch("127.0.0.1", port, block=False)
+    url = f"http://127.0.0.1:{port}/"
+    wait_for_http(url, 60)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    yield url
+    app.close()
+    if old is None:
+        os.environ.pop("WORKBENCH_HOME", None)
+    else:
+        os.environ["WORKBENCH_HOME"] = old
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _page(browser, url: str, scheme: str):
+    page = browser.new_page(viewport={"width": 900, "height": 900}, color_scheme=scheme)
+    page.goto(url + ("?__theme=dark" if scheme == "dark" else "?__theme=light"))
+    page.wait_for_selector("button[role='tab']", timeout=60000)
+    return page
+
+
+def _no_sideways_scroll(page) -> None:
+    wide = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert wide <= 0, f"the page scrolls sideways by {wide} px"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_generated_image_is_shown_whole_inside_its_gallery(gradio_url, browser, scheme):
+    """A 64 px image was drawn 1196 px wide in a 420 px gallery and cropped."""
+    page = _page(browser, gradio_url, scheme)
+    page.get_by_role("tab", name="Multimodal").click()
+    page.get_by_label("size (px)").fill("64")
+    page.get_by_label("steps").first.fill("2")
+    page.get_by_label("tiny random model (no weights needed)").check()
+    page.get_by_role("button", name="Generate").click()
+    image = page.locator("#wb-t2i-gallery img").first
+    page.get_by_text("image 0: seed 0").first.wait_for(timeout=120000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / f"gradio-text-to-image-{scheme}.png"), full_page=True)
+    gallery = page.locator("#wb-t2i-gallery").bounding_box()
+    box = image.bounding_box()
+    assert gallery and box
+    assert box["width"] <= gallery["width"] + 1 and box["height"] <= gallery["height"] + 1, (box, gallery)
+    shown = page.evaluate("""(img) => {
+        const r = img.getBoundingClientRect(), fit = getComputedStyle(img).objectFit;
+        return {fit, w: r.width, h: r.height, nw: img.naturalWidth, nh: img.naturalHeight};
+    }""", image.element_handle())
+    assert shown["fit"] in ("contain", "scale-down"), shown  # the whole picture, letterboxed, never cropped
+    _no_sideways_scroll(page)
+    page.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_devices_table_has_one_header_per_column(gradio_url, browser, scheme):
+    page = _page(browser, gradio_url, scheme)
+    page.get_by_role("tab", name="Devices & jobs").click()
+    table = page.locator("#wb-devices table").first
+    table.locator("tbody tr").first.wait_for(timeout=60000)
+    page.screenshot(path=str(ARTIFACTS / f"gradio-devices-{scheme}.png"), full_page=True)
+    headers = table.locator("thead th").all_inner_texts()
+    cells = table.locator("tbody tr").first.locator("td").count()
+    assert len(headers) == cells, (headers, cells)
+    assert [h.strip().lower() for h in headers][:4] == ["id", "kind", "backend", "name"]
+    page.close()
