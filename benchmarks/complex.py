@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 PROTEIN = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
 RECYCLING, SAMPLING, REPEATS = 1, 20, 3
@@ -62,22 +63,31 @@ def peak_rss_during(fn) -> tuple[object, int, int]:
     return out, before, peak[0]
 
 
+def full_width_case(protein: str, device: str = "cpu") -> tuple[Any, dict, int, int, int, Path]:
+    """Boltz-2 at its own widths (random weights) on `device`, one short pass set up for `protein` + ATP:
+    (module, features, tokens, atoms, parameters, scratch folder)."""
+    from workbench.tasks.molecules.complexes import inputs, predict
+    from workbench.tasks.molecules.complexes.model import build_module, tiny_components
+
+    module = build_module("full").to(device).eval()
+    parameters = sum(p.numel() for p in module.parameters())
+    ents = inputs.from_fields((protein,), (), (), (), ("ATP",))
+    mols = tiny_components()
+    folder = Path(tempfile.mkdtemp(prefix="wb-bench-full-"))
+    batch = predict.features(predict._prepare(ents, {}, "full", mols, folder), mols, device)
+    tokens, atoms = int(batch["token_pad_mask"].sum()), int(batch["atom_pad_mask"].sum())
+    module.predict_args.update({"recycling_steps": 0, "sampling_steps": 2, "diffusion_samples": 1,
+                                "max_parallel_samples": 1})
+    return module, batch, tokens, atoms, parameters, folder
+
+
 def full_width_memory() -> tuple[int, int, int]:
     """(tokens, estimate, weights + measured peak activations) for Boltz-2 at its own widths."""
     import torch
 
-    from workbench.tasks.molecules.complexes import inputs, predict
-    from workbench.tasks.molecules.complexes.model import build_module, tiny_components
+    from workbench.tasks.molecules.complexes import predict
 
-    module = build_module("full")
-    parameters = sum(p.numel() for p in module.parameters())
-    ents = inputs.from_fields((PROTEIN * 2,), (), (), (), ("ATP",))
-    mols = tiny_components()
-    folder = Path(tempfile.mkdtemp(prefix="wb-bench-full-"))
-    batch = predict.features(predict._prepare(ents, {}, "full", mols, folder), mols, "cpu")
-    tokens, atoms = int(batch["token_pad_mask"].sum()), int(batch["atom_pad_mask"].sum())
-    module.predict_args.update({"recycling_steps": 0, "sampling_steps": 2, "diffusion_samples": 1,
-                                "max_parallel_samples": 1})
+    module, batch, tokens, atoms, parameters, folder = full_width_case(PROTEIN * 2)
 
     def run() -> None:
         with torch.inference_mode():

@@ -64,6 +64,20 @@ def dtype_seen(module: Any) -> Callable[[], str]:
     return lambda: seen["dtype"]
 
 
+def judge(task: str, case: str, estimate: int, used: int, raw_s: float, computed_in: str) -> None:
+    """The figures of one task's check: the newest job's run time against the raw call's, the estimate
+    against weights + peak, the dtype its layers computed in."""
+    import workbench as wb
+
+    job = wb.jobs()[0]
+    run_s = job.finished - job.started
+    say(f"{task} {case}: raw {raw_s:.2f} s, workbench {run_s:.2f} s; weights + peak {used / 2**30:.1f} GiB, "
+        f"estimate {estimate / 2**30:.1f} GiB; computed in {computed_in}")
+    emit(f"gpu_{task}_estimate_over_peak", estimate / used, 1.0, "higher")
+    emit(f"gpu_{task}_overhead_vs_raw", run_s / raw_s, 1.1, "lower")
+    emit(f"gpu_{task}_reduced_precision_used", float(computed_in != "float32"), 1.0, "higher")
+
+
 def check_fold(device_id: str, dtype: str) -> None:
     import torch
     from transformers import EsmConfig, EsmForProteinFolding
@@ -95,16 +109,10 @@ def check_fold(device_id: str, dtype: str) -> None:
     raw()  # warm-up: kernels chosen, caches filled
     _, raw_peak, raw_s = peak_of(raw)
     result, peak, _ = peak_of(lambda: wb.run("fold", sequences=(sequence,), num_recycles=0, device=device_id))
-    job = wb.jobs()[0]
-    run_s = job.finished - job.started
     estimate = fold.estimate_memory(FOLD_LENGTH, weights_dtype_bytes=2 if dtype != "float32" else 4,
                                     chunk_size=result.chunk_size, parameters=parameters)
-    used = weight_bytes + max(peak, raw_peak)
-    say(f"fold {FOLD_LENGTH} residues in {dtype}: raw {raw_s:.2f} s, workbench {run_s:.2f} s; weights + peak "
-        f"{used / 2**30:.1f} GiB, estimate {estimate / 2**30:.1f} GiB; the language model computed in {seen()}")
-    emit("gpu_fold_estimate_over_peak", estimate / used, 1.0, "higher")
-    emit("gpu_fold_overhead_vs_raw", run_s / raw_s, 1.1, "lower")
-    emit("gpu_fold_reduced_precision_used", float(seen() != "float32"), 1.0, "higher")
+    judge("fold", f"{FOLD_LENGTH} residues in {dtype}", estimate, weight_bytes + max(peak, raw_peak), raw_s,
+          seen())
     models.unload("esmfold")
 
 
@@ -158,17 +166,9 @@ def check_text_to_image(device_id: str, dtype: str) -> None:
     raw()
     _, raw_peak, raw_s = peak_of(raw)
     _, peak, _ = peak_of(lambda: wb.run("text-to-image", **fields, device=device_id))
-    job = wb.jobs()[0]
-    run_s = job.finished - job.started
-    request = Text2ImageRequest(**fields)
-    bytes_per = 2 if dtype != "float32" else 4
-    estimate = estimate_memory(request, "sd-turbo", weight_bytes=bytes_per)
-    used = weight_bytes + max(peak, raw_peak)
-    say(f"text-to-image 512x512, 4 steps in {dtype}: raw {raw_s:.2f} s, workbench {run_s:.2f} s; weights + peak "
-        f"{used / 2**30:.1f} GiB, estimate {estimate / 2**30:.1f} GiB; the UNet computed in {seen()}")
-    emit("gpu_text_to_image_estimate_over_peak", estimate / used, 1.0, "higher")
-    emit("gpu_text_to_image_overhead_vs_raw", run_s / raw_s, 1.1, "lower")
-    emit("gpu_text_to_image_reduced_precision_used", float(seen() != "float32"), 1.0, "higher")
+    estimate = estimate_memory(Text2ImageRequest(**fields), "sd-turbo", weight_bytes=2 if dtype != "float32" else 4)
+    judge("text_to_image", f"512x512, 4 steps in {dtype}", estimate, weight_bytes + max(peak, raw_peak), raw_s,
+          seen())
     models.unload("sd-turbo")
 
 
@@ -176,19 +176,11 @@ def check_complex() -> None:
     import shutil
 
     import torch
+    from complex import full_width_case  # benchmarks/complex.py, beside this script
 
-    from workbench.tasks.molecules.complexes import inputs, predict
-    from workbench.tasks.molecules.complexes.model import build_module, tiny_components
+    from workbench.tasks.molecules.complexes import predict
 
-    module = build_module("full").to("cuda:0").eval()
-    parameters = sum(p.numel() for p in module.parameters())
-    ents = inputs.from_fields((PROTEIN[:180],), (), (), (), ("ATP",))
-    mols = tiny_components()
-    folder = Path(tempfile.mkdtemp(prefix="wb-gpu-complex-"))
-    batch = predict.features(predict._prepare(ents, {}, "full", mols, folder), mols, "cuda:0")
-    tokens, atoms = int(batch["token_pad_mask"].sum()), int(batch["atom_pad_mask"].sum())
-    module.predict_args.update({"recycling_steps": 0, "sampling_steps": 2, "diffusion_samples": 1,
-                                "max_parallel_samples": 1})
+    module, batch, tokens, atoms, parameters, folder = full_width_case(PROTEIN[:180], "cuda:0")
 
     def run() -> None:
         with torch.inference_mode():

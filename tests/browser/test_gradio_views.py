@@ -6,23 +6,14 @@ Screenshots go to `test-artifacts/browser/gradio-*.png`, light and dark.
 from __future__ import annotations
 
 import os
-import shutil
-from pathlib import Path
 
 import pytest
+from browser_support import ARGS, ARTIFACTS, CHROMIUM, require_chromium
 from helpers import free_port, wait_for_http
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    if os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1":
-        raise RuntimeError("Chromium is required for the browser tests (apt-get install chromium)")
-    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+require_chromium()
 playwright = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("gradio")
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")

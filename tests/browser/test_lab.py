@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.error
@@ -15,20 +14,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_support import ARGS, ARTIFACTS, CHROMIUM, require_chromium
 from helpers import free_port, wait_for_http
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    if os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1":
-        raise RuntimeError("Chromium is required for the browser tests (apt-get install chromium)")
-    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+require_chromium()
 playwright = pytest.importorskip("playwright.sync_api")
 
 TOKEN = "workbench-browser-token"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-gl=swiftshader", "--enable-unsafe-swiftshader"]
 
 
 def _notebook(path: Path, source: str) -> None:
