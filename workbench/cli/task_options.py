@@ -54,8 +54,8 @@ def add_options(parser: argparse.ArgumentParser, spec: TaskSpec) -> None:
             group.add_argument(*flags, dest=info.name, action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS, help=f"{help_text} (default: {info.default})")
             continue
-        default_text = ("required" if info.required else "optional" if info.default is None
-                        else f"default: {_shown(info.default)}")
+        default_text = ("required" if info.required else "optional" if info.default in (None, "")
+                        else f"default: {_shown(info.default)}")  # an empty text is "not given", not a value
         if info.type is tuple:
             item = info.item
             if hint.get("csv"):
