@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -287,6 +288,9 @@ def test_grasp_widget_runs_and_fills_in(lab):
     assert canvas.evaluate("el => el.style.cursor") == "pointer"  # it says it is clickable
     page.mouse.down()
     page.mouse.up()
+    # feedback at once, while the kernel renders the trial (3-5 s of nothing before)
+    page.wait_for_selector("figure.wb-trial[data-pending='true']", timeout=2000)
+    assert "replaying in MuJoCo" in page.locator("figure.wb-trial .wb-caption").inner_text()
     try:  # the replay, decoded frame by frame, with a caption and playback controls
         page.wait_for_selector("figure.wb-trial[data-frames]", timeout=120000)
     finally:
@@ -294,6 +298,9 @@ def test_grasp_widget_runs_and_fills_in(lab):
     player = page.locator("figure.wb-trial")
     assert int(player.get_attribute("data-frames")) > 5
     assert player.locator(".wb-caption").inner_text().startswith("trial ")
+    # frames are counted as frames, not confused with the table's trial numbers ("trial 8 (8/8)")
+    assert re.fullmatch(rf"frame \d+ of {player.get_attribute('data-frames')}",
+                        player.locator(".wb-frame-count").inner_text())
     player.locator(".wb-play").click()  # pause
     assert player.get_attribute("data-playing") == "false"
     frame = int(player.get_attribute("data-frame"))

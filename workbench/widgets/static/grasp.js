@@ -233,6 +233,10 @@ async function render({ model, el: root }) {
     void player.load(model.get("trial_image"), g ? `trial ${g.index}: ${outcome} (replayed in MuJoCo)` : "");
   }
   model.on("change:trial_image", syncReplay);
+  model.on("change:selected", () => {  // the kernel renders the replay (a few seconds): say so at once
+    const i = model.get("selected");
+    if (i >= 0) player.say(`trial ${i}: replaying in MuJoCo…`);
+  });
   for (const n of ["state", "progress", "message", "error", "summary"]) model.on(`change:${n}`, syncStatus);
   drawMesh();
   drawGrasps();

@@ -76,7 +76,7 @@ function gifPlayer(cls = "wb-player") {
     canvas.height = frames[index].height;
     canvas.getContext("2d").drawImage(frames[index], 0, 0);
     slider.value = String(index);
-    counter.textContent = `${index + 1}/${frames.length}`;
+    counter.textContent = `frame ${index + 1} of ${frames.length}`;
     box.dataset.frame = String(index);
   }
   function stop() { if (timer) clearTimeout(timer); timer = null; play.textContent = "▶︎"; box.dataset.playing = "false"; }
@@ -94,6 +94,7 @@ function gifPlayer(cls = "wb-player") {
 
   async function load(uri, text) {
     caption.textContent = text || "";
+    delete box.dataset.pending;
     if (!uri) { stop(); box.style.display = "none"; return; }
     box.style.display = "";
     if (uri === source) return;
@@ -120,7 +121,9 @@ function gifPlayer(cls = "wb-player") {
     show(0);
     start();
   }
-  return { element: box, load, stop };
+  // a caption at once (the replay is being rendered), before the frames arrive
+  function say(text) { caption.textContent = text; box.style.display = ""; box.dataset.pending = "true"; }
+  return { element: box, load, say, stop };
 }
 
 // a JupyterLab theme variable's value now (for canvases, which CSS variables do not reach)
