@@ -415,3 +415,30 @@ def test_the_result_link_opens_a_readable_job_page(lab):
     assert "placement" in text and '"num_conformers": 4' in text
     page.screenshot(path=str(ARTIFACTS / "7-job-page.png"))
     page.close()
+
+
+def test_widgets_fit_a_900_px_window(lab):
+    """The molecule and grasp widgets were 801 and 812 px wide in a 720 px output (tables, status and the
+    replay clipped): at 900 px nothing of them reaches past the output's edge."""
+    for notebook, done in (("molecules.ipynb", "[data-state='succeeded']"),
+                           ("grasping.ipynb", "[data-state='succeeded'][data-grasps='4']")):
+        page = lab["browser"].new_page(viewport={"width": 900, "height": 900})
+        page.goto(f"{lab['url']}/lab/tree/{notebook}?reset&token={TOKEN}")
+        page.wait_for_selector("#jp-main-dock-panel", timeout=60000)
+        _run_first_cell(page)
+        _press_run_and_wait(page, done, shot=f"900px-{notebook.replace('.ipynb', '')}.png")
+        sizes = page.evaluate("""() => {
+            const out = [...document.querySelectorAll('.jp-OutputArea-output')].find((o) => o.offsetParent);
+            const area = out.getBoundingClientRect();
+            const clipped = (e) => {  // inside a box that scrolls or clips: its own edge is what shows
+                for (let a = e.parentElement; a && a !== out; a = a.parentElement) {
+                    if (getComputedStyle(a).overflowX !== 'visible') return true;
+                }
+                return false;
+            };
+            const parts = [...out.querySelectorAll('*')].filter((e) => e.offsetParent && !clipped(e))
+                .map((e) => e.getBoundingClientRect().right);
+            return {right: area.right, widest: Math.max(...parts), scroll: out.scrollWidth - out.clientWidth};
+        }""")
+        assert sizes["widest"] <= sizes["right"] + 1 and sizes["scroll"] <= 0, (notebook, sizes)
+        page.close()

@@ -32,6 +32,7 @@ async function render({ model, el: root }) {
   model.send({ type: "ready" });  // the kernel loads the object's mesh now, not in the constructor
   const THREE = await loadThree(model);
   root.style.font = "13px var(--jp-ui-font-family, system-ui, sans-serif)";
+  root.style.maxWidth = "100%";
   const objectIn = el("input", { list: "wb-objects", value: model.get("object"), size: "22", class: "wb-object" });
   const list = el("datalist", { id: "wb-objects" });
   for (const o of model.get("objects")) list.append(el("option", { value: o }));
@@ -44,11 +45,13 @@ async function render({ model, el: root }) {
   const status = el("span", { class: "wb-status" });
   const error = el("div", { class: "wb-error", style: "color:var(--jp-error-color1, #b00020)" });
   const summary = el("div", { class: "wb-summary" });
-  const canvasBox = el("div", { class: "wb-view", style: "width:480px;height:360px;border:1px solid var(--jp-border-color2, #ddd)" });
+  const canvasBox = el("div", { class: "wb-view",
+                                style: "width:480px;max-width:100%;height:360px;border:1px solid var(--jp-border-color2, #ddd)" });
   const player = gifPlayer("wb-trial");  // libraries.js: the replay with playback controls and a caption
   const controls = el("div", { style: "display:flex;gap:6px;align-items:center;flex-wrap:wrap" });
   controls.append(objectIn, list, gripper, device, "grasps:", num, run, cancel, bar, status);
-  const main = el("div", { style: "display:flex;gap:10px;align-items:flex-start" });
+  // wraps: in a 900 px window the table and the replay go below the view instead of past the output's edge
+  const main = el("div", { style: "display:flex;gap:10px;align-items:flex-start;flex-wrap:wrap;max-width:100%" });
   main.append(canvasBox, player.element);
   root.append(controls, error, summary, legend(), main);
 
@@ -183,7 +186,7 @@ async function render({ model, el: root }) {
   run.onclick = () => { model.set("object", objectIn.value); model.save_changes(); model.send({ type: "run" }); };
   cancel.onclick = () => model.send({ type: "cancel" });
   // the trials as a table: sortable by any column; a click on a row replays that trial, like a click in 3D
-  const tableBox = el("div", { class: "wb-trials", style: "max-height:220px;overflow:auto;margin-top:6px" });
+  const tableBox = el("div", { class: "wb-trials", style: "max-height:220px;max-width:100%;overflow:auto;margin-top:6px" });
   const links = el("div", { class: "wb-files", style: "display:flex;gap:10px" });
   root.append(links, tableBox);
   let sortKey = "index", sortUp = true;
