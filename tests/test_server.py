@@ -279,3 +279,24 @@ def test_a_kernel_rebuilds_only_the_type_a_task_declares(jobs_in_store, server):
     assert job.result == {"passed": True, "checks": []} and job.result_type == "subprocess:Popen"
     assert any("names the type 'subprocess:Popen', which its task 'selftest' does not declare" in p
                for p in store.problems)
+
+
+def test_the_job_page_draws_each_structure_once_coloured_by_plddt_with_its_key(tmp_path):
+    """The fold job page drew the protein twice (PDB and mmCIF) as a rainbow without a key, and showed one
+    conformer of an SDF."""
+    from types import SimpleNamespace
+
+    from workbench.server.job_page import render
+
+    files = {}
+    for key, name in (("pdb", "protein.pdb"), ("cif", "protein.cif"), ("sdf", "conformers.sdf")):
+        files[key] = tmp_path / name
+        files[key].write_text("x")
+    job = SimpleNamespace(id="20260101-000000-000000", task="fold", device="cpu", state="succeeded", reason="",
+                          created=0.0, started=1.0, finished=2.0, placement="", result=None, result_type=None,
+                          request={}, files=files, folder=tmp_path)
+    page = render(job, lambda rel: f"/files/{rel}", "/static/")
+    assert page.count("class='viewer'") == 2  # the protein once (its mmCIF), the conformers once
+    assert "show(\"viewer0\", \"/files/protein.cif\", \"cif\")" in page
+    assert "pLDDT: " in page and "very high (&ge; 90)" in page and "colorfunc" in page and "spectrum" not in page
+    assert "addModelsAsFrames" in page and "conformer <input type='range'" in page

@@ -410,6 +410,9 @@ def test_the_result_link_opens_a_readable_job_page(lab):
     assert link.get_attribute("href").endswith(f"/workbench/jobs/{job_id}")
     page.goto(f"{lab['url']}/workbench/jobs/{job_id}?token={TOKEN}")
     page.wait_for_selector(".wb-job-page[data-state='succeeded'] .viewer[data-rendered='true']", timeout=60000)
+    # every conformer, one at a time (the page showed 1 of 4 before)
+    frames = int(page.locator(".viewer").first.get_attribute("data-frames"))
+    assert frames >= 2 and page.locator(".frames").first.inner_text().strip().endswith(f"1 of {frames}")
     text = page.inner_text("body")
     assert re.search(r"created\s+\d{4}-\d\d-\d\d \d\d:\d\d", text) and "1 molecule(s) ok" in text
     assert "placement" in text and '"num_conformers": 4' in text
