@@ -219,6 +219,10 @@ def test_fold_view_tells_chains_apart(lab):
     _press_run_and_wait(page, ".wb-mol[data-state='succeeded'][data-chains='2']", shot="2-fold.png")
     assert page.locator(".wb-mol .wb-key").is_visible()  # the pLDDT key, while colouring by pLDDT
     assert not page.locator(".wb-mol .wb-style").is_visible()  # conformer controls stay out of fold mode
+    # pLDDT and PAE side by side, as ColabFold shows them (the pLDDT plot sat below the PAE in a scroll box)
+    plddt = page.locator(".wb-mol .wb-plots img.wb-plddt").bounding_box()
+    pae = page.locator(".wb-mol .wb-plots img.wb-pae").bounding_box()
+    assert plddt and pae and abs(plddt["y"] - pae["y"]) < 5 and plddt["x"] + plddt["width"] <= pae["x"] + 1
     page.select_option(".wb-mol .wb-colour", "chain")
     page.wait_for_selector(".wb-mol[data-style='chain']", state="attached", timeout=10000)
     assert not page.locator(".wb-mol .wb-key").is_visible()
@@ -233,7 +237,12 @@ def test_complex_view_shows_chains_ligands_and_ranked_samples(lab):
                         shot="2-complex.png", timeout=240000)  # ethanol's 3 heavy atoms and ATP's 31, as sticks
     assert page.locator(".wb-mol table.wb-samples").is_visible() and page.locator(".wb-mol img.wb-pae").is_visible()
     assert page.locator(".wb-mol table.wb-samples tr").count() == 2  # header + the one sample
-    assert not page.locator(".wb-mol .wb-key").is_visible() and not page.locator(".wb-mol .wb-style").is_visible()
+    # coloured by pLDDT, as ColabFold colours complexes, with its key; chains one choice away
+    assert page.locator(".wb-mol[data-style='pLDDT'] .wb-key").is_visible()
+    assert page.locator(".wb-mol .wb-colour").is_visible() and not page.locator(".wb-mol .wb-style").is_visible()
+    page.locator(".wb-mol .wb-colour").select_option("chain")
+    page.wait_for_selector(".wb-mol[data-style='chain']", timeout=10000)
+    assert not page.locator(".wb-mol .wb-key").is_visible()
     assert page.locator(".wb-mol .wb-download").count() == 3  # mmCIF, confidence JSON, summary
     page.close()
 

@@ -69,7 +69,9 @@ async function render({ model, el: root }) {
   main.append(viewerBox, side);
   const viewRow = el("div", { class: "wb-row" });  // the downloads row is rebuilt per result; this one stays
   viewRow.append(snapshot);
-  root.append(controls, text, error, sliderRow, looks, key, downloads, viewRow, main);
+  // PAE and pLDDT side by side under the structure, full size (ColabFold's layout), not in the side's scroll box
+  const plots = el("div", { class: "wb-row wb-plots" });
+  root.append(controls, text, error, sliderRow, looks, key, downloads, viewRow, main, plots);
   snapshot.onclick = () => {
     if (!viewer) return;
     const a = el("a", { href: viewer.pngURI(), download: `${model.get("mode")}.png` });
@@ -81,9 +83,9 @@ async function render({ model, el: root }) {
     const cofold = model.get("mode") === "complex";
     numLabel.style.display = fold ? "none" : "";
     sliderRow.style.display = fold ? "none" : "";
-    key.style.display = fold && !cofold && models.length && colourBy.value === "pLDDT" ? "" : "none";
+    key.style.display = fold && models.length && colourBy.value === "pLDDT" ? "" : "none";
     conformerLooks.style.display = fold ? "none" : "";
-    foldLooks.style.display = fold && !cofold ? "" : "none";
+    foldLooks.style.display = fold ? "" : "none";  // a complex too: Boltz writes pLDDT in the B-factors
     root.dataset.mode = model.get("mode");
   }
 
@@ -178,8 +180,8 @@ async function render({ model, el: root }) {
     } else {
       const m = models[0];
       const cofold = model.get("structure_format") === "cif";  // a complex: chains, and ligands as sticks
-      m.setStyle({}, { cartoon: colourBy.value === "chain" || cofold ? { colorscheme: "chain" }
-                                                                      : { colorfunc: (atom) => plddtColour(atom.b) } });
+      m.setStyle({}, { cartoon: colourBy.value === "chain" ? { colorscheme: "chain" }
+                                                          : { colorfunc: (atom) => plddtColour(atom.b) } });
       if (cofold) m.setStyle({ hetflag: true }, { stick: { radius: 0.2, colorscheme: "greenCarbon" } });
       root.dataset.ligandAtoms = String(m.selectedAtoms({ hetflag: true }).length);
       const chains = [...new Set(m.selectedAtoms({ atom: "CA" }).map((a) => a.chain))];
@@ -192,7 +194,7 @@ async function render({ model, el: root }) {
         }
       }
       root.dataset.chains = String(chains.length);
-      key.style.display = colourBy.value === "pLDDT" && !cofold ? "" : "none";
+      key.style.display = colourBy.value === "pLDDT" ? "" : "none";
     }
     root.dataset.style = model.get("structure_format") === "sdf" ? style.value : colourBy.value;
     viewer.render();
@@ -218,6 +220,7 @@ async function render({ model, el: root }) {
     const data = model.get("structure");
     const fmt = model.get("structure_format");
     side.replaceChildren();
+    plots.replaceChildren();
     downloads.replaceChildren();
     for (const [name, content] of Object.entries(model.get("downloads"))) {
       const b = el("button", { class: "wb-download" }, `Download ${name}`);
@@ -260,7 +263,7 @@ async function render({ model, el: root }) {
                                                ["confidence", "confidence"], ["iptm", "ipTM"],
                                                ["plddt", "pLDDT (0-100)"], ["posebusters", "ligands passing"]],
                         "wb-samples"));
-      if (model.get("pae_png")) side.append(el("img", { class: "wb-pae", src: model.get("pae_png"), alt: "PAE" }));
+      if (model.get("pae_png")) plots.append(el("img", { class: "wb-pae", src: model.get("pae_png"), alt: "PAE" }));
       viewer.zoomTo();
       viewer.render();
     } else {
@@ -268,9 +271,9 @@ async function render({ model, el: root }) {
       applyLooks();
       side.append(table(model.get("summary"), [["name", "protein"], ["chains", "chains"], ["length", "residues"],
                                                ["mean_plddt", "mean pLDDT (0-100)"], ["ptm", "pTM (0-1)"]]));
-      if (model.get("pae_png")) side.append(el("img", { class: "wb-pae", src: model.get("pae_png"), alt: "PAE" }));
-      if (model.get("plddt_png")) side.append(el("img", { class: "wb-plddt", src: model.get("plddt_png"),
-                                                          alt: "pLDDT per residue" }));
+      if (model.get("plddt_png")) plots.append(el("img", { class: "wb-plddt", src: model.get("plddt_png"),
+                                                           alt: "pLDDT per residue" }));
+      if (model.get("pae_png")) plots.append(el("img", { class: "wb-pae", src: model.get("pae_png"), alt: "PAE" }));
       viewer.zoomTo();
       viewer.render();
     }
