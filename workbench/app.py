@@ -420,8 +420,10 @@ def build_app() -> Any:
                     t2i_device = gr.Dropdown(devices, value="auto", label="device")
                     t2i_model = gr.Dropdown(list(T2I_MODELS), value="auto", label="model (auto: by the device)")
                     run_t2i = gr.Button("Generate", variant="primary")
-            # the whole image, scaled to fit (a 64 px image was drawn at 1452 px and cropped to a band)
-            gallery = gr.Gallery(label="images", object_fit="contain", height=420, columns=2, elem_id="wb-t2i-gallery")
+            # the whole image, scaled to fit: with the columns fitted to the images, one square image filled the
+            # width (684 px) of a 420 px gallery and was cut off; two columns always keep one inside it
+            gallery = gr.Gallery(label="images", object_fit="contain", height=420, columns=2, fit_columns=False,
+                                 elem_id="wb-t2i-gallery")
             recipe = gr.Code(label="recipe (also in each PNG)", language="json")
             run_t2i.click(text_to_image, [prompt, t2i_steps, t2i_size, t2i_seed, t2i_tiny, t2i_device, t2i_model],
                           [gallery, recipe], api_name="text_to_image", concurrency_limit=1, concurrency_id="t2i")
@@ -445,7 +447,7 @@ def build_app() -> Any:
             with gr.Row():
                 cancel_id = gr.Textbox(label="job id to cancel", scale=3)
                 cancel_button = gr.Button("Cancel job", scale=1)
-                cancel_note = gr.Textbox(label="", scale=3, interactive=False)
+                cancel_note = gr.Textbox(label="what happened", scale=3, interactive=False)
             cancel_button.click(_cancel, cancel_id, cancel_note, api_name="cancel")
             gr.Timer(3.0).tick(_status, None, [dev_table, jobs_table], api_name=False)
             app.load(_status, None, [dev_table, jobs_table], api_name="status")  # filled on open
@@ -497,14 +499,6 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-#: Gradio's gallery sizes a lone image by its container's width, not its height: a 64 px image was
-#: drawn 1196 px wide in a 420 px gallery and cropped. Every picture is shown whole, scaled to fit.
-CSS = """
-#wb-t2i-gallery img { object-fit: contain !important; max-width: 100%; max-height: 100%; }
-#wb-t2i-gallery .image-container, #wb-t2i-gallery .image-frame { height: 100%; max-height: 100%; }
-"""
-
-
 def launch(host: str = "127.0.0.1", port: int | None = None, auth: tuple[str, str] | None = None,
            share: bool = False, block: bool = True) -> Any:
     if port is not None and not port_free(host, port):
@@ -512,5 +506,5 @@ def launch(host: str = "127.0.0.1", port: int | None = None, auth: tuple[str, st
                              "to take a free one.")
     app = build_app()
     app.launch(server_name=host, server_port=port, auth=auth, share=share, prevent_thread_lock=not block,
-               show_error=True, css=CSS)
+               show_error=True)
     return app
