@@ -46,7 +46,8 @@ async function render({ model, el: root }) {
   const error = el("div", { class: "wb-error", style: "color:var(--jp-error-color1, #b00020)" });
   const summary = el("div", { class: "wb-summary" });
   const canvasBox = el("div", { class: "wb-view",
-                                style: "width:480px;max-width:100%;height:360px;border:1px solid var(--jp-border-color2, #ddd)" });
+                                style: "width:480px;max-width:100%;height:360px;overflow:hidden;" +
+                                       "border:1px solid var(--jp-border-color2, #ddd)" });
   const player = gifPlayer("wb-trial");  // libraries.js: the replay with playback controls and a caption
   const controls = el("div", { style: "display:flex;gap:6px;align-items:center;flex-wrap:wrap" });
   controls.append(objectIn, list, gripper, device, "grasps:", num, run, cancel, bar, status);
@@ -69,6 +70,16 @@ async function render({ model, el: root }) {
   grid.rotation.x = Math.PI / 2;
   scene.add(grid, new THREE.AxesHelper(0.05));  // x red, y green, z blue; 5 cm long
   let radius = 0.3, yaw = 0.8, pitch = 0.5;
+
+  // a narrow output shrinks the view's box: the canvas and the camera follow it
+  new ResizeObserver(() => {
+    const w = Math.max(120, Math.min(480, canvasBox.clientWidth));
+    if (Math.abs(w - renderer.domElement.width / renderer.getPixelRatio()) < 1) return;
+    renderer.setSize(w, 360);
+    camera.aspect = w / 360;
+    camera.updateProjectionMatrix();
+    place();
+  }).observe(canvasBox);
 
   function place() {
     camera.position.set(radius * Math.cos(pitch) * Math.cos(yaw), radius * Math.cos(pitch) * Math.sin(yaw),
@@ -171,7 +182,8 @@ async function render({ model, el: root }) {
   function syncStatus() {
     const state = model.get("state");
     bar.value = model.get("progress");
-    status.textContent = `${state} ${Math.round(100 * model.get("progress"))}% ${model.get("message")}`;
+    const message = model.get("message") === model.get("summary") ? "" : model.get("message");  // said below
+    status.textContent = `${state} ${Math.round(100 * model.get("progress"))}% ${message}`;
     error.textContent = model.get("error");
     summary.textContent = model.get("summary");
     run.disabled = state === "queued" || state === "running";

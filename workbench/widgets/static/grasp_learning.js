@@ -57,7 +57,7 @@ function render({ model, el: root }) {
   function sync() {
     const state = model.get("state");
     bar.value = model.get("progress");
-    status.textContent = `${state} ${model.get("message")}`;
+    status.textContent = `${state} ${model.get("message") === model.get("summary") ? "" : model.get("message")}`;
     error.textContent = model.get("error");
     summary.textContent = model.get("summary") + (model.get("model_folder") ? ` (model: ${model.get("model_folder")})` : "");
     run.disabled = state === "queued" || state === "running";

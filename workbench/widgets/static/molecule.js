@@ -235,6 +235,8 @@ async function render({ model, el: root }) {
     if (!viewer) {  // the canvas follows the theme (a white box in the dark theme before)
       const bg = getComputedStyle(root).getPropertyValue("--jp-layout-color0").trim() || "white";
       viewer = $3Dmol.createViewer(viewerBox, { backgroundColor: bg });
+      // a narrow output (a 900 px window with the file browser open) shrinks the box: the canvas follows
+      new ResizeObserver(() => { viewer.resize(); viewer.render(); }).observe(viewerBox);
     }
     viewer.clear();
     models = [];
