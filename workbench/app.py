@@ -213,7 +213,9 @@ def grasp_learning(objects: float, grasps: float, epochs: float, device: str) ->
         if values[name] is None or not low <= values[name] <= high:
             raise gr.Error(f"{name} must be between {low} and {high} here.")
     n, k, e = int(objects), int(grasps), int(epochs)
-    empty = pd.DataFrame({"epoch": [], "value": [], "curve": []})
+    # the chart is left alone until there is a point to draw: an empty frame drew axes over no data, and the
+    # chart never drew a line afterwards ("Infinite extent" warnings in the browser)
+    empty = gr.skip()
     yield f"simulating {n} procedural objects x {k} grasps ...", empty
     folder = _scratch("grasp-data-")
     try:

@@ -94,3 +94,27 @@ def test_the_devices_table_has_one_header_per_column(gradio_url, browser, scheme
     assert len(headers) == int(grid.get_attribute("aria-colcount")), headers  # 7 headers over 8 columns before
     assert headers[:4] == ["id", "kind", "backend", "name"]
     page.close()
+
+
+def test_the_grasp_learning_chart_draws_its_curves(gradio_url, browser):
+    """It showed axes and no line ("Infinite extent" warnings): the empty chart it started with stuck."""
+    page = _page(browser, gradio_url, "light")
+    warnings: list[str] = []
+    page.on("console", lambda message: warnings.append(message.text))
+    page.get_by_role("tab", name="Grasping").click()
+    page.get_by_text("Learn grasps: simulate a dataset").click()
+    shown = lambda label: page.get_by_label(label, exact=True).locator("visible=true").first  # noqa: E731
+    shown("procedural objects").fill("2")
+    shown("grasps per object").fill("4")
+    shown("epochs").fill("3")
+    page.get_by_role("button", name="Simulate and train").click()
+    status = shown("status")
+    page.wait_for_function("el => el.value.includes('antipodal grasps on held-out')", arg=status.element_handle(),
+                           timeout=300000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "gradio-grasp-learning.png"), full_page=True)
+    lines = page.locator(".vega-embed svg g.mark-line path")
+    assert lines.count() == 3  # train loss, validation loss, top-10 success
+    assert all(len(lines.nth(i).get_attribute("d") or "") > 10 for i in range(3))
+    assert not [w for w in warnings if "Infinite extent" in w], warnings
+    page.close()
