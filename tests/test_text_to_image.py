@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -83,6 +84,10 @@ def test_a1111_parameters_are_read_by_sd_parsers_and_regenerate_the_image():
     # image 1 of a batch seeded 3 carries its own seed, 4, as AUTOMATIC1111 writes it
     assert sampler.parameters["seed"] == "4" and sampler.parameters["steps"] == "2" and sampler.name == "Euler"
     assert info.metadata["Size"] == "64x48" and info.metadata["Batch pos"] == "1"
+    # A1111's Model hash: 10 hex digits of the weights that drew (the tiny twin's tensors; a snapshot's UNet file)
+    model = next(iter(info.models))  # sd-parsers reads it as the model's hash, as image sites do
+    assert model.name == "tiny-sd" and re.fullmatch(r"[0-9a-f]{10}", model.hash)
+    assert first.images[0].recipe["model_hash"] == model.hash
     with Image.open(first.files["image_1"]) as img:
         request, index = request_from_parameters(img.text["parameters"])
     assert index == 1 and request.num_images == 2 and request.negative_prompt == "blurry"
@@ -146,6 +151,18 @@ def test_a_batch_moved_after_its_second_image_redraws_at_most_one_and_draws_the_
     for i in range(4):
         assert np.array_equal(_pixels(moved.files[f"image_{i}"]), _pixels(unmoved.files[f"image_{i}"])), i
     assert [im.recipe["image_seed"] for im in moved.images] == [11, 12, 13, 14]
+
+
+def test_the_model_hash_is_the_sha256_of_the_snapshots_denoiser_weights(tmp_path):
+    import hashlib
+
+    from workbench.tasks.multimodal.model_hash import file_hash, model_hash, weights_file
+
+    (tmp_path / "unet").mkdir()
+    weights = tmp_path / "unet" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(b"not really weights, but bytes all the same" * 1000)
+    assert weights_file(tmp_path) == weights
+    assert model_hash(object(), tmp_path) == hashlib.sha256(weights.read_bytes()).hexdigest()[:10] == file_hash(weights)
 
 
 def test_long_prompt_is_truncated_with_a_note():

@@ -76,6 +76,7 @@ def a1111_parameters(recipe: dict[str, Any]) -> str:
         "Steps": recipe["steps"], "Sampler": SAMPLER_NAMES.get(recipe.get("scheduler", ""), recipe.get("scheduler")),
         "CFG scale": recipe["guidance"], "Seed": recipe.get("image_seed", recipe["seed"]),
         "Size": f"{recipe['width']}x{recipe['height']}",
+        "Model hash": recipe.get("model_hash"),
         "Model": recipe.get("resolved_model") or recipe.get("model"), "Model repo": recipe.get("repo_id"),
         "Model revision": recipe.get("revision"),
     }

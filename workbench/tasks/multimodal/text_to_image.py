@@ -160,7 +160,8 @@ def run(request: Text2ImageRequest, ctx: TaskContext) -> Text2ImageResult:
             return draw_tokens(request.seed + i, report)
 
         with models.exclusive(pipe):
-            return _draw_all(request, model_id, dtype, ctx, draw_autoregressive, [], "autoregressive")
+            return _draw_all(request, model_id, dtype, ctx, draw_autoregressive, [], "autoregressive",
+                             _hash_of(pipe, model_id, request.tiny))
     notes: list[str] = []
     tokenizer = getattr(pipe, "tokenizer", None)
     if tokenizer is not None:
@@ -197,11 +198,23 @@ def run(request: Text2ImageRequest, ctx: TaskContext) -> Text2ImageResult:
         return output.images[0]
 
     with models.exclusive(pipe):  # a pipeline's scheduler keeps per-run state
-        return _draw_all(request, model_id, dtype, ctx, draw_diffusion, notes, type(pipe.scheduler).__name__)
+        return _draw_all(request, model_id, dtype, ctx, draw_diffusion, notes, type(pipe.scheduler).__name__,
+                         _hash_of(pipe, model_id, request.tiny))
+
+
+def _hash_of(pipe: Any, model_id: str, tiny: bool) -> str | None:
+    """A1111's `Model hash` of the weights that draw (see `model_hash`); None when it cannot be told."""
+    from workbench.tasks.multimodal.model_hash import model_hash
+
+    try:
+        snapshot = None if tiny or model_id not in models.MODELS else models.local_path(model_id)
+        return model_hash(pipe, snapshot)
+    except Exception:  # noqa: BLE001 - a missing hash never costs the images
+        return None
 
 
 def _draw_all(request: Text2ImageRequest, model_id: str, dtype: str, ctx: TaskContext, draw: Callable[[int], Any],
-              notes: list[str], scheduler: str) -> Text2ImageResult:
+              notes: list[str], scheduler: str, weights_hash: str | None = None) -> Text2ImageResult:
     """Image i is drawn alone from seed + i (AUTOMATIC1111's rule for a batch), so it is the same image
     whether or not the job moved, and each finished PNG is a checkpoint: a job moved after its second
     image redraws none of the first two."""
@@ -219,7 +232,8 @@ def _draw_all(request: Text2ImageRequest, model_id: str, dtype: str, ctx: TaskCo
             recipe = {
                 "model": request.model, "resolved_model": model_id,
                 "repo_id": spec.repo_id if spec else model_id, "revision": spec.revision if spec else None,
-                "prompt": request.prompt, "negative_prompt": request.negative_prompt, "seed": request.seed,
+                "model_hash": weights_hash, "prompt": request.prompt, "negative_prompt": request.negative_prompt,
+                "seed": request.seed,
                 "image_seed": request.seed + i, "image_index": i, "batch_size": request.num_images,
                 "steps": request.steps, "guidance": request.guidance, "width": image.width,
                 "height": image.height, "scheduler": scheduler, "device": ctx.capabilities.kind,
