@@ -345,7 +345,9 @@ def test_generation_widget_previews_and_fills_the_gallery(lab):
     assert page.locator(".wb-preview").get_attribute("src").startswith("data:image/")
     # the newest image: a download link to its PNG and its recipe as a readable panel
     assert "/files/" in page.locator(".wb-download").get_attribute("href")
-    assert "seed" in page.locator(".wb-recipe").inner_text()
+    panel = page.locator(".wb-recipe").inner_text()
+    # the model that drew, not "auto", and its A1111 hash (the panel said "model auto" before)
+    assert "seed" in panel and re.search(r"model\s+tiny-sd", panel) and re.search(r"model hash\s+[0-9a-f]{10}", panel)
     # each mode shows its own controls; the uploaded image is shown for caption / vqa
     assert page.locator(".wb-negative").is_visible() and not page.locator(".wb-question").is_visible()
     page.locator(".wb-mode").select_option("vqa")

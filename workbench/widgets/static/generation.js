@@ -87,11 +87,14 @@ function render({ model, el: root }) {
     if (!newest) return;
     download.href = galleryHref(newest);
     download.download = `${newest.job}-${newest.name}`;
-    const keys = ["prompt", "negative_prompt", "model", "seed", "steps", "guidance", "width", "height", "scheduler",
-                  "device", "dtype"];
-    recipe.replaceChildren(...keys.filter((k) => newest.recipe[k] !== undefined && newest.recipe[k] !== "")
-      .flatMap((k) => [el("dt", { style: "font-weight:bold" }, k), el("dd", { style: "margin:0" },
-                                                                          String(newest.recipe[k]))]));
+    const r = newest.recipe;
+    // the model that drew (not "auto") with its hash, and the image's own seed (seed + its place in the batch)
+    const rows = [["prompt", r.prompt], ["negative_prompt", r.negative_prompt], ["model", r.resolved_model ?? r.model],
+                  ["model hash", r.model_hash], ["seed", r.image_seed ?? r.seed], ["steps", r.steps],
+                  ["guidance", r.guidance], ["width", r.width], ["height", r.height], ["scheduler", r.scheduler],
+                  ["device", r.device], ["dtype", r.dtype]];
+    recipe.replaceChildren(...rows.filter(([, v]) => v !== undefined && v !== null && v !== "")
+      .flatMap(([k, v]) => [el("dt", { style: "font-weight:bold" }, k), el("dd", { style: "margin:0" }, String(v))]));
     copy.onclick = () => navigator.clipboard?.writeText(JSON.stringify(newest.recipe, null, 1));
   }
   function galleryHref(g) {
