@@ -66,20 +66,20 @@ class HostLoad:
         self._value = 0.0
         self.cores = _cores()
 
-    def _read(self) -> tuple[float, float, float]:
+    def read(self) -> tuple[float, float, float]:
+        """A reading (monotonic time, busy seconds of these cores, this process tree's seconds) to measure
+        a later share from (`share_since`)."""
         return time.monotonic(), _busy_seconds(self.cores), _own_seconds()
 
-    def read(self) -> tuple[float, float, float]:
-        """A reading to measure a later share from (`share_since`)."""
-        return self._read()
+    def _share(self, then: tuple[float, float, float], now: tuple[float, float, float]) -> float:
+        span = (now[0] - then[0]) * len(self.cores)
+        # a child that exited takes its seconds with it: its share counts as others' (never below 0)
+        others = (now[1] - then[1]) - max(0.0, now[2] - then[2])
+        return min(1.0, max(0.0, others / span)) if span > 0 else 0.0
 
     def share_since(self, reading: tuple[float, float, float]) -> float:
         """Others' share of the cores between `reading` and now (a job's whole run, say)."""
-        then, busy0, own0 = reading
-        now, busy, own = self._read()
-        span = (now - then) * len(self.cores)
-        others = (busy - busy0) - max(0.0, own - own0)
-        return min(1.0, max(0.0, others / span)) if span > 0 else 0.0
+        return self._share(reading, self.read())
 
     def others(self) -> float:
         with self._lock:
@@ -87,14 +87,10 @@ class HostLoad:
             if self._last is not None and now - self._last[0] < MIN_INTERVAL_S:
                 return self._value
             if self._last is None or now - self._last[0] > WINDOW_S:
-                self._last = self._read()
+                self._last = self.read()
                 time.sleep(SAMPLE_S)
-            then, busy0, own0 = self._last
-            current = self._read()
-            span = (current[0] - then) * len(self.cores)
-            # a child that exited takes its seconds with it: its share counts as others' (never below 0)
-            others = (current[1] - busy0) - max(0.0, current[2] - own0)
-            self._value = min(1.0, max(0.0, others / span)) if span > 0 else 0.0
+            current = self.read()
+            self._value = self._share(self._last, current)
             self._last = current
             return self._value
 

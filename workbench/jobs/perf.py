@@ -159,12 +159,3 @@ def table(store: Any, task: str | None = None) -> list[dict[str, Any]]:
                     "rate": statistics.median(r["units"] / r["seconds"] for r in recent),
                     "samples": len(rows), "source": source, "extra": recent[-1]["extra"]})
     return out
-
-
-def rates(store: Any, task: str, model: str) -> dict[str, float]:
-    """Median units/s by device for `task` with `model` (bench and history samples together)."""
-    flush()
-    samples: dict[str, list[float]] = {}
-    for device, rate in store.recent_rates(task, model, RECENT):
-        samples.setdefault(device, []).append(rate)
-    return {device: statistics.median(v) for device, v in samples.items()}

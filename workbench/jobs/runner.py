@@ -266,14 +266,6 @@ class JobQueue:
             job.note(f"waiting for {self.name}: {running} running, {ahead} queued ahead")
         job.on_cancel(lambda: self._withdraw(item))
 
-    def position(self, job: Job) -> int | None:
-        """How many jobs wait ahead of `job` here (None when it is not waiting)."""
-        with self._cond:
-            for i, item in enumerate(self._waiting):
-                if self._job(item) is job:
-                    return i
-        return None
-
     def _withdraw(self, item: Any) -> None:
         """A cancelled job still waiting leaves the queue and ends now."""
         with self._cond:

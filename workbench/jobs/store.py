@@ -713,19 +713,11 @@ class ResultStore:
         keys = ("device", "task", "model", "dtype", "unit", "units", "seconds", "source", "at", "extra")
         return [{**dict(zip(keys, r, strict=False)), "extra": json.loads(r[-1] or "{}")} for r in rows]
 
-    def recent_rates(self, task: str, model: str, per_device: int) -> list[tuple[str, float]]:
-        """(device, units/s) of the newest `per_device` runs of `task` with `model` on each device:
-        what placement reads on every `auto` submit, so it does not grow with the history. A device's
-        own jobs speak for it; `workbench bench`'s standard cases only where it has none."""
-        return self._exec(
-            "SELECT device, units / seconds FROM (SELECT device, units, seconds, ROW_NUMBER() OVER "
-            "(PARTITION BY device ORDER BY source != 'history', at DESC) AS n, "
-            "MIN(source != 'history') OVER (PARTITION BY device) AS only_bench, source != 'history' AS bench "
-            "FROM perf WHERE task=? AND model=?) WHERE n <= ? AND bench = only_bench",
-            (task, model, per_device))
-
     def recent_samples(self, task: str, model: str, per_device: int) -> list[tuple[str, float, float, dict]]:
-        """(device, units/s, when, extra) of the same runs as `recent_rates`, each device's newest first."""
+        """(device, units/s, when, extra) of the newest `per_device` runs of `task` with `model` on each
+        device, each device's newest first: what placement reads on every `auto` submit, so it does not
+        grow with the history. A device's own jobs speak for it; `workbench bench`'s standard cases only
+        where it has none."""
         rows = self._exec(
             "SELECT device, units / seconds, at, extra FROM (SELECT device, units, seconds, at, extra, ROW_NUMBER() "
             "OVER (PARTITION BY device ORDER BY source != 'history', at DESC) AS n, "
@@ -733,6 +725,10 @@ class ResultStore:
             "FROM perf WHERE task=? AND model=?) WHERE n <= ? AND bench = only_bench ORDER BY device, n",
             (task, model, per_device))
         return [(d, rate, at, json.loads(extra or "{}")) for d, rate, at, extra in rows]
+
+    def recent_rates(self, task: str, model: str, per_device: int) -> list[tuple[str, float]]:
+        """(device, units/s) of the runs `recent_samples` gives."""
+        return [(device, rate) for device, rate, _, _ in self.recent_samples(task, model, per_device)]
 
     # ---- drained devices (every process of this host moves its jobs off them) ---------------
     def set_drained(self, device: str, drained: bool = True, deadline: float | None = None) -> None:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
 #: digits kept, as A1111 writes them
 DIGITS = 10
 _cache: dict[tuple[str, int, float], str] = {}
+#: a loaded module's hash (models stay loaded between jobs: hashed once, not on every run)
+_module_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -48,12 +51,18 @@ def weights_file(snapshot: Path) -> Path | None:
 
 
 def tensors_hash(module: Any) -> str:
-    """The first DIGITS hex digits of the SHA-256 over a module's tensors, in name order."""
+    """The first DIGITS hex digits of the SHA-256 over a module's tensors, in name order (once per module)."""
+    with _lock:
+        if module in _module_cache:
+            return _module_cache[module]
     digest = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:DIGITS]
+    value = digest.hexdigest()[:DIGITS]
+    with _lock:
+        _module_cache[module] = value
+    return value
 
 
 def model_hash(pipe: Any, snapshot: Path | None) -> str | None:
