@@ -182,3 +182,28 @@ def test_a_task_files_objects_come_from_the_benchmarks_assets_or_a_sentence(tmp_
     (assets / "objaverse" / "usb" / "usb.axes.json").write_text('{"plug": [0, 0, 0]}')
     with pytest.raises(InputError, match="part 'plug' must be three finite numbers, not all zero"):
         wb.submit("place", task_file=str(path), objects=str(assets), render=False, device="cpu")
+
+
+def _scene_file(folder, objects: list[tuple[str, float, float]]):
+    path = folder / "scene.json"
+    path.write_text(json.dumps({"objects": [{"name": n, "object": n, "x": x, "y": y} for n, x, y in objects]}))
+    return str(path)
+
+
+def test_the_centre_of_all_the_objects_is_planned_inside_the_box_they_span(tmp_path):
+    """The can starts in a corner, outside the others' box: it must be carried in, not left where it is."""
+    scene = _scene_file(tmp_path, [("can", -0.38, 0.3), ("box", -0.15, -0.12), ("ball", 0.15, 0.12),
+                                   ("mug", 0.15, -0.12)])
+    r = wb.run("place", instruction="Place the can at the center of all the objects on the table. ", scene=scene,
+               render=False, device="cpu", timeout=600)
+    assert r.success and r.open6dor_position is True, (r.cause, r.reason, r.relations)
+    assert r.relations[0]["inside_m"] > 0.02  # well inside, not on the edge
+
+
+def test_a_centre_between_objects_in_a_line_is_refused_in_a_sentence(tmp_path):
+    """Two objects on one line span no area: no place is strictly inside, and the plan says so."""
+    scene = _scene_file(tmp_path, [("can", -0.3, 0.25), ("box", -0.15, 0.0), ("ball", 0.15, 0.0)])
+    r = wb.run("place", instruction="Place the can at the center of all the objects on the table. ", scene=scene,
+               render=False, device="cpu", timeout=600)
+    assert not r.success and r.cause == "unreachable"
+    assert "no free place on the table satisfies" in r.reason and "centre of all the other objects" in r.reason

@@ -235,7 +235,7 @@ def places(goal: Goal, scene: Scene, poses: dict[str, np.ndarray], r: np.ndarray
     support, on_top = 0.0, None
     x_rel = [rel for rel in goal.relations if rel.kind in ("left_of", "right_of")]
     y_rel = [rel for rel in goal.relations if rel.kind in ("in_front_of", "behind")]
-    xy_rel = [rel for rel in goal.relations if rel.kind in ("between", "centre", "on_top_of")]
+    xy_rel = [rel for rel in goal.relations if rel.kind in ("between", "centre", "centre_of_objects", "on_top_of")]
     here = centre(scene, goal.object, poses[goal.object])[:2]
     ring = [np.array((dx, dy)) for dx in SHIFTS for dy in SHIFTS]
     ring.sort(key=lambda v: float(np.linalg.norm(v)))
