@@ -88,6 +88,9 @@ def test_drain_moves_queued_and_running_jobs_off_a_device(devices):
     moved = [e.message for e in running.snapshot_events() if e.message.startswith("moved from")]
     assert re.fullmatch(r"moved from sim:npu0 to cpu because sim:npu0 was drained; resuming at item \d+ of 300",
                         moved[0]), moved
+    stored = wb.job(running.id).placement  # the views (sidebar, job page) say where it went and why
+    assert stored.endswith("moved from sim:npu0 to cpu because sim:npu0 was drained"), stored
+    assert default_store().row(running.id)["placement"] == stored
     assert sim.load() == 0  # left with no job
     assert registry.get("auto").id == "cpu" and wb.submit("count", steps=1).device == "cpu"  # no new work
     wb.drain("sim:npu0", False)

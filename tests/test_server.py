@@ -300,3 +300,17 @@ def test_the_job_page_draws_each_structure_once_coloured_by_plddt_with_its_key(t
     assert "show(\"viewer0\", \"/files/protein.cif\", \"cif\")" in page
     assert "pLDDT: " in page and "very high (&ge; 90)" in page and "colorfunc" in page and "spectrum" not in page
     assert "addModelsAsFrames" in page and "conformer <input type='range'" in page
+
+
+def test_a_job_page_follows_jupyterlabs_theme_when_the_link_names_it(tmp_path):
+    """Opened from the sidebar, the page takes JupyterLab's theme, not the OS's; anything else is ignored."""
+    from types import SimpleNamespace
+
+    from workbench.server.job_page import render
+
+    job = SimpleNamespace(id="20260101-000000-000000", task="count", device="cpu", state="succeeded", reason="",
+                          created=0.0, started=1.0, finished=2.0, placement="moved from a to b because a was drained",
+                          result=None, result_type=None, request={}, files={}, folder=tmp_path)
+    assert 'data-theme="dark"' in render(job, lambda rel: "", "/static/", "dark")
+    assert "data-theme" not in render(job, lambda rel: "", "/static/", "<script>").split("<body")[1].split(">")[0]
+    assert "moved from a to b because a was drained" in render(job, lambda rel: "", "/static/")

@@ -85,7 +85,7 @@ def _page(lab, path="lab"):
 
 def _open_sidebar(page):
     page.locator("li[title='workbench: devices and jobs'], [data-id='workbench-devices-jobs']").first.click()
-    page.wait_for_selector("#workbench-devices-jobs tr[data-device='cpu']", timeout=30000)
+    page.wait_for_selector("#workbench-devices-jobs .wb-device[data-device='cpu']", timeout=30000)
 
 
 def _run_first_cell(page):
@@ -116,7 +116,7 @@ def test_the_api_refuses_requests_without_the_token(lab):
 def test_sidebar_lists_the_cpu_device(lab):
     page = _page(lab)
     _open_sidebar(page)
-    assert page.locator("#workbench-devices-jobs tr[data-device='cpu']").count() == 1
+    assert page.locator("#workbench-devices-jobs .wb-device[data-device='cpu']").count() == 1
     page.screenshot(path=str(ARTIFACTS / "1-sidebar.png"))
     page.close()
 
@@ -140,16 +140,16 @@ def test_sidebar_shows_memory_in_use_a_history_filters_and_its_refresh_setting(l
         page = _page(lab)
         _open_sidebar(page)
         page.wait_for_selector("#workbench-devices-jobs[data-refresh='0.5']", state="attached", timeout=30000)
-        use = page.locator("#workbench-devices-jobs tr[data-device='cpu'] td.wb-use")
+        use = page.locator("#workbench-devices-jobs .wb-device[data-device='cpu'] .wb-use")
         total_gib = f"{psutil.virtual_memory().total / 2**30:.1f} GiB"
         assert use.inner_text().strip().endswith(total_gib) and "%" in use.inner_text()
         assert int(use.get_attribute("data-memory-used")) > 0
         # the history grows at the set interval: several points after a few seconds
-        page.wait_for_function("() => (document.querySelector(\"#workbench-devices-jobs tr[data-device='cpu'] "
-                               ".wb-spark path\")?.getAttribute('d') || '').split('L').length >= 5",
+        page.wait_for_function("() => (document.querySelector(\"#workbench-devices-jobs .wb-device[data-device='cpu'] "
+                               ".wb-chart path.wb-line\")?.getAttribute('d') || '').split('L').length >= 5",
                                timeout=15000)
         page.screenshot(path=str(ARTIFACTS / "1c-sidebar-usage.png"))
-        succeeded = "#workbench-devices-jobs tr[data-state='succeeded']"
+        succeeded = "#workbench-devices-jobs .wb-job[data-state='succeeded']"
         page.wait_for_selector(succeeded, timeout=15000)
         page.select_option("#workbench-devices-jobs .wb-filter-state", "failed")  # failed and cancelled only
         page.wait_for_function(f"() => !document.querySelector({json.dumps(succeeded)})", timeout=10000)
@@ -168,7 +168,7 @@ def test_sidebar_drains_and_undrains_a_device(lab):
 
     page = _page(lab)
     _open_sidebar(page)
-    row = "#workbench-devices-jobs tr[data-device='cpu']"
+    row = "#workbench-devices-jobs .wb-device[data-device='cpu']"
     page.locator(f"{row} .wb-drain").click()
     page.wait_for_selector(f"{row}[data-drained='true']", timeout=15000)
     assert "cpu" in ResultStore(lab["root"] / "home").drained()  # every kernel now moves its jobs off it
@@ -209,7 +209,7 @@ def test_molecule_widget_runs_and_renders(lab):
     page.locator(".wb-mol .wb-hydrogens").uncheck()
     page.screenshot(path=str(ARTIFACTS / "2-molecule-overlay.png"))
     _open_sidebar(page)
-    page.wait_for_selector("#workbench-devices-jobs tr[data-state='succeeded']", timeout=30000)
+    page.wait_for_selector("#workbench-devices-jobs .wb-job[data-state='succeeded']", timeout=30000)
     page.screenshot(path=str(ARTIFACTS / "2-molecule-widget.png"))
     page.close()
 
@@ -367,9 +367,9 @@ def test_cancel_a_running_job_from_the_sidebar(lab):
     page = _page(lab, "lab/tree/long.ipynb")
     _run_first_cell(page)
     _open_sidebar(page)
-    running = page.locator("#workbench-devices-jobs tr[data-state='running'] .wb-cancel").first
+    running = page.locator("#workbench-devices-jobs .wb-job[data-state='running'] .wb-cancel").first
     running.wait_for(timeout=60000)
-    row = page.locator("#workbench-devices-jobs tr[data-state='running']").first
+    row = page.locator("#workbench-devices-jobs .wb-job[data-state='running']").first
     job = row.get_attribute("data-job")
     # at the panel's default width, Cancel and the result links are inside it (they were off-screen)
     panel = page.locator("#workbench-devices-jobs").bounding_box()
@@ -377,13 +377,99 @@ def test_cancel_a_running_job_from_the_sidebar(lab):
     for control in [running, *page.locator("#workbench-devices-jobs .wb-result").all()[:3]]:
         box = control.bounding_box()
         assert box is not None and panel["x"] <= box["x"] and box["x"] + box["width"] <= panel["x"] + panel["width"]
-    table = page.locator("#workbench-devices-jobs table.wb-jobs").bounding_box()
-    assert table["width"] <= panel["width"]
+    jobs = page.locator("#workbench-devices-jobs .wb-jobs").bounding_box()
+    assert jobs["width"] <= panel["width"]
     page.screenshot(path=str(ARTIFACTS / "5-sidebar-250px.png"))
     running.click()
-    page.wait_for_selector(f"#workbench-devices-jobs tr[data-job='{job}'][data-state='cancelled']", timeout=30000)
+    page.wait_for_selector(f"#workbench-devices-jobs .wb-job[data-job='{job}'][data-state='cancelled']", timeout=30000)
     page.screenshot(path=str(ARTIFACTS / "5-cancelled.png"))
     page.close()
+
+
+HISTORY_SCRIPT = """
+import os, sys, time
+import workbench as wb
+if __name__ == "__main__":
+    if sys.argv[1] == "die":  # a job whose process is killed: the store reports it failed
+        job = wb.submit("count", steps=100000, delay=0.01, device="cpu")
+        while not job.checkpoints:
+            time.sleep(0.01)
+        os._exit(0)
+    for _ in range(20):
+        wb.run("count", steps=2, delay=0.0, device="cpu")
+    moved = wb.submit("count", steps=200, delay=0.01, device="sim:npu0")
+    while len(moved.checkpoints) < 5:
+        time.sleep(0.01)
+    wb.drain("sim:npu0")
+    moved.result(120)
+    wb.drain("sim:npu0", False)
+    print(moved.id)
+"""
+
+
+def test_the_sidebar_fits_250_px_and_says_what_happened_to_each_job(lab):
+    """Names whole (never broken mid-word), nothing sideways; every job links to its page in
+    JupyterLab's theme; a failed job's bar is not a full blue one; a moved job says where and why;
+    the device history is a chart with a scale and tooltips; the status bar counts the jobs."""
+    script = lab["root"] / "history.py"
+    script.write_text(HISTORY_SCRIPT)
+    env = {**os.environ, "WORKBENCH_HOME": str(lab["root"] / "home"),
+           "WORKBENCH_SIMULATED_DEVICES": "npu:2GiB:float32"}
+    out = subprocess.run([sys.executable, str(script), "jobs"], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    moved = out.stdout.split()[-1]
+    subprocess.run([sys.executable, str(script), "die"], env=env, capture_output=True, timeout=300, check=True)
+    page = _page(lab)
+    _open_sidebar(page)
+    panel = "#workbench-devices-jobs"
+    page.wait_for_selector(f"{panel} .wb-job[data-job='{moved}'] .wb-moved", timeout=30000)
+    page.wait_for_selector(f"{panel} .wb-job[data-state='failed']", timeout=30000)
+    page.wait_for_selector(f"{panel} .wb-device[data-device='cpu'] rect.wb-hit", state="attached", timeout=30000)
+    page.screenshot(path=str(ARTIFACTS / "1d-sidebar-250px-light.png"))
+    fit = page.evaluate("""(panel) => {
+        const root = document.querySelector(panel);
+        const lines = [...root.querySelectorAll('.wb-line')].map((l) => l.getBoundingClientRect().height);
+        const cut = [...root.querySelectorAll('.wb-job-link')].filter((a) => a.getClientRects().length > 1);
+        const shown = [...root.querySelectorAll('.wb-job')].filter((j) => {
+            const r = j.getBoundingClientRect(), p = root.getBoundingClientRect();
+            return r.top >= p.top && r.bottom <= p.bottom; }).length;
+        return {width: root.getBoundingClientRect().width, scroll: root.scrollWidth - root.clientWidth,
+                tallest: Math.max(...lines), cut: cut.length, shown};
+    }""", panel)
+    assert fit["width"] <= 300 and fit["scroll"] <= 0, fit
+    assert fit["tallest"] < 26 and fit["cut"] == 0, fit  # every line is one line: no name broken mid-word
+    note = page.locator(f"{panel} .wb-job[data-job='{moved}'] .wb-moved").inner_text()
+    assert note.startswith("moved from sim:npu0 to cpu because sim:npu0 was drained"), note
+    failed = page.locator(f"{panel} .wb-job[data-state='failed']").first
+    assert "/workbench/jobs/" in failed.locator(".wb-job-link").get_attribute("href")  # a page for failures too
+    bar = failed.locator("progress")
+    assert "wb-bar-failed" in bar.get_attribute("class") and float(bar.get_attribute("value") or 0) < 1
+    assert failed.locator(".wb-why").inner_text().strip()  # its reason, in the row
+    chart = page.locator(f"{panel} .wb-device[data-device='cpu'] svg.wb-chart")
+    labels = chart.locator("text").all_text_contents()
+    assert "100%" in labels and "0" in labels and "now" in labels and any(t.endswith(" s") for t in labels), labels
+    tip = chart.locator("rect.wb-hit title").last.text_content()
+    assert re.fullmatch(r"\d+ s ago: \d+%", tip), tip
+    status = page.locator(".wb-status").first
+    assert re.match(r"workbench: \d+ running, \d+ queued", status.inner_text()), status.inner_text()
+    page.close()
+    # JupyterLab's dark theme: links carry it, so the job page is dark too
+    _set_theme(lab, "JupyterLab Dark")
+    try:
+        page = _page(lab)
+        page.wait_for_selector("body[data-jp-theme-light='false']", state="attached", timeout=30000)
+        _open_sidebar(page)
+        page.wait_for_selector(f"{panel} .wb-job-link[href$='theme=dark']", timeout=30000)
+        page.screenshot(path=str(ARTIFACTS / "1d-sidebar-250px-dark.png"))
+        href = page.locator(f"{panel} .wb-job[data-job='{moved}'] .wb-job-link").get_attribute("href")
+        page.goto(f"{href if href.startswith('http') else lab['url'] + href}&token={TOKEN}")
+        page.wait_for_selector("body.wb-job-page[data-theme='dark']", state="attached", timeout=30000)
+        assert page.evaluate("() => getComputedStyle(document.body).backgroundColor") == "rgb(30, 30, 30)"
+        assert "moved from sim:npu0 to cpu" in page.inner_text("body")  # the page says it too
+        page.screenshot(path=str(ARTIFACTS / "7-job-page-dark.png"))
+    finally:
+        _set_theme(lab, "JupyterLab Light")
+        page.close()
 
 
 def test_a_launcher_card_opens_a_notebook_that_runs_its_widget(lab):
@@ -417,9 +503,9 @@ def test_the_result_link_opens_a_readable_job_page(lab):
     job_id = json.loads(proc.stdout)["id"]
     page = _page(lab)
     _open_sidebar(page)
-    link = page.locator(f"#workbench-devices-jobs tr[data-job='{job_id}'] .wb-result")
+    link = page.locator(f"#workbench-devices-jobs .wb-job[data-job='{job_id}'] .wb-result")
     link.wait_for(timeout=30000)
-    assert link.get_attribute("href").endswith(f"/workbench/jobs/{job_id}")
+    assert link.get_attribute("href").endswith(f"/workbench/jobs/{job_id}?theme=light")  # JupyterLab's theme
     page.goto(f"{lab['url']}/workbench/jobs/{job_id}?token={TOKEN}")
     page.wait_for_selector(".wb-job-page[data-state='succeeded'] .viewer[data-rendered='true']", timeout=60000)
     # every conformer, one at a time (the page showed 1 of 4 before)

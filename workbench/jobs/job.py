@@ -260,7 +260,9 @@ class Job:
             done = len(self.checkpoints)
         resume = f"; resuming at item {done + 1} of {int(total)}" if total else (
             f"; resuming after {done} finished item(s)" if done else "; starting over (no finished items)")
-        self.note(f"moved from {previous} to {device_id} because {why}{resume}")
+        moved = f"moved from {previous} to {device_id} because {why}"
+        self.placement = f"{self.placement}; {moved}" if self.placement else moved  # views show the move
+        self.note(f"{moved}{resume}")
 
     def record_checkpoint(self, key: str, value: Any) -> None:
         """A finished item of the task (see `TaskContext.checkpoint`)."""

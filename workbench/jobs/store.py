@@ -328,9 +328,9 @@ class ResultStore:
     def update(self, job: Any) -> None:
         p = job.last_progress
         self._exec(
-            "UPDATE jobs SET state=?, started=?, device=?, progress=?, message=? WHERE id=?",
+            "UPDATE jobs SET state=?, started=?, device=?, progress=?, message=?, placement=? WHERE id=?",
             (job.state.value, job.started, job.device, p.fraction if p else None,
-             bounded_text(p.message) if p else "", job.id),
+             bounded_text(p.message) if p else "", bounded_text(getattr(job, "placement", "") or ""), job.id),
         )
 
     def save(self, job: Any, *, state: str, reason: str, result: Any = None,

@@ -234,7 +234,8 @@ class JobPageHandler(JupyterHandler):
             return record if relative is None else url_path_join(record, "files", quote(relative))
 
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(render(job, file_url, url_path_join(self.base_url, "workbench/static/")))
+        theme = self.get_query_argument("theme", "")  # JupyterLab's theme, from the sidebar's link
+        self.finish(render(job, file_url, url_path_join(self.base_url, "workbench/static/"), theme))
 
 
 class OpenAPIHandler(_Base):

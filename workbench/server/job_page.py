@@ -22,7 +22,9 @@ PLDDT_KEY = ("<div class='key'>pLDDT: " + "".join(
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px; color: #222; background: #fff; max-width: 1000px; }
-@media (prefers-color-scheme: dark) { body { color: #ddd; background: #1e1e1e; } a { color: #8ab4f8; } }
+@media (prefers-color-scheme: dark) { body:not([data-theme]) { color: #ddd; background: #1e1e1e; }
+body:not([data-theme]) a { color: #8ab4f8; } }
+body[data-theme='dark'] { color: #ddd; background: #1e1e1e; } body[data-theme='dark'] a { color: #8ab4f8; }
 table { border-collapse: collapse; } td, th { padding: 2px 10px 2px 0; text-align: left; vertical-align: top; }
 th { font-weight: 600; white-space: nowrap; } pre { white-space: pre-wrap; background: rgba(127,127,127,.12);
 padding: 8px; } .file { margin: 12px 0; } .viewer { width: 480px; height: 320px; position: relative;
@@ -32,8 +34,12 @@ margin-right: 3px; } .frames { display: block; font-size: 12px; }
 """
 
 
-def render(job: Any, file_url: Any, static_url: str) -> str:
-    """The page for a stored job; `file_url(relative)` is the API URL of one of its files."""
+THEMES = ("light", "dark")
+
+
+def render(job: Any, file_url: Any, static_url: str, theme: str = "") -> str:
+    """The page for a stored job; `file_url(relative)` is the API URL of one of its files. `theme`
+    ("light" or "dark", JupyterLab's, which the sidebar's links pass on) overrides the OS's colour scheme."""
     esc = html.escape
     started, finished = job.started, job.finished
     took = f"{finished - started:.1f} s" if started and finished else "-"
@@ -74,7 +80,8 @@ import * as lib from {json.dumps(static_url + "3Dmol.es6-min.js")};
 const $3Dmol = lib.createViewer ? lib : (lib.default || window.$3Dmol);
 async function show(id, url, format) {{
   const text = await (await fetch(url)).text();
-  const dark = matchMedia("(prefers-color-scheme: dark)").matches;
+  const theme = document.body.dataset.theme;
+  const dark = theme ? theme === "dark" : matchMedia("(prefers-color-scheme: dark)").matches;
   const viewer = $3Dmol.createViewer(document.getElementById(id), {{ backgroundColor: dark ? "#1e1e1e" : "white" }});
   const box = document.getElementById(id);
   if (format === "sdf") {{
@@ -110,7 +117,7 @@ async function show(id, url, format) {{
     request = json.dumps(job.request, indent=1, default=str)
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>workbench job {esc(job.id)}</title><style>{STYLE}</style></head>
-<body class="wb-job-page" data-state="{esc(job.state)}">
+<body class="wb-job-page" data-state="{esc(job.state)}"{f' data-theme="{theme}"' if theme in THEMES else ""}>
 <h2>{esc(job.task)} on {esc(job.device)} <small>{esc(job.id)}</small></h2>
 <table>{table}</table>
 {f"<h3>Result</h3><pre class='headline'>{esc(headline)}</pre>" if headline else ""}

@@ -6,6 +6,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ILauncher } from '@jupyterlab/launcher';
 import { ServerConnection } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
@@ -24,30 +25,57 @@ async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   return data as T;
 }
 
-function cell(text: string, cls = ''): HTMLTableCellElement {
-  const td = document.createElement('td');
-  td.textContent = text;
-  if (cls) { td.className = cls; }
-  return td;
-}
-
 function gib(bytes: number): string { return bytes ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : '-'; }
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (cls) { node.className = cls; }
+  if (text) { node.textContent = text; }
+  return node;
+}
 
 const SVG = 'http://www.w3.org/2000/svg';
 const HISTORY = 60;  // samples kept per device: a minute at the default refresh
 
-// a small utilisation history (percent, or running jobs when the device reports no utilisation)
-function sparkline(values: number[], top: number): SVGSVGElement {
-  const w = 64, h = 16;
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('width', String(w));
-  svg.setAttribute('height', String(h));
-  svg.setAttribute('class', 'wb-spark');
-  const path = document.createElementNS(SVG, 'path');
-  const x = (i: number) => (w * (HISTORY - values.length + i)) / (HISTORY - 1);
-  const y = (v: number) => h - 1 - ((h - 2) * Math.min(v, top)) / top;
-  path.setAttribute('d', values.map((v, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' '));
-  svg.append(path);
+function svgEl(tag: string, attrs: { [k: string]: string | number }, text = ''): SVGElement {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) { node.setAttribute(k, String(v)); }
+  if (text) { node.textContent = text; }
+  return node;
+}
+
+interface ISample { t: number; v: number; }
+
+/** A device's recent use as a chart a person can read: a y scale (percent, or running jobs where the
+ * device reports no utilisation), a time axis ending at "now", and a tooltip on every sample. */
+function historyChart(samples: ISample[], width: number, span: number, percent: boolean): SVGSVGElement {
+  const h = 46, left = 28, right = 4, top = 4, bottom = 12;
+  const plotW = Math.max(40, width - left - right), plotH = h - top - bottom;
+  const peak = percent ? 100 : Math.max(1, ...samples.map(s => s.v));
+  const now = Date.now() / 1000;
+  const x = (t: number) => left + plotW * Math.max(0, 1 - (now - t) / span);
+  const y = (v: number) => top + plotH * (1 - Math.min(v, peak) / peak);
+  const svg = svgEl('svg', { width: left + plotW + right, height: h, class: 'wb-chart', role: 'img',
+    'aria-label': percent ? 'utilisation over the last minute' : 'running jobs over the last minute' }) as SVGSVGElement;
+  const unit = percent ? '%' : (peak === 1 ? ' job' : ' jobs');
+  svg.append(
+    svgEl('line', { x1: left, x2: left + plotW, y1: y(peak), y2: y(peak), class: 'wb-grid' }),
+    svgEl('line', { x1: left, x2: left + plotW, y1: y(0), y2: y(0), class: 'wb-axis' }),
+    svgEl('text', { x: left - 3, y: y(peak) + 4, 'text-anchor': 'end', class: 'wb-label' }, `${peak}${percent ? '%' : ''}`),
+    svgEl('text', { x: left - 3, y: y(0) + 1, 'text-anchor': 'end', class: 'wb-label' }, '0'),
+    svgEl('text', { x: left, y: h - 1, class: 'wb-label' }, `-${Math.round(span)} s`),
+    svgEl('text', { x: left + plotW, y: h - 1, 'text-anchor': 'end', class: 'wb-label' }, 'now'));
+  if (samples.length) {
+    svg.append(svgEl('path', { class: 'wb-line', d: samples.map((s, i) =>
+      `${i ? 'L' : 'M'}${x(s.t).toFixed(1)},${y(s.v).toFixed(1)}`).join(' ') }));
+    const step = plotW / HISTORY;
+    for (const s of samples) {  // a hover target per sample: its value and its age
+      const hit = svgEl('rect', { x: (x(s.t) - step / 2).toFixed(1), y: top, width: step.toFixed(1), height: plotH,
+        class: 'wb-hit' });
+      hit.append(svgEl('title', {}, `${Math.round(now - s.t)} s ago: ${Math.round(s.v)}${unit}`));
+      svg.append(hit);
+    }
+  }
   return svg;
 }
 
@@ -59,23 +87,50 @@ const FILTERS: { [name: string]: (j: IJob) => boolean } = {
 };
 
 function duration(job: IJob): string {
-  if (!job.started) { return '-'; }
-  const end = job.finished ?? Date.now() / 1000;
-  return `${(end - job.started).toFixed(1)} s`;
+  if (!job.started || (!job.finished && job.state !== 'running')) { return ''; }  // a dead process's job: no end
+  const s = (job.finished ?? Date.now() / 1000) - job.started;  // from the first start: a moved job keeps it
+  return s < 90 ? `${s.toFixed(1)} s` : s < 5400 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(1)} h`;
+}
+
+/** The job's page, in JupyterLab's theme (not the OS's). */
+function pageUrl(id: string): string {
+  const theme = document.body.dataset.jpThemeLight === 'false' ? 'dark' : 'light';
+  return URLExt.join(ServerConnection.makeSettings().baseUrl, 'workbench/jobs', id) + `?theme=${theme}`;
+}
+
+/** The status bar's readout: jobs running and queued, and the busiest device now; a click opens the panel. */
+class StatusReadout extends Widget {
+  constructor(open: () => void) {
+    super();
+    this.addClass('wb-status');
+    this.node.title = 'workbench: open Devices & Jobs';
+    this.node.onclick = open;
+  }
+  readout(jobs: IJob[], devices: IDevice[]): void {
+    const running = jobs.filter(j => j.state === 'running').length;
+    const queued = jobs.filter(j => j.state === 'queued').length;
+    const busiest = devices.filter(d => d.usage && d.usage.utilisation !== null)
+      .sort((a, b) => (b.usage.utilisation ?? 0) - (a.usage.utilisation ?? 0))[0];
+    this.node.textContent = `workbench: ${running} running, ${queued} queued`
+      + (busiest ? ` · ${busiest.id} ${Math.round(busiest.usage.utilisation ?? 0)}%` : '');
+    this.node.dataset.running = String(running);
+    this.node.dataset.queued = String(queued);
+  }
 }
 
 class DevicesAndJobs extends Widget {
   private timer = 0;
-  private devices = document.createElement('tbody');
-  private jobs = document.createElement('tbody');
-  private error = document.createElement('div');
-  private empty = document.createElement('div');
-  private stateFilter = document.createElement('select');
-  private taskFilter = document.createElement('input');
-  private history = new Map<string, number[]>();
+  private devices = el('div', 'wb-devices');
+  private jobs = el('div', 'wb-jobs');
+  private error = el('div', 'wb-error');
+  private empty = el('div', 'wb-empty');
+  private stateFilter = el('select', 'wb-filter-state');
+  private taskFilter = el('input', 'wb-filter-task');
+  private history = new Map<string, ISample[]>();
   private lastJobs: IJob[] = [];
   private interval = 2;  // seconds between refreshes (setting: refreshInterval)
   private limit = 50;  // jobs fetched (setting: jobsShown)
+  status: StatusReadout | null = null;
 
   constructor() {
     super();
@@ -84,111 +139,99 @@ class DevicesAndJobs extends Widget {
     this.title.caption = 'workbench: devices and jobs';
     this.title.closable = true;
     this.addClass('wb-sidebar');
-    this.error.className = 'wb-error';
-    // actions first and few columns: the panel is 250 px wide by default (details are in each row's tooltip)
-    this.empty.className = 'wb-empty';
+    // the panel is 250 px wide by default: rows of blocks, not wide tables (details in each tooltip)
     for (const name of Object.keys(FILTERS)) {
-      const option = document.createElement('option');
+      const option = el('option', '', name);
       option.value = name;
-      option.textContent = name;
       this.stateFilter.append(option);
     }
-    this.stateFilter.className = 'wb-filter-state';
     this.stateFilter.title = 'Show jobs in these states';
-    this.taskFilter.className = 'wb-filter-task';
     this.taskFilter.placeholder = 'task or device';
     this.taskFilter.size = 10;
     this.stateFilter.onchange = () => this.drawJobs();
     this.taskFilter.oninput = () => this.drawJobs();
-    const filters = document.createElement('div');
-    filters.className = 'wb-filters';
+    const filters = el('div', 'wb-filters');
     filters.append(this.stateFilter, this.taskFilter);
-    const jobs = this.section('Jobs', ['', 'job', 'device', 'state'], this.jobs);
-    jobs.insertBefore(filters, jobs.lastChild);
-    this.node.append(this.error, this.section('Devices', ['', 'device', 'use', 'load'], this.devices), jobs,
+    this.node.append(this.error, el('h3', '', 'Devices'), this.devices, el('h3', '', 'Jobs'), filters, this.jobs,
       this.empty);
   }
 
-  /** Apply the settings (refresh interval, jobs shown); restarts the timer when attached. */
+  /** Apply the settings (refresh interval, jobs shown) and (re)start the refresh: it runs while the
+   * panel is closed too, for the status bar. */
   configure(interval: number, limit: number): void {
     this.interval = Math.max(0.5, interval);
     this.limit = Math.max(1, Math.min(1000, Math.round(limit)));
     this.node.dataset.refresh = String(this.interval);
-    if (this.isAttached) {
-      window.clearInterval(this.timer);
-      this.timer = window.setInterval(() => void this.refresh(), this.interval * 1000);
-    }
+    this.start();
   }
 
-  private section(title: string, headers: string[], body: HTMLTableSectionElement): HTMLElement {
-    const wrap = document.createElement('div');
-    const h = document.createElement('h3');
-    h.textContent = title;
-    const table = document.createElement('table');
-    const head = document.createElement('tr');
-    headers.forEach(x => { const th = document.createElement('th'); th.textContent = x; head.append(th); });
-    table.append(head, body);
-    table.className = `wb-${title.toLowerCase()}`;
-    wrap.append(h, table);
-    return wrap;
-  }
-
-  protected onAfterAttach(): void {
+  start(): void {
+    window.clearInterval(this.timer);
     void this.refresh();
     this.timer = window.setInterval(() => void this.refresh(), this.interval * 1000);
   }
-  protected onBeforeDetach(): void { window.clearInterval(this.timer); }
+
+  protected onAfterShow(): void { void this.refresh(); }  // drawn at once when opened
+  dispose(): void { window.clearInterval(this.timer); super.dispose(); }
 
   async refresh(): Promise<void> {
     try {
       const [{ devices }, { jobs }] = await Promise.all([api<{ devices: IDevice[] }>('devices'),
         api<{ jobs: IJob[] }>(`jobs?limit=${this.limit}`)]);
       this.error.textContent = '';
-      this.devices.replaceChildren(...devices.map(d => {
-        const tr = document.createElement('tr');
-        tr.dataset.device = d.id;
-        // drain: every kernel moves its jobs off this device; they resume elsewhere from their checkpoints
-        const action = document.createElement('td');
-        const drain = document.createElement('button');
-        drain.textContent = d.drained ? 'Undrain' : 'Drain';
-        drain.className = 'wb-drain';
-        drain.title = d.drained ? 'Let this device take work again'
-          : 'Move queued and running jobs off this device (they resume elsewhere) and give it no new work';
-        drain.onclick = async () => {
-          await api(`devices/${encodeURIComponent(d.id)}/${d.drained ? 'undrain' : 'drain'}`, { method: 'POST' })
-            .catch(() => undefined);
-          void this.refresh();
-        };
-        action.append(drain);
-        tr.dataset.drained = String(d.drained);
-        tr.append(action, cell(d.id), this.useCell(d), cell(`${d.load} job${d.load === 1 ? '' : 's'}`));
-        tr.title = `${d.name} (${d.kind}): ${gib(d.total_memory)}` + (d.drained ? ' (drained)' : '');
-        return tr;
-      }));
+      const now = Date.now() / 1000;
+      for (const d of devices) {
+        const u = d.usage;
+        const sample = u && u.utilisation !== null ? u.utilisation : d.load;
+        this.history.set(d.id, [...(this.history.get(d.id) ?? []), { t: now, v: sample }].slice(-HISTORY));
+      }
       this.lastJobs = jobs;
+      this.status?.readout(jobs, devices);
+      if (!this.isVisible) { return; }  // closed: only the status bar is kept current
+      this.devices.replaceChildren(...devices.map(d => this.deviceBlock(d)));
       this.drawJobs();
     } catch (err) {
       this.error.textContent = `workbench API: ${(err as Error).message}`;
     }
   }
 
-  // memory in use now and a utilisation history (percent; running jobs where the device reports none)
-  private useCell(d: IDevice): HTMLTableCellElement {
+  private deviceBlock(d: IDevice): HTMLElement {
+    const block = el('div', 'wb-device');
+    block.dataset.device = d.id;
+    block.dataset.drained = String(d.drained);
+    // drain: every kernel moves its jobs off this device; they resume elsewhere from their checkpoints
+    const drain = el('button', 'wb-drain', d.drained ? 'Undrain' : 'Drain');
+    drain.title = d.drained ? 'Let this device take work again'
+      : 'Move queued and running jobs off this device (they resume elsewhere) and give it no new work';
+    drain.onclick = async () => {
+      await api(`devices/${encodeURIComponent(d.id)}/${d.drained ? 'undrain' : 'drain'}`, { method: 'POST' })
+        .catch(() => undefined);
+      void this.refresh();
+    };
+    const name = el('span', 'wb-device-id', d.id);
+    name.title = `${d.name} (${d.kind}): ${gib(d.total_memory)}` + (d.drained ? ' (drained: it takes no new work)' : '');
+    const head = el('div', 'wb-line');
+    head.append(name, el('small', 'wb-device-load', `${d.load} job${d.load === 1 ? '' : 's'}`), drain);
     const u = d.usage;
-    const sample = u && u.utilisation !== null ? u.utilisation : d.load;
-    const values = [...(this.history.get(d.id) ?? []), sample].slice(-HISTORY);
-    this.history.set(d.id, values);
-    const td = cell('', 'wb-use');
-    const text = document.createElement('small');
-    const percent = u && u.utilisation !== null ? `${Math.round(u.utilisation)}% ` : '';
-    text.textContent = u && u.memory_total ? `${percent}${gib(u.memory_used).replace(' GiB', '')}/${gib(u.memory_total)}`
-      : percent || '-';
-    td.append(sparkline(values, u && u.utilisation !== null ? 100 : Math.max(1, ...values)), text);
-    td.title = u ? (u.utilisation !== null ? `utilisation ${u.utilisation.toFixed(0)}% now; ` : 'running jobs over time; ')
+    const percent = !!u && u.utilisation !== null;
+    const chart = historyChart(this.history.get(d.id) ?? [], Math.max(150, this.node.clientWidth - 20),
+      (HISTORY - 1) * this.interval, percent);
+    block.append(head, chart, this.useLine(d));
+    return block;
+  }
+
+  // utilisation and memory in use now
+  private useLine(d: IDevice): HTMLElement {
+    const u = d.usage;
+    const line = el('small', 'wb-use');
+    const percent = u && u.utilisation !== null ? `${Math.round(u.utilisation)}% busy · ` : '';
+    line.textContent = u && u.memory_total ? `${percent}${gib(u.memory_used).replace(' GiB', '')}/${gib(u.memory_total)}`
+      : percent.replace(' · ', '') || '-';
+    line.title = u ? (u.utilisation !== null ? `utilisation ${u.utilisation.toFixed(0)}% now; ` : 'running jobs over time; ')
       + `memory in use ${gib(u.memory_used)} of ${gib(u.memory_total)}`
       + (u.source === 'published' ? ' (as published when discovered)' : ` (${u.source})`) : '';
-    td.dataset.memoryUsed = String(u ? u.memory_used : 0);
-    return td;
+    line.dataset.memoryUsed = String(u ? u.memory_used : 0);
+    return line;
   }
 
   private drawJobs(): void {
@@ -196,46 +239,60 @@ class DevicesAndJobs extends Widget {
     const words = this.taskFilter.value.trim().toLowerCase();
     const shown = this.lastJobs.filter(j => keep(j) && (!words || `${j.task} ${j.device} ${j.id}`.toLowerCase()
       .includes(words)));
-    this.jobs.replaceChildren(...shown.map(j => this.jobRow(j)));
+    this.jobs.replaceChildren(...shown.map(j => this.jobBlock(j)));
     this.empty.textContent = this.lastJobs.length
       ? (shown.length ? '' : `No ${this.stateFilter.value === 'all' ? '' : this.stateFilter.value + ' '}jobs match.`)
       : 'No jobs yet: run a widget, or `workbench run ...` in a terminal.';
   }
 
-  private jobRow(j: IJob): HTMLTableRowElement {
-    const tr = document.createElement('tr');
-    tr.dataset.job = j.id;
-    tr.dataset.state = j.state;
-    const bar = document.createElement('progress');
-    bar.max = 1;
-    bar.value = j.state === 'succeeded' ? 1 : (j.progress ?? 0);
-    const action = document.createElement('td');
+  private jobBlock(j: IJob): HTMLElement {
+    const block = el('div', 'wb-job');
+    block.dataset.job = j.id;
+    block.dataset.state = j.state;
+    // every job links to its page (failed and cancelled ones too: their reason and request are there)
+    const link = el('a', 'wb-job-link', j.task);
+    link.href = pageUrl(j.id);
+    link.target = '_blank';
+    link.title = `open the job's page (${j.id})`;
+    const head = el('div', 'wb-line');
+    head.append(link, el('small', 'wb-job-id', j.id.slice(-6)));
     if (j.state === 'queued' || j.state === 'running') {
-      const b = document.createElement('button');
-      b.textContent = 'Cancel';
-      b.className = 'wb-cancel';
-      b.onclick = async () => { await api(`jobs/${j.id}/cancel`, { method: 'POST' }).catch(() => undefined); void this.refresh(); };
-      action.append(b);
+      const b = el('button', 'wb-cancel', 'Cancel');
+      b.onclick = async () => {
+        b.disabled = true;
+        await api(`jobs/${j.id}/cancel`, { method: 'POST' }).catch(() => undefined);
+        void this.refresh();
+      };
+      head.append(b);
     } else if (j.state === 'succeeded') {
-      const a = document.createElement('a');
-      a.textContent = 'result';
-      a.className = 'wb-result';
-      a.href = URLExt.join(ServerConnection.makeSettings().baseUrl, 'workbench/jobs', j.id);  // a readable page
+      const a = el('a', 'wb-result', 'result');
+      a.href = pageUrl(j.id);
       a.target = '_blank';
-      action.append(a);
+      head.append(a);
     }
-    const state = cell(j.state, `wb-state-${j.state}`);
-    state.append(document.createElement('br'), bar);
-    state.title = `${j.reason || j.message} (${duration(j)})`;
-    const device = cell(j.device, 'wb-job-device');
+    const bar = el('progress', `wb-bar wb-bar-${j.state}`);
+    bar.max = 1;
+    bar.value = j.state === 'succeeded' ? 1 : (j.progress ?? 0);  // a failed job shows how far it got, in red
+    const state = el('span', `wb-state wb-state-${j.state}`, j.state);
+    state.title = j.reason || j.message;
+    const device = el('span', 'wb-job-device', j.device);
     device.title = j.placement || '';  // "placed on X: about 12 s, vs Y about 40 s with 2 queued"
-    const job = cell(j.task);
-    const id = document.createElement('small');
-    id.textContent = ` ${j.id.slice(-6)}`;
-    job.append(id);
-    job.title = j.id;
-    tr.append(action, job, device, state);
-    return tr;
+    const meta = el('div', 'wb-line wb-meta');
+    meta.append(state, bar, device, el('span', 'wb-job-time', duration(j)));
+    block.append(head, meta);
+    const moved = (j.placement || '').split(/(?:^|; )moved /).slice(1);
+    if (moved.length) {  // after a drain or a lost device: where it went and why, not only in a tooltip
+      const note = el('div', 'wb-moved', `moved ${moved[moved.length - 1]}`);
+      note.title = moved.map(m => `moved ${m}`).join('\n');
+      block.append(note);
+    }
+    const why = j.state === 'failed' || j.state === 'cancelled' ? j.reason : (j.state === 'running' ? j.message : '');
+    if (why) {
+      const line = el('div', 'wb-why', why);
+      line.title = why;
+      block.append(line);
+    }
+    return block;
   }
 }
 
@@ -269,10 +326,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'workbench-lab:plugin',
   description: 'Devices & Jobs sidebar and launcher items for workbench',
   autoStart: true,
-  optional: [ILauncher, ICommandPalette, ILayoutRestorer, ISettingRegistry],
+  optional: [ILauncher, ICommandPalette, ILayoutRestorer, ISettingRegistry, IStatusBar],
   activate: (app: JupyterFrontEnd, launcher: ILauncher | null, palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null, settings: ISettingRegistry | null) => {
+    restorer: ILayoutRestorer | null, settings: ISettingRegistry | null, statusBar: IStatusBar | null) => {
     const panel = new DevicesAndJobs();
+    if (statusBar) {
+      panel.status = new StatusReadout(() => app.shell.activateById(panel.id));
+      statusBar.registerStatusItem('workbench-lab:status', { item: panel.status, align: 'left', rank: 5 });
+    }
+    panel.start();
     if (settings) {
       const apply = (s: ISettingRegistry.ISettings) =>
         panel.configure(s.get('refreshInterval').composite as number, s.get('jobsShown').composite as number);
