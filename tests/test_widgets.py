@@ -236,6 +236,8 @@ def test_grasp_training_widget_draws_its_curves_epoch_by_epoch(tmp_path):
     from pathlib import Path
 
     assert (Path(w.model_folder) / "scorer.pt").is_file()  # a folder for sampler="learned:..."
+    snapshot = w.snapshot_html()  # what a saved notebook shows without a kernel: the curves as a picture
+    assert "alt='training curves'" in snapshot and "data:image/png;base64," in snapshot and "4 epochs" in snapshot
     bad = GraspTrainingWidget(tmp_path / "nowhere")
     assert bad.run() is None and "is not a grasp dataset" in bad.error
 

@@ -472,6 +472,40 @@ def test_the_sidebar_fits_250_px_and_says_what_happened_to_each_job(lab):
         page.close()
 
 
+def test_a_reopened_notebook_shows_the_widgets_snapshot_not_model_not_found(lab):
+    """Run, saved as JupyterLab saves (outputs, no widget state) and reopened with a new kernel: the
+    widget's place shows its result's snapshot. Untrusted, JupyterLab picks the (sanitized) HTML itself;
+    trusted (a notebook you saved), it picked the live view and said "Error displaying widget: model not
+    found", so the extension puts the snapshot there."""
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+    from nbformat.sign import NotebookNotary
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from workbench.widgets import MoleculeWidget\n"
+                                  "w = MoleculeWidget('CCO ethanol', num_conformers=2, device='cpu')\nw"),
+        nbformat.v4.new_code_cell("import time\njob = w.run()\njob.wait(300)\n"
+                                  "while w.state != 'succeeded':\n    time.sleep(0.05)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    NotebookClient(nb, timeout=600, kernel_name="python3", store_widget_state=False).execute()
+    nbformat.write(nb, lab["root"] / "saved.ipynb")
+    NotebookNotary().sign(nb)  # as if saved from JupyterLab by its author
+    nbformat.write(nb, lab["root"] / "trusted.ipynb")
+    for name, where in (("saved", ".jp-OutputArea-output:has-text('a snapshot kept with the notebook')"),
+                        ("trusted", ".wb-snapshot-restored[data-state='succeeded']")):
+        page = _page(lab, f"lab/tree/{name}.ipynb")
+        try:
+            page.wait_for_selector(f"{where} img", timeout=90000)
+        finally:
+            page.screenshot(path=str(ARTIFACTS / f"8-reopened-{name}-notebook.png"))
+        snapshot = page.locator(where).first
+        text = snapshot.inner_text()
+        assert "Molecules" in text and "1 molecule(s) ok" in text and "ethanol" in text, (name, text)
+        assert snapshot.locator("img").first.get_attribute("src").startswith("data:image/png;base64,")
+        assert page.get_by_text("model not found").count() == 0, name
+        page.close()
+
+
 def test_a_launcher_card_opens_a_notebook_that_runs_its_widget(lab):
     """The card has an icon, opens a notebook on the default kernel (no kernel dialog) and runs the cell."""
     page = _page(lab)

@@ -36,6 +36,9 @@ class JobWidget(anywidget.AnyWidget):
     error = t.Unicode("").tag(sync=True)
     job_id = t.Unicode("").tag(sync=True)
 
+    #: the snapshot's title (see `workbench.widgets.snapshot`)
+    title = "workbench"
+
     def __init__(self, **kwargs: Any):
         from workbench.scheduling import registry
 
@@ -44,8 +47,59 @@ class JobWidget(anywidget.AnyWidget):
         if device not in names:  # a name the user typed (cuda:0 on a CPU box) stays visible
             names.append(device)
         super().__init__(devices=names, **kwargs)
-        self._mirror = JobMirror(self, self._show, self._on_progress)
+        self._result: Any = None  # the last finished job's result, for the snapshot
+        self._mirror = JobMirror(self, self._take_result, self._on_progress)
         self.on_msg(self._on_front_end_message)
+        self._display_id = ""  # set once shown through IPython: its snapshot is updated in place
+
+    # ---- the output a saved notebook keeps --------------------------------------------------
+    def _ipython_display_(self) -> None:
+        """Show the live view with a `text/html` snapshot beside it, under a display id, so a notebook
+        read without a kernel (GitHub, nbviewer, nbconvert) shows the result, not an empty box."""
+        from uuid import uuid4
+
+        from IPython.display import display
+
+        self._display_id = self._display_id or uuid4().hex
+        data, metadata = self._bundle()
+        display(data, raw=True, metadata=metadata, display_id=self._display_id)
+
+    def _bundle(self, state: str | None = None) -> tuple[dict, dict]:
+        data, metadata = self._repr_mimebundle_()
+        return {**data, "text/html": self.snapshot_html(state)}, metadata
+
+    def snapshot_html(self, state: str | None = None) -> str:
+        """The static snapshot of what this widget shows now (its state, headline and result)."""
+        from workbench.widgets.snapshot import page
+
+        state = state or self.state
+        try:
+            body = self._snapshot_body() if state == "succeeded" else ""
+        except Exception as exc:  # a snapshot must never break the widget
+            from workbench.widgets.snapshot import esc
+
+            body = f"<p>(no snapshot: {esc(type(exc).__name__)}: {esc(str(exc)[:200])})</p>"
+        return page(self.title, state, self.error or self.message, body, self.job_id)
+
+    def refresh_snapshot(self, state: str) -> None:
+        """Rewrite the saved output's snapshot for the job's final `state` (called as the job ends)."""
+        if not self._display_id:
+            return
+        try:
+            from IPython.display import update_display
+
+            data, metadata = self._bundle(state)
+            update_display(data, raw=True, metadata=metadata, display_id=self._display_id)
+        except Exception:  # no IPython display here (a script): nothing to update
+            pass
+
+    def _take_result(self, result: Any) -> None:
+        self._result = result
+        self._show(result)
+
+    def _snapshot_body(self) -> str:
+        """The result as static HTML (see `workbench.widgets.snapshot`); subclasses fill it in."""
+        return ""
 
     # ---- for subclasses -------------------------------------------------------------------
     def _submit(self) -> Job:

@@ -38,6 +38,7 @@ def _data_uri(path: Path, thumb: int | None = None) -> str:
 
 class GenerationWidget(JobWidget):
     _esm = widget_module("generation.js")
+    title = "Generation"
 
     mode = t.Unicode("text-to-image").tag(sync=True)  #: text-to-image | caption | vqa
     prompt = t.Unicode("").tag(sync=True)
@@ -99,6 +100,22 @@ class GenerationWidget(JobWidget):
             self.refresh_gallery()
         else:
             self.answer = result.text
+
+    def _snapshot_body(self) -> str:
+        from workbench.widgets.snapshot import esc, image, table
+
+        result = self._result
+        if hasattr(result, "images"):  # this job's images, small, with the recipe each was drawn from
+            files = sorted((k, p) for k, p in result.files.items() if k.startswith("image_"))
+            pictures = "".join(image(_data_uri(Path(p), 192), f"image {k}", 192) for k, p in files[:8])
+            rows = [{"image": i, "seed": r.get("image_seed", r.get("seed", "")),
+                     "model": r.get("resolved_model") or r.get("model", ""), "model hash": r.get("model_hash", ""),
+                     "steps": r.get("steps", "")} for i, r in enumerate(img.recipe for img in result.images)]
+            return (f"<p>{esc(self.prompt)}</p><div>{pictures}</div>"
+                    + table(rows, ["image", "seed", "model", "model hash", "steps"]))
+        asked = f"<p><b>Q:</b> {esc(self.question)}</p>" if self.mode == "vqa" else ""
+        seen = image(self.upload, "the image asked about", 192) if len(self.upload) < 400_000 else ""
+        return f"<div>{seen}</div>{asked}<p><b>{'A' if asked else 'Caption'}:</b> {esc(self.answer)}</p>"
 
     def refresh_gallery(self) -> None:
         """Past text-to-image results of every kernel, newest first, from the result store."""

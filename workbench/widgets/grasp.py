@@ -19,6 +19,7 @@ from workbench.widgets.base import JobWidget, widget_module
 
 class GraspWidget(JobWidget):
     _esm = widget_module("grasp.js")
+    title = "Grasping"
 
     object = t.Unicode("box").tag(sync=True)
     objects = t.List(t.Unicode()).tag(sync=True)
@@ -110,3 +111,22 @@ class GraspWidget(JobWidget):
 
         job.on_event(done)
         return job
+
+    def _snapshot_body(self) -> str:
+        """The grasps seen from above (their centres on the object's outline, green held, red not)."""
+        import numpy as np
+
+        from workbench.widgets.snapshot import esc, image, scatter, table
+
+        outline: list[tuple[float, float]] = []
+        verts = np.asarray(self.mesh.get("vertices", []), dtype=float).reshape(-1, 3)
+        if len(verts) >= 3:
+            from scipy.spatial import ConvexHull
+
+            flat = verts[:, :2]
+            outline = [tuple(p) for p in flat[ConvexHull(flat).vertices]]
+        points = [(g["pose"][3], g["pose"][7], bool(g["success"])) for g in self.grasps if len(g["pose"]) == 16]
+        rows = [{"grasp": g["index"], "held": g["success"], "stage": g["stage"]} for g in self.grasps]
+        return (f"<p>{esc(self.object)} with the {esc(self.gripper)} gripper, seen from above</p>"
+                + image(scatter(outline, points), "the grasps seen from above: green held, red not", 220)
+                + table(rows, ["grasp", "held", "stage"]))

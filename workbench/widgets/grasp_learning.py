@@ -17,6 +17,7 @@ from workbench.widgets.base import JobWidget, widget_module
 
 class GraspTrainingWidget(JobWidget):
     _esm = widget_module("grasp_learning.js")
+    title = "Grasp model training"
 
     data = t.Unicode("").tag(sync=True)  #: a dataset folder from `workbench grasp-dataset`
     epochs = t.Int(30).tag(sync=True)
@@ -41,3 +42,13 @@ class GraspTrainingWidget(JobWidget):
     def _show(self, result: Any) -> None:
         self.summary = summary(result)
         self.model_folder = str(result.files["scorer"].parent)
+
+    def _snapshot_body(self) -> str:
+        from workbench.widgets.snapshot import esc, image, plot
+
+        c = self.curves
+        lines = [("train loss", "#1565c0", [p["train_loss"] for p in c]),
+                 ("validation loss", "#ef6c00", [p["val_loss"] for p in c]),
+                 ("validation accuracy", "#2e7d32", [p["val_accuracy"] for p in c])]
+        return (image(plot(lines, x_label="epoch"), "training curves", 360)
+                + f"<p>model: {esc(self.model_folder)}</p>")

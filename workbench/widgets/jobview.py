@@ -58,4 +58,6 @@ class JobMirror:
                 w.progress = 1.0
             elif event.state in ("failed", "cancelled"):
                 w.error = event.message or event.state
+            if event.state in ("succeeded", "failed", "cancelled") and hasattr(w, "refresh_snapshot"):
+                w.refresh_snapshot(event.state)  # the saved notebook keeps the result, before the view settles
             w.state = event.state

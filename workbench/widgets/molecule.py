@@ -21,6 +21,7 @@ from workbench.widgets.base import STATIC, JobWidget, widget_module
 class MoleculeWidget(JobWidget):
     _esm = widget_module("molecule.js")
     _css = STATIC / "molecule.css"
+    title = "Molecules"
 
     mode = t.Unicode("conformers").tag(sync=True)  #: "conformers" | "fold" | "complex"
     #: SMILES (one per line), a sequence (chains joined by ':'), or a complex: one chain per line, typed as
@@ -100,6 +101,52 @@ class MoleculeWidget(JobWidget):
         self.downloads = {f"{stem}.cif": cif, f"{stem}_confidence.json": result.files[f"{stem}.confidence"].read_text(),
                           f"{result.name}_summary.csv": result.files["summary"].read_text()}
         self.structure_format, self.structure = "cif", cif
+
+
+    # ---- the snapshot a saved notebook keeps -------------------------------------------------
+    def _snapshot_body(self) -> str:
+        from workbench.widgets.snapshot import image, table
+
+        if self.structure_format == "sdf":
+            rows = [{k: r.get(k, "") for k in ("name", "ok", "conformers", "force_field", "error")}
+                    for r in self.summary]
+            return _depictions(self.structure) + table(rows, ["name", "ok", "conformers", "force_field", "error"])
+        plots = image(self.plddt_png, "pLDDT per residue", 300) + image(self.pae_png, "predicted aligned error", 260)
+        columns = list(self.summary[0]) if self.summary else []
+        return f"<div>{plots}</div>" + table(self.summary, columns)
+
+
+def _depictions(sdf: str) -> str:
+    """The molecules of an SDF (the first conformer of each name) as an RDKit 2D grid, a PNG <img>."""
+    import base64
+
+    from rdkit import Chem
+    from rdkit.Chem import AllChem, Draw
+
+    from workbench.widgets.snapshot import image
+
+    mols, names = [], []
+    supplier = Chem.SDMolSupplier()
+    supplier.SetData(sdf)
+    for mol in supplier:
+        if mol is None:
+            continue
+        name = mol.GetProp("_Name") if mol.HasProp("_Name") else ""
+        if name in names:
+            continue
+        flat = Chem.RemoveHs(mol)
+        AllChem.Compute2DCoords(flat)
+        mols.append(flat)
+        names.append(name)
+        if len(mols) == 8:
+            break
+    if not mols:
+        return ""
+    picture = Draw.MolsToGridImage(mols, molsPerRow=min(4, len(mols)), subImgSize=(180, 150), legends=names,
+                                   returnPNG=True)
+    picture = getattr(picture, "data", picture)  # in a kernel RDKit may hand back IPython's Image object
+    uri = "data:image/png;base64," + base64.b64encode(picture).decode()
+    return image(uri, "the molecules (2D)", 180 * min(4, len(mols)))
 
 
 #: the types a complex line may start with, as in a typed FASTA header

@@ -23,6 +23,7 @@ SCENES = ("default", "procedural:1", "procedural:2", "procedural:3", "procedural
 
 class PlaceWidget(JobWidget):
     _esm = widget_module("place.js")
+    title = "Pick and place"
 
     scene = t.Unicode("default").tag(sync=True)
     scenes = t.List(t.Unicode()).tag(sync=True)
@@ -107,3 +108,15 @@ class PlaceWidget(JobWidget):
         gif = result.files.get("gif")
         if gif is not None:
             self.replay = "data:image/gif;base64," + base64.b64encode(gif.read_bytes()).decode()
+
+    def _snapshot_body(self) -> str:
+        from workbench.widgets.snapshot import esc, image, still, table
+
+        v = self.verdict
+        rows = [{"check": k, "result": v.get(k)} for k in ("success", "position", "rotation", "rotation_error",
+                                                            "cause", "reason") if v.get(k) not in (None, "")]
+        picture = image(still(self.replay), "the scene after the task (the replay's last frame)", 320) \
+            if self.replay else ""
+        goal = "".join(f"<li>{esc(c)}</li>" for c in self.constraints)
+        return (f"<p>{esc(self.instruction)}</p>{f'<ul>{goal}</ul>' if goal else ''}<div>{picture}</div>"
+                + table(rows, ["check", "result"]))

@@ -3,7 +3,10 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { URLExt } from '@jupyterlab/coreutils';
+import { CodeCell } from '@jupyterlab/cells';
 import { ILauncher } from '@jupyterlab/launcher';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { ServerConnection } from '@jupyterlab/services';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
@@ -296,6 +299,42 @@ class DevicesAndJobs extends Widget {
   }
 }
 
+/** A saved notebook reopened: a workbench widget whose live model is gone (the kernel is new, or there is
+ * none) shows the snapshot its output carries (`text/html`, written by the kernel when the job ended)
+ * instead of "Error displaying widget: model not found". Run the cell again for the live view. */
+function showSnapshots(panel: NotebookPanel, rendermime: IRenderMimeRegistry): void {
+  const fix = (): void => {
+    const noKernel = !panel.sessionContext.session?.kernel;
+    for (const cell of panel.content.widgets) {
+      if (cell.model.type !== 'code') { continue; }
+      const area = (cell as CodeCell).outputArea;
+      area.widgets.forEach((child, i) => {
+        const view = child.node.querySelector('.jp-OutputArea-output');
+        const text = view?.textContent ?? '';
+        const lost = text.includes('model not found') || (noKernel && text.trim() === 'Loading widget...');
+        if (!view || !lost || child.node.dataset.wbSnapshot || i >= area.model.length) { return; }
+        const output = area.model.get(i);
+        const html = output.data['text/html'];
+        if (typeof html !== 'string' || !html.includes('wb-snapshot')) { return; }
+        child.node.dataset.wbSnapshot = 'true';
+        // rendered as any HTML output of this notebook is (sanitized unless trusted), in a marked box
+        const renderer = rendermime.createRenderer('text/html');
+        const box = document.createElement('div');
+        box.className = 'wb-snapshot-restored jp-OutputArea-output';
+        box.dataset.state = /data-state=["'](\w+)["']/.exec(html)?.[1] ?? '';
+        void renderer.renderModel(new MimeModel({ data: { 'text/html': html }, trusted: output.trusted }))
+          .then(() => { box.append(renderer.node); view.replaceWith(box); });
+      });
+    }
+  };
+  let pending = 0;
+  const soon = (): void => { window.clearTimeout(pending); pending = window.setTimeout(fix, 300); };
+  const observer = new MutationObserver(soon);
+  observer.observe(panel.content.node, { subtree: true, childList: true, characterData: true });
+  panel.sessionContext.kernelChanged.connect(soon);
+  panel.disposed.connect(() => { observer.disconnect(); window.clearTimeout(pending); });
+}
+
 // launcher icons drawn in the theme's icon colour (jp-icon3 follows light and dark themes)
 const svg = (body: string): string =>
   `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><g class="jp-icon3" fill="#616161">${body}</g></svg>`;
@@ -326,9 +365,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'workbench-lab:plugin',
   description: 'Devices & Jobs sidebar and launcher items for workbench',
   autoStart: true,
-  optional: [ILauncher, ICommandPalette, ILayoutRestorer, ISettingRegistry, IStatusBar],
+  optional: [ILauncher, ICommandPalette, ILayoutRestorer, ISettingRegistry, IStatusBar, INotebookTracker,
+    IRenderMimeRegistry],
   activate: (app: JupyterFrontEnd, launcher: ILauncher | null, palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null, settings: ISettingRegistry | null, statusBar: IStatusBar | null) => {
+    restorer: ILayoutRestorer | null, settings: ISettingRegistry | null, statusBar: IStatusBar | null,
+    notebooks: INotebookTracker | null, rendermime: IRenderMimeRegistry | null) => {
+    if (notebooks && rendermime) {
+      notebooks.widgetAdded.connect((_, nb) => showSnapshots(nb, rendermime));
+    }
     const panel = new DevicesAndJobs();
     if (statusBar) {
       panel.status = new StatusReadout(() => app.shell.activateById(panel.id));
