@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -504,6 +505,48 @@ def test_a_reopened_notebook_shows_the_widgets_snapshot_not_model_not_found(lab)
         assert snapshot.locator("img").first.get_attribute("src").startswith("data:image/png;base64,")
         assert page.get_by_text("model not found").count() == 0, name
         page.close()
+
+
+QUEUE_SCRIPT = """
+import sys, time
+import workbench as wb
+from workbench.scheduling import registry
+if __name__ == "__main__":
+    jobs = [wb.submit("count", steps=100000, delay=0.01, device="cpu")
+            for _ in range(registry.get("cpu").concurrency + 1)]
+    print(" ".join(j.id for j in jobs), flush=True)
+    time.sleep(600)
+"""
+
+
+def test_cancel_on_a_queued_job_ends_it_within_two_seconds(lab):
+    """A job waiting for a slot, owned by another process: its Cancel withdraws it at once (it stayed
+    'queued' with a live Cancel button until a slot freed, 58 s observed)."""
+    script = lab["root"] / "fill_the_slots.py"  # not queue.py: that would shadow the standard library
+    script.write_text(QUEUE_SCRIPT)
+    env = {**os.environ, "WORKBENCH_HOME": str(lab["root"] / "home"), "WORKBENCH_SIMULATED_DEVICES": ""}
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, text=True)
+    ids: list[str] = []
+    try:
+        ids = proc.stdout.readline().split()
+        assert ids, "the queue script printed no job ids"
+        page = _page(lab)
+        _open_sidebar(page)
+        queued = f"#workbench-devices-jobs .wb-job[data-job='{ids[-1]}']"
+        page.wait_for_selector(f"{queued}[data-state='queued'] .wb-cancel", timeout=60000)
+        page.locator(f"{queued} .wb-cancel").click()
+        page.wait_for_selector(f"{queued}[data-state='cancelled']", timeout=2000)
+        page.screenshot(path=str(ARTIFACTS / "5b-queued-cancelled.png"))
+        page.close()
+    finally:
+        from workbench.jobs.store import ResultStore
+
+        store = ResultStore(lab["root"] / "home")
+        for job_id in ids:  # the others end too, before their process goes
+            store.request_cancel(job_id)
+        time.sleep(1.5)
+        proc.kill()
+        proc.wait(30)
 
 
 def test_a_launcher_card_opens_a_notebook_that_runs_its_widget(lab):

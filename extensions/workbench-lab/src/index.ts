@@ -198,6 +198,17 @@ class DevicesAndJobs extends Widget {
     }
   }
 
+  /** After a cancel: look again every 0.3 s (not at the refresh interval) until the job has ended, for
+   * 5 s at most, so the row says "cancelled" as soon as the kernel that owns it has withdrawn it. */
+  private async settle(id: string): Promise<void> {
+    for (let i = 0; i < 17; i++) {
+      await this.refresh();
+      const job = this.lastJobs.find(j => j.id === id);
+      if (!job || (job.state !== 'queued' && job.state !== 'running')) { return; }
+      await new Promise(resolve => window.setTimeout(resolve, 300));
+    }
+  }
+
   private deviceBlock(d: IDevice): HTMLElement {
     const block = el('div', 'wb-device');
     block.dataset.device = d.id;
@@ -264,7 +275,7 @@ class DevicesAndJobs extends Widget {
       b.onclick = async () => {
         b.disabled = true;
         await api(`jobs/${j.id}/cancel`, { method: 'POST' }).catch(() => undefined);
-        void this.refresh();
+        void this.settle(j.id);
       };
       head.append(b);
     } else if (j.state === 'succeeded') {
