@@ -317,6 +317,19 @@ def test_grasp_widget_runs_and_fills_in(lab):
     frame = int(player.get_attribute("data-frame"))
     player.locator(".wb-step").click()
     assert int(player.get_attribute("data-frame")) == (frame + 1) % int(player.get_attribute("data-frames"))
+    # the 3D view replays the same frame from the recorded poses (gripper boxes, contacts in red): it can be
+    # turned and zoomed, which the GIF cannot
+    widget = page.locator("[data-grasps='4']").first
+    assert widget.get_attribute("data-replay-frame") == player.get_attribute("data-frame")
+    contacts = []
+    for _ in range(int(player.get_attribute("data-frames"))):
+        player.locator(".wb-step").click()
+        assert widget.get_attribute("data-replay-frame") == player.get_attribute("data-frame")
+        contacts.append(int(widget.get_attribute("data-replay-contacts")))
+    assert max(contacts) > 0 and min(contacts) == 0, contacts  # the fingers close on the object, and let go
+    page.screenshot(path=str(ARTIFACTS / "3-grasp-replay-3d.png"))
+    page.locator(".wb-grasps-view").click()  # back to every grasp
+    assert widget.get_attribute("data-replay-frame") is None
     page.close()
 
 

@@ -8,6 +8,7 @@ grasp submits a one-trial job that replays and renders it, and shows the picture
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import traitlets as t
@@ -33,6 +34,8 @@ class GraspWidget(JobWidget):
     summary = t.Unicode("").tag(sync=True)
     selected = t.Int(-1).tag(sync=True)
     trial_image = t.Unicode("").tag(sync=True)  #: data URI of the rendered trial (GIF)
+    #: the poses behind the GIF's frames (object, gripper boxes, contacts): the interactive 3D replay
+    trial_motion = t.Dict().tag(sync=True)
     files = t.Dict().tag(sync=True)  #: name -> path inside the job's folder (downloads through the server)
 
     def __init__(self, object: str = "box", **kwargs: Any):
@@ -62,6 +65,7 @@ class GraspWidget(JobWidget):
         from workbench import api
 
         self.grasps, self.summary, self.trial_image, self.selected, self.files = [], "", "", -1, {}
+        self.trial_motion = {}
         self._poses = {}
         self._load_mesh()
         if self.error:  # the object itself is invalid: say so before queueing anything
@@ -103,7 +107,10 @@ class GraspWidget(JobWidget):
 
         def done(event: Any) -> None:
             if event.kind == "state" and event.state == "succeeded":
-                gif = job.result(0).files.get("trial_0_gif")
+                files = job.result(0).files
+                moves = files.get("trial_0_motion")
+                self.trial_motion = json.loads(moves.read_text()) if moves is not None else {}
+                gif = files.get("trial_0_gif")
                 if gif is not None:
                     self.trial_image = "data:image/gif;base64," + base64.b64encode(gif.read_bytes()).decode()
             elif event.kind == "state" and event.state == "failed":

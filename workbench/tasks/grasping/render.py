@@ -1,4 +1,5 @@
-"""Offscreen pictures of a trial: a PNG of the grasp and a short GIF of the whole protocol.
+"""Offscreen pictures of a trial: a PNG of the grasp, a short GIF of the whole protocol, and the
+motion behind the GIF's frames (object and gripper poses, contacts) for an interactive 3D replay.
 
 Rendering replays the trial in its own world (the physics is deterministic, so the replay
 is the trial) and grabs frames at a fixed rate. Rendering needs an offscreen GL back-end
@@ -7,6 +8,7 @@ is the trial) and grabs frames at a fixed rate. Rendering needs an offscreen GL 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,43 @@ def _camera(trial: Trial, pose: np.ndarray):
     return cam
 
 
+#: the gripper's collision boxes, drawn by the interactive replay
+GRIPPER_BOXES = ("palm", "pad_left", "pad_right")
+
+
+def _pose(position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    pose = np.eye(4)
+    pose[:3, :3], pose[:3, 3] = rotation.reshape(3, 3), position
+    return pose
+
+
+def _motion_frame(trial: Trial, data, boxes: list[int]) -> dict:
+    """One frame of the replay: world poses of the object and the gripper's boxes, and where the object
+    touches the gripper."""
+    pairs = [(c, {int(c.geom1), int(c.geom2)}) for c in data.contact[: data.ncon]]
+    touching = [c.pos.copy() for c, pair in pairs if pair & trial.object_geoms and pair & trial.gripper_geoms]
+    return {"object": _pose(data.xpos[trial.object_body], data.xmat[trial.object_body]),
+            "boxes": [_pose(data.geom_xpos[g], data.geom_xmat[g]) for g in boxes], "contacts": touching}
+
+
+def motion_record(trial: Trial, frames: list[dict], boxes: list[int], fps: float) -> dict:
+    """The replay as JSON: every pose relative to the object's starting pose (the frame the widget draws
+    the object and its grasps in), row-major 4x4, in metres."""
+    if not frames:
+        return {"format": "workbench-trial-motion/1", "fps": fps, "boxes": [], "frames": []}
+    to_start = np.linalg.inv(frames[0]["object"])
+
+    def flat(pose: np.ndarray) -> list[float]:
+        return [round(float(v), 5) for v in (to_start @ pose).ravel()]
+
+    return {"format": "workbench-trial-motion/1", "fps": fps,
+            "boxes": [{"name": n, "size": [round(float(v), 5) for v in 2 * trial.model.geom_size[g]]}
+                      for n, g in zip(GRIPPER_BOXES, boxes, strict=True)],
+            "frames": [{"object": flat(f["object"]), "boxes": [flat(b) for b in f["boxes"]],
+                        "contacts": [[round(float(v), 5) for v in (to_start @ np.append(p, 1.0))[:3]]
+                                     for p in f["contacts"]]} for f in frames]}
+
+
 def render_trial(trial: Trial, index: int, pose: np.ndarray, width: float, out_dir: Path, *,
                  fps: int = 15, size: tuple[int, int] = (320, 240)) -> dict[str, Path]:
     """Replay trial `index` and write `trial_<i>.png` (the grasp) and `trial_<i>.gif` (the protocol)."""
@@ -39,6 +78,8 @@ def render_trial(trial: Trial, index: int, pose: np.ndarray, width: float, out_d
 
     renderer = mujoco.Renderer(trial.model, height=size[1], width=size[0])
     frames: list[np.ndarray] = []
+    motion: list[dict] = []  # what each frame shows, for the widget's interactive 3D replay
+    boxes = [int(mujoco.mj_name2id(trial.model, mujoco.mjtObj.mjOBJ_GEOM, n)) for n in GRIPPER_BOXES]
     cam = _camera(trial, pose)
     every = max(1, int(round(1.0 / (fps * trial.protocol.timestep))))
     counter = [0]
@@ -52,6 +93,7 @@ def render_trial(trial: Trial, index: int, pose: np.ndarray, width: float, out_d
                 cam.lookat[:] = data.xpos[trial.object_body]
                 renderer.update_scene(data, camera=cam)
                 frames.append(renderer.render().copy())
+                motion.append(_motion_frame(trial, data, boxes))
 
     class _Recorder:  # the trial calls self.mj.mj_step: route it through the recorder
         def __getattr__(self, name):
@@ -71,5 +113,8 @@ def render_trial(trial: Trial, index: int, pose: np.ndarray, width: float, out_d
         gif = out_dir / f"trial_{index}.gif"
         iio.imwrite(gif, np.stack(frames[::2]), duration=int(2000 / fps), loop=0)
         files = {f"trial_{index}_png": png, f"trial_{index}_gif": gif}
+        moves = out_dir / f"trial_{index}_motion.json"  # the same frames as the GIF's
+        moves.write_text(json.dumps(motion_record(trial, motion[::2], boxes, fps / 2)))
+        files[f"trial_{index}_motion"] = moves
     del outcome
     return files

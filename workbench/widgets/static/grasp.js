@@ -48,7 +48,8 @@ async function render({ model, el: root }) {
   const canvasBox = el("div", { class: "wb-view",
                                 style: "width:480px;max-width:100%;height:360px;overflow:hidden;" +
                                        "border:1px solid var(--jp-border-color2, #ddd)" });
-  const player = gifPlayer("wb-trial");  // libraries.js: the replay with playback controls and a caption
+  // libraries.js: the replay with playback controls and a caption; each frame also poses the 3D view
+  const player = gifPlayer("wb-trial", (i) => showMotion(i));
   const controls = el("div", { style: "display:flex;gap:6px;align-items:center;flex-wrap:wrap" });
   controls.append(objectIn, list, gripper, device, "grasps:", num, run, cancel, bar, status);
   // wraps: in a 900 px window the table and the replay go below the view instead of past the output's edge
@@ -65,7 +66,8 @@ async function render({ model, el: root }) {
   scene.add(new THREE.HemisphereLight(0xffffff, 0x888888, 2.0));
   const objectGroup = new THREE.Group();
   const graspGroup = new THREE.Group();
-  scene.add(objectGroup, graspGroup);
+  const replayGroup = new THREE.Group();  // the gripper's boxes and the contacts of the trial being replayed
+  scene.add(objectGroup, graspGroup, replayGroup);
   const grid = new THREE.GridHelper(0.4, 8, 0x999999, 0xcccccc);  // 5 cm squares, under the object
   grid.rotation.x = Math.PI / 2;
   scene.add(grid, new THREE.AxesHelper(0.05));  // x red, y green, z blue; 5 cm long
@@ -242,6 +244,57 @@ async function render({ model, el: root }) {
   drawLinks();
   model.on("change:mesh", drawMesh);
   model.on("change:grasps", drawGrasps);
+  // ---- the interactive 3D replay: the recorded poses behind the GIF's frames, contacts in red ----
+  let motion = null, boxes = [], dots = [];
+  const allGrasps = el("button", { class: "wb-grasps-view", title: "back to every grasp on the object" },
+                       "all grasps");
+  allGrasps.style.display = "none";
+  controls.append(allGrasps);
+  allGrasps.onclick = () => { player.stop(); showMotion(-1); };
+  const matrixOf = (p) => new THREE.Matrix4().set(...p);  // row-major 4x4, as recorded
+  function loadMotion() {
+    replayGroup.clear();
+    motion = model.get("trial_motion");
+    if (!motion || !motion.frames || !motion.frames.length) { motion = null; showMotion(-1); return; }
+    const material = new THREE.MeshStandardMaterial({ color: 0x8a8f99, transparent: true, opacity: 0.55 });
+    boxes = motion.boxes.map((b) => {
+      const mesh = new THREE.Mesh(new THREE.BoxGeometry(...b.size), material);
+      mesh.matrixAutoUpdate = false;
+      replayGroup.add(mesh);
+      return mesh;
+    });
+    dots = [];
+  }
+  function showMotion(i) {
+    const on = motion !== null && i >= 0;
+    objectGroup.matrixAutoUpdate = false;
+    replayGroup.visible = on;
+    graspGroup.visible = !on;
+    allGrasps.style.display = on ? "" : "none";
+    if (!on) {
+      objectGroup.matrix.identity();
+      delete root.dataset.replayFrame;
+      return place();
+    }
+    const frame = motion.frames[Math.min(i, motion.frames.length - 1)];
+    objectGroup.matrix.copy(matrixOf(frame.object));
+    frame.boxes.forEach((p, k) => { boxes[k].matrix.copy(matrixOf(p)); });
+    while (dots.length < frame.contacts.length) {
+      const dot = new THREE.Mesh(new THREE.SphereGeometry(0.003), new THREE.MeshBasicMaterial({ color: 0xe53935 }));
+      replayGroup.add(dot);
+      dots.push(dot);
+    }
+    dots.forEach((dot, k) => {
+      dot.visible = k < frame.contacts.length;
+      if (dot.visible) dot.position.set(...frame.contacts[k]);
+    });
+    root.dataset.replayFrame = String(i);
+    root.dataset.replayContacts = String(frame.contacts.length);
+    place();
+  }
+  model.on("change:trial_motion", loadMotion);
+  loadMotion();
+
   function syncReplay() {
     const g = model.get("grasps").find((x) => x.index === model.get("selected"));
     const outcome = g ? (g.success ? "held through lift and shake" : `failed at ${g.stage}`) : "";
@@ -250,6 +303,7 @@ async function render({ model, el: root }) {
   model.on("change:trial_image", syncReplay);
   model.on("change:selected", () => {  // the kernel renders the replay (a few seconds): say so at once
     const i = model.get("selected");
+    showMotion(-1);  // the grasps again until the new trial's motion arrives
     if (i >= 0) player.say(`trial ${i}: replaying in MuJoCo…`);
   });
   for (const n of ["state", "progress", "message", "error", "summary"]) model.on(`change:${n}`, syncStatus);

@@ -54,7 +54,7 @@ function el(tag, attrs = {}, text = "") {
 
 // A GIF with playback controls (play/pause, step, a frame slider, a caption): frames decoded with the
 // browser's ImageDecoder where it has one (Chromium), else the plain animated <img>.
-function gifPlayer(cls = "wb-player") {
+function gifPlayer(cls = "wb-player", onFrame = null) {  // onFrame(i, n): a 3D view kept on the same frame
   const box = el("figure", { class: cls, style: "margin:0;display:none" });
   const canvas = el("canvas", { class: "wb-player-canvas", style: "max-width:400px;display:block" });
   const img = el("img", { class: "wb-player-img", style: "max-width:400px;display:none", alt: "replay" });
@@ -78,6 +78,7 @@ function gifPlayer(cls = "wb-player") {
     slider.value = String(index);
     counter.textContent = `frame ${index + 1} of ${frames.length}`;
     box.dataset.frame = String(index);
+    if (onFrame) onFrame(index, frames.length);
   }
   function stop() { if (timer) clearTimeout(timer); timer = null; play.textContent = "▶︎"; box.dataset.playing = "false"; }
   function start() {
