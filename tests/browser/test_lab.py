@@ -320,11 +320,11 @@ def test_grasp_widget_runs_and_fills_in(lab):
     # the 3D view replays the same frame from the recorded poses (gripper boxes, contacts in red): it can be
     # turned and zoomed, which the GIF cannot
     widget = page.locator("[data-grasps='4']").first
-    assert widget.get_attribute("data-replay-frame") == player.get_attribute("data-frame")
+    assert widget.get_attribute("data-replay-frame") == player.get_attribute("data-recorded")
     contacts = []
     for _ in range(int(player.get_attribute("data-frames"))):
         player.locator(".wb-step").click()
-        assert widget.get_attribute("data-replay-frame") == player.get_attribute("data-frame")
+        assert widget.get_attribute("data-replay-frame") == player.get_attribute("data-recorded")
         contacts.append(int(widget.get_attribute("data-replay-contacts")))
     assert max(contacts) > 0 and min(contacts) == 0, contacts  # the fingers close on the object, and let go
     page.screenshot(path=str(ARTIFACTS / "3-grasp-replay-3d.png"))
@@ -347,6 +347,19 @@ def test_place_widget_shows_the_goal_refuses_typos_and_replays_the_task(lab):
                         "figure.wb-replay[data-frames]",
                         shot="8-place-widget.png")
     assert "success (position track)" in page.locator(".wb-verdict:visible").first.inner_text()
+    # the 3D view replays the task from the recorded poses, frame by frame with the GIF
+    player = page.locator("figure.wb-replay")
+    widget = page.locator(".jp-OutputArea [data-state='succeeded']").first
+    player.locator(".wb-play").click()  # pause
+    contacts = []
+    for _ in range(int(player.get_attribute("data-frames"))):
+        player.locator(".wb-step").click()
+        assert widget.get_attribute("data-replay-frame") == player.get_attribute("data-recorded")
+        contacts.append(int(widget.get_attribute("data-replay-contacts")))
+    assert max(contacts) > 0 and contacts.count(0) > 0, contacts  # picked up, carried, let go
+    page.screenshot(path=str(ARTIFACTS / "8-place-replay-3d.png"))
+    player.locator(".wb-result-view").click()
+    assert widget.get_attribute("data-replay-frame") is None
     page.close()
 
 

@@ -10,6 +10,7 @@ shows the planned target as a ghost, the verdict per metric, and the GIF of the 
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import traitlets as t
@@ -36,6 +37,8 @@ class PlaceWidget(JobWidget):
     summary = t.Unicode("").tag(sync=True)
     verdict = t.Dict().tag(sync=True)  #: success, position, rotation, cause, reason, rotation_error
     replay = t.Unicode("").tag(sync=True)  #: data URI of the task's GIF
+    #: the poses behind the GIF's frames (every object, the gripper's boxes, contacts): the 3D replay
+    replay_motion = t.Dict().tag(sync=True)
 
     def __init__(self, instruction: str | None = None, scene: str = "default", **kwargs: Any):
         if instruction is not None:
@@ -48,7 +51,7 @@ class PlaceWidget(JobWidget):
     # ---- the goal before anything runs ---------------------------------------------------------
     def _on_inputs(self, change: dict) -> None:
         if change["name"] == "scene":
-            self.objects, self.target, self.verdict, self.replay = [], {}, {}, ""
+            self.objects, self.target, self.verdict, self.replay, self.replay_motion = [], {}, {}, "", {}
             self._load_scene()
         self._parse()
 
@@ -89,6 +92,7 @@ class PlaceWidget(JobWidget):
         from workbench import api
 
         self.target, self.verdict, self.replay, self.summary, self.stage = {}, {}, "", "", ""
+        self.replay_motion = {}
         self._parse()
         return api.submit("place", instruction=self.instruction, scene=self.scene, device=self.device)
 
@@ -105,6 +109,8 @@ class PlaceWidget(JobWidget):
                         "rotation": result.rotation_success, "cause": result.cause, "reason": result.reason,
                         "rotation_error": result.rotation_error, "track": result.track}
         self._load_scene(result.final_poses)
+        moves = result.files.get("motion")
+        self.replay_motion = json.loads(moves.read_text()) if moves is not None else {}
         gif = result.files.get("gif")
         if gif is not None:
             self.replay = "data:image/gif;base64," + base64.b64encode(gif.read_bytes()).decode()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.tasks import motion
 from workbench.tasks.grasping.simulate import Trial
 
 
@@ -27,41 +28,22 @@ def _camera(trial: Trial, pose: np.ndarray):
     return cam
 
 
-#: the gripper's collision boxes, drawn by the interactive replay
-GRIPPER_BOXES = ("palm", "pad_left", "pad_right")
-
-
-def _pose(position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
-    pose = np.eye(4)
-    pose[:3, :3], pose[:3, 3] = rotation.reshape(3, 3), position
-    return pose
-
-
-def _motion_frame(trial: Trial, data, boxes: list[int]) -> dict:
+def _motion_frame(trial: Trial, data, ids: list[int]) -> dict:
     """One frame of the replay: world poses of the object and the gripper's boxes, and where the object
     touches the gripper."""
-    pairs = [(c, {int(c.geom1), int(c.geom2)}) for c in data.contact[: data.ncon]]
-    touching = [c.pos.copy() for c, pair in pairs if pair & trial.object_geoms and pair & trial.gripper_geoms]
-    return {"object": _pose(data.xpos[trial.object_body], data.xmat[trial.object_body]),
-            "boxes": [_pose(data.geom_xpos[g], data.geom_xmat[g]) for g in boxes], "contacts": touching}
+    return {"object": motion.pose(data.xpos[trial.object_body], data.xmat[trial.object_body]),
+            "boxes": motion.box_poses(data, ids),
+            "contacts": motion.contacts(data, trial.object_geoms, trial.gripper_geoms)}
 
 
-def motion_record(trial: Trial, frames: list[dict], boxes: list[int], fps: float) -> dict:
+def motion_record(trial: Trial, frames: list[dict], ids: list[int], fps: float) -> dict:
     """The replay as JSON: every pose relative to the object's starting pose (the frame the widget draws
-    the object and its grasps in), row-major 4x4, in metres."""
-    if not frames:
-        return {"format": "workbench-trial-motion/1", "fps": fps, "boxes": [], "frames": []}
-    to_start = np.linalg.inv(frames[0]["object"])
-
-    def flat(pose: np.ndarray) -> list[float]:
-        return [round(float(v), 5) for v in (to_start @ pose).ravel()]
-
-    return {"format": "workbench-trial-motion/1", "fps": fps,
-            "boxes": [{"name": n, "size": [round(float(v), 5) for v in 2 * trial.model.geom_size[g]]}
-                      for n, g in zip(GRIPPER_BOXES, boxes, strict=True)],
-            "frames": [{"object": flat(f["object"]), "boxes": [flat(b) for b in f["boxes"]],
-                        "contacts": [[round(float(v), 5) for v in (to_start @ np.append(p, 1.0))[:3]]
-                                     for p in f["contacts"]]} for f in frames]}
+    the object and its grasps in)."""
+    to_start = np.linalg.inv(frames[0]["object"]) if frames else np.eye(4)
+    return {"format": "workbench-trial-motion/1", "fps": fps, "boxes": motion.boxes(trial.model, ids),
+            "frames": [{"object": motion.flat(to_start @ f["object"]),
+                        "boxes": [motion.flat(to_start @ b) for b in f["boxes"]],
+                        "contacts": [motion.point(to_start, p) for p in f["contacts"]]} for f in frames]}
 
 
 def render_trial(trial: Trial, index: int, pose: np.ndarray, width: float, out_dir: Path, *,
@@ -78,8 +60,8 @@ def render_trial(trial: Trial, index: int, pose: np.ndarray, width: float, out_d
 
     renderer = mujoco.Renderer(trial.model, height=size[1], width=size[0])
     frames: list[np.ndarray] = []
-    motion: list[dict] = []  # what each frame shows, for the widget's interactive 3D replay
-    boxes = [int(mujoco.mj_name2id(trial.model, mujoco.mjtObj.mjOBJ_GEOM, n)) for n in GRIPPER_BOXES]
+    moved: list[dict] = []  # what each frame shows, for the widget's interactive 3D replay
+    boxes = motion.box_ids(trial.model)
     cam = _camera(trial, pose)
     every = max(1, int(round(1.0 / (fps * trial.protocol.timestep))))
     counter = [0]
@@ -93,7 +75,7 @@ def render_trial(trial: Trial, index: int, pose: np.ndarray, width: float, out_d
                 cam.lookat[:] = data.xpos[trial.object_body]
                 renderer.update_scene(data, camera=cam)
                 frames.append(renderer.render().copy())
-                motion.append(_motion_frame(trial, data, boxes))
+                moved.append(_motion_frame(trial, data, boxes))
 
     class _Recorder:  # the trial calls self.mj.mj_step: route it through the recorder
         def __getattr__(self, name):
@@ -114,7 +96,7 @@ def render_trial(trial: Trial, index: int, pose: np.ndarray, width: float, out_d
         iio.imwrite(gif, np.stack(frames[::2]), duration=int(2000 / fps), loop=0)
         files = {f"trial_{index}_png": png, f"trial_{index}_gif": gif}
         moves = out_dir / f"trial_{index}_motion.json"  # the same frames as the GIF's
-        moves.write_text(json.dumps(motion_record(trial, motion[::2], boxes, fps / 2)))
+        moves.write_text(json.dumps(motion_record(trial, moved[::2], boxes, fps / 2)))
         files[f"trial_{index}_motion"] = moves
     del outcome
     return files

@@ -19,6 +19,7 @@ import numpy as np
 
 from workbench.contract import Progress, Requirements, TaskContext
 from workbench.contract.errors import InputError
+from workbench.tasks import motion
 
 #: failure causes, in the order a task can meet them
 CAUSES = ("parser", "unreachable", "grasp failed", "dropped", "fell over", "missed")
@@ -253,12 +254,14 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
 
 
 class Recorder:
-    """Frames of the task from where the person stands (in front of the table), then a GIF and a PNG."""
+    """Frames of the task from where the person stands (in front of the table), then a GIF and a PNG,
+    and the poses and contacts behind each GIF frame (`motion.json`) for the widget's 3D replay."""
 
     def __init__(self, world, frames: list[np.ndarray], fps: int = 12, size: tuple[int, int] = (400, 300)):
         self.world, self.frames, self.fps, self.size = world, frames, fps, size
         self.renderer = None
         self.error = ""
+        self.moved: list[dict] = []
 
     def start(self) -> None:
         import os
@@ -280,13 +283,20 @@ class Recorder:
         cam.lookat[:] = (0.0, 0.0, 0.06)
         cam.distance, cam.azimuth, cam.elevation = 1.0, 90.0, -32.0
         self.camera = cam
+        self.boxes = motion.box_ids(self.world.model)
+        self.object_geoms = [g for geoms in self.world.geoms.values() for g in geoms]
         self.world.frame_every = max(1, int(round(1.0 / (self.fps * TIMESTEP))))
         self.world.on_frame = self.grab
         self.grab()
 
     def grab(self) -> None:
-        self.renderer.update_scene(self.world.data, camera=self.camera)
+        data = self.world.data
+        self.renderer.update_scene(data, camera=self.camera)
         self.frames.append(self.renderer.render().copy())
+        self.moved.append({"objects": {n: motion.flat(p) for n, p in self.world.poses().items()},
+                           "boxes": [motion.flat(b) for b in motion.box_poses(data, self.boxes)],
+                           "contacts": [motion.point(np.eye(4), c) for c in
+                                        motion.contacts(data, self.world.hand_geoms, self.object_geoms)]})
 
     def finish(self, out: Path, files: dict[str, Path]) -> list[str]:
         if self.renderer is None:
@@ -300,4 +310,8 @@ class Recorder:
         iio.imwrite(files["png"], self.frames[-1])
         files["gif"] = out / "task.gif"
         iio.imwrite(files["gif"], np.stack(self.frames[::2]), duration=int(2000 / self.fps), loop=0)
+        files["motion"] = out / "motion.json"  # the same frames as the GIF's, in the table's frame
+        files["motion"].write_text(json.dumps({
+            "format": "workbench-task-motion/1", "fps": self.fps / 2,
+            "boxes": motion.boxes(self.world.model, self.boxes), "frames": self.moved[::2]}))
         return []

@@ -54,7 +54,9 @@ function el(tag, attrs = {}, text = "") {
 
 // A GIF with playback controls (play/pause, step, a frame slider, a caption): frames decoded with the
 // browser's ImageDecoder where it has one (Chromium), else the plain animated <img>.
-function gifPlayer(cls = "wb-player", onFrame = null) {  // onFrame(i, n): a 3D view kept on the same frame
+// onFrame(k): a 3D view kept on the same moment, k counting the frames as recorded (a GIF writer merges
+// identical neighbours into one longer frame, so the GIF's own index would drift from the recording)
+function gifPlayer(cls = "wb-player", onFrame = null) {
   const box = el("figure", { class: cls, style: "margin:0;display:none" });
   const canvas = el("canvas", { class: "wb-player-canvas", style: "max-width:400px;display:block" });
   const img = el("img", { class: "wb-player-img", style: "max-width:400px;display:none", alt: "replay" });
@@ -67,7 +69,7 @@ function gifPlayer(cls = "wb-player", onFrame = null) {  // onFrame(i, n): a 3D 
   controls.append(back, play, next, slider, counter);
   const caption = el("figcaption", { class: "wb-caption", style: "font-size:12px;margin:2px 0" });
   box.append(caption, canvas, img, controls);
-  let frames = [], delays = [], index = 0, timer = null, source = "";  // delays in ms
+  let frames = [], delays = [], starts = [], index = 0, timer = null, source = "";  // delays in ms
 
   function show(i) {
     if (!frames.length) return;
@@ -78,7 +80,8 @@ function gifPlayer(cls = "wb-player", onFrame = null) {  // onFrame(i, n): a 3D 
     slider.value = String(index);
     counter.textContent = `frame ${index + 1} of ${frames.length}`;
     box.dataset.frame = String(index);
-    if (onFrame) onFrame(index, frames.length);
+    box.dataset.recorded = String(starts[index] ?? index);
+    if (onFrame) onFrame(starts[index] ?? index);
   }
   function stop() { if (timer) clearTimeout(timer); timer = null; play.textContent = "▶︎"; box.dataset.playing = "false"; }
   function start() {
@@ -117,6 +120,8 @@ function gifPlayer(cls = "wb-player", onFrame = null) {  // onFrame(i, n): a 3D 
       frames.push(await createImageBitmap(image));
       image.close();
     }
+    const base = Math.min(...delays);  // one recorded frame's time; a merged frame lasts a whole multiple of it
+    starts = delays.map((_, i) => delays.slice(0, i).reduce((a, d) => a + Math.max(1, Math.round(d / base)), 0));
     slider.max = String(Math.max(0, frames.length - 1));
     box.dataset.frames = String(frames.length);
     show(0);

@@ -26,7 +26,8 @@ async function render({ model, el: root }) {
   const error = el("div", { class: "wb-error", style: "color:var(--jp-error-color1, #b00020)" });
   const verdict = el("div", { class: "wb-verdict", style: "margin:4px 0;font-weight:600" });
   const view = el("div", { class: "wb-view", style: "width:480px;height:340px;border:1px solid var(--jp-border-color2, #ddd)" });
-  const replay = gifPlayer("wb-replay");  // libraries.js: the task replayed, with playback controls
+  // libraries.js: the task replayed, with playback controls; each frame also poses the 3D view
+  const replay = gifPlayer("wb-replay", (i) => showMotion(i));
   const hint = el("div", { style: "opacity:0.7;font-size:11px" },
                    "x right, y away from you (behind), table 1.0 x 0.8 m; dashed: the planned target; drag to turn, wheel to zoom");
   const main = el("div", { style: "display:flex;gap:10px;align-items:flex-start;flex-wrap:wrap" });
@@ -51,7 +52,8 @@ async function render({ model, el: root }) {
   grid.position.z = 0.0005;
   const objects = new THREE.Group();
   const ghost = new THREE.Group();
-  scene.add(table, grid, objects, ghost, new THREE.AxesHelper(0.1));
+  const hand = new THREE.Group();  // the gripper's boxes and its contacts, while the replay plays
+  scene.add(table, grid, objects, ghost, hand, new THREE.AxesHelper(0.1));
   const camera = new THREE.PerspectiveCamera(40, 480 / 340, 0.01, 20);
   let radius = 1.2, yaw = -Math.PI / 2, pitch = 0.95;  // from where the person stands, in front (-y)
 
@@ -115,6 +117,49 @@ async function render({ model, el: root }) {
     radius = Math.max(0.3, Math.min(4, radius * (e.deltaY > 0 ? 1.1 : 0.9)));
     draw();
   }, { passive: false });
+
+  // ---- the interactive 3D replay: every object and the gripper as recorded behind the GIF's frames ----
+  let motion = null, boxes = [], dots = [];
+  const result = el("button", { class: "wb-result-view", title: "back to the final scene" }, "final scene");
+  result.style.display = "none";
+  replay.element.append(result);
+  result.onclick = () => { replay.stop(); showMotion(-1); };
+  function loadMotion() {
+    hand.clear();
+    motion = model.get("replay_motion");
+    if (!motion || !motion.frames || !motion.frames.length) { motion = null; return; }
+    const material = new THREE.MeshStandardMaterial({ color: 0x8a8f99, transparent: true, opacity: 0.6 });
+    boxes = motion.boxes.map((b) => {
+      const mesh = new THREE.Mesh(new THREE.BoxGeometry(...b.size), material);
+      mesh.matrixAutoUpdate = false;
+      hand.add(mesh);
+      return mesh;
+    });
+    dots = [];
+  }
+  function showMotion(i) {
+    const on = motion !== null && i >= 0;
+    hand.visible = on;
+    result.style.display = on ? "" : "none";
+    if (!on) { delete root.dataset.replayFrame; drawObjects(); return; }
+    const frame = motion.frames[Math.min(i, motion.frames.length - 1)];
+    for (const m of objects.children) if (frame.objects[m.name]) m.matrix.set(...frame.objects[m.name]);
+    frame.boxes.forEach((p, k) => { boxes[k].matrix.set(...p); });
+    while (dots.length < frame.contacts.length) {
+      const dot = new THREE.Mesh(new THREE.SphereGeometry(0.005), new THREE.MeshBasicMaterial({ color: 0xe53935 }));
+      hand.add(dot);
+      dots.push(dot);
+    }
+    dots.forEach((dot, k) => {
+      dot.visible = k < frame.contacts.length;
+      if (dot.visible) dot.position.set(...frame.contacts[k]);
+    });
+    root.dataset.replayFrame = String(i);
+    root.dataset.replayContacts = String(frame.contacts.length);
+    draw();
+  }
+  model.on("change:replay_motion", loadMotion);
+  loadMotion();
 
   function syncGoal() {
     goal.replaceChildren();
