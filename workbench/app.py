@@ -19,6 +19,11 @@ from workbench import presenters
 from workbench.contract.errors import WorkbenchError
 
 
+#: 3D views with a transparent background: the theme's block colour shows through, light or dark (a fixed
+#: light grey stayed light in dark mode)
+SEE_THROUGH = (0.0, 0.0, 0.0, 0.0)
+
+
 def _device_choices() -> list[str]:
     from workbench.scheduling import registry
 
@@ -321,7 +326,7 @@ def build_app() -> Any:
             with gr.Row():
                 sdf = gr.File(label="SDF")
                 conformer3d = gr.Model3D(label="lowest-energy conformer of the first molecule (Å; C grey, N blue, "
-                                         "O red, S yellow)", clear_color=(0.95, 0.95, 0.97, 1.0))
+                                         "O red, S yellow)", clear_color=SEE_THROUGH)
             run_conf.click(conformers, [smiles, num, mol_device], [table, sdf, conformer3d], api_name="conformers",
                            concurrency_limit=cpu_slots, concurrency_id="cpu")
             gr.Markdown("### Protein structure (ESMFold)")
@@ -336,7 +341,7 @@ def build_app() -> Any:
             fold_files = gr.File(label="PDB / mmCIF", file_count="multiple")
             with gr.Row():
                 fold3d = gr.Model3D(label="Cα trace (pLDDT: blue >= 90, light blue 70-90, yellow 50-70, orange < 50; "
-                                    "or one colour per chain)", clear_color=(0.95, 0.95, 0.97, 1.0))
+                                    "or one colour per chain)", clear_color=SEE_THROUGH)
                 pae = gr.Image(label="PAE", type="filepath")
             run_fold.click(fold, [seq, tiny, fold_device, fold_colour], [fold_summary, fold_files, pae, fold3d],
                            api_name="fold", concurrency_limit=1, concurrency_id="fold")
@@ -357,7 +362,7 @@ def build_app() -> Any:
             cx_files = gr.File(label="best sample: mmCIF, confidence JSON; summary CSV", file_count="multiple")
             with gr.Row():
                 cx3d = gr.Model3D(label="polymers as traces (one colour per chain), ligands as balls and sticks",
-                                  clear_color=(0.95, 0.95, 0.97, 1.0))
+                                  clear_color=SEE_THROUGH)
                 cx_pae = gr.Image(label="PAE with chain boundaries", type="filepath")
             run_cx.click(complex_fold, [cx_proteins, cx_smiles, cx_ccd, cx_samples, cx_tiny, cx_device],
                          [cx_table, cx_files, cx_pae, cx3d], api_name="complex", concurrency_limit=1,
@@ -378,7 +383,7 @@ def build_app() -> Any:
             h5 = gr.File(label="ACRONYM HDF5")
             with gr.Row():
                 scene3d = gr.Model3D(label="grasps in 3D (green held, red failed; ACRONYM's Franka marker)",
-                                     clear_color=(0.95, 0.95, 0.97, 1.0))
+                                     clear_color=SEE_THROUGH)
                 gif = gr.Image(label="trial 0", type="filepath")
             run_grasp.click(grasp, [obj, n_grasps, gripper, grasp_device, mesh_upload],
                             [grasp_summary, h5, gif, scene3d],

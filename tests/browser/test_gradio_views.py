@@ -118,3 +118,40 @@ def test_the_grasp_learning_chart_draws_its_curves(gradio_url, browser):
     assert all(len(lines.nth(i).get_attribute("d") or "") > 10 for i in range(3))
     assert not [w for w in warnings if "Infinite extent" in w], warnings
     page.close()
+
+
+def _luminance(png: bytes) -> float:
+    import io
+
+    from PIL import Image, ImageStat
+
+    return ImageStat.Stat(Image.open(io.BytesIO(png)).convert("L")).mean[0] / 255
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_3d_view_follows_the_colour_scheme(gradio_url, browser, scheme):
+    """The conformer's 3D view stayed light grey in dark mode: its background is the theme's now."""
+    page = _page(browser, gradio_url, scheme)
+    page.get_by_role("button", name="Generate conformers").click()
+    canvas = page.locator("canvas").first
+    canvas.wait_for(timeout=120000)
+    page.wait_for_timeout(1500)  # the model loads into the canvas
+    page.screenshot(path=str(ARTIFACTS / f"gradio-molecules-{scheme}.png"), full_page=True)
+    brightness = _luminance(canvas.screenshot())
+    assert (brightness < 0.4) if scheme == "dark" else (brightness > 0.6), (scheme, brightness)
+    page.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_tab_is_shown_and_fits_900_px(gradio_url, browser, scheme):
+    """A screenshot of each tab, light and dark, for review; none scrolls sideways."""
+    page = _page(browser, gradio_url, scheme)
+    tabs = page.locator("button[role='tab']")
+    names = [t.strip() for t in tabs.all_inner_texts()]
+    assert len(names) >= 4, names
+    for k, name in enumerate(names):
+        page.get_by_role("tab", name=name).click()
+        page.wait_for_timeout(400)
+        page.screenshot(path=str(ARTIFACTS / f"gradio-tab-{k}-{scheme}.png"), full_page=True)
+        _no_sideways_scroll(page)
+    page.close()
