@@ -18,7 +18,6 @@ import gradio as gr
 from workbench import presenters
 from workbench.contract.errors import WorkbenchError
 
-
 #: 3D views with a transparent background: the theme's block colour shows through, light or dark (a fixed
 #: light grey stayed light in dark mode)
 SEE_THROUGH = (0.0, 0.0, 0.0, 0.0)
