@@ -27,3 +27,15 @@ def run_with_torch(request: CrashRequest, ctx: TaskContext) -> dict:
 
     torch.ones(4).sum()
     return run(request, ctx)
+
+
+@dataclass(frozen=True)
+class StallRequest:
+    seconds: int = 120
+
+
+def run_stalled(request: StallRequest, ctx: TaskContext) -> dict:
+    """One long native call that reports nothing, as RDKit's embedding of a large molecule: libc's sleep."""
+    ctx.progress(Progress(0, 1, "inside one native call"))
+    ctypes.CDLL(None).sleep(request.seconds)
+    return {"pid": os.getpid()}

@@ -233,6 +233,30 @@ def test_a_native_crash_fails_one_job_and_the_process_goes_on(devices):
         TASKS.pop("native-crash", None)
 
 
+def test_a_cancel_ends_a_job_stuck_in_one_native_call(devices):
+    """A cancel used to reach a worker only at its next progress report: inside one long native call
+    (a large molecule's embedding) it waited, at 0% (20 s observed). A worker silent after a cancel is
+    now stopped, and the next job gets a fresh one."""
+    import time
+
+    from workbench.contract import TaskSpec
+    from workbench.tasks.registry import TASKS, register
+
+    register(TaskSpec(name="native-stall", run="native_crash:run_stalled", request="native_crash:StallRequest",
+                      summary="one long native call", isolate=True))
+    try:
+        job = wb.submit("native-stall", seconds=120, device="cpu")
+        while job.last_progress is None:
+            time.sleep(0.05)
+        job.cancel()
+        with pytest.raises(wb.Cancelled):
+            job.result(60)  # well before the 120 s call would have returned
+        assert wb.job(job.id).state == "cancelled"
+        assert wb.run("native-stall", seconds=0, device="cpu", timeout=60)["pid"]  # a fresh worker
+    finally:
+        TASKS.pop("native-stall", None)
+
+
 def test_a_crash_in_a_model_task_fails_one_job_and_the_model_worker_comes_back(devices, monkeypatch):
     """Tasks that load torch models run in the device's model worker by default: a segfault there
     fails that job; the next model job gets a fresh worker; WORKBENCH_ISOLATE=native runs them here."""

@@ -33,6 +33,11 @@ from workbench.tasks.pool import die_with_parent, spawnable_main
 
 #: how long a worker may take to stop after a cancel before it is killed
 STOP_GRACE_S = 30.0
+#: a worker that has said nothing for this long after a cancel is inside one native call (RDKit's
+#: embedding of a large molecule, say): it is killed rather than waited for (a cancel took 20 s at 0%)
+UNRESPONSIVE_S = 2.0
+#: how often a cancel is looked for while the worker is silent (between its progress reports)
+CANCEL_POLL_S = 0.25
 
 
 class WorkerCrashed(WorkbenchError):
@@ -136,14 +141,16 @@ class Worker:
         self.cancel.clear()
         self.conn.send(("run", spec, request, dict(ctx.checkpoints), str(ctx.workdir), forwarded_environment()))
         stop: BaseException | None = None
-        stop_deadline = 0.0
+        stop_deadline = stopped_at = heard = next_look = 0.0
         while True:
             try:
                 message = self.conn.recv() if self.conn.poll(0.05) else None
             except (EOFError, OSError):  # the worker's end is closed: it died
                 self.process.join(5)
                 raise self._crashed(task) from None
+            now = time.monotonic()
             if message is not None:
+                heard = now
                 kind = message[0]
                 if kind == "ready":
                     self.started = True
@@ -152,7 +159,7 @@ class Worker:
                         try:
                             ctx.progress(message[1])
                         except (Cancelled, DeviceLost) as exc:  # tell the worker; wait for it to stop
-                            stop, stop_deadline = exc, time.monotonic() + STOP_GRACE_S
+                            stop, stop_deadline, stopped_at = exc, now + STOP_GRACE_S, now
                             self.cancel.set()
                 elif kind == "checkpoint":
                     ctx.checkpoint(message[1], message[2])
@@ -168,8 +175,15 @@ class Worker:
                     raise error_from(message[1], message[2])
             elif not self.process.is_alive():
                 raise self._crashed(task)
-            elif stop is not None and time.monotonic() > stop_deadline:
-                self.process.kill()
+            elif stop is None and now >= next_look:  # a cancel while the worker is busy between reports
+                next_look = now + CANCEL_POLL_S
+                if ctx.cancelled():
+                    stop, stop_deadline, stopped_at = Cancelled("cancelled by the user"), now + STOP_GRACE_S, now
+                    self.cancel.set()
+            elif stop is not None and (now > stop_deadline
+                                       or (heard < stopped_at and now > stopped_at + UNRESPONSIVE_S)):
+                self.process.kill()  # the next job gets a fresh worker
+                self.process.join(5)
                 raise stop
 
     def close(self, grace: float = 0.0) -> None:

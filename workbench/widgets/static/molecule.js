@@ -102,18 +102,25 @@ async function render({ model, el: root }) {
     showMode();
   }
 
-  let runningSince = null;  // for the ETA: the time left at the rate so far
+  // the ETA from the pace of the last 20 s, not since the start: a complex's stages go at different
+  // speeds (it said "about 6 min left" with 23 s to go when the slow start set the rate)
+  const WINDOW_S = 20;
+  let samples = [];  // [seconds, fraction] while running
 
   function eta(fraction) {
-    if (runningSince === null || fraction < 0.05 || fraction >= 1) return "";
-    const left = ((performance.now() - runningSince) / 1000) * (1 - fraction) / fraction;
+    const now = performance.now() / 1000;
+    samples.push([now, fraction]);
+    samples = samples.filter(([t]) => now - t <= WINDOW_S);
+    const [t0, f0] = samples[0];
+    if (fraction < 0.05 || fraction >= 1 || now - t0 < 3 || fraction <= f0) return "";
+    const left = (now - t0) * (1 - fraction) / (fraction - f0);
+    root.dataset.eta = String(Math.round(left));
     return left < 1 ? "" : ` (about ${left < 90 ? Math.round(left) + " s" : Math.round(left / 60) + " min"} left)`;
   }
 
   function syncStatus() {
     const state = model.get("state");
-    if (state === "running" && runningSince === null) runningSince = performance.now();
-    if (state !== "running") runningSince = null;
+    if (state !== "running") { samples = []; delete root.dataset.eta; }
     const fraction = model.get("progress");
     bar.value = fraction;
     status.textContent = `${state} ${Math.round(100 * fraction)}%${eta(fraction)} ${model.get("message")}`;
