@@ -63,6 +63,13 @@ def test_complex_tab_with_the_tiny_model(client):
     scene = trimesh.load(model)
     colours = {tuple(g.visual.face_colors[0][:3]) for g in scene.geometry.values()}
     assert len(scene.geometry) >= 10 + 3 + 31 and (48, 80, 248) in colours  # ATP's nitrogens
+    from workbench.tasks.molecules.glb import CHAIN_COLOURS, PLDDT_BANDS
+
+    bands = {colour for _, colour in PLDDT_BANDS}
+    assert colours & bands and not colours & set(CHAIN_COLOURS)  # the protein by pLDDT band, as ColabFold
+    *_, by_chain = client.predict("MKTAYIAKQR", "CCO", "", 1, True, "cpu", "chain", api_name="/complex")
+    chain_colours = {tuple(g.visual.face_colors[0][:3]) for g in trimesh.load(by_chain).geometry.values()}
+    assert CHAIN_COLOURS[0] in chain_colours and not chain_colours & bands
     with pytest.raises(Exception, match="protein 1: illegal residue .*Z.* at position 4"):
         client.predict("MKTZ", "", "", 1, True, "cpu", api_name="/complex")
 

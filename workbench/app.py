@@ -130,8 +130,10 @@ COMPLEX_HEADERS = ["rank", "seed", "sample", "confidence", "ipTM", "ligand ipTM"
 
 
 def complex_fold(proteins: str, smiles: str, ccd: str, samples: float, tiny: bool, device: str,
-                 progress: Any = gr.Progress()) -> tuple[list[list[Any]], list[str], str | None, str]:
-    """Boltz-2 co-folding: the ranked samples, the best sample's files, its PAE and the complex in 3D."""
+                 colour: str = "pLDDT", progress: Any = gr.Progress()
+                 ) -> tuple[list[list[Any]], list[str], str | None, str]:
+    """Boltz-2 co-folding: the ranked samples, the best sample's files, its PAE and the complex in 3D
+    (polymers by pLDDT band or by chain)."""
     from workbench.tasks.molecules.complexes.predict import TINY_RUN
     from workbench.tasks.molecules.glb import complex_glb
 
@@ -150,7 +152,8 @@ def complex_fold(proteins: str, smiles: str, ccd: str, samples: float, tiny: boo
     stem = result.best_stem
     files = [str(result.files[f"{stem}.cif"]), str(result.files[f"{stem}.confidence"]), str(result.files["summary"])]
     pae = result.files.get(f"{stem}.pae")
-    model = complex_glb(result.files[f"{stem}.cif"], _glb_path("complex.glb"))
+    model = complex_glb(result.files[f"{stem}.cif"], _glb_path("complex.glb"),
+                        "chain" if colour == "chain" else "plddt")
     return rows, files, str(pae) if pae else None, str(model)
 
 
@@ -356,14 +359,16 @@ def build_app() -> Any:
                     cx_samples = gr.Number(label="samples", value=1, precision=0)
                     cx_tiny = gr.Checkbox(label="tiny random Boltz-2 (no weights needed)", value=True)
                     cx_device = gr.Dropdown(devices, value="auto", label="device")
+                    cx_colour = gr.Radio(["pLDDT", "chain"], value="pLDDT", label="colour the polymers by")
                     run_cx = gr.Button("Co-fold", variant="primary")
             cx_table = gr.Dataframe(headers=COMPLEX_HEADERS, label="samples, best first")
             cx_files = gr.File(label="best sample: mmCIF, confidence JSON; summary CSV", file_count="multiple")
             with gr.Row():
-                cx3d = gr.Model3D(label="polymers as traces (one colour per chain), ligands as balls and sticks",
+                cx3d = gr.Model3D(label="polymers as traces (pLDDT: blue >= 90, light blue 70-90, yellow 50-70, "
+                                  "orange < 50; or one colour per chain), ligands as balls and sticks",
                                   clear_color=SEE_THROUGH)
                 cx_pae = gr.Image(label="PAE with chain boundaries", type="filepath")
-            run_cx.click(complex_fold, [cx_proteins, cx_smiles, cx_ccd, cx_samples, cx_tiny, cx_device],
+            run_cx.click(complex_fold, [cx_proteins, cx_smiles, cx_ccd, cx_samples, cx_tiny, cx_device, cx_colour],
                          [cx_table, cx_files, cx_pae, cx3d], api_name="complex", concurrency_limit=1,
                          concurrency_id="fold")
         with gr.Tab("Grasping"):

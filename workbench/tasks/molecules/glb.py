@@ -88,8 +88,9 @@ def protein_glb(pdb: Path, path: Path, colour_by: str = "plddt") -> Path:
 TRACE_ATOMS = ("CA", "C4'")
 
 
-def complex_glb(cif: Path, path: Path) -> Path:
-    """A co-folded complex: each polymer chain as a trace in its chain colour, each ligand as balls and
+def complex_glb(cif: Path, path: Path, colour_by: str = "plddt") -> Path:
+    """A co-folded complex: each polymer chain as a trace coloured by pLDDT in AlphaFold's bands (Boltz
+    writes it in the B-factor column, 0-1 or 0-100) or in its chain colour, each ligand as balls and
     sticks in element colours (bonds between heavy atoms closer than 1.9 Å)."""
     import gemmi
     import trimesh
@@ -97,16 +98,19 @@ def complex_glb(cif: Path, path: Path) -> Path:
     st = gemmi.read_structure(str(cif))
     st.setup_entities()
     parts = []
+    b_values = [atom.b_iso for chain in st[0] for res in chain for atom in res]
+    scale = 100.0 if b_values and max(b_values) <= 1.0 else 1.0
     for k, chain in enumerate(st[0]):
-        colour = CHAIN_COLOURS[k % len(CHAIN_COLOURS)]
-        trace = [np.array(atom.pos.tolist()) for res in chain for atom in res if atom.name in TRACE_ATOMS
-                 and res.het_flag != "H"]
-        for i, xyz in enumerate(trace):
+        chain_colour = CHAIN_COLOURS[k % len(CHAIN_COLOURS)]
+        trace = [(np.array(atom.pos.tolist()), atom.b_iso * scale) for res in chain for atom in res
+                 if atom.name in TRACE_ATOMS and res.het_flag != "H"]
+        for i, (xyz, plddt) in enumerate(trace):
+            colour = chain_colour if colour_by == "chain" else _plddt_colour(plddt)
             ball = trimesh.creation.icosphere(subdivisions=1, radius=0.5)
             ball.apply_translation(xyz)
             parts.append((ball, colour))
-            if i and np.linalg.norm(xyz - trace[i - 1]) < 8.0:  # no stick across a chain break
-                parts.append((trimesh.creation.cylinder(radius=0.35, segment=np.stack([trace[i - 1], xyz]),
+            if i and np.linalg.norm(xyz - trace[i - 1][0]) < 8.0:  # no stick across a chain break
+                parts.append((trimesh.creation.cylinder(radius=0.35, segment=np.stack([trace[i - 1][0], xyz]),
                                                         sections=8), colour))
         for res in chain:
             if res.het_flag != "H":
