@@ -654,3 +654,27 @@ def test_widgets_fit_a_900_px_window(lab):
         }""")
         assert sizes["widest"] <= sizes["right"] + 1 and sizes["scroll"] <= 0, (notebook, sizes)
         page.close()
+
+
+@pytest.mark.parametrize("scheme", ["JupyterLab Light", "JupyterLab Dark"])
+def test_each_widget_is_shown_in_light_and_dark(lab, scheme):
+    """A screenshot of every widget as it first appears, in each theme, for review; each fits its output."""
+    _set_theme(lab, scheme)
+    light = scheme.endswith("Light")
+    try:
+        for name in ("molecules", "fold", "complex", "grasping", "place", "generation"):
+            notebook = f"{name}-{'light' if light else 'dark'}.ipynb"  # a copy: a new kernel, its cell is [1]
+            shutil.copy(lab["root"] / f"{name}.ipynb", lab["root"] / notebook)
+            page = _page(lab, f"lab/tree/{notebook}")
+            page.wait_for_selector(f"body[data-jp-theme-light='{str(light).lower()}']", state="attached",
+                                   timeout=30000)
+            _run_first_cell(page)
+            page.locator(".wb-run:visible").first.wait_for(timeout=60000)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ARTIFACTS / f"widget-{name}-{'light' if light else 'dark'}.png"))
+            scroll = page.evaluate("() => { const o = [...document.querySelectorAll('.jp-OutputArea-output')]"
+                                   ".find((e) => e.offsetParent); return o.scrollWidth - o.clientWidth; }")
+            assert scroll <= 0, (name, scheme, scroll)
+            page.close()
+    finally:
+        _set_theme(lab, "JupyterLab Light")
