@@ -156,8 +156,10 @@ def test_judge_fails_a_relation_that_does_not_hold():
 def test_scene_round_trip_through_json_and_mjcf(tmp_path):
     import mujoco
 
+    from workbench.tasks.rearrange.world import save_scene
+
     scene = procedural_scene(7)
-    files = scene.save(tmp_path)
+    files = save_scene(scene, tmp_path)
     again = load_scene(str(files["scene"]))
     assert again.names() == scene.names()
     for a, b in zip(scene.objects, again.objects):

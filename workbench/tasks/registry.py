@@ -144,7 +144,7 @@ register(TaskSpec(
 register(TaskSpec(
     name="text-to-image",
     run="workbench.tasks.multimodal.text_to_image:run",
-    request="workbench.tasks.multimodal.text_to_image:Text2ImageRequest",
+    request="workbench.tasks.multimodal.t2i_request:Text2ImageRequest",
     summary="Images from a prompt with a diffusers pipeline; PNGs carry their full recipe.",
     requirements="workbench.tasks.multimodal.text_to_image:requirements",
     unit="denoising steps", work="workbench.tasks.multimodal.text_to_image:work",

@@ -20,6 +20,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from workbench.tasks.multimodal.t2i_request import Text2ImageRequest
+
 RECIPE_KEY = "workbench-recipe"
 
 
@@ -47,8 +49,6 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
 
 
 def request_from_recipe(recipe: dict[str, Any]) -> Any:
-    from workbench.tasks.multimodal.text_to_image import Text2ImageRequest
-
     fields = {k: recipe[k] for k in ("prompt", "negative_prompt", "model", "steps", "guidance", "width", "height",
                                      "seed", "tiny") if k in recipe}
     return Text2ImageRequest(**fields, num_images=int(recipe.get("batch_size", 1)))
@@ -115,7 +115,6 @@ def parse_parameters(text: str) -> dict[str, Any]:
 def request_from_parameters(text: str) -> tuple[Any, int]:
     """(the request that regenerates the image, its position in the batch) from A1111 `parameters`."""
     from workbench.contract.errors import InputError
-    from workbench.tasks.multimodal.text_to_image import Text2ImageRequest
 
     p = parse_parameters(text)
     tiny = p.get("Tiny random model") == "yes"

@@ -20,47 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from workbench import models
-from workbench.contract import InputError, Progress, Requirements, TaskContext
+from workbench.contract import Progress, Requirements, TaskContext
 from workbench.tasks.checkpoint_files import pack_files, unpack_files
 from workbench.tasks.multimodal.recipe import save_png
+from workbench.tasks.multimodal.t2i_request import Text2ImageRequest
 
-MAX_SIDE = 2048
 #: SD latent -> RGB, a linear approximation widely used for cheap previews
 LATENT_RGB = ((0.298, 0.207, 0.208), (0.187, 0.286, 0.173), (-0.158, 0.189, 0.264), (-0.184, -0.271, -0.473))
 GiB = 1024**3
-
-
-@dataclass(frozen=True)
-class Text2ImageRequest:
-    prompt: str = ""
-    negative_prompt: str = ""
-    model: str = "auto"  #: a registry id (sd-turbo, sdxl-turbo, sdxl), any diffusers repo id, or auto
-    steps: int = 4
-    guidance: float = 0.0  #: classifier-free guidance; 0 for turbo models
-    width: int | None = None  #: pixels; default 512, or 64 with tiny (random weights draw noise at any size)
-    height: int | None = None  #: pixels; default 512, or 64 with tiny
-    seed: int = 0
-    num_images: int = 1
-    preview_every: int = 0  #: a latent preview every N steps (0: none)
-    tiny: bool = False  #: a tiny random pipeline of the same architecture (tests, teaching)
-
-    def __post_init__(self) -> None:
-        from workbench.tasks.multimodal.unified import check_can_draw
-
-        if not self.prompt.strip():
-            raise InputError("Give a prompt.")
-        check_can_draw(self.model)  # at the door: placement would refuse an 8 B model for memory first
-        for name in ("width", "height"):
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, 64 if self.tiny else 512)
-        for side in (self.width, self.height):
-            if side % 8 or not 32 <= side <= MAX_SIDE:
-                raise InputError(f"Unsupported size {self.width}x{self.height}: width and height must be multiples "
-                                 f"of 8 between 32 and {MAX_SIDE}.")
-        if not (1 <= self.steps <= 500 and 1 <= self.num_images <= 16 and 0 <= self.guidance <= 100):
-            raise InputError("steps must be 1-500, num_images 1-16 and guidance 0-100.")
-        if not 0 <= self.preview_every <= self.steps:
-            raise InputError(f"preview_every must be between 0 (none) and steps ({self.steps}).")
 
 
 @dataclass

@@ -140,7 +140,7 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
     from workbench.tasks.rearrange.evaluate import Tolerances, judge
     from workbench.tasks.rearrange.execute import STAGES, execute, finish
     from workbench.tasks.rearrange.plan import Planner, Unreachable
-    from workbench.tasks.rearrange.world import TableWorld
+    from workbench.tasks.rearrange.world import TableWorld, save_scene
 
     scene = request.load()
     reading = ""
@@ -155,7 +155,7 @@ def run(request: PlaceRequest, ctx: TaskContext) -> PlaceResult:
         with models.exclusive(model):
             goal, reading = read(request.text, scene, model, request.model_id)
     out = ctx.workdir
-    files = scene.save(out, "scene")
+    files = save_scene(scene, out, "scene")
     ctx.progress(Progress(0, None, "goal: " + "; ".join(goal.constraints()),
                           {"goal": goal.to_json(), "reading": reading}))
     ctx.progress(Progress(0, None, f"building the table in MuJoCo ({len(scene.objects)} objects)"))

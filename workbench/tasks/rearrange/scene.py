@@ -229,17 +229,6 @@ class Scene:
                 "friction": self.friction, "density": self.density,
                 "objects": [{k: v for k, v in asdict(p).items() if v is not None} for p in self.objects]}
 
-    def save(self, folder: Path, stem: str = "scene") -> dict[str, Path]:
-        """`scene.json` (reloadable) and `scene.xml` (the MuJoCo world: table, objects, gripper)."""
-        from workbench.tasks.grasping.gripper import get_gripper
-        from workbench.tasks.rearrange.world import world_xml
-
-        folder.mkdir(parents=True, exist_ok=True)
-        description = folder / f"{stem}.json"
-        description.write_text(json.dumps(self.to_json(), indent=2))
-        mjcf = folder / f"{stem}.xml"
-        mjcf.write_text(world_xml(self, get_gripper("franka")))
-        return {"scene": description, "mjcf": mjcf}
 
 
 def _placed(entry: dict, where: str) -> Placed:

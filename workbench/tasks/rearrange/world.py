@@ -9,7 +9,9 @@ frame callback for pictures.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -200,3 +202,16 @@ def _slerp(q0: np.ndarray, q1: np.ndarray, s: float) -> np.ndarray:
         return q / np.linalg.norm(q)
     theta = np.arccos(dot)
     return (np.sin((1 - s) * theta) * q0 + np.sin(s * theta) * q1) / np.sin(theta)
+
+
+def save_scene(scene: Scene, folder: Path, stem: str = "scene") -> dict[str, Path]:
+    """`<stem>.json` (the scene, reloadable with `load_scene`) and `<stem>.xml` (its MuJoCo world: table,
+    objects, gripper)."""
+    from workbench.tasks.grasping.gripper import get_gripper
+
+    folder.mkdir(parents=True, exist_ok=True)
+    description = folder / f"{stem}.json"
+    description.write_text(json.dumps(scene.to_json(), indent=2))
+    mjcf = folder / f"{stem}.xml"
+    mjcf.write_text(world_xml(scene, get_gripper("franka")))
+    return {"scene": description, "mjcf": mjcf}

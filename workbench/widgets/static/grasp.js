@@ -245,25 +245,17 @@ async function render({ model, el: root }) {
   model.on("change:mesh", drawMesh);
   model.on("change:grasps", drawGrasps);
   // ---- the interactive 3D replay: the recorded poses behind the GIF's frames, contacts in red ----
-  let motion = null, boxes = [], dots = [];
+  let motion = null;
+  const hand = handReplay(THREE, replayGroup, 0.003);  // libraries.js
   const allGrasps = el("button", { class: "wb-grasps-view", title: "back to every grasp on the object" },
                        "all grasps");
   allGrasps.style.display = "none";
   controls.append(allGrasps);
   allGrasps.onclick = () => { player.stop(); showMotion(-1); };
-  const matrixOf = (p) => new THREE.Matrix4().set(...p);  // row-major 4x4, as recorded
   function loadMotion() {
-    replayGroup.clear();
     motion = model.get("trial_motion");
-    if (!motion || !motion.frames || !motion.frames.length) { motion = null; showMotion(-1); return; }
-    const material = new THREE.MeshStandardMaterial({ color: 0x8a8f99, transparent: true, opacity: 0.55 });
-    boxes = motion.boxes.map((b) => {
-      const mesh = new THREE.Mesh(new THREE.BoxGeometry(...b.size), material);
-      mesh.matrixAutoUpdate = false;
-      replayGroup.add(mesh);
-      return mesh;
-    });
-    dots = [];
+    if (!motion || !motion.frames || !motion.frames.length) { motion = null; replayGroup.clear(); showMotion(-1); return; }
+    hand.load(motion);
   }
   function showMotion(i) {
     const on = motion !== null && i >= 0;
@@ -277,19 +269,9 @@ async function render({ model, el: root }) {
       return place();
     }
     const frame = motion.frames[Math.min(i, motion.frames.length - 1)];
-    objectGroup.matrix.copy(matrixOf(frame.object));
-    frame.boxes.forEach((p, k) => { boxes[k].matrix.copy(matrixOf(p)); });
-    while (dots.length < frame.contacts.length) {
-      const dot = new THREE.Mesh(new THREE.SphereGeometry(0.003), new THREE.MeshBasicMaterial({ color: 0xe53935 }));
-      replayGroup.add(dot);
-      dots.push(dot);
-    }
-    dots.forEach((dot, k) => {
-      dot.visible = k < frame.contacts.length;
-      if (dot.visible) dot.position.set(...frame.contacts[k]);
-    });
+    objectGroup.matrix.set(...frame.object);
+    root.dataset.replayContacts = String(hand.pose(frame));
     root.dataset.replayFrame = String(i);
-    root.dataset.replayContacts = String(frame.contacts.length);
     place();
   }
   model.on("change:trial_motion", loadMotion);

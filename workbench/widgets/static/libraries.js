@@ -132,6 +132,38 @@ function gifPlayer(cls = "wb-player", onFrame = null) {
   return { element: box, load, say, stop };
 }
 
+// a recorded replay's gripper (its collision boxes, see-through) and contacts (red dots) in `group`, for
+// the grasp and pick-and-place widgets: load(motion) once, pose(frame) for each frame shown
+function handReplay(THREE, group, dotRadius) {
+  let boxes = [], dots = [];
+  return {
+    load(motion) {
+      group.clear();
+      dots = [];
+      const material = new THREE.MeshStandardMaterial({ color: 0x8a8f99, transparent: true, opacity: 0.55 });
+      boxes = motion.boxes.map((b) => {
+        const mesh = new THREE.Mesh(new THREE.BoxGeometry(...b.size), material);
+        mesh.matrixAutoUpdate = false;
+        group.add(mesh);
+        return mesh;
+      });
+    },
+    pose(frame) {
+      frame.boxes.forEach((p, k) => { boxes[k].matrix.set(...p); });
+      while (dots.length < frame.contacts.length) {
+        const dot = new THREE.Mesh(new THREE.SphereGeometry(dotRadius), new THREE.MeshBasicMaterial({ color: 0xe53935 }));
+        group.add(dot);
+        dots.push(dot);
+      }
+      dots.forEach((dot, k) => {
+        dot.visible = k < frame.contacts.length;
+        if (dot.visible) dot.position.set(...frame.contacts[k]);
+      });
+      return frame.contacts.length;
+    },
+  };
+}
+
 // a JupyterLab theme variable's value now (for canvases, which CSS variables do not reach)
 function themed(name, fallback) {
   const value = getComputedStyle(document.body).getPropertyValue(name).trim();

@@ -119,23 +119,16 @@ async function render({ model, el: root }) {
   }, { passive: false });
 
   // ---- the interactive 3D replay: every object and the gripper as recorded behind the GIF's frames ----
-  let motion = null, boxes = [], dots = [];
+  let motion = null;
+  const gripper = handReplay(THREE, hand, 0.005);  // libraries.js
   const result = el("button", { class: "wb-result-view", title: "back to the final scene" }, "final scene");
   result.style.display = "none";
   replay.element.append(result);
   result.onclick = () => { replay.stop(); showMotion(-1); };
   function loadMotion() {
-    hand.clear();
     motion = model.get("replay_motion");
-    if (!motion || !motion.frames || !motion.frames.length) { motion = null; return; }
-    const material = new THREE.MeshStandardMaterial({ color: 0x8a8f99, transparent: true, opacity: 0.6 });
-    boxes = motion.boxes.map((b) => {
-      const mesh = new THREE.Mesh(new THREE.BoxGeometry(...b.size), material);
-      mesh.matrixAutoUpdate = false;
-      hand.add(mesh);
-      return mesh;
-    });
-    dots = [];
+    if (!motion || !motion.frames || !motion.frames.length) { motion = null; hand.clear(); return; }
+    gripper.load(motion);
   }
   function showMotion(i) {
     const on = motion !== null && i >= 0;
@@ -144,18 +137,8 @@ async function render({ model, el: root }) {
     if (!on) { delete root.dataset.replayFrame; drawObjects(); return; }
     const frame = motion.frames[Math.min(i, motion.frames.length - 1)];
     for (const m of objects.children) if (frame.objects[m.name]) m.matrix.set(...frame.objects[m.name]);
-    frame.boxes.forEach((p, k) => { boxes[k].matrix.set(...p); });
-    while (dots.length < frame.contacts.length) {
-      const dot = new THREE.Mesh(new THREE.SphereGeometry(0.005), new THREE.MeshBasicMaterial({ color: 0xe53935 }));
-      hand.add(dot);
-      dots.push(dot);
-    }
-    dots.forEach((dot, k) => {
-      dot.visible = k < frame.contacts.length;
-      if (dot.visible) dot.position.set(...frame.contacts[k]);
-    });
+    root.dataset.replayContacts = String(gripper.pose(frame));
     root.dataset.replayFrame = String(i);
-    root.dataset.replayContacts = String(frame.contacts.length);
     draw();
   }
   model.on("change:replay_motion", loadMotion);

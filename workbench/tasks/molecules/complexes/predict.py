@@ -392,7 +392,8 @@ def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
             progress(Progress(state["done"], total, f"seed {seed}: writing {request.samples} sample(s) and "
                                                      "checking their poses"))
             seed_samples, seed_files = report.write_seed(
-                prediction, batch, processed, bundle.mols, ents, request, seed, out, work_dir)
+                prediction, batch, processed, bundle.mols, ents, request, seed, out, work_dir, ComplexSample,
+                sample_stem)
             samples.extend(seed_samples)
             files.update(seed_files)
             ctx.checkpoint(str(seed), report.checkpoint(seed_samples, seed_files))

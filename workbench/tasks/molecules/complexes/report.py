@@ -213,11 +213,12 @@ def _by_chain(values: dict[Any, Any], chains: list[str]) -> dict[str, Any]:
 
 
 def write_seed(prediction: dict[str, Any], batch: dict[str, Any], processed: Path, mols: Path,
-               ents: list[Entity], request: Any, seed: int, out: Path, work: Path) -> tuple[list[Any], dict[str, Path]]:
-    """Boltz's writer for one seed's samples, then renamed, mended, plotted and checked."""
+               ents: list[Entity], request: Any, seed: int, out: Path, work: Path, sample_type: type,
+               sample_stem: Any) -> tuple[list[Any], dict[str, Path]]:
+    """Boltz's writer for one seed's samples, then renamed, mended, plotted and checked. The task hands
+    in its sample type and file-stem rule (`predict.ComplexSample`, `predict.sample_stem`), so this
+    module does not import the task module that imports it."""
     from boltz.data.write.writer import BoltzWriter
-
-    from workbench.tasks.molecules.complexes.predict import ComplexSample, sample_stem
 
     written = work / f"seed{seed}"
     BoltzWriter(data_dir=str(processed / "structures"), output_dir=str(written), output_format="mmcif",
@@ -247,7 +248,7 @@ def write_seed(prediction: dict[str, Any], batch: dict[str, Any], processed: Pat
         npz = out / f"{stem}_arrays.npz"
         np.savez_compressed(npz, **arrays, asym_id=asym)
         entry = {f"{stem}.cif": cif, f"{stem}.arrays": npz}
-        sample = ComplexSample(seed, k, 0, float(conf["confidence_score"]), float(conf["ptm"]),
+        sample = sample_type(seed, k, 0, float(conf["confidence_score"]), float(conf["ptm"]),
                                float(conf["iptm"]), float(conf.get("ligand_iptm", 0.0)),
                                float(conf["complex_plddt"]))
         if refs:

@@ -1,0 +1,45 @@
+"""The text-to-image request: what a user asks for, checked at the door (size, steps, a model that
+can draw). Its own module so the recipe readers (`recipe.py`), which rebuild a request from a PNG,
+and the task (`text_to_image.py`), which writes recipes, do not import each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workbench.contract import InputError
+
+MAX_SIDE = 2048
+
+
+@dataclass(frozen=True)
+class Text2ImageRequest:
+    prompt: str = ""
+    negative_prompt: str = ""
+    model: str = "auto"  #: a registry id (sd-turbo, sdxl-turbo, sdxl), any diffusers repo id, or auto
+    steps: int = 4
+    guidance: float = 0.0  #: classifier-free guidance; 0 for turbo models
+    width: int | None = None  #: pixels; default 512, or 64 with tiny (random weights draw noise at any size)
+    height: int | None = None  #: pixels; default 512, or 64 with tiny
+    seed: int = 0
+    num_images: int = 1
+    preview_every: int = 0  #: a latent preview every N steps (0: none)
+    tiny: bool = False  #: a tiny random pipeline of the same architecture (tests, teaching)
+
+    def __post_init__(self) -> None:
+        from workbench.tasks.multimodal.unified import check_can_draw
+
+        if not self.prompt.strip():
+            raise InputError("Give a prompt.")
+        check_can_draw(self.model)  # at the door: placement would refuse an 8 B model for memory first
+        for name in ("width", "height"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, 64 if self.tiny else 512)
+        for side in (self.width, self.height):
+            if side % 8 or not 32 <= side <= MAX_SIDE:
+                raise InputError(f"Unsupported size {self.width}x{self.height}: width and height must be multiples "
+                                 f"of 8 between 32 and {MAX_SIDE}.")
+        if not (1 <= self.steps <= 500 and 1 <= self.num_images <= 16 and 0 <= self.guidance <= 100):
+            raise InputError("steps must be 1-500, num_images 1-16 and guidance 0-100.")
+        if not 0 <= self.preview_every <= self.steps:
+            raise InputError(f"preview_every must be between 0 (none) and steps ({self.steps}).")
