@@ -18,6 +18,7 @@ objects of its last two seconds).
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from typing import Any
 from workbench import api
 from workbench.contract.errors import InputError
 from workbench.tasks.grasping.objects import MESH_SUFFIXES
+
+log = logging.getLogger(__name__)
 
 #: how often, at most, the manifest is rewritten while a run goes on
 MANIFEST_EVERY_S = 2.0
@@ -136,6 +139,7 @@ def make_grasp_dataset(objects: str, out: str | Path, *, grasps_per_object: int 
             try:
                 result = job.result()
             except Exception as exc:  # one object that cannot be grasped is noted, the rest go on
+                log.debug("make_grasp_dataset: ignored", exc_info=True)
                 done[mesh.stem] = {"name": mesh.stem, "mesh": f"meshes/{mesh.name}", "grasps": None,
                                    "error": str(exc)}
                 if progress:

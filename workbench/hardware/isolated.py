@@ -14,6 +14,7 @@ gone.
 from __future__ import annotations
 
 import atexit
+import logging
 import multiprocessing
 import multiprocessing.util  # noqa: F401 - registers its exit handler (it waits for children) before ours
 import os
@@ -30,6 +31,8 @@ from workbench.contract.progress import Progress
 from workbench.contract.task import TaskContext, TaskSpec
 from workbench.jobs.runner import error_from, error_outcome
 from workbench.tasks.pool import die_with_parent, spawnable_main
+
+log = logging.getLogger(__name__)
 
 #: how long a worker may take to stop after a cancel before it is killed
 STOP_GRACE_S = 30.0
@@ -67,6 +70,7 @@ def _serve(conn: Any, backend: Backend, device_id: str, parent: int, cancel: Any
         try:
             conn.send(("done", spec.load()(request, ctx)))
         except Exception as exc:
+            log.debug("_serve: ignored", exc_info=True)
             conn.send(error_outcome(exc))
 
 

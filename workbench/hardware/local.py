@@ -7,6 +7,7 @@ tasks that need processes fan out themselves), takes a machine-wide slot before 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from workbench.jobs.job import Job, JobState
 from workbench.jobs.runner import JobQueue, execute, make_context, settle
 from workbench.jobs.store import ResultStore, default_store
 from workbench.tasks.registry import TASKS, TaskLike, resolve
+
+log = logging.getLogger(__name__)
 
 #: how long a free-memory figure is trusted before it is read again
 CAPS_FRESH_S = 1.0
@@ -70,6 +73,7 @@ class LocalDevice:
             free, _ = self.backend.memory_info()
             self._caps = replace(self._caps, free_memory=int(free))
         except Exception:  # noqa: BLE001 - a driver hiccup keeps the last figure
+            log.debug("LocalDevice.refresh_memory: ignored", exc_info=True)
             pass
         self._caps_at = time.monotonic()
 
@@ -93,6 +97,7 @@ class LocalDevice:
         try:
             others = self.store.leases(self.id)
         except Exception:
+            log.debug("LocalDevice.load: ignored", exc_info=True)
             others = 0
         return max(mine, others)
 
@@ -101,6 +106,7 @@ class LocalDevice:
         try:
             return self.backend.busy()
         except Exception:  # noqa: BLE001 - a counter that fails is unknown, not idle
+            log.debug("LocalDevice.busy: ignored", exc_info=True)
             return None
 
     def submit(self, task: TaskLike, request: Any, *, task_name: str | None = None,
@@ -160,6 +166,7 @@ class LocalDevice:
                 drains = self.store.drains()
                 value = (self.id in drains, drains.get(self.id))
             except Exception:  # noqa: BLE001 - an unreadable store drains nothing
+                log.debug("LocalDevice._drain_state: ignored", exc_info=True)
                 value = (False, None)
             self._drained = (now, value)
         return value
@@ -204,6 +211,7 @@ class LocalDevice:
             try:
                 mark = self.backend.busy_mark()
             except Exception:  # noqa: BLE001 - no reading: the run's rate is recorded as measured
+                log.debug("LocalDevice._measured.run: ignored", exc_info=True)
                 mark = None
             try:
                 return fn(request, ctx)
@@ -212,6 +220,7 @@ class LocalDevice:
                     try:
                         job.busy_during = self.backend.busy_since(mark)
                     except Exception:  # noqa: BLE001
+                        log.debug("LocalDevice._measured.run: ignored", exc_info=True)
                         job.busy_during = None
 
         return run

@@ -16,6 +16,7 @@ labels are kept in the capabilities.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -33,6 +34,8 @@ from workbench.jobs.job import Job, JobState
 from workbench.jobs.runner import external_cancel_check, readable_reason, settle
 from workbench.jobs.store import default_store
 from workbench.tasks.registry import TASKS, TaskLike, resolve
+
+log = logging.getLogger(__name__)
 
 #: chooses among devices for requirements (set by `workbench.scheduling.cluster`: profile-aware)
 Chooser = Callable[[list, Requirements], Any]
@@ -177,6 +180,7 @@ class RayDevice:
             try:
                 value = ray.get(self._actor.busy.remote(), timeout=1.0)
             except Exception:  # noqa: BLE001 - a slow or gone worker: unknown
+                log.debug("RayDevice.busy: ignored", exc_info=True)
                 value = None
         self._busy = (time.monotonic(), value)
         return value
@@ -249,6 +253,7 @@ class RayDevice:
             try:
                 ray.kill(self._actor)
             except Exception:
+                log.debug("RayDevice.close: ignored", exc_info=True)
                 pass
             self._actor = None
 
@@ -373,6 +378,7 @@ def _drive(job: Job, payload: Any, request: Any, device: RayDevice, req: Require
                 settle(job, JobState.FAILED, reason=outcome[2])
             return
     except Exception as exc:  # anything else ends the job with a reason, never a hang
+        log.debug("_drive: ignored", exc_info=True)
         if not job.done:
             settle(job, JobState.FAILED, reason=f"Ray error: {readable_reason(exc)}")
     finally:
@@ -388,6 +394,7 @@ def _node_alive(node_id: str | None) -> bool:
     try:
         return any(n["NodeID"] == node_id and n.get("Alive") for n in ray.nodes())
     except Exception:
+        log.debug("_node_alive: ignored", exc_info=True)
         return True
 
 

@@ -9,6 +9,7 @@ task's next progress report raise.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import shutil
@@ -27,6 +28,8 @@ from workbench.jobs.codec import result_files, with_files
 from workbench.jobs.runner import error_outcome
 from workbench.tasks.registry import resolve
 
+log = logging.getLogger(__name__)
+
 
 def node_backend(kind: str) -> tuple[Backend, str]:
     """(backend, note): the node's first device of `kind` by its backend class (built in or a
@@ -41,11 +44,13 @@ def node_backend(kind: str) -> tuple[Backend, str]:
             if isinstance(obj, type) and issubclass(obj, Backend):
                 classes.append(obj)
         except Exception:
+            log.debug("node_backend: ignored", exc_info=True)
             continue
     for cls in classes:
         try:
             found = [b for b in cls.discover() if b.device_kind == wanted]
         except Exception:
+            log.debug("node_backend: ignored", exc_info=True)
             continue
         if found:
             return found[0], ""
@@ -120,6 +125,7 @@ class DeviceWorker:
                     files[key] = (path.name, Path(path).read_bytes())
                 events.put(("done", with_files(result, {}) if files else result, files))
             except Exception as exc:  # our errors keep their sentence; a real fault its type and first line
+                log.debug("DeviceWorker.run.target: ignored", exc_info=True)
                 events.put(error_outcome(exc))
             finally:
                 shutil.rmtree(workdir, ignore_errors=True)

@@ -8,6 +8,7 @@ A job object is shared between the thread that runs the task and any number of v
 from __future__ import annotations
 
 import enum
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,8 @@ from typing import Any
 from workbench.contract.errors import Cancelled, JobFailed
 from workbench.contract.progress import Progress, ProgressCallback
 from workbench.jobs.ids import new_job_id
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Event", "Job", "JobState", "Progress", "ProgressCallback", "new_job_id"]
 
@@ -187,6 +190,7 @@ class Job:
             try:
                 cb()
             except Exception:
+                log.debug("Job.cancel: ignored", exc_info=True)
                 pass
         return True
 
@@ -226,6 +230,7 @@ class Job:
             try:
                 cb(event)
             except Exception:  # a broken view must not break the job
+                log.debug("Job._emit: ignored", exc_info=True)
                 pass
 
     def note(self, message: str) -> None:

@@ -10,6 +10,7 @@ job's finish time from the median rate here.
 from __future__ import annotations
 
 import atexit
+import logging
 import statistics
 import threading
 import time
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.tasks.registry import TASKS
+
+log = logging.getLogger(__name__)
 
 #: rates from the newest samples only: a driver or torch upgrade shows within this many jobs
 RECENT = 20
@@ -46,6 +49,7 @@ def flush() -> None:
         try:
             store.add_perf(row)
         except Exception:  # a figure is not worth failing anything for
+            log.debug("flush: ignored", exc_info=True)
             pass
 
 
@@ -123,6 +127,7 @@ def record_finished(job: Any) -> None:
     try:
         record_job(job.store, job, spec, job.result(0))
     except Exception:  # a figure is not worth failing a finished job
+        log.debug("record_finished: ignored", exc_info=True)
         pass
 
 
@@ -133,6 +138,7 @@ def record_job(store: Any, job: Any, spec: Any, result: Any) -> None:
     try:
         units = spec.work_of(job.request)
     except Exception:
+        log.debug("record_job: ignored", exc_info=True)
         return
     seconds = job.finished - job.started
     expected, busy = job.expected_s, job.busy_during

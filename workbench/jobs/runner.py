@@ -77,6 +77,7 @@ def external_cancel_check(job: Job) -> Callable[[], bool]:
         try:
             return store.cancel_requested(job.id)
         except Exception:
+            log.debug("external_cancel_check.check: ignored", exc_info=True)
             return False
 
     return check
@@ -95,6 +96,7 @@ def _publishing(callback: Callable[[Any], None], job: Job) -> Callable[[Any], No
             try:
                 job.store.update(job)
             except Exception:  # a busy index must not fail the task
+                log.debug("_publishing.publish: ignored", exc_info=True)
                 pass
 
     return publish
@@ -208,11 +210,13 @@ def settle(job: Job, state: JobState, *, result: Any = None, reason: str = "",
     try:
         stored = job.store.save(job, state=state.value, reason=reason, result=result, release=release)
     except Exception as exc:  # the store failing must not hang the caller
+        log.debug("settle: ignored", exc_info=True)
         reason = f"the result could not be stored: {readable_reason(exc)}"
         try:  # a final record without the result (NaN in it, say): the outcome is never lost
             job.store.save(job, state=JobState.FAILED.value, reason=reason, release=release)
             saved = True
         except Exception:
+            log.debug("settle: ignored", exc_info=True)
             saved = False
         cleanup()
         job.finish(JobState.FAILED, reason=reason)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import shutil
 import socket
@@ -37,6 +38,8 @@ from workbench.jobs.codec import decode, result_files, to_jsonable, type_name, w
 from workbench.jobs.ids import check_job_id
 from workbench.jobs.text import bounded_text, valid_tree
 from workbench.paths import home, kept_layout
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -499,6 +502,7 @@ class ResultStore:
         try:
             declared = spec.result_type() if spec is not None else None
         except Exception as exc:  # noqa: BLE001 - the task's extra is not installed here: JSON, said
+            log.debug("ResultStore._result_of: ignored", exc_info=True)
             self.problems.append(f"The result of job {job_id} is shown as JSON: its task {task!r} cannot be "
                                  f"loaded here ({exc}).")
             return data
@@ -509,6 +513,7 @@ class ResultStore:
         try:
             return decode(declared, data)
         except Exception as exc:  # noqa: BLE001 - the task's code changed since: keep the JSON, say so
+            log.debug("ResultStore._result_of: ignored", exc_info=True)
             self.problems.append(f"The result of job {job_id} no longer matches its type ({exc}); shown as JSON.")
             return data
 

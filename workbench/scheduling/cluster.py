@@ -19,6 +19,8 @@ from workbench.contract.requirements import Requirements
 from workbench.hardware.ray import RayDevice, import_ray, is_loopback, nodes_as_devices
 from workbench.scheduling import placement, registry
 
+log = logging.getLogger(__name__)
+
 
 def connect(address: str | None = None, *, num_cpus: int | None = None,
             resources: dict[str, float] | None = None) -> list[RayDevice]:
@@ -141,6 +143,7 @@ def _alternatives() -> list:
     try:
         refresh()
     except Exception:
+        log.debug("_alternatives: ignored", exc_info=True)
         pass
     return registry.usable()
 

@@ -9,6 +9,7 @@ the children are cancelled; a child that fails fails the parent with its reason.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -19,6 +20,8 @@ from workbench.hardware.base import Device
 from workbench.jobs.job import Event, Job, JobState
 from workbench.jobs.runner import readable_reason, settle
 from workbench.jobs.store import ResultStore, default_store
+
+log = logging.getLogger(__name__)
 
 
 def fan_out(spec: TaskSpec, request: Any, devices: list[Device]) -> Job:
@@ -72,4 +75,5 @@ def _coordinate(parent: Job, spec: TaskSpec, parts: list[Any], devices: list[Dev
             c.cancel("another part of the batch failed")
         settle(parent, JobState.FAILED, reason=f"a part of the batch failed: {exc}")
     except Exception as exc:
+        log.debug("_coordinate: ignored", exc_info=True)
         settle(parent, JobState.FAILED, reason=readable_reason(exc))

@@ -51,6 +51,7 @@ def _plugin_devices() -> list[Device]:
             else:
                 found.extend(obj())
         except Exception as exc:  # one broken plug-in must not hide the other devices
+            log.debug("_plugin_devices: ignored", exc_info=True)
             problems.append(f"Device plug-in {ep.name!r} ({ep.value}) failed to load: {exc}")
     return found
 
@@ -61,6 +62,7 @@ def _local_devices() -> list[Device]:
         try:
             found.extend(local.LocalDevice(b) for b in cls.discover())
         except Exception as exc:
+            log.debug("_local_devices: ignored", exc_info=True)
             problems.append(f"The {cls.name} backend failed to discover devices: {exc}")
     claimed = tuple({d.capabilities.torch_device.split(':')[0] for d in found})
     found.extend(local.LocalDevice(b) for b in AcceleratorBackend.discover(claimed))

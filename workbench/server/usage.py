@@ -6,7 +6,10 @@ they published when they were discovered (marked as such), and no utilisation.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 _nvml: dict[str, Any] = {"ready": None}
 
@@ -19,6 +22,7 @@ def _gpu(index: int) -> dict[str, Any] | None:
             pynvml.nvmlInit()
             _nvml.update(ready=True, module=pynvml)
         except Exception:  # no library, no driver, no GPU: nothing to read
+            log.debug("_gpu: ignored", exc_info=True)
             _nvml["ready"] = False
     if not _nvml["ready"]:
         return None
@@ -28,6 +32,7 @@ def _gpu(index: int) -> dict[str, Any] | None:
         memory = nv.nvmlDeviceGetMemoryInfo(handle)
         rates = nv.nvmlDeviceGetUtilizationRates(handle)
     except Exception:
+        log.debug("_gpu: ignored", exc_info=True)
         return None
     return {"memory_used": int(memory.used), "memory_total": int(memory.total),
             "utilisation": float(rates.gpu), "source": "nvml"}

@@ -7,6 +7,7 @@ in `state="failed"` with the sentence in `error`, never a traceback.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ import traitlets as t
 from workbench.contract.errors import WorkbenchError
 from workbench.jobs.job import Job
 from workbench.widgets.jobview import JobMirror
+
+log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 #: bundled JavaScript libraries a widget may ask for (served by the server extension too)
@@ -76,6 +79,7 @@ class JobWidget(anywidget.AnyWidget):
         try:
             body = self._snapshot_body() if state == "succeeded" else ""
         except Exception as exc:  # a snapshot must never break the widget
+            log.debug("JobWidget.snapshot_html: ignored", exc_info=True)
             from workbench.widgets.snapshot import esc
 
             body = f"<p>(no snapshot: {esc(type(exc).__name__)}: {esc(str(exc)[:200])})</p>"
@@ -91,6 +95,7 @@ class JobWidget(anywidget.AnyWidget):
             data, metadata = self._bundle(state)
             update_display(data, raw=True, metadata=metadata, display_id=self._display_id)
         except Exception:  # no IPython display here (a script): nothing to update
+            log.debug("JobWidget.refresh_snapshot: ignored", exc_info=True)
             pass
 
     def _take_result(self, result: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import traitlets as t
 
 from workbench.contract.errors import InputError
 from workbench.widgets.base import JobWidget, widget_module
+
+log = logging.getLogger(__name__)
 
 GALLERY_SIZE = 24
 PREVIEW_SIDE = 320  #: the finished image as shown (the PNG itself is in the store)
@@ -127,6 +130,7 @@ class GenerationWidget(JobWidget):
             try:
                 job = store.get(row["id"])
             except Exception:  # a broken record must not break the gallery
+                log.debug("GenerationWidget.refresh_gallery: ignored", exc_info=True)
                 continue
             images = getattr(job.result, "images", None) or []  # a Text2ImageResult, as the live job gave
             for key, path in sorted(job.files.items()):

@@ -7,11 +7,14 @@ error) as they happen. Widgets hold no business logic: they build a request, han
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from workbench import presenters
 from workbench.jobs.job import Event, Job
+
+log = logging.getLogger(__name__)
 
 
 class JobMirror:
@@ -54,6 +57,7 @@ class JobMirror:
                     w.message = presenters.summary(result) or "done"
                     self.on_result(result)
                 except Exception as exc:  # a view problem is shown, never raised into the runner
+                    log.debug("JobMirror._on_event: ignored", exc_info=True)
                     w.error = f"could not show the result: {exc}"
                 w.progress = 1.0
             elif event.state in ("failed", "cancelled"):

@@ -13,8 +13,11 @@ from __future__ import annotations
 import base64
 import html
 import io
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 #: the snapshot's own look: small, neutral, readable in light and dark notebook renderers
 STYLE = ("<style>.wb-snapshot{font:13px/1.4 system-ui,sans-serif;border:1px solid rgba(127,127,127,.4);"
@@ -57,6 +60,7 @@ def still(uri: str, width: int = 320) -> str:
         frames = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
         last = [f.copy() for f in ImageSequence.Iterator(frames)][-1].convert("RGB")
     except Exception:  # not an image workbench wrote: no still rather than a broken page
+        log.debug("still: ignored", exc_info=True)
         return ""
     last.thumbnail((width, width))
     return png(last)

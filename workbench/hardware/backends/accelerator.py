@@ -4,10 +4,14 @@ plug-in reports it. A dedicated class (one file) replaces this for a family once
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from workbench.contract.backend import Backend
 from workbench.hardware.backends.torch_backend import TorchBackend
+
+log = logging.getLogger(__name__)
 
 
 class AcceleratorBackend(TorchBackend):
@@ -28,6 +32,7 @@ class AcceleratorBackend(TorchBackend):
             kind = acc.current_accelerator().type
             count = acc.device_count()
         except Exception:
+            log.debug("AcceleratorBackend.discover: ignored", exc_info=True)
             return []
         if kind in claimed:
             return []

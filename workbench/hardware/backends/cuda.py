@@ -3,10 +3,14 @@ the chip has it, model CPU offload under 2 GiB free."""
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from workbench.contract.capabilities import GiB
 from workbench.hardware.backends.torch_backend import TorchBackend
+
+log = logging.getLogger(__name__)
 
 
 class CudaBackend(TorchBackend):
@@ -18,6 +22,7 @@ class CudaBackend(TorchBackend):
         try:
             bf16 = bool(torch.cuda.is_bf16_supported())
         except Exception:
+            log.debug("CudaBackend.dtypes: ignored", exc_info=True)
             bf16 = False
         return ("float64", "float32", "float16", *(("bfloat16",) if bf16 else ()))
 
@@ -29,6 +34,7 @@ class CudaBackend(TorchBackend):
         try:
             return float(self.module().utilization(self.index or 0)) / 100
         except Exception:  # noqa: BLE001 - no NVML: unknown, not idle
+            log.debug("CudaBackend.busy: ignored", exc_info=True)
             return None
 
     def driver_version(self) -> str | None:
@@ -38,5 +44,6 @@ class CudaBackend(TorchBackend):
         try:
             free, total = torch.cuda.mem_get_info(self.index or 0)
         except Exception:
+            log.debug("CudaBackend.memory_info: ignored", exc_info=True)
             return 0, 0
         return int(free), int(total)

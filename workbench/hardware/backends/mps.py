@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from workbench.contract.backend import Backend
 from workbench.hardware.backends.torch_backend import TorchBackend
 from workbench.hardware.host import meminfo
+
+log = logging.getLogger(__name__)
 
 
 class MpsBackend(TorchBackend):
@@ -18,6 +22,7 @@ class MpsBackend(TorchBackend):
         try:
             return 1 if torch.backends.mps.is_available() else 0
         except Exception:
+            log.debug("MpsBackend.count: ignored", exc_info=True)
             return 0
 
     @classmethod
@@ -32,6 +37,7 @@ class MpsBackend(TorchBackend):
         try:
             return int(total - torch.mps.driver_allocated_memory()), int(total)
         except Exception:
+            log.debug("MpsBackend.memory_info: ignored", exc_info=True)
             return 0, int(total)
 
     def dtypes(self) -> tuple[str, ...]:

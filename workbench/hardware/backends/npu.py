@@ -3,8 +3,12 @@ bfloat16 preferred on Ascend 910B and later."""
 
 from __future__ import annotations
 
+import logging
+
 from workbench.contract.backend import Backend
 from workbench.hardware.backends.torch_backend import TorchBackend
+
+log = logging.getLogger(__name__)
 
 
 class NpuBackend(TorchBackend):
@@ -16,6 +20,7 @@ class NpuBackend(TorchBackend):
         try:  # the plug-in registers torch.npu when imported
             import torch_npu  # noqa: F401
         except Exception:
+            log.debug("NpuBackend.discover: ignored", exc_info=True)
             return []
         return super().discover()
 

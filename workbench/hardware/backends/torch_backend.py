@@ -7,12 +7,15 @@ A family class sets `name`, `torch_kind` and overrides only what differs (dtypes
 from __future__ import annotations
 
 import contextlib
+import logging
 from contextlib import AbstractContextManager
 from typing import Any
 
 import torch
 
 from workbench.contract.backend import Backend
+
+log = logging.getLogger(__name__)
 
 
 class TorchBackend(Backend):
@@ -29,6 +32,7 @@ class TorchBackend(Backend):
             if mod is not None and mod.is_available():
                 return int(mod.device_count())
         except Exception:  # a half-installed vendor plug-in must not break discovery
+            log.debug("TorchBackend.count: ignored", exc_info=True)
             return 0
         return 0
 
@@ -42,6 +46,7 @@ class TorchBackend(Backend):
             if mod is not None and hasattr(mod, "get_device_name"):
                 return str(mod.get_device_name(self.index or 0))
         except Exception:
+            log.debug("TorchBackend.device_name: ignored", exc_info=True)
             pass
         return self.device_id
 
@@ -55,6 +60,7 @@ class TorchBackend(Backend):
             else:
                 return 0, 0
         except Exception:
+            log.debug("TorchBackend.memory_info: ignored", exc_info=True)
             return 0, 0
         return int(free), int(total)
 

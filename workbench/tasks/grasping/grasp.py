@@ -8,6 +8,7 @@ Wilson interval, failures per stage, ACRONYM HDF5 + NumPy export.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import threading
@@ -29,6 +30,8 @@ from workbench.tasks.grasping.objects import GraspObject, make_object, width_alo
 from workbench.tasks.grasping.sampler import Candidate, antipodal, jittered
 from workbench.tasks.grasping.simulate import Protocol, Trial, TrialOutcome
 from workbench.tasks.pool import completed
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -304,6 +307,7 @@ def run(request: GraspRequest, ctx: TaskContext) -> GraspResult:
 
                 files.update(render_trial(world, index, poses[index], widths[index], out))
             except Exception as exc:  # no GL here: say so, keep the results
+                log.debug("run: ignored", exc_info=True)
                 notes.append(f"Trial {index} was not rendered ({type(exc).__name__}: {exc}); set MUJOCO_GL=egl "
                              "or osmesa with the matching system library to render offscreen.")
     obj_info = {"name": obj.name, "kind": obj.kind, "source": obj.source, "mass": obj.mass,

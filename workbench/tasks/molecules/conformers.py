@@ -25,6 +25,7 @@ of worker processes; a bad molecule never stops the others.
 from __future__ import annotations
 
 import io
+import logging
 import math
 import os
 import tempfile
@@ -45,6 +46,8 @@ from workbench.paths import is_file
 from workbench.tasks.molecules.checks import GeometryChecker, input_stereo, stereo_mismatch
 from workbench.tasks.molecules.inputs import ParsedMolecule, read_inputs
 from workbench.tasks.pool import completed
+
+log = logging.getLogger(__name__)
 
 FORCE_FIELDS = ("MMFF94s", "MMFF94", "UFF", "none")
 KCAL_PER_MOL_K = 0.0019872041  # gas constant R in kcal/(mol K)
@@ -301,6 +304,7 @@ def conformers_for(parsed: ParsedMolecule, request: ConformerRequest,
     except InputError as exc:
         out.error = str(exc)
     except Exception as exc:  # an RDKit fault on one molecule is that molecule's error
+        log.debug("conformers_for: ignored", exc_info=True)
         out.error = f"RDKit failed on this molecule: {type(exc).__name__}: {exc}"
     finally:
         out.seconds = time.perf_counter() - t0

@@ -6,6 +6,7 @@ parsed molecule or a `MoleculeInputError` with a sentence for a person.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from rdkit import Chem, RDLogger, rdBase
 
 from workbench.contract.errors import InputError
 from workbench.paths import is_file
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,6 +31,7 @@ def _sanitize_error(mol: Chem.Mol) -> str:
     try:
         Chem.SanitizeMol(mol)
     except Exception as exc:  # RDKit raises several MolSanitizeException subclasses
+        log.debug("_sanitize_error: ignored", exc_info=True)
         return str(exc).strip().splitlines()[0]
     return ""
 

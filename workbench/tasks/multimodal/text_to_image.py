@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from workbench.contract import Progress, Requirements, TaskContext
 from workbench.tasks.checkpoint_files import pack_files, unpack_files
 from workbench.tasks.multimodal.recipe import save_png
 from workbench.tasks.multimodal.t2i_request import Text2ImageRequest
+
+log = logging.getLogger(__name__)
 
 #: SD latent -> RGB, a linear approximation widely used for cheap previews
 LATENT_RGB = ((0.298, 0.207, 0.208), (0.187, 0.286, 0.173), (-0.158, 0.189, 0.264), (-0.184, -0.271, -0.473))
@@ -145,6 +148,7 @@ def run(request: Text2ImageRequest, ctx: TaskContext) -> Text2ImageResult:
             pipe.enable_model_cpu_offload(device=device)
             notes.append(policy.reasons[-1])
         except Exception as exc:
+            log.debug("run: ignored", exc_info=True)
             notes.append(f"CPU offload unavailable ({type(exc).__name__}); running fully on {ctx.device_id}")
 
     def draw_diffusion(i: int) -> Any:
@@ -177,6 +181,7 @@ def _hash_of(pipe: Any, model_id: str, tiny: bool) -> str | None:
         snapshot = None if tiny or model_id not in models.MODELS else models.local_path(model_id)
         return model_hash(pipe, snapshot)
     except Exception:  # noqa: BLE001 - a missing hash never costs the images
+        log.debug("_hash_of: ignored", exc_info=True)
         return None
 
 

@@ -11,6 +11,7 @@ a GIF of the whole task and a PNG of the end, and the record of the task as JSON
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ import numpy as np
 from workbench.contract import Progress, Requirements, TaskContext
 from workbench.contract.errors import InputError
 from workbench.tasks import motion
+
+log = logging.getLogger(__name__)
 
 #: failure causes, in the order a task can meet them
 CAUSES = ("parser", "unreachable", "grasp failed", "dropped", "fell over", "missed")
@@ -276,6 +279,7 @@ class Recorder:
         try:
             self.renderer = mujoco.Renderer(self.world.model, height=self.size[1], width=self.size[0])
         except Exception as exc:  # no GL here: say so, keep the results
+            log.debug("Recorder.start: ignored", exc_info=True)
             self.error = f"{type(exc).__name__}: {exc}"
             return
         cam = mujoco.MjvCamera()
