@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import platformdirs
+
+from workbench.settings import settings
 
 _made: set[str] = set()
 
 
 def home() -> Path:
     """The root folder for the result store, device profiles and settings (created once)."""
-    env = os.environ.get("WORKBENCH_HOME")
-    root = Path(env).expanduser() if env else Path(platformdirs.user_data_dir("workbench"))
+    root = settings().home or Path(platformdirs.user_data_dir("workbench"))
     if str(root) not in _made:
         root.mkdir(parents=True, exist_ok=True)
         _made.add(str(root))
@@ -25,8 +25,7 @@ def cache_dir() -> Path:
     """Where derived data that any store may reuse lives (convex decompositions keyed by the mesh's
     content): `WORKBENCH_CACHE`, else the platform's user cache dir. Not under `home()`, so a new store
     (a test's, a workshop participant's) does not redo minutes of work it can look up."""
-    env = os.environ.get("WORKBENCH_CACHE")
-    root = Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("workbench"))
+    root = settings().cache or Path(platformdirs.user_cache_dir("workbench"))
     root.mkdir(parents=True, exist_ok=True)
     return root
 

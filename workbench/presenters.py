@@ -243,9 +243,10 @@ def summary(result: Any, kind: str | None = None) -> str:
 def bar_shown(quiet: bool, stream: Any) -> bool:
     """Whether a progress bar is drawn on `stream`: not with --quiet, and only on a terminal unless
     WORKBENCH_PROGRESS=1 (a log gets lines instead)."""
-    import os
 
-    return not quiet and (stream.isatty() or os.environ.get("WORKBENCH_PROGRESS") == "1")
+    from workbench.settings import settings
+
+    return not quiet and (stream.isatty() or settings().progress)
 
 
 def follow(job: Any, label: str = "", *, quiet: bool = False, stream: Any = None) -> None:

@@ -519,7 +519,9 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     except WorkbenchError as exc:
-        if os.environ.get("WORKBENCH_DEBUG") == "1":
+        from workbench.settings import settings
+
+        if settings().debug:
             raise
         print(f"workbench: {exc}", file=sys.stderr)
         return 1 if isinstance(exc, (JobFailed, Cancelled)) else 2

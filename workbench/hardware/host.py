@@ -30,7 +30,9 @@ def figure_problem() -> str | None:
 
 
 def free_memory_figure() -> int | None:
-    figure = os.environ.get(FREE_MEMORY_ENV, "").strip()
+    from workbench.settings import settings
+
+    figure = settings().free_memory
     return parse_size(figure) if figure else None
 
 

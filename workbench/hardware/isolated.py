@@ -204,8 +204,9 @@ class Worker:
 def isolation_policy() -> str:
     """"all" (the default): model tasks run in a worker process too; "native": only tasks marked
     `isolate` do (models then load in the submitting process), from WORKBENCH_ISOLATE."""
-    value = os.environ.get("WORKBENCH_ISOLATE", "all").strip().lower()
-    return value if value in ("all", "native") else "all"
+    from workbench.settings import settings
+
+    return settings().isolate
 
 
 class WorkerPool:

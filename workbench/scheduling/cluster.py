@@ -18,6 +18,7 @@ from workbench.contract.errors import DeviceError
 from workbench.contract.requirements import Requirements
 from workbench.hardware.ray import RayDevice, import_ray, is_loopback, nodes_as_devices
 from workbench.scheduling import placement, registry
+from workbench.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,6 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
     return refresh()
 
 
-#: attempts to start the embedded cluster (Ray gives a node 30 s to come up; a loaded machine can miss it)
-START_ATTEMPTS = int(os.environ.get("WORKBENCH_RAY_START_ATTEMPTS", "2"))
-#: seconds to reach a cluster's address before giving up (Ray itself would retry for minutes)
-CONNECT_TIMEOUT_S = float(os.environ.get("WORKBENCH_RAY_CONNECT_TIMEOUT", "5"))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -93,15 +90,16 @@ def _start_embedded(ray: Any, **kwargs: Any) -> None:
 
 
 def _start(ray: Any, **kwargs: Any) -> None:
-    for attempt in range(1, START_ATTEMPTS + 1):
+    attempts = settings().ray_start_attempts  # WORKBENCH_RAY_START_ATTEMPTS
+    for attempt in range(1, attempts + 1):
         try:
             ray.init(**kwargs)
             return
         except Exception as exc:
             ray.shutdown()
-            if attempt == START_ATTEMPTS:
+            if attempt == attempts:
                 raise DeviceError(
-                    f"The embedded Ray cluster did not start in {START_ATTEMPTS} attempt(s) ({_first_line(exc)}); "
+                    f"The embedded Ray cluster did not start in {attempts} attempt(s) ({_first_line(exc)}); "
                     "the machine may be overloaded: try again, or raise WORKBENCH_RAY_START_ATTEMPTS.") from None
 
 
@@ -111,7 +109,8 @@ def probe(address: str) -> None:
         return
     host, _, port = address.split("//")[-1].rpartition(":")
     try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT_S):
+        timeout = settings().ray_connect_timeout_s  # WORKBENCH_RAY_CONNECT_TIMEOUT
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
             return
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or _first_line(exc)

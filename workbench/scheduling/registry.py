@@ -31,6 +31,7 @@ from workbench.jobs.job import Job
 from workbench.jobs.store import default_store
 from workbench.scheduling import placement
 from workbench.scheduling.profiles import cached_profiles
+from workbench.settings import settings
 
 log = logging.getLogger(__name__)
 GPU_KINDS = ("cuda", "mps", "xpu", "rocm")
@@ -78,6 +79,7 @@ def discover(refresh: bool = False) -> list[Device]:
             problems.clear()
             if figure_problem():
                 problems.append(figure_problem())
+            problems.extend(settings().problems)  # a WORKBENCH_* value that could not be read
             fresh: dict[str, Device] = {}
             for d in [*_local_devices(), *_plugin_devices()]:
                 # keep existing working objects: their queues hold running jobs

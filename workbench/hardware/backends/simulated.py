@@ -11,8 +11,6 @@ Enable it with `WORKBENCH_SIMULATED_DEVICES`, a comma-separated list of
 
 from __future__ import annotations
 
-import os
-
 from workbench.contract.backend import Backend
 from workbench.contract.capabilities import GiB, parse_size
 from workbench.hardware.backends.cpu import CpuBackend
@@ -34,7 +32,9 @@ class SimulatedBackend(CpuBackend):
 
     @classmethod
     def discover(cls) -> list[Backend]:
-        spec = os.environ.get(ENV, "").strip()
+        from workbench.settings import settings
+
+        spec = settings().simulated_devices
         found: list[Backend] = []
         counts: dict[str, int] = {}
         for item in filter(None, (s.strip() for s in spec.split(","))):

@@ -1,0 +1,101 @@
+"""Every `WORKBENCH_*` environment variable in one place: its name, type, default and meaning.
+
+`settings()` reads the environment each time it is called (cheap), so a change a test, a notebook
+or `monkeypatch.setenv` makes takes effect without a restart. A value that cannot be read never
+stops workbench: the default is used and `settings().problems` says why (`workbench doctor`
+prints them). Worker processes get the same variables (`hardware.isolated` forwards `WORKBENCH_*`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: WORKBENCH_HOME: the result store, device profiles and settings (default: the user data folder)
+    home: Path | None = None
+    #: WORKBENCH_CACHE: derived data any store may reuse, e.g. convex decompositions (default: the user cache)
+    cache: Path | None = None
+    #: WORKBENCH_ISOLATE: "all" (model tasks run in a device's model worker too) or "native" (only native code)
+    isolate: str = "all"
+    #: WORKBENCH_PROGRESS=1: a live progress bar even when the output is not a terminal
+    progress: bool = False
+    #: WORKBENCH_DEBUG=1: the CLI prints the traceback behind an error's sentence
+    debug: bool = False
+    #: WORKBENCH_FREE_MEMORY: pretend this much RAM is free ("8GiB"); memory checks decide as with that much
+    free_memory: str = ""
+    #: WORKBENCH_SIMULATED_DEVICES: test chips, e.g. "npu:2GiB:float32+float16" (comma-separated)
+    simulated_devices: str = ""
+    #: WORKBENCH_RAY_START_ATTEMPTS: tries to start the embedded Ray cluster
+    ray_start_attempts: int = 2
+    #: WORKBENCH_RAY_CONNECT_TIMEOUT: seconds to reach a Ray head before saying it is not there
+    ray_connect_timeout_s: float = 5.0
+    #: sentences for variables that could not be read (their defaults were used)
+    problems: tuple[str, ...] = field(default=(), compare=False)
+
+
+#: the environment variable behind each setting
+VARIABLES = {
+    "home": "WORKBENCH_HOME", "cache": "WORKBENCH_CACHE", "isolate": "WORKBENCH_ISOLATE",
+    "progress": "WORKBENCH_PROGRESS", "debug": "WORKBENCH_DEBUG", "free_memory": "WORKBENCH_FREE_MEMORY",
+    "simulated_devices": "WORKBENCH_SIMULATED_DEVICES", "ray_start_attempts": "WORKBENCH_RAY_START_ATTEMPTS",
+    "ray_connect_timeout_s": "WORKBENCH_RAY_CONNECT_TIMEOUT",
+}
+ISOLATION = ("all", "native")
+
+
+def settings() -> Settings:
+    """The settings the environment gives now."""
+    env = os.environ
+    problems: list[str] = []
+    values: dict = {}
+
+    def number(name: str, kind: type, low: float) -> None:
+        text = env.get(VARIABLES[name], "").strip()
+        if not text:
+            return
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value >= low:
+            problems.append(f"{VARIABLES[name]}={text[:40]!r} is ignored: it must be a number of at least {low:g}.")
+            return
+        values[name] = value
+
+    for name in ("home", "cache"):
+        text = env.get(VARIABLES[name], "")
+        if text:
+            values[name] = Path(text).expanduser()
+    isolate = env.get(VARIABLES["isolate"], "").strip().lower()
+    if isolate in ISOLATION:
+        values["isolate"] = isolate
+    elif isolate:
+        problems.append(f"{VARIABLES['isolate']}={isolate[:40]!r} is ignored: it is one of {', '.join(ISOLATION)}.")
+    values["progress"] = env.get(VARIABLES["progress"]) == "1"
+    values["debug"] = env.get(VARIABLES["debug"]) == "1"
+    values["free_memory"] = env.get(VARIABLES["free_memory"], "").strip()
+    values["simulated_devices"] = env.get(VARIABLES["simulated_devices"], "").strip()
+    number("ray_start_attempts", int, 1)
+    number("ray_connect_timeout_s", float, 0.1)
+    return Settings(**values, problems=tuple(problems))
+
+
+def described() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for each setting, from the field comments above (for docs and doctor)."""
+    import inspect
+
+    source = inspect.getsource(Settings).splitlines()
+    meaning: dict[str, str] = {}
+    for i, line in enumerate(source):
+        stripped = line.strip()
+        if ":" in stripped and not stripped.startswith(("#", "@", "class", '"')):
+            name = stripped.split(":", 1)[0]
+            above = source[i - 1].strip()
+            if above.startswith("#:"):
+                meaning[name] = above[2:].split(": ", 1)[-1].strip()
+    return [(VARIABLES[f.name], str(f.default if f.default is not None else ""), meaning.get(f.name, ""))
+            for f in fields(Settings) if f.name in VARIABLES]
