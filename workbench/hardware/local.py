@@ -74,7 +74,6 @@ class LocalDevice:
             self._caps = replace(self._caps, free_memory=int(free))
         except Exception:  # noqa: BLE001 - a driver hiccup keeps the last figure
             log.debug("LocalDevice.refresh_memory: ignored", exc_info=True)
-            pass
         self._caps_at = time.monotonic()
 
     @property

@@ -254,7 +254,6 @@ class RayDevice:
                 ray.kill(self._actor)
             except Exception:
                 log.debug("RayDevice.close: ignored", exc_info=True)
-                pass
             self._actor = None
 
     def shutdown(self, *, reason: str = "the device was shut down") -> None:

@@ -191,7 +191,6 @@ class Job:
                 cb()
             except Exception:
                 log.debug("Job.cancel: ignored", exc_info=True)
-                pass
         return True
 
     def on_cancel(self, callback: Callable[[], None]) -> None:
@@ -231,7 +230,6 @@ class Job:
                 cb(event)
             except Exception:  # a broken view must not break the job
                 log.debug("Job._emit: ignored", exc_info=True)
-                pass
 
     def note(self, message: str) -> None:
         self._emit(Event("note", time.time(), message=message))

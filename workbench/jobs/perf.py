@@ -50,7 +50,6 @@ def flush() -> None:
             store.add_perf(row)
         except Exception:  # a figure is not worth failing anything for
             log.debug("flush: ignored", exc_info=True)
-            pass
 
 
 atexit.register(flush)
@@ -128,7 +127,6 @@ def record_finished(job: Any) -> None:
         record_job(job.store, job, spec, job.result(0))
     except Exception:  # a figure is not worth failing a finished job
         log.debug("record_finished: ignored", exc_info=True)
-        pass
 
 
 def record_job(store: Any, job: Any, spec: Any, result: Any) -> None:

@@ -97,7 +97,6 @@ def _publishing(callback: Callable[[Any], None], job: Job) -> Callable[[Any], No
                 job.store.update(job)
             except Exception:  # a busy index must not fail the task
                 log.debug("_publishing.publish: ignored", exc_info=True)
-                pass
 
     return publish
 

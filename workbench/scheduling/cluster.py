@@ -143,7 +143,6 @@ def _alternatives() -> list:
         refresh()
     except Exception:
         log.debug("_alternatives: ignored", exc_info=True)
-        pass
     return registry.usable()
 
 

@@ -96,7 +96,6 @@ class JobWidget(anywidget.AnyWidget):
             update_display(data, raw=True, metadata=metadata, display_id=self._display_id)
         except Exception:  # no IPython display here (a script): nothing to update
             log.debug("JobWidget.refresh_snapshot: ignored", exc_info=True)
-            pass
 
     def _take_result(self, result: Any) -> None:
         self._result = result

@@ -47,7 +47,6 @@ class TorchBackend(Backend):
                 return str(mod.get_device_name(self.index or 0))
         except Exception:
             log.debug("TorchBackend.device_name: ignored", exc_info=True)
-            pass
         return self.device_id
 
     def memory_info(self) -> tuple[int, int]:
