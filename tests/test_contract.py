@@ -141,8 +141,8 @@ def test_a_dead_process_lease_is_reclaimed(devices):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     pid = int(dead.stdout)
     for n in range(2):  # both CPU slots "held" by a process that no longer exists
-        store._exec("INSERT INTO slots (device, job, host, pid, since) VALUES (?, ?, ?, ?, ?)",
-                    ("cpu", f"ghost-{n}", store._host, pid, time.time()))
+        store._exec("INSERT INTO pool_leases (device, job, owner, home, host, pid, since) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ("cpu", f"ghost-{n}", "ghost", str(store.root), store._host, pid, time.time()))
     assert wb.run("count", steps=2, device="cpu", timeout=30).steps == 2
     assert store.leases("cpu") == 0
 

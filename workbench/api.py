@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from workbench.contract.task import TaskSpec
 from workbench.hardware.base import Device
+from workbench.jobs import owners
 from workbench.jobs.job import Job
 from workbench.jobs.store import StoredJob, default_store
 from workbench.scheduling import registry
@@ -34,15 +36,24 @@ def device(name: str = "auto") -> Device:
 
 
 def submit(task: str | TaskSpec, request: Any = None, *,
-           device: DeviceName | list[DeviceName] | tuple[DeviceName, ...] = "auto", **fields: Any) -> Job:
+           device: DeviceName | list[DeviceName] | tuple[DeviceName, ...] = "auto", owner: str | None = None,
+           **fields: Any) -> Job:
     """Queue a named task on a device (placed by the task's requirements) and return its job.
 
     The request is a task's request object, or its fields as keywords (checked: an unknown
     field is an `InputError` that names the closest one). A list of devices splits a batch
-    across them (`workbench.scheduling.fanout`) and returns one parent job.
+    across them (`workbench.scheduling.fanout`) and returns one parent job. `owner`: who the job
+    belongs to (default: the login name, or the Gradio participant); a submit past the owner's quota
+    (`WORKBENCH_MAX_QUEUED`, `WORKBENCH_MAX_COMPUTE_S`) is refused in one sentence (`QuotaExceeded`).
     """
     spec = get_task(task) if isinstance(task, str) else task
     req = make_request(spec, request, **fields)
+    with owners.acting_as(owner, owners.current_quota()) if owner else contextlib.nullcontext():
+        owners.check_quota(default_store(), owners.current(), owners.current_quota())
+        return _place(spec, req, device)
+
+
+def _place(spec: TaskSpec, req: Any, device: DeviceName | list[DeviceName] | tuple[DeviceName, ...]) -> Job:
     needs = spec.requirements_for(req)
     if isinstance(device, (list, tuple)):
         return fan_out(spec, req, [registry.get(d, needs) for d in device])
@@ -58,10 +69,17 @@ def run(task: str | TaskSpec, request: Any = None, *, device: DeviceName = "auto
 
 
 def list_jobs(limit: int | None = None, state: str | None = None, task: str | None = None,
-              bench: bool = False) -> list[dict]:
+              bench: bool = False, owner: str | None = None) -> list[dict]:
     """Every past and current job of every process that shares this store, newest first (`limit`: only
-    the newest N; `bench`: also the runs of `workbench bench`, which are left out otherwise)."""
-    return default_store().list(limit=limit, state=state, task=task, tagged=bench)
+    the newest N; `bench`: also the runs of `workbench bench`, which are left out otherwise; `owner`: only
+    that owner's jobs)."""
+    return default_store().list(limit=limit, state=state, task=task, tagged=bench, owner=owner)
+
+
+def machine_jobs() -> list[dict]:
+    """Who runs and waits for which device slot now, across every home sharing the slot pool (a
+    workshop's teacher view; `workbench jobs list --all-users`)."""
+    return default_store().pool.occupancy()
 
 
 def job(job_id: str) -> StoredJob:

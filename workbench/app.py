@@ -17,6 +17,8 @@ import gradio as gr
 
 from workbench import presenters
 from workbench.contract.errors import WorkbenchError
+from workbench.jobs import owners
+from workbench.participants import NO_SUCH_JOB, Workshop
 
 #: 3D views with a transparent background: the theme's block colour shows through, light or dark (a fixed
 #: light grey stayed light in dark mode)
@@ -40,12 +42,20 @@ def _follow(job: Any, progress: Any) -> Any:
         raise _error(exc) from None
 
 
-def _submit(task: str, device: str, **fields: Any) -> Any:
+#: how this server is shared (`build_app(workshop=...)`; the default: one user's app)
+_workshop: list[Workshop] = [Workshop()]
+
+
+def _submit(task: str, device: str, request: Any, **fields: Any) -> Any:
+    """Submit for the session's participant (the login owner when the server is not shared), within
+    their quota."""
     from workbench import api
 
+    shared = _workshop[0]
     try:
-        return api.submit(task, device=device or "auto", **fields)
-    except WorkbenchError as exc:  # bad input or device: a sentence in the UI
+        with owners.acting_as(shared.owner(request), shared.quota if shared.isolate else None):
+            return api.submit(task, device=device or "auto", **fields)
+    except WorkbenchError as exc:  # bad input or device, or a quota: a sentence in the UI
         raise _error(exc) from None
 
 
@@ -88,13 +98,13 @@ def _glb_path(name: str) -> Path:
     return _scratch("scene-") / name
 
 
-def conformers(smiles: str, num: float, device: str, progress: Any = gr.Progress()) -> tuple[list[list[Any]], str,
-                                                                                             str | None]:
+def conformers(smiles: str, num: float, device: str, progress: Any = gr.Progress(), request: gr.Request | None = None
+               ) -> tuple[list[list[Any]], str, str | None]:
     """The ensembles as a table, the SDF, and the first molecule's lowest-energy conformer in 3D."""
     from workbench.tasks.molecules.glb import molecule_glb
 
     lines = tuple(s.strip() for s in (smiles or "").splitlines() if s.strip())
-    job = _submit("conformers", device, smiles=lines, num_conformers=int(num))
+    job = _submit("conformers", device, request, smiles=lines, num_conformers=int(num))
     result = _follow(job, progress)
     rows = [[m.name, "ok" if m.ok else m.error, m.num_conformers, m.force_field,
              round(m.relative_energies[-1], 3) if m.relative_energies else None] for m in result.molecules]
@@ -107,13 +117,13 @@ def conformers(smiles: str, num: float, device: str, progress: Any = gr.Progress
 FOLD_HEADERS = ["protein", "chains", "residues", "mean pLDDT (0-100)", "pTM (0-1)"]
 
 
-def fold(sequence: str, tiny: bool, device: str, colour: str = "pLDDT",
-         progress: Any = gr.Progress()) -> tuple[list[list[Any]], list[str], str, str]:
+def fold(sequence: str, tiny: bool, device: str, colour: str = "pLDDT", progress: Any = gr.Progress(),
+         request: gr.Request | None = None) -> tuple[list[list[Any]], list[str], str, str]:
     """Confidence table, PDB and mmCIF, PAE, and the structure in 3D (Cα trace by pLDDT band or by chain)."""
     from workbench.tasks.molecules.glb import protein_glb
 
     seqs = tuple(s.strip() for s in (sequence or "").splitlines() if s.strip())
-    job = _submit("fold", device, sequences=seqs, tiny=bool(tiny))
+    job = _submit("fold", device, request, sequences=seqs, tiny=bool(tiny))
     result = _follow(job, progress)
     p = result.proteins[0]
     key = p.files[0].rsplit(".", 1)[0]
@@ -130,7 +140,7 @@ COMPLEX_HEADERS = ["rank", "seed", "sample", "confidence", "ipTM", "ligand ipTM"
 
 
 def complex_fold(proteins: str, smiles: str, ccd: str, samples: float, tiny: bool, device: str,
-                 colour: str = "pLDDT", progress: Any = gr.Progress()
+                 colour: str = "pLDDT", progress: Any = gr.Progress(), request: gr.Request | None = None
                  ) -> tuple[list[list[Any]], list[str], str | None, str]:
     """Boltz-2 co-folding: the ranked samples, the best sample's files, its PAE and the complex in 3D
     (polymers by pLDDT band or by chain)."""
@@ -144,7 +154,7 @@ def complex_fold(proteins: str, smiles: str, ccd: str, samples: float, tiny: boo
                               "samples": int(samples or 1), "tiny": bool(tiny)}
     if tiny:  # random weights: a short run shows the whole path
         fields.update(TINY_RUN)
-    job = _submit("complex", device, **fields)
+    job = _submit("complex", device, request, **fields)
     result = _follow(job, progress)
     rows = [[s.rank, s.seed, s.sample, round(s.confidence_score, 3), round(s.iptm, 3), round(s.ligand_iptm, 3),
              round(100 * s.complex_plddt, 1), "" if s.posebusters_passed is None else s.posebusters_passed]
@@ -158,7 +168,7 @@ def complex_fold(proteins: str, smiles: str, ccd: str, samples: float, tiny: boo
 
 
 def grasp(obj: str, num: float, gripper: str, device: str, mesh: str | None = None,
-          progress: Any = gr.Progress()) -> tuple[str, str, str | None, str]:
+          progress: Any = gr.Progress(), request: gr.Request | None = None) -> tuple[str, str, str | None, str]:
     """The object is an uploaded mesh, a bundled name or a primitive: never a path on the server
     (which would tell a remote participant what files exist and load any mesh on the server)."""
     from workbench.tasks.grasping.objects import BUNDLED
@@ -168,7 +178,7 @@ def grasp(obj: str, num: float, gripper: str, device: str, mesh: str | None = No
     elif obj.split(":")[0] not in (*BUNDLED, "box", "cylinder", "sphere"):
         raise gr.Error(html.escape(f"Unknown object {obj[:80]!r}: choose a bundled object ({', '.join(BUNDLED)}), "
                                    "box:X,Y,Z, cylinder:R,H or sphere:R, or upload a mesh file."))
-    job = _submit("grasp", device, object=obj, num_grasps=int(num), gripper=gripper)
+    job = _submit("grasp", device, request, object=obj, num_grasps=int(num), gripper=gripper)
     result = _follow(job, progress)
     summary = presenters.summary(result)
     image = result.files.get("trial_0_gif")
@@ -191,11 +201,12 @@ def _grasp_scene(result: Any) -> str:
 PLACE_SCENES = ("default", *(f"procedural:{k}" for k in range(1, 21)))
 
 
-def place(scene: str, instruction: str, device: str, progress: Any = gr.Progress()) -> tuple[str, str, str | None]:
+def place(scene: str, instruction: str, device: str, progress: Any = gr.Progress(),
+          request: gr.Request | None = None) -> tuple[str, str, str | None]:
     """The parsed goal first (or the sentence saying what was not understood), then the verdict and the GIF."""
     if scene not in PLACE_SCENES:
         raise gr.Error(html.escape(f"Unknown scene {scene[:80]!r}: choose default or procedural:1 to procedural:20."))
-    job = _submit("place", device, scene=scene, instruction=instruction or "")
+    job = _submit("place", device, request, scene=scene, instruction=instruction or "")
     result = _follow(job, progress)
     goal = "\n".join(result.goal.get("constraints", []))
     gif = result.files.get("gif")
@@ -206,7 +217,8 @@ def place(scene: str, instruction: str, device: str, progress: Any = gr.Progress
 LEARNING_LIMITS = {"objects": (2, 32), "grasps": (4, 32), "epochs": (1, 60)}
 
 
-def grasp_learning(objects: float, grasps: float, epochs: float, device: str) -> Any:
+def grasp_learning(objects: float, grasps: float, epochs: float, device: str,
+                   request: gr.Request | None = None) -> Any:
     """Simulate a small procedural dataset, train the grasp scorer on it with its loss curves
     drawn live, then compare learned and antipodal grasps on a held-out object. Streams
     (status, curves) as it goes; the data lives in a temporary folder of the server."""
@@ -225,13 +237,15 @@ def grasp_learning(objects: float, grasps: float, epochs: float, device: str) ->
     empty = gr.skip()
     yield f"simulating {n} procedural objects x {k} grasps ...", empty
     folder = _scratch("grasp-data-")
+    shared = _workshop[0]
     try:
-        report = make_grasp_dataset(f"procedural:{n}", folder, grasps_per_object=k,
-                                    devices=[device] if device and device != "auto" else None)
+        with owners.acting_as(shared.owner(request), shared.quota if shared.isolate else None):
+            report = make_grasp_dataset(f"procedural:{n}", folder, grasps_per_object=k,
+                                        devices=[device] if device and device != "auto" else None)
     except WorkbenchError as exc:
         raise _error(exc) from None
     yield f"{report.grasps} grasps simulated ({report.success_rate:.0%} held); training ...", empty
-    job = _submit("grasp-train", device, data=str(folder), epochs=e)
+    job = _submit("grasp-train", device, request, data=str(folder), epochs=e)
     rows: list[dict[str, Any]] = []
     for event in job.events():
         data = event.progress.data if event.progress is not None else {}
@@ -246,7 +260,7 @@ def grasp_learning(objects: float, grasps: float, epochs: float, device: str) ->
     lines = [presenters.summary(model)]
     held = folder / "meshes" / f"{model.held_out_objects[0]}.obj"
     for sampler in (f"learned:{model.files['scorer'].parent}", "antipodal"):
-        r = _submit("grasp", device, object=str(held), num_grasps=10, sampler=sampler, render=()).result()
+        r = _submit("grasp", device, request, object=str(held), num_grasps=10, sampler=sampler, render=()).result()
         lines.append(f"{sampler.split(':')[0]} grasps on held-out {model.held_out_objects[0]}: "
                      f"{r.success_rate:.0%} (95% CI {r.ci_low:.0%}-{r.ci_high:.0%})")
     yield "\n".join(lines), pd.DataFrame(rows)
@@ -267,12 +281,12 @@ def _picture(uri: str) -> Any:
 
 
 def text_to_image(prompt: str, steps: float, size: float, seed: float, tiny: bool, device: str, model: str = "auto",
-                  progress: Any = gr.Progress()) -> Any:
+                  progress: Any = gr.Progress(), request: gr.Request | None = None) -> Any:
     """A latent preview per denoising step while it draws (cheap, no VAE), then the images and recipe."""
     side = int(size) // 8 * 8
     if model not in T2I_MODELS:
         raise gr.Error(html.escape(f"Unknown model {str(model)[:80]!r}: choose one of {', '.join(T2I_MODELS)}."))
-    job = _submit("text-to-image", device, prompt=prompt or "", steps=int(steps), width=side, height=side,
+    job = _submit("text-to-image", device, request, prompt=prompt or "", steps=int(steps), width=side, height=side,
                   seed=int(seed), tiny=bool(tiny), model=model, preview_every=1)
     for event in job.events():
         p = event.progress
@@ -293,12 +307,14 @@ def text_to_image(prompt: str, steps: float, size: float, seed: float, tiny: boo
            json.dumps(result.images[0].recipe, indent=1))
 
 
-def understand(image: str | None, question: str, model: str, tiny: bool, device: str) -> Any:
+def understand(image: str | None, question: str, model: str, tiny: bool, device: str,
+               request: gr.Request | None = None) -> Any:
     """The answer streamed token by token as the job reports it, then the stored result's text."""
     if not image:
         raise gr.Error("Upload an image first.")
     task = "vqa" if (question or "").strip() else "caption"
-    job = _submit(task, device, image=image, question=question or "", model=model or "smolvlm", tiny=bool(tiny))
+    job = _submit(task, device, request, image=image, question=question or "", model=model or "smolvlm",
+                  tiny=bool(tiny))
     for event in job.events():
         if event.progress is not None and "text" in event.progress.data:
             yield event.progress.data["text"]
@@ -308,11 +324,19 @@ def understand(image: str | None, question: str, model: str, tiny: bool, device:
         raise _error(exc) from None
 
 
-def build_app() -> Any:
+def build_app(workshop: Workshop | None = None) -> Any:
+    """The app; `workshop`: shared by a room (participants isolated, quotas, a host view; see
+    `workbench.participants`)."""
     from workbench.scheduling import registry
 
+    shared = _workshop[0] = workshop or Workshop()
     cpu_slots = max(1, getattr(registry.get("cpu"), "concurrency", 1))
     devices = _device_choices()
+
+    def limit(n: int) -> int | None:
+        # a shared server lets every request through to the job layer, whose queues are fair between
+        # participants; Gradio's own queue is first come, first served (one flood would hold up the room)
+        return None if shared.isolate else n
     with gr.Blocks(title="workbench") as app:
         gr.Markdown("# workbench\nMolecules and grasps on the devices of this machine (and its cluster).")
         with gr.Tab("Molecules"):
@@ -330,7 +354,7 @@ def build_app() -> Any:
                 conformer3d = gr.Model3D(label="lowest-energy conformer of the first molecule (Å; C grey, N blue, "
                                          "O red, S yellow)", clear_color=SEE_THROUGH)
             run_conf.click(conformers, [smiles, num, mol_device], [table, sdf, conformer3d], api_name="conformers",
-                           concurrency_limit=cpu_slots, concurrency_id="cpu")
+                           concurrency_limit=limit(cpu_slots), concurrency_id="cpu")
             gr.Markdown("### Protein structure (ESMFold)")
             with gr.Row():
                 seq = gr.Textbox(label="sequence (chains joined by ':')", value="MKTAYIAKQRQISFVKSHFSRQ", lines=2)
@@ -346,7 +370,7 @@ def build_app() -> Any:
                                     "or one colour per chain)", clear_color=SEE_THROUGH)
                 pae = gr.Image(label="PAE", type="filepath")
             run_fold.click(fold, [seq, tiny, fold_device, fold_colour], [fold_summary, fold_files, pae, fold3d],
-                           api_name="fold", concurrency_limit=1, concurrency_id="fold")
+                           api_name="fold", concurrency_limit=limit(1), concurrency_id="fold")
         with gr.Tab("Complexes"):
             gr.Markdown("### Protein + ligand / DNA / RNA co-folding (Boltz-2)")
             with gr.Row():
@@ -369,7 +393,7 @@ def build_app() -> Any:
                                   clear_color=SEE_THROUGH)
                 cx_pae = gr.Image(label="PAE with chain boundaries", type="filepath")
             run_cx.click(complex_fold, [cx_proteins, cx_smiles, cx_ccd, cx_samples, cx_tiny, cx_device, cx_colour],
-                         [cx_table, cx_files, cx_pae, cx3d], api_name="complex", concurrency_limit=1,
+                         [cx_table, cx_files, cx_pae, cx3d], api_name="complex", concurrency_limit=limit(1),
                          concurrency_id="fold")
         with gr.Tab("Grasping"):
             with gr.Row():
@@ -392,7 +416,7 @@ def build_app() -> Any:
             run_grasp.click(grasp, [obj, n_grasps, gripper, grasp_device, mesh_upload],
                             [grasp_summary, h5, gif, scene3d],
                             api_name="grasp",
-                            concurrency_limit=cpu_slots, concurrency_id="cpu")
+                            concurrency_limit=limit(cpu_slots), concurrency_id="cpu")
             with gr.Accordion("Learn grasps: simulate a dataset, train a model, compare", open=False):
                 with gr.Row():
                     learn_objects = gr.Number(label="procedural objects", value=8, precision=0)
@@ -404,7 +428,7 @@ def build_app() -> Any:
                 learn_curves = gr.LinePlot(x="epoch", y="value", color="curve", label="training curves")
                 run_learning.click(grasp_learning, [learn_objects, learn_grasps, learn_epochs, learn_device],
                                    [learn_status, learn_curves], api_name="grasp_learning",
-                                   concurrency_limit=1, concurrency_id="grasp-learning")
+                                   concurrency_limit=limit(1), concurrency_id="grasp-learning")
         with gr.Tab("Pick and place"):
             with gr.Row():
                 place_scene = gr.Dropdown(list(PLACE_SCENES), value="default", label="scene (default: box, can, "
@@ -419,7 +443,7 @@ def build_app() -> Any:
                     place_verdict = gr.Textbox(label="verdict")
                 place_gif = gr.Image(label="the task, replayed", type="filepath")
             run_place.click(place, [place_scene, place_text, place_device], [place_goal, place_verdict, place_gif],
-                            api_name="place", concurrency_limit=cpu_slots, concurrency_id="cpu")
+                            api_name="place", concurrency_limit=limit(cpu_slots), concurrency_id="cpu")
         with gr.Tab("Multimodal"):
             with gr.Row():
                 prompt = gr.Textbox(label="prompt", value="a red cube on a wooden table", lines=2)
@@ -427,7 +451,7 @@ def build_app() -> Any:
                     t2i_steps = gr.Number(label="steps", value=4, precision=0)
                     t2i_size = gr.Number(label="size (px)", value=512, precision=0)
                     t2i_seed = gr.Number(label="seed", value=0, precision=0)
-                    t2i_tiny = gr.Checkbox(label="tiny random model (no weights needed)", value=False)
+                    t2i_tiny = gr.Checkbox(label="tiny random model (no weights needed)", value=shared.tiny)
                     t2i_device = gr.Dropdown(devices, value="auto", label="device")
                     t2i_model = gr.Dropdown(list(T2I_MODELS), value="auto", label="model (auto: by the device)")
                     run_t2i = gr.Button("Generate", variant="primary")
@@ -437,7 +461,7 @@ def build_app() -> Any:
                                  elem_id="wb-t2i-gallery")
             recipe = gr.Code(label="recipe (also in each PNG)", language="json")
             run_t2i.click(text_to_image, [prompt, t2i_steps, t2i_size, t2i_seed, t2i_tiny, t2i_device, t2i_model],
-                          [gallery, recipe], api_name="text_to_image", concurrency_limit=1, concurrency_id="t2i")
+                          [gallery, recipe], api_name="text_to_image", concurrency_limit=limit(1), concurrency_id="t2i")
             gr.Markdown("### Image understanding (caption, or a question about the image)")
             with gr.Row():
                 picture = gr.Image(label="image", type="filepath")
@@ -445,46 +469,62 @@ def build_app() -> Any:
                     ask = gr.Textbox(label="question (empty: a caption)")
                     vlm = gr.Dropdown(["smolvlm", "janus", "emu3-chat"], value="smolvlm", label="model",
                                       allow_custom_value=True)
-                    vlm_tiny = gr.Checkbox(label="tiny random model (no weights needed)", value=False)
+                    vlm_tiny = gr.Checkbox(label="tiny random model (no weights needed)", value=shared.tiny)
                     vlm_device = gr.Dropdown(devices, value="auto", label="device")
                     run_vlm = gr.Button("Ask", variant="primary")
             answer = gr.Textbox(label="answer")
             run_vlm.click(understand, [picture, ask, vlm, vlm_tiny, vlm_device], answer, api_name="understand",
-                          concurrency_limit=1, concurrency_id="vlm")
+                          concurrency_limit=limit(1), concurrency_id="vlm")
         with gr.Tab("Devices & jobs"):
             dev_table = gr.Dataframe(headers=DEVICE_HEADERS, label="devices", interactive=False, elem_id="wb-devices")
-            jobs_table = gr.Dataframe(headers=JOB_HEADERS, label="recent jobs (refreshed every 3 s)",
-                                      interactive=False)
+            jobs_table = gr.Dataframe(headers=JOB_HEADERS, label="your recent jobs (refreshed every 3 s)"
+                                      if shared.isolate else "recent jobs (refreshed every 3 s)", interactive=False,
+                                      elem_id="wb-jobs")
+            usage_table = gr.Dataframe(headers=USAGE_HEADERS, label="jobs and device time per participant "
+                                       "(host view)", interactive=False, visible=shared.isolate, elem_id="wb-usage")
+            host_token = gr.Textbox(label="host token (the host sees and may cancel every participant's jobs)",
+                                    type="password", visible=bool(shared.host_token), elem_id="wb-host-token")
             with gr.Row():
                 cancel_id = gr.Textbox(label="job id to cancel", scale=3)
                 cancel_button = gr.Button("Cancel job", scale=1)
                 cancel_note = gr.Textbox(label="what happened", scale=3, interactive=False)
-            cancel_button.click(_cancel, cancel_id, cancel_note, api_name="cancel")
-            gr.Timer(3.0).tick(_status, None, [dev_table, jobs_table], api_name=False)
-            app.load(_status, None, [dev_table, jobs_table], api_name="status")  # filled on open
-    app.queue(default_concurrency_limit=cpu_slots)
+            cancel_button.click(_cancel, [cancel_id, host_token], cancel_note, api_name="cancel")
+            gr.Timer(3.0).tick(_status, host_token, [dev_table, jobs_table, usage_table], api_name=False)
+            host_token.submit(_status, host_token, [dev_table, jobs_table, usage_table], api_name=False)
+            app.load(_status, host_token, [dev_table, jobs_table, usage_table], api_name="status")  # filled on open
+    app.queue(default_concurrency_limit=limit(cpu_slots))
     return app
 
 
 #: the presenters' own columns (the CLI's), so a header always sits over its column
 DEVICE_HEADERS = [h.lower() for h in presenters.device_table([])[0]]
 JOB_HEADERS = [h.lower() for h in presenters.job_table([])[0]]
+USAGE_HEADERS = [h.lower() for h in presenters.usage_table({})[0]]
 
 
-def _status() -> tuple[list[list[str]], list[list[str]]]:
-    """Devices and recent jobs as tables (the presenters' rows, as the CLI prints them)."""
+def _status(token: str | None = None, request: gr.Request | None = None
+            ) -> tuple[list[list[str]], list[list[str]], list[list[str]]]:
+    """Devices, recent jobs and usage per participant as tables (the presenters' rows, as the CLI prints
+    them). On a shared server a participant sees their own jobs and usage; the host (token) sees all."""
     from workbench import api
+    from workbench.jobs.store import default_store
     from workbench.scheduling import registry
 
+    shared = _workshop[0]
+    who = shared.sees(request, token)
     rows = [presenters.device_row(d.id, d.capabilities, d.load()) for d in registry.discover()]
     _, devices = presenters.device_table(rows)
-    _, jobs = presenters.job_table(api.list_jobs(limit=20))
-    return devices, jobs
+    _, jobs = presenters.job_table(api.list_jobs(limit=20, owner=who))
+    usage: list[list[str]] = []
+    if shared.isolate:
+        _, usage = presenters.usage_table(default_store().usage(owner=who))
+    return devices, jobs, usage
 
 
-def _cancel(job_id: str) -> str:
+def _cancel(job_id: str, token: str | None = None, request: gr.Request | None = None) -> str:
     """What `workbench jobs cancel` does (`wb.cancel`): flag the job in the store; its runner, in any process,
-    stops it."""
+    stops it. On a shared server only the participant's own jobs (the host's: any); another's job is
+    answered exactly as a job that does not exist."""
     from workbench.jobs import cancel
     from workbench.jobs.store import default_store
 
@@ -492,10 +532,13 @@ def _cancel(job_id: str) -> str:
     if not job_id:
         return "Give the id of a job (first column)."
     store = default_store()
+    who = _workshop[0].sees(request, token)
     try:
+        if who is not None and store.row(job_id).get("owner") != who:
+            return NO_SUCH_JOB.format(job_id=job_id[:40])
         requested = cancel(job_id)
     except WorkbenchError:  # not the store's own sentence: it names a folder of the server
-        return f"No job with id {job_id[:40]!r}."
+        return NO_SUCH_JOB.format(job_id=job_id[:40]) if who is not None else f"No job with id {job_id[:40]!r}."
     return f"cancel requested for {job_id}" if requested else f"job {job_id} already {store.row(job_id)['state']}"
 
 
@@ -510,12 +553,17 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+#: worker threads of a shared server: every participant's requests wait in the job layer's fair queues
+WORKSHOP_THREADS = 200
+
+
 def launch(host: str = "127.0.0.1", port: int | None = None, auth: tuple[str, str] | None = None,
-           share: bool = False, block: bool = True) -> Any:
+           share: bool = False, block: bool = True, workshop: Workshop | None = None) -> Any:
     if port is not None and not port_free(host, port):
         raise WorkbenchError(f"Port {port} on {host} is in use; choose another with --port, or leave --port out "
                              "to take a free one.")
-    app = build_app()
+    app = build_app(workshop)
+    threads = WORKSHOP_THREADS if workshop is not None and workshop.isolate else 40
     app.launch(server_name=host, server_port=port, auth=auth, share=share, prevent_thread_lock=not block,
-               show_error=True)
+               show_error=True, max_threads=threads)
     return app

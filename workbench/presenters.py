@@ -82,6 +82,25 @@ def job_table(rows: list[dict[str, Any]], headlines: dict[str, str] | None = Non
     return headers, body
 
 
+def occupancy_table(rows: list[dict[str, Any]], now: float | None = None) -> tuple[list[str], list[list[str]]]:
+    """Who holds and waits for device slots, machine-wide (`SlotPool.occupancy`): a teacher's view."""
+    import time
+
+    now = now if now is not None else time.time()
+    headers = ["OWNER", "STATE", "DEVICE", "TASK", "JOB", "FOR", "HOME"]
+    body = [[r["owner"], r["state"], r["device"], r["task"], r["job"], f"{max(0.0, now - r['since']):.0f} s",
+             r["home"]] for r in sorted(rows, key=lambda r: (r["owner"], r["state"], r["since"]))]
+    return headers, body
+
+
+def usage_table(usage: dict[str, dict[str, float]]) -> tuple[list[str], list[list[str]]]:
+    """Per owner: jobs by state and device time used (`ResultStore.usage`): a workshop host's view."""
+    headers = ["OWNER", "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "DEVICE TIME (S)"]
+    body = [[who, *(str(int(u.get(k, 0))) for k in ("queued", "running", "succeeded", "failed", "cancelled")),
+             f"{u.get('compute_s', 0.0):.1f}"] for who, u in sorted(usage.items())]
+    return headers, body
+
+
 def text_table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)

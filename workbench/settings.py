@@ -33,6 +33,16 @@ class Settings:
     ray_start_attempts: int = 2
     #: WORKBENCH_RAY_CONNECT_TIMEOUT: seconds to reach a Ray head before saying it is not there
     ray_connect_timeout_s: float = 5.0
+    #: WORKBENCH_SLOT_POOL: one file every store on the machine shares for device slots (a workshop's JupyterHub)
+    slot_pool: Path | None = None
+    #: WORKBENCH_OWNER: who submitted jobs belong to, for fair share and quotas (default: the login name)
+    owner: str = ""
+    #: WORKBENCH_MAX_QUEUED: jobs one owner may have queued or running at once (default: no limit)
+    max_queued: int | None = None
+    #: WORKBENCH_MAX_RUNNING: device slots one owner may hold at once, machine-wide (default: no limit)
+    max_running: int | None = None
+    #: WORKBENCH_MAX_COMPUTE_S: seconds of device time one owner may use in a store (default: no limit)
+    max_compute_s: float | None = None
     #: sentences for variables that could not be read (their defaults were used)
     problems: tuple[str, ...] = field(default=(), compare=False)
 
@@ -42,7 +52,9 @@ VARIABLES = {
     "home": "WORKBENCH_HOME", "cache": "WORKBENCH_CACHE", "isolate": "WORKBENCH_ISOLATE",
     "progress": "WORKBENCH_PROGRESS", "debug": "WORKBENCH_DEBUG", "free_memory": "WORKBENCH_FREE_MEMORY",
     "simulated_devices": "WORKBENCH_SIMULATED_DEVICES", "ray_start_attempts": "WORKBENCH_RAY_START_ATTEMPTS",
-    "ray_connect_timeout_s": "WORKBENCH_RAY_CONNECT_TIMEOUT",
+    "ray_connect_timeout_s": "WORKBENCH_RAY_CONNECT_TIMEOUT", "slot_pool": "WORKBENCH_SLOT_POOL",
+    "owner": "WORKBENCH_OWNER", "max_queued": "WORKBENCH_MAX_QUEUED", "max_running": "WORKBENCH_MAX_RUNNING",
+    "max_compute_s": "WORKBENCH_MAX_COMPUTE_S",
 }
 ISOLATION = ("all", "native")
 
@@ -66,7 +78,7 @@ def settings() -> Settings:
             return
         values[name] = value
 
-    for name in ("home", "cache"):
+    for name in ("home", "cache", "slot_pool"):
         text = env.get(VARIABLES[name], "")
         if text:
             values[name] = Path(text).expanduser()
@@ -81,6 +93,10 @@ def settings() -> Settings:
     values["simulated_devices"] = env.get(VARIABLES["simulated_devices"], "").strip()
     number("ray_start_attempts", int, 1)
     number("ray_connect_timeout_s", float, 0.1)
+    number("max_queued", int, 1)
+    number("max_running", int, 1)
+    number("max_compute_s", float, 1)
+    values["owner"] = env.get(VARIABLES["owner"], "").strip()[:80]
     return Settings(**values, problems=tuple(problems))
 
 

@@ -260,6 +260,8 @@ def cmd_jobs(a: argparse.Namespace) -> int:
     store = default_store()
     for problem in store.problems:
         print(f"note: {problem}", file=sys.stderr)
+    if a.jobs_cmd in (None, "list") and getattr(a, "all_users", False):
+        return _all_users(store, getattr(a, "json", False))
     if a.jobs_cmd in (None, "list"):
         limit = None if getattr(a, "all", False) else getattr(a, "limit", 50)
         state, bench = getattr(a, "state", None), getattr(a, "bench", False)
@@ -340,6 +342,25 @@ def cmd_models(a: argparse.Namespace) -> int:
     return 0
 
 
+def _all_users(store: Any, as_json: bool) -> int:
+    """`jobs list --all-users`: every owner's running and waiting jobs in the slot pool (every home on the
+    machine when WORKBENCH_SLOT_POOL is set), then this store's usage per owner."""
+    from workbench.settings import settings
+
+    rows, usage = store.pool.occupancy(), store.usage()
+    if as_json:
+        _print_json({"slot_pool": str(store.pool.path), "machine_wide": settings().slot_pool is not None,
+                     "slots": rows, "usage": usage})
+        return 0
+    where = ("every home on this machine" if settings().slot_pool is not None else
+             "this home only (set WORKBENCH_SLOT_POOL to share one pool machine-wide)")
+    print(f"device slots in {store.pool.path} ({where}):")
+    print(_table(*reversed(presenters.occupancy_table(rows))) if rows else "nobody holds or waits for a slot")
+    print(f"\njobs per owner in {store.root}:")
+    print(_table(*reversed(presenters.usage_table(usage))) if usage else "no jobs yet")
+    return 0
+
+
 def cmd_gradio(a: argparse.Namespace) -> int:
     from workbench.app import launch
 
@@ -349,7 +370,21 @@ def cmd_gradio(a: argparse.Namespace) -> int:
         if not sep or not user or not password:
             raise UsageError("workbench gradio: --auth takes USER:PASSWORD")
         auth = (user, password)
-    launch(a.host, a.port, auth=auth, share=a.share)
+    workshop = None
+    quota = {"max_queued": a.max_queued, "max_running": a.max_running, "max_compute_s": a.max_compute_s}
+    if a.workshop or any(v is not None for v in quota.values()) or a.host_token:
+        from workbench.participants import Workshop
+
+        defaults = {"max_queued": 3, "max_running": 1, "max_compute_s": None} if a.workshop else {}
+        workshop = Workshop.preset(**{k: v if v is not None else defaults.get(k) for k, v in quota.items()},
+                                   host_token=a.host_token)
+        print(f"workshop mode: each browser session sees and cancels only its own jobs; quota per participant: "
+              f"{workshop.quota.max_queued or 'any number of'} queued or running, "
+              f"{workshop.quota.max_running or 'any number of'} running, "
+              f"{f'{workshop.quota.max_compute_s:.0f} s' if workshop.quota.max_compute_s else 'unlimited'} "
+              f"device time.\nhost token (type it in Devices & jobs to see everyone): {workshop.host_token}",
+              flush=True)
+    launch(a.host, a.port, auth=auth, share=a.share, workshop=workshop)
     return 0
 
 
@@ -450,6 +485,9 @@ def build_parser(argv: list[str] | None = None) -> Parser:
     jl.add_argument("--all", action="store_true", help="every job")
     jl.add_argument("--bench", action="store_true", help="include the runs of workbench bench")
     jl.add_argument("--state", choices=["queued", "running", "succeeded", "failed", "cancelled"])
+    jl.add_argument("--all-users", action="store_true",
+                    help="who holds and waits for each device slot, across every home sharing the slot pool, "
+                         "and the jobs per owner (a workshop teacher's view)")
     for action in ("show", "cancel"):
         ja = js.add_parser(action, help=f"{action} one job")
         ja.add_argument("id")
@@ -481,6 +519,17 @@ def build_parser(argv: list[str] | None = None) -> Parser:
     gr.add_argument("--port", type=int, default=None)
     gr.add_argument("--auth", metavar="USER:PASSWORD", help="ask for a login")
     gr.add_argument("--share", action="store_true", help="open a public gradio.live link (off by default)")
+    gr.add_argument("--workshop", action="store_true",
+                    help="serve a room: each browser session sees and cancels only its own jobs, queues are fair "
+                         "between participants, tiny models first, quota 3 queued / 1 running each unless set")
+    gr.add_argument("--max-queued", type=int, default=None, metavar="N",
+                    help="jobs one participant may have queued or running at once (implies isolation)")
+    gr.add_argument("--max-running", type=int, default=None, metavar="N",
+                    help="device slots one participant may hold at once (implies isolation)")
+    gr.add_argument("--max-compute-s", type=float, default=None, metavar="S",
+                    help="seconds of device time one participant may use (implies isolation)")
+    gr.add_argument("--host-token", default=None, metavar="TOKEN",
+                    help="the token that shows the host every participant's jobs (default: a random one, printed)")
     gr.set_defaults(func=cmd_gradio)
 
     lab = sub.add_parser("lab", help="start JupyterLab with the workbench server extension")

@@ -17,6 +17,7 @@ from typing import Any
 
 from workbench.contract.errors import Cancelled, JobFailed
 from workbench.contract.progress import Progress, ProgressCallback
+from workbench.jobs import owners
 from workbench.jobs.ids import new_job_id
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,10 @@ class Job:
         self.expected_s: float | None = None
         #: the share of its device that other work used while it ran, where the device can tell
         self.busy_during: float | None = None
+        #: who submitted it (a login name or a Gradio session): fair share, quotas and views go by it
+        self.owner: str = owners.current()
+        #: device slots its owner may hold at once, machine-wide (None: no limit)
+        self.max_running: int | None = owners.current_quota().max_running
         self.requirements: Any = None  #: what it needs from a device (for moves)
         self.checkpoints: dict[str, Any] = {}  #: finished items, kept so a moved job resumes
         self.moves = 0

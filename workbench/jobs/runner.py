@@ -26,6 +26,7 @@ from workbench.contract.task import TaskContext
 from workbench.jobs import slots
 from workbench.jobs.heartbeat import heartbeat
 from workbench.jobs.job import Job, JobState
+from workbench.jobs.owners import fair_order
 from workbench.jobs.text import bounded_text
 
 log = logging.getLogger(__name__)
@@ -226,7 +227,8 @@ def settle(job: Job, state: JobState, *, result: Any = None, reason: str = "",
 
 
 class JobQueue:
-    """A FIFO of jobs for one device, drained by `concurrency` worker threads.
+    """A queue of jobs for one device, drained by `concurrency` worker threads: FIFO for one owner,
+    round-robin between owners (a Gradio server's participants), so one flood does not hold up the rest.
 
     Items are jobs, or objects that carry one as `.job` (a device's job with its task function). A
     waiting job that is cancelled, here or from another process (the store's flag, looked at every
@@ -244,6 +246,7 @@ class JobQueue:
         self._waiting: collections.deque[Any] = collections.deque()
         self._cond = threading.Condition()
         self._running = 0
+        self._running_by_owner: collections.Counter[str] = collections.Counter()
         self._closed = False
         self._threads = [
             threading.Thread(target=self._work, name=f"workbench-{name}-{i}", daemon=True)
@@ -262,8 +265,11 @@ class JobQueue:
         with self._cond:
             if self._closed:
                 raise RuntimeError(f"device {self.name} is shut down")
-            ahead, running = len(self._waiting), self._running
             self._waiting.append(item)
+            running = self._running
+            jobs = [self._job(i) for i in self._waiting]
+            order = fair_order([(str(i), j.owner, i) for i, j in enumerate(jobs)], self._running_by_owner)
+            ahead = order.index(str(len(jobs) - 1))  # waiting jobs that go first (round-robin by owner)
             self._cond.notify()
         if ahead + running >= self.concurrency:
             job.note(f"waiting for {self.name}: {running} running, {ahead} queued ahead")
@@ -302,8 +308,10 @@ class JobQueue:
                     self._cond.wait()
                 if not self._waiting:
                     return
-                item = self._waiting.popleft()
+                item = self._take()
+                owner = self._job(item).owner
                 self._running += 1
+                self._running_by_owner[owner] += 1
             try:
                 self._run(item)
             except BaseException:  # the worker survives whatever a job does
@@ -311,6 +319,17 @@ class JobQueue:
             finally:
                 with self._cond:
                     self._running -= 1
+                    self._running_by_owner[owner] -= 1
+
+    def _take(self) -> Any:
+        """The next item, round-robin by owner (`owners.fair_order`; FIFO for one owner). Called locked."""
+        if len(self._waiting) == 1:
+            return self._waiting.popleft()
+        jobs = [self._job(item) for item in self._waiting]
+        first = fair_order([(str(i), j.owner, i) for i, j in enumerate(jobs)], self._running_by_owner)[0]
+        item = self._waiting[int(first)]
+        del self._waiting[int(first)]
+        return item
 
     def drain(self) -> list[Any]:
         """Remove and return every item still waiting."""

@@ -5,8 +5,9 @@ Layout::
     <home>/jobs/<job id>/record.json    request, state, timings, device, events, result
     <home>/jobs/<job id>/files/...      the files the result produced (SDF, PDB, PNG...)
     <home>/work/<job id>/               the running job's working folder (`TaskContext.workdir`)
-    <home>/index.sqlite                 jobs (listing, cancel flags), slots (machine-wide device
-                                        leases, `jobs.slots`), devices (what each process sees)
+    <home>/index.sqlite                 jobs (listing, cancel flags, owners), the slot pool (device
+                                        leases and waiting jobs, `jobs.slot_pool`, unless
+                                        WORKBENCH_SLOT_POOL names a machine-wide one), devices
 
 Why both: the folders are the truth a person can read and copy; the index makes listing
 fast and lets another process (the Jupyter server, the CLI) see queued and running jobs
@@ -36,8 +37,13 @@ from typing import Any
 from workbench.contract.errors import JobNotFound, StoreError
 from workbench.jobs.codec import decode, result_files, to_jsonable, type_name, with_files
 from workbench.jobs.ids import check_job_id
+from workbench.jobs.owners import compute_seconds
+from workbench.jobs.slot_pool import SCHEMA as POOL_SCHEMA
+from workbench.jobs.slot_pool import SlotPool
+from workbench.jobs.slot_pool import pid_alive as _pid_alive
 from workbench.jobs.text import bounded_text, valid_tree
 from workbench.paths import home, kept_layout
+from workbench.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +63,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     pid INTEGER,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     placement TEXT NOT NULL DEFAULT '',
-    tag TEXT NOT NULL DEFAULT ''
+    tag TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
-CREATE TABLE IF NOT EXISTS slots (
-    device TEXT NOT NULL,
-    job TEXT NOT NULL,
-    host TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    since REAL NOT NULL,
-    PRIMARY KEY (device, job)
-);
 CREATE TABLE IF NOT EXISTS perf (
     device TEXT NOT NULL,
     task TEXT NOT NULL,
@@ -101,10 +100,11 @@ CREATE TABLE IF NOT EXISTS devices (
 """
 COLUMNS = (
     "id", "task", "device", "state", "reason", "created", "started", "finished",
-    "progress", "message", "host", "pid", "cancel_requested", "placement", "tag",
+    "progress", "message", "host", "pid", "cancel_requested", "placement", "tag", "owner",
 )
 #: columns later versions added, for an index written by an earlier one
 ADDED_COLUMNS = (("jobs", "placement", "TEXT NOT NULL DEFAULT ''"), ("jobs", "tag", "TEXT NOT NULL DEFAULT ''"),
+                 ("jobs", "owner", "TEXT NOT NULL DEFAULT ''"),
                  ("devices", "setup", "TEXT NOT NULL DEFAULT ''"), ("drains", "deadline", "REAL"))
 FINISHED = ("succeeded", "failed", "cancelled")
 MAX_EVENTS_KEPT = 2000
@@ -161,16 +161,6 @@ def _bounded_event(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class ResultStore:
     """Reads and writes job records. Safe to share between threads and processes."""
 
@@ -184,6 +174,7 @@ class ResultStore:
         self._lock = threading.Lock()
         self._host = socket.gethostname()
         self._db = self._open_index()
+        self._pool: SlotPool | None = None
 
     # ---- index ---------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -191,6 +182,7 @@ class ResultStore:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
+        db.executescript(POOL_SCHEMA)  # the default slot pool lives in the index (jobs.slot_pool)
         for table, column, declared in ADDED_COLUMNS:  # an index from before
             if column not in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declared}")
@@ -249,7 +241,8 @@ class ResultStore:
         finished = rec.get("state") in FINISHED  # an unfinished one keeps its pid: dead ones show failed
         row.update(host=rec.get("host", ""), pid=None if finished else rec.get("pid"), cancel_requested=0,
                    reason=bounded_text(rec.get("reason") or ""), message=bounded_text(rec.get("message") or ""),
-                   placement=bounded_text(rec.get("placement") or ""), tag=bounded_text(rec.get("tag") or "", 40))
+                   placement=bounded_text(rec.get("placement") or ""), tag=bounded_text(rec.get("tag") or "", 40),
+                   owner=bounded_text(rec.get("owner") or "", 80))
         updates = ", ".join(f"{c}=excluded.{c}" for c in COLUMNS if c not in ("id", "cancel_requested"))
         db.execute(
             f"INSERT INTO jobs ({','.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))}) "
@@ -308,13 +301,14 @@ class ResultStore:
         folder = self.jobs_dir / check_job_id(job.id)
         placement = bounded_text(getattr(job, "placement", "") or "")
         tag = bounded_text(getattr(job, "tag", "") or "", 40)
+        owner = bounded_text(getattr(job, "owner", "") or "", 80)
         try:
             folder.mkdir(exist_ok=True)
             self._write_record(folder, {
                 "id": job.id, "task": job.task_name, "device": job.device, "state": job.state.value,
                 "created": job.created, "host": self._host, "pid": os.getpid(),
                 "request": to_jsonable(job.request, strict=False), "request_type": type_name(job.request),
-                "placement": placement, "tag": tag})
+                "placement": placement, "tag": tag, "owner": owner})
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             if exc.errno == errno.ENOSPC:
@@ -322,10 +316,10 @@ class ResultStore:
                                  "try again.") from None
             raise
         self._exec(
-            "INSERT OR REPLACE INTO jobs (id, task, device, state, created, host, pid, placement, tag) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO jobs (id, task, device, state, created, host, pid, placement, tag, owner) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (job.id, job.task_name, job.device, job.state.value, job.created, self._host, os.getpid(), placement,
-             tag),
+             tag, owner),
         )
 
     def update(self, job: Any) -> None:
@@ -392,6 +386,7 @@ class ResultStore:
                 "files": {k: str(v.relative_to(final)) for k, v in stored_files.items()},
                 "placement": bounded_text(getattr(job, "placement", "") or ""),
                 "tag": bounded_text(getattr(job, "tag", "") or "", 40),
+                "owner": bounded_text(getattr(job, "owner", "") or "", 80),
                 "moves": getattr(job, "moves", 0),
                 "events_total": len(events),
                 "events": events[:MAX_EVENTS_KEPT // 2] + events[-MAX_EVENTS_KEPT // 2:]
@@ -403,13 +398,16 @@ class ResultStore:
                 raise StoreError(f"the disk holding the result store ({self.root}) is full; free some space and "
                                  "run the job again") from None
             raise
+        pool = self.pool if release is not None else None
         with self._transaction() as db:  # one commit: the index row, and the device slot the job held
             db.execute(
                 "UPDATE jobs SET state=?, reason=?, started=?, finished=?, progress=?, message=?, "
                 "device=? WHERE id=?",
                 (state, reason, job.started, finished, record["progress"], record["message"], job.device, job.id))
-            if release is not None:
-                db.execute("DELETE FROM slots WHERE device=? AND job=?", (release, job.id))
+            if pool is not None and pool.path == self.index_path:
+                db.execute("DELETE FROM pool_leases WHERE device=? AND job=?", (release, job.id))
+        if pool is not None and pool.path != self.index_path:
+            pool.release(release, job.id)  # a machine-wide pool is another file: right after the record
         return result
 
     # ---- cancel across processes ---------------------------------------------------------
@@ -455,11 +453,15 @@ class ResultStore:
         return row
 
     def list(self, *, limit: int | None = None, state: str | None = None,
-             task: str | None = None, tagged: bool = False) -> list[dict[str, Any]]:
-        """Newest first; `tagged`: also the jobs of `workbench bench` (see `Job.tag`), hidden otherwise.
-        Reads only the index, so a broken job folder cannot break it."""
+             task: str | None = None, tagged: bool = False, owner: str | None = None) -> list[dict[str, Any]]:
+        """Newest first; `tagged`: also the jobs of `workbench bench` (see `Job.tag`), hidden otherwise;
+        `owner`: only that owner's jobs (a workshop participant's view). Reads only the index, so a broken
+        job folder cannot break it."""
         sql = f"SELECT {','.join(COLUMNS)} FROM jobs"
         where, args = ([], []) if tagged else (["tag=''"], [])
+        if owner is not None:
+            where.append("owner=?")
+            args.append(owner)
         if state:
             where.append("state=?")
             args.append(state)
@@ -477,6 +479,23 @@ class ResultStore:
         """How many jobs `list` would show without a limit."""
         where = " AND ".join(([] if tagged else ["tag=''"]) + (["state=?"] if state else [])) or "1"
         return self._exec(f"SELECT count(*) FROM jobs WHERE {where}", (state,) if state else ())[0][0]
+
+    def usage(self, *, owner: str | None = None) -> dict[str, dict[str, float]]:
+        """Per owner: jobs in each state and seconds of device time (running jobs count until now), for
+        quotas and the host's view of a workshop."""
+        sql = "SELECT owner, state, started, finished, pid FROM jobs WHERE tag=''"
+        args: tuple = ()
+        if owner is not None:
+            sql, args = sql + " AND owner=?", (owner,)
+        now, out = time.time(), {}
+        for who, state, started, finished, pid in self._exec(sql, args):
+            if state in ("queued", "running") and pid and not _pid_alive(pid):
+                state = "failed"  # its process died (as `list` shows it)
+            row = out.setdefault(who, {"queued": 0, "running": 0, "succeeded": 0, "failed": 0, "cancelled": 0,
+                                       "compute_s": 0.0})
+            row[state] = row.get(state, 0) + 1
+            row["compute_s"] += compute_seconds(started, finished if state in FINISHED else None, now)
+        return out
 
     def stored_result(self, job_id: str) -> tuple[str | None, Any]:
         """(result type name, result JSON) of a finished job, read without importing the type
@@ -643,34 +662,35 @@ class ResultStore:
     def discard_workdir(self, job_id: str) -> None:
         shutil.rmtree(self.work_dir / job_id, ignore_errors=True)
 
-    # ---- machine-wide device slots (see jobs.slots) ----------------------------------------
-    def try_lease(self, device: str, capacity: int, job_id: str) -> bool:
-        """Take one of `capacity` slots of `device` for `job_id`, for every process of this host
-        sharing this store. Leases of dead processes are reclaimed first."""
-        with self._transaction() as db:
-            holders = db.execute("SELECT job, pid FROM slots WHERE device=? AND host=?",
-                                 (device, self._host)).fetchall()
-            dead = [job for job, pid in holders if pid != os.getpid() and not _pid_alive(pid)]
-            for job in dead:
-                db.execute("DELETE FROM slots WHERE device=? AND job=?", (device, job))
-            if len(holders) - len(dead) >= capacity:
-                return False  # the dead holders' removal still commits
-            db.execute("INSERT OR REPLACE INTO slots (device, job, host, pid, since) VALUES (?, ?, ?, ?, ?)",
-                       (device, job_id, self._host, os.getpid(), time.time()))
-            return True
+    # ---- machine-wide device slots (see jobs.slots, jobs.slot_pool) --------------------------
+    @property
+    def pool(self) -> SlotPool:
+        """The slot pool this store's jobs lease from: the one `WORKBENCH_SLOT_POOL` names (every store on
+        the machine), else this store's index (every process of this home)."""
+        configured = settings().slot_pool
+        path = self.index_path
+        if configured is not None:
+            path = configured / "slots.sqlite" if configured.is_dir() or not configured.suffix else configured
+        with self._lock:
+            if self._pool is None or self._pool.path != path:
+                self._pool = SlotPool(path, home=str(self.root))
+            return self._pool
+
+    def try_lease(self, device: str, capacity: int, job_id: str, **waiter: Any) -> bool:
+        """Take one of `capacity` slots of `device` for `job_id` when its turn (fair by owner) has come;
+        `waiter`: owner, task, max_running, since (see `SlotPool.try_lease`)."""
+        return self.pool.try_lease(device, capacity, job_id, **waiter)
 
     def release_lease(self, device: str, job_id: str) -> None:
-        self._exec("DELETE FROM slots WHERE device=? AND job=?", (device, job_id))
+        self.pool.release(device, job_id)
 
     def leases(self, device: str) -> int:
-        """Slots of `device` held now on this host, by any process."""
-        return self._exec("SELECT count(*) FROM slots WHERE device=? AND host=?", (device, self._host))[0][0]
+        """Slots of `device` held now, by any process sharing the pool."""
+        return self.pool.leases(device)
 
-    def queue_position(self, device: str, job_id: str, created: float) -> int:
-        """1 + the jobs still queued for `device` that were submitted before this one (any process)."""
-        rows = self._exec("SELECT count(*) FROM jobs WHERE device=? AND state='queued' AND created<? AND id!=?",
-                          (device, created, job_id))
-        return 1 + rows[0][0]
+    def queue_position(self, device: str, job_id: str) -> int:
+        """The job's place among the jobs waiting for a slot of `device`, machine-wide, in fair order."""
+        return self.pool.position(device, job_id)
 
     # ---- devices as each process sees them (read by the Jupyter server, which imports no torch) --
     def publish_devices(self, rows: list[dict[str, Any]], setup: str = "") -> None:
@@ -754,6 +774,8 @@ class ResultStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            if self._pool is not None:
+                self._pool.close()
 
 
 _stores: dict[Path, ResultStore] = {}
