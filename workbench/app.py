@@ -484,14 +484,18 @@ def build_app(workshop: Workshop | None = None) -> Any:
                                        "(host view)", interactive=False, visible=shared.isolate, elem_id="wb-usage")
             host_token = gr.Textbox(label="host token (the host sees and may cancel every participant's jobs)",
                                     type="password", visible=bool(shared.host_token), elem_id="wb-host-token")
+            host = gr.State(False)  # per session, never sent by a client: the token was right
+            host_note = gr.Markdown(visible=bool(shared.host_token))
             with gr.Row():
                 cancel_id = gr.Textbox(label="job id to cancel", scale=3)
                 cancel_button = gr.Button("Cancel job", scale=1)
                 cancel_note = gr.Textbox(label="what happened", scale=3, interactive=False)
-            cancel_button.click(_cancel, [cancel_id, host_token], cancel_note, api_name="cancel")
-            gr.Timer(3.0).tick(_status, host_token, [dev_table, jobs_table, usage_table], api_name=False)
-            host_token.submit(_status, host_token, [dev_table, jobs_table, usage_table], api_name=False)
-            app.load(_status, host_token, [dev_table, jobs_table, usage_table], api_name="status")  # filled on open
+            cancel_button.click(_cancel, [cancel_id, host], cancel_note, api_name="cancel")
+            tables = [dev_table, jobs_table, usage_table]
+            host_token.submit(_claim_host, host_token, [host, host_note], api_name="host").then(_status, host, tables,
+                                                                                   api_name=False)
+            gr.Timer(3.0).tick(_status, host, tables, api_name=False)
+            app.load(_status, host, tables, api_name="status")  # filled on open
     app.queue(default_concurrency_limit=limit(cpu_slots))
     return app
 
@@ -502,16 +506,27 @@ JOB_HEADERS = [h.lower() for h in presenters.job_table([])[0]]
 USAGE_HEADERS = [h.lower() for h in presenters.usage_table({})[0]]
 
 
-def _status(token: str | None = None, request: gr.Request | None = None
+#: what `/host` answers
+HOST_YES = "Host view: every participant's jobs and usage are shown, and you may cancel any."
+HOST_NO = "That is not the host token; you see your own jobs."
+
+
+def _claim_host(token: str) -> tuple[bool, str]:
+    """The session's host flag (True when `token` is the server's host token), and a sentence."""
+    yes = _workshop[0].is_host(token)
+    return yes, HOST_YES if yes else HOST_NO
+
+
+def _status(host: bool = False, request: gr.Request | None = None
             ) -> tuple[list[list[str]], list[list[str]], list[list[str]]]:
     """Devices, recent jobs and usage per participant as tables (the presenters' rows, as the CLI prints
-    them). On a shared server a participant sees their own jobs and usage; the host (token) sees all."""
+    them). On a shared server a participant sees their own jobs and usage; the host sees all."""
     from workbench import api
     from workbench.jobs.store import default_store
     from workbench.scheduling import registry
 
     shared = _workshop[0]
-    who = shared.sees(request, token)
+    who = shared.sees(request, host)
     rows = [presenters.device_row(d.id, d.capabilities, d.load()) for d in registry.discover()]
     _, devices = presenters.device_table(rows)
     _, jobs = presenters.job_table(api.list_jobs(limit=20, owner=who))
@@ -521,7 +536,7 @@ def _status(token: str | None = None, request: gr.Request | None = None
     return devices, jobs, usage
 
 
-def _cancel(job_id: str, token: str | None = None, request: gr.Request | None = None) -> str:
+def _cancel(job_id: str, host: bool = False, request: gr.Request | None = None) -> str:
     """What `workbench jobs cancel` does (`wb.cancel`): flag the job in the store; its runner, in any process,
     stops it. On a shared server only the participant's own jobs (the host's: any); another's job is
     answered exactly as a job that does not exist."""
@@ -532,7 +547,7 @@ def _cancel(job_id: str, token: str | None = None, request: gr.Request | None = 
     if not job_id:
         return "Give the id of a job (first column)."
     store = default_store()
-    who = _workshop[0].sees(request, token)
+    who = _workshop[0].sees(request, host)
     try:
         if who is not None and store.row(job_id).get("owner") != who:
             return NO_SUCH_JOB.format(job_id=job_id[:40])

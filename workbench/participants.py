@@ -3,7 +3,8 @@
 `workbench gradio --workshop` (or `--max-queued`/`--max-running`/`--max-compute-s`) turns isolation
 on: each session owns the jobs it submits (`Job.owner` is "gradio:<session>"), lists and cancels
 only those, and submits within its quota. The host starts the server with a token (printed at start,
-or `--host-token`); typed into the "host token" box it shows every participant's jobs and usage and
+or `--host-token`); typed into the "host token" box (API: `/host`) it marks that session as the host's
+in the session's state, which no client sends: it then shows every participant's jobs and usage and
 may cancel any. Without isolation the app is one person's, as before: every job of the store is shown.
 
 A session is Gradio's session hash: a participant who reloads the page starts a new session (their
@@ -51,8 +52,9 @@ class Workshop:
     def is_host(self, token: str | None) -> bool:
         return bool(self.host_token) and hmac.compare_digest((token or "").strip(), self.host_token)
 
-    def sees(self, request: Any, token: str | None) -> str | None:
-        """The owner whose jobs this session may list and cancel; None: every job."""
-        if not self.isolate or self.is_host(token):
+    def sees(self, request: Any, host: bool) -> str | None:
+        """The owner whose jobs this session may list and cancel; None: every job (`host`: the session gave
+        the host token, see `is_host`)."""
+        if not self.isolate or host:
             return None
         return self.owner(request)

@@ -97,20 +97,25 @@ def check_quota(store: Any, owner: str, quota: Quota) -> None:
             "ask the host for more.")
 
 
-def fair_order(waiting: Iterable[tuple[str, str, float]], holding: dict[str, int]) -> list[str]:
+def fair_order(waiting: Iterable[tuple[str, str, float]], holding: dict[str, int],
+               served: dict[str, float] | None = None) -> list[str]:
     """Job ids in the order they get a free slot: round-robin by owner.
 
-    `waiting`: (job id, owner, when it began waiting); `holding`: slots each owner holds now. A job's
-    turn is the slots its owner already holds plus the jobs of that owner waiting before it, so an
-    owner who holds nothing goes before the second job of one who holds one; ties by waiting time.
+    `waiting`: (job id, owner, when it began waiting); `holding`: slots each owner holds now; `served`:
+    when each owner last got a slot. A job's turn is the slots its owner already holds plus the jobs of
+    that owner waiting before it, so an owner who holds nothing goes before the second job of one who
+    holds one. Among equal turns the owner served longest ago goes first (never served: first of all),
+    then the job that waited longest: a burst of one owner's jobs, all old, does not go before a
+    newcomer's first job once its owner has been served.
     """
+    served = served or {}
     ahead: dict[str, int] = {}
     keyed = []
     for job_id, owner, since in sorted(waiting, key=lambda w: (w[2], w[0])):
         turn = holding.get(owner, 0) + ahead.get(owner, 0)
         ahead[owner] = ahead.get(owner, 0) + 1
-        keyed.append((turn, since, job_id))
-    return [job_id for _, _, job_id in sorted(keyed)]
+        keyed.append((turn, served.get(owner, float("-inf")), since, job_id))
+    return [job_id for *_, job_id in sorted(keyed)]
 
 
 def compute_seconds(started: float | None, finished: float | None, now: float | None = None) -> float:

@@ -247,6 +247,7 @@ class JobQueue:
         self._cond = threading.Condition()
         self._running = 0
         self._running_by_owner: collections.Counter[str] = collections.Counter()
+        self._served: dict[str, float] = {}  # owner -> when a worker last took one of their jobs
         self._closed = False
         self._threads = [
             threading.Thread(target=self._work, name=f"workbench-{name}-{i}", daemon=True)
@@ -268,7 +269,8 @@ class JobQueue:
             self._waiting.append(item)
             running = self._running
             jobs = [self._job(i) for i in self._waiting]
-            order = fair_order([(str(i), j.owner, i) for i, j in enumerate(jobs)], self._running_by_owner)
+            order = fair_order([(str(i), j.owner, i) for i, j in enumerate(jobs)], self._running_by_owner,
+                               self._served)
             ahead = order.index(str(len(jobs) - 1))  # waiting jobs that go first (round-robin by owner)
             self._cond.notify()
         if ahead + running >= self.concurrency:
@@ -310,6 +312,7 @@ class JobQueue:
                     return
                 item = self._take()
                 owner = self._job(item).owner
+                self._served[owner] = time.monotonic()
                 self._running += 1
                 self._running_by_owner[owner] += 1
             try:
@@ -326,7 +329,8 @@ class JobQueue:
         if len(self._waiting) == 1:
             return self._waiting.popleft()
         jobs = [self._job(item) for item in self._waiting]
-        first = fair_order([(str(i), j.owner, i) for i, j in enumerate(jobs)], self._running_by_owner)[0]
+        first = fair_order([(str(i), j.owner, i) for i, j in enumerate(jobs)], self._running_by_owner,
+                           self._served)[0]
         item = self._waiting[int(first)]
         del self._waiting[int(first)]
         return item

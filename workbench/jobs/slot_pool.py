@@ -7,8 +7,9 @@ the GPU's one slot, not one each. The file is made readable and writable by ever
 should be like /tmp: `install -d -m 1777 /var/lib/workbench`).
 
 A waiting job registers itself; a free slot goes to the first waiting job in `owners.fair_order`
-(round-robin by owner, across every process and home), so one participant's 50 jobs do not make
-everyone else wait. A lease or a wait of a process that died is reclaimed by the next one that looks.
+(round-robin by owner, least recently served first, across every process and home), so one
+participant's 50 jobs do not make everyone else wait. A lease or a wait of a process that died is
+reclaimed by the next one that looks.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ CREATE TABLE IF NOT EXISTS pool_waiting (
     host TEXT NOT NULL, pid INTEGER NOT NULL, since REAL NOT NULL, task TEXT NOT NULL DEFAULT '',
     max_running INTEGER,
     PRIMARY KEY (device, job)
+);
+CREATE TABLE IF NOT EXISTS pool_served (
+    device TEXT NOT NULL, owner TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (device, owner)
 );
 """
 
@@ -107,6 +111,8 @@ class SlotPool:
                   max_running: int | None = None, since: float | None = None) -> bool:
         """Take one of `capacity` slots of `device` for `job_id` if its turn has come (True); otherwise
         keep it in the waiting list (False). `max_running`: slots its owner may hold machine-wide."""
+        if not self._worth_a_try(device, capacity, job_id):
+            return False
         with self._transaction() as db:
             self._reclaim(db, device)
             db.execute("INSERT OR IGNORE INTO pool_waiting (device, job, owner, home, host, pid, since, task, "
@@ -125,13 +131,26 @@ class SlotPool:
             here: dict[str, int] = {}
             for (o,) in held:
                 here[o] = here.get(o, 0) + 1
-            if job_id not in fair_order(eligible, here)[:free]:
+            served = dict(db.execute("SELECT owner, at FROM pool_served WHERE device=?", (device,)).fetchall())
+            if job_id not in fair_order(eligible, here, served)[:free]:
                 return False
+            now = time.time()
+            db.execute("INSERT OR REPLACE INTO pool_served (device, owner, at) VALUES (?, ?, ?)", (device, owner, now))
             db.execute("DELETE FROM pool_waiting WHERE device=? AND job=?", (device, job_id))
             db.execute("INSERT OR REPLACE INTO pool_leases (device, job, owner, home, host, pid, since, task) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (device, job_id, owner, self.home, self._host, os.getpid(), time.time(), task))
+                       (device, job_id, owner, self.home, self._host, os.getpid(), now, task))
             return True
+
+    def _worth_a_try(self, device: str, capacity: int, job_id: str) -> bool:
+        """A read (no write lock): False when this job already waits and every slot is held by a live
+        process, so 30 participants' waiting jobs can look often without queueing for the write lock."""
+        if not self._exec("SELECT 1 FROM pool_waiting WHERE device=? AND job=?", (device, job_id)):
+            return True
+        held = self._exec("SELECT host, pid FROM pool_leases WHERE device=?", (device,))
+        if any(host == self._host and pid != os.getpid() and not pid_alive(pid) for host, pid in held):
+            return True  # a dead holder's slot is reclaimed in the transaction
+        return len(held) < capacity
 
     def withdraw(self, device: str, job_id: str) -> None:
         """A job that stopped waiting (cancelled) leaves the waiting list."""
@@ -150,7 +169,8 @@ class SlotPool:
         here: dict[str, int] = {}
         for (o,) in self._exec("SELECT owner FROM pool_leases WHERE device=?", (device,)):
             here[o] = here.get(o, 0) + 1
-        order = fair_order(waiting, here)
+        served = dict(self._exec("SELECT owner, at FROM pool_served WHERE device=?", (device,)))
+        order = fair_order(waiting, here, served)
         return order.index(job_id) + 1 if job_id in order else len(order) + 1
 
     def occupancy(self) -> list[dict[str, Any]]:

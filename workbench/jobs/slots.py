@@ -15,8 +15,9 @@ from collections.abc import Callable
 
 from workbench.jobs.job import Job
 
-#: how long a waiting job sleeps between looks at the slots (grows to the maximum)
-POLL_MIN_S, POLL_MAX_S = 0.005, 0.2
+#: how long a waiting job sleeps between looks at the slots (grows to the maximum); a look while every
+#: slot is held is a read, so looking often costs the other processes nothing
+POLL_MIN_S, POLL_MAX_S = 0.005, 0.05
 
 
 def acquire(job: Job, device_id: str, capacity: int, *, stop: Callable[[], bool] = lambda: False) -> bool:
