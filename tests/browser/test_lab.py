@@ -122,6 +122,29 @@ def test_sidebar_lists_the_cpu_device(lab):
     page.close()
 
 
+def test_the_sidebar_shows_who_runs_and_waits_on_each_device(lab):
+    """A teacher's view: the owners holding and waiting for a device's slots, from every home on the pool."""
+    from workbench.jobs.store import ResultStore
+
+    pool = ResultStore(lab["root"] / "home").pool  # the pool the Jupyter server reads (its store's own)
+    try:
+        assert pool.try_lease("cpu", 99, "teacher-view-1", owner="ann", task="fold")
+        assert pool.try_lease("cpu", 99, "teacher-view-2", owner="bob", task="conformers")
+        assert not pool.try_lease("cpu", 0, "teacher-view-3", owner="cy", task="count")  # no slot: it waits
+        page = _page(lab)
+        _open_sidebar(page)
+        who = page.wait_for_selector("#workbench-devices-jobs .wb-device[data-device='cpu'] .wb-who", timeout=30000)
+        assert who.text_content() == "running ann, bob · 1 waiting (cy)"
+        title = who.get_attribute("title")
+        assert "ann: fold running for" in title and "cy: count waiting for" in title
+        page.screenshot(path=str(ARTIFACTS / "sidebar-who.png"))
+        page.close()
+    finally:
+        pool.release("cpu", "teacher-view-1")
+        pool.release("cpu", "teacher-view-2")
+        pool.withdraw("cpu", "teacher-view-3")
+
+
 def _put_setting(lab, plugin: str, values: dict) -> None:
     """A plugin's settings through JupyterLab's settings API (what the Settings editor writes)."""
     body = json.dumps({"raw": json.dumps(values)}).encode()
@@ -147,7 +170,7 @@ def test_sidebar_shows_memory_in_use_a_history_filters_and_its_refresh_setting(l
         assert int(use.get_attribute("data-memory-used")) > 0
         # the history grows at the set interval: several points after a few seconds
         page.wait_for_function("() => (document.querySelector(\"#workbench-devices-jobs .wb-device[data-device='cpu'] "
-                               ".wb-chart path.wb-line\")?.getAttribute('d') || '').split('L').length >= 5",
+                               ".wb-chart path.wb-trace\")?.getAttribute('d') || '').split('L').length >= 5",
                                timeout=15000)
         page.screenshot(path=str(ARTIFACTS / "1c-sidebar-usage.png"))
         succeeded = "#workbench-devices-jobs .wb-job[data-state='succeeded']"

@@ -95,8 +95,13 @@ class DevicesHandler(_Base):
         drained = self.store().drained()
         from workbench.server.usage import usage
 
+        holders: dict[str, list[dict]] = {}  # who runs and waits where, every home on the slot pool
+        for h in self.store().pool.occupancy():
+            holders.setdefault(h["device"], []).append(
+                {k: h[k] for k in ("owner", "state", "task", "since", "home")})
         rows = [{**device_row(p["id"], p["capabilities"], p["load"], p["profile"]), "drained": p["id"] in drained,
-                 "usage": usage(p["id"], p["capabilities"].get("kind", ""), p["capabilities"])}
+                 "usage": usage(p["id"], p["capabilities"].get("kind", ""), p["capabilities"]),
+                 "holders": holders.get(p["id"], [])}
                 for p in published]
         self.write_json({"devices": rows})
 

@@ -15,7 +15,9 @@ import { Widget } from '@lumino/widgets';
 
 interface IUsage { memory_used: number; memory_total: number; utilisation: number | null; source: string; }
 interface IDevice { id: string; kind: string; name: string; total_memory: number; load: number; drained: boolean;
-  profile: { matmul_tflops_fp32: number; memory_gbps: number } | null; usage: IUsage; }
+  profile: { matmul_tflops_fp32: number; memory_gbps: number } | null; usage: IUsage; holders?: IHolder[]; }
+// who holds or waits for this device's slots, machine-wide (every home sharing the slot pool): a teacher's view
+interface IHolder { owner: string; state: string; task: string; since: number; home: string; }
 interface IJob { id: string; task: string; device: string; state: string; reason: string; progress: number | null;
   message: string; created: number; started: number | null; finished: number | null; placement: string; }
 
@@ -69,7 +71,7 @@ function historyChart(samples: ISample[], width: number, span: number, percent: 
     svgEl('text', { x: left, y: h - 1, class: 'wb-label' }, `-${Math.round(span)} s`),
     svgEl('text', { x: left + plotW, y: h - 1, 'text-anchor': 'end', class: 'wb-label' }, 'now'));
   if (samples.length) {
-    svg.append(svgEl('path', { class: 'wb-line', d: samples.map((s, i) =>
+    svg.append(svgEl('path', { class: 'wb-trace', d: samples.map((s, i) =>
       `${i ? 'L' : 'M'}${x(s.t).toFixed(1)},${y(s.v).toFixed(1)}`).join(' ') }));
     const step = plotW / HISTORY;
     for (const s of samples) {  // a hover target per sample: its value and its age
@@ -231,7 +233,22 @@ class DevicesAndJobs extends Widget {
     const chart = historyChart(this.history.get(d.id) ?? [], Math.max(150, this.node.clientWidth - 20),
       (HISTORY - 1) * this.interval, percent);
     block.append(head, chart, this.useLine(d));
+    if (d.holders && d.holders.length) { block.append(this.whoLine(d.holders)); }
     return block;
+  }
+
+  // who runs and who waits here, across every home on the pool: "running ann, bob · 3 waiting (cy, dan)"
+  private whoLine(holders: IHolder[]): HTMLElement {
+    const names = (state: string): string[] => [...new Set(holders.filter(h => h.state === state).map(h => h.owner))];
+    const running = names('running');
+    const waiting = holders.filter(h => h.state === 'waiting');
+    const parts = [running.length ? `running ${running.join(', ')}` : '',
+      waiting.length ? `${waiting.length} waiting (${names('waiting').join(', ')})` : ''].filter(Boolean);
+    const line = el('small', 'wb-who', parts.join(' · '));
+    const now = Date.now() / 1000;
+    line.title = holders.map(h => `${h.owner}: ${h.task} ${h.state} for ${Math.round(now - h.since)} s (${h.home})`)
+      .join('\n');
+    return line;
   }
 
   // utilisation and memory in use now
