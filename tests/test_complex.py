@@ -328,3 +328,46 @@ def test_sequences_are_read_as_ascii_letters_only():
             wb.submit("complex", proteins=(sequence,), tiny=True, device="cpu")
     with pytest.raises(InputError, match="seeds must be between 0 and"):
         wb.submit("complex", proteins=("MKT",), seeds=(-1,), tiny=True, device="cpu")
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"pockets": ("Z: A:3",)}, r"^pocket 'Z: A:3': binder 'Z' is not a chain of the complex\.$"),
+    ({"pockets": ("B: A:30 @ 6",)}, r"^pocket 'B: A:30 @ 6': residue 30 of chain A must be 1-22\.$"),
+    ({"pockets": ("B: A:3 @ 40",)}, r"the distance must be above 0 and at most 20 Å"),
+    ({"contacts": ("A3 B1",)}, r"write CHAIN:RESIDUE, CHAIN:RESIDUE \[@ Å\]"),
+    ({"contacts": ("A:3, Q:1",)}, r"^contact 'A:3, Q:1': chain 'Q' is not in the complex \(chains: A, B\)\.$"),
+])
+def test_a_restraint_naming_what_is_not_in_the_complex_is_refused_at_submit(fields, message):
+    with pytest.raises(InputError, match=message):
+        wb.submit("complex", proteins=(PROTEIN,), ligands=(ASPIRIN,), device="cpu", **FAST, **fields)
+    assert wb.jobs() == []  # refused before a job existed
+
+
+def test_restraints_are_passed_to_boltz_and_measured_in_every_sample(tmp_path):
+    """The distances reported are the ones Biopython measures in the written mmCIF (random weights: whether
+    a restraint holds is not asserted, only that it is measured right)."""
+    import yaml
+
+    r = wb.run("complex", proteins=(PROTEIN,), ligands=(ASPIRIN,), pockets=("B: A:3, A:7 @ 6",),
+               contacts=("A:1, A:20 @ 8",), samples=2, device="cpu", **FAST)
+    given = yaml.safe_load(r.files["input"].read_text())["constraints"]
+    assert given == [{"pocket": {"binder": "B", "contacts": [["A", 3], ["A", 7]], "max_distance": 6.0}},
+                     {"contact": {"token1": ["A", 1], "token2": ["A", 20], "max_distance": 8.0}}]
+    for s in r.samples:
+        assert [x["restraint"] for x in s.restraints] == ["pocket: B near A:3, A:7", "contact: A:1 - A:20"]
+        cif = r.files[f"complex_seed{s.seed}_sample{s.sample}.cif"]
+        model = MMCIFParser(QUIET=True).get_structure("m", str(cif))[0]
+        ligand = np.array([a.coord for a in model["B"].get_atoms()])
+        residue = {i: np.array([a.coord for a in res]) for i, res in enumerate(model["A"], 1)}
+        closest = lambda a, b: np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)).min()  # noqa: E731
+        pocket = max(closest(ligand, residue[3]), closest(ligand, residue[7]))
+        assert s.restraints[0]["distance"] == pytest.approx(pocket, abs=0.01)
+        assert s.restraints[1]["distance"] == pytest.approx(closest(residue[1], residue[20]), abs=0.01)
+        assert s.restraints[0]["satisfied"] == (pocket <= 6.0)
+        conf = json.loads(r.files[f"complex_seed{s.seed}_sample{s.sample}.confidence"].read_text())
+        assert conf["restraints"] == s.restraints
+    rows = list(csv.DictReader(open(r.files["summary"])))
+    assert [row["restraints_satisfied"] for row in rows] == [s.restraints_satisfied for s in r.samples]
+    from workbench import presenters
+
+    assert "restraints " in presenters.summary(r)

@@ -72,6 +72,12 @@ def test_complex_tab_with_the_tiny_model(client):
     assert CHAIN_COLOURS[0] in chain_colours and not chain_colours & bands
     with pytest.raises(Exception, match="protein 1: illegal residue .*Z.* at position 4"):
         client.predict("MKTZ", "", "", 1, True, "cpu", api_name="/complex")
+    # restraints typed in the box: measured per sample; one naming a missing chain is a sentence
+    table, *_ = client.predict("MKTAYIAKQR", "CCO", "", 1, True, "cpu", "pLDDT",
+                               "pocket B: A:3, A:5 @ 6\ncontact A:1, A:9 @ 8", api_name="/complex")
+    assert table["headers"][-1] == "restraints met" and table["data"][0][-1] in ("0/2", "1/2", "2/2")
+    with pytest.raises(Exception, match="pocket .Z: A:3.: binder .Z. is not a chain of the complex"):
+        client.predict("MKTAYIAKQR", "CCO", "", 1, True, "cpu", "pLDDT", "pocket Z: A:3", api_name="/complex")
 
 
 def test_grasp_tab(client):

@@ -136,12 +136,25 @@ def fold(sequence: str, tiny: bool, device: str, colour: str = "pLDDT", progress
 
 
 COMPLEX_HEADERS = ["rank", "seed", "sample", "confidence", "ipTM", "ligand ipTM", "pLDDT (0-100)",
-                   "ligands passing PoseBusters"]
+                   "ligands passing PoseBusters", "restraints met"]
+
+
+def _restraint_lines(text: str) -> dict[str, tuple[str, ...]]:
+    """"pocket B: A:12, A:15 @ 6" and "contact A:12, B:C1 @ 8" lines as the request's fields."""
+    out: dict[str, list[str]] = {"pockets": [], "contacts": []}
+    for line in (text or "").splitlines():
+        kind, _, rest = line.strip().partition(" ")
+        if not kind:
+            continue
+        if kind.lower() not in ("pocket", "contact"):
+            raise gr.Error(html.escape(f"Restraint {line.strip()[:80]!r}: start each line with pocket or contact."))
+        out[kind.lower() + "s"].append(rest)
+    return {k: tuple(v) for k, v in out.items() if v}
 
 
 def complex_fold(proteins: str, smiles: str, ccd: str, samples: float, tiny: bool, device: str,
-                 colour: str = "pLDDT", progress: Any = gr.Progress(), request: gr.Request | None = None
-                 ) -> tuple[list[list[Any]], list[str], str | None, str]:
+                 colour: str = "pLDDT", restraint_text: str = "", progress: Any = gr.Progress(),
+                 request: gr.Request | None = None) -> tuple[list[list[Any]], list[str], str | None, str]:
     """Boltz-2 co-folding: the ranked samples, the best sample's files, its PAE and the complex in 3D
     (polymers by pLDDT band or by chain)."""
     from workbench.tasks.molecules.complexes.predict import TINY_RUN
@@ -151,14 +164,14 @@ def complex_fold(proteins: str, smiles: str, ccd: str, samples: float, tiny: boo
     ligands = tuple(s.strip() for s in (smiles or "").splitlines() if s.strip())
     codes = tuple(c.strip() for c in (ccd or "").replace(",", " ").split() if c.strip())
     fields: dict[str, Any] = {"proteins": tuple(lines), "ligands": ligands, "ligand_ccd": codes,
-                              "samples": int(samples or 1), "tiny": bool(tiny)}
+                              "samples": int(samples or 1), "tiny": bool(tiny), **_restraint_lines(restraint_text)}
     if tiny:  # random weights: a short run shows the whole path
         fields.update(TINY_RUN)
     job = _submit("complex", device, request, **fields)
     result = _follow(job, progress)
     rows = [[s.rank, s.seed, s.sample, round(s.confidence_score, 3), round(s.iptm, 3), round(s.ligand_iptm, 3),
-             round(100 * s.complex_plddt, 1), "" if s.posebusters_passed is None else s.posebusters_passed]
-            for s in result.samples]
+             round(100 * s.complex_plddt, 1), "" if s.posebusters_passed is None else s.posebusters_passed,
+             s.restraints_satisfied] for s in result.samples]
     stem = result.best_stem
     files = [str(result.files[f"{stem}.cif"]), str(result.files[f"{stem}.confidence"]), str(result.files["summary"])]
     pae = result.files.get(f"{stem}.pae")
@@ -385,6 +398,9 @@ def build_app(workshop: Workshop | None = None) -> Any:
                     cx_device = gr.Dropdown(devices, value="auto", label="device")
                     cx_colour = gr.Radio(["pLDDT", "chain"], value="pLDDT", label="colour the polymers by")
                     run_cx = gr.Button("Co-fold", variant="primary")
+            cx_restraints = gr.Textbox(label="restraints, one per line (chains lettered: proteins, then SMILES, then "
+                                       "CCD ligands): pocket B: A:12, A:15 @ 6 / contact A:12, B:C1 @ 8",
+                                       lines=2, value="")
             cx_table = gr.Dataframe(headers=COMPLEX_HEADERS, label="samples, best first")
             cx_files = gr.File(label="best sample: mmCIF, confidence JSON; summary CSV", file_count="multiple")
             with gr.Row():
@@ -392,7 +408,8 @@ def build_app(workshop: Workshop | None = None) -> Any:
                                   "orange < 50; or one colour per chain), ligands as balls and sticks",
                                   clear_color=SEE_THROUGH)
                 cx_pae = gr.Image(label="PAE with chain boundaries", type="filepath")
-            run_cx.click(complex_fold, [cx_proteins, cx_smiles, cx_ccd, cx_samples, cx_tiny, cx_device, cx_colour],
+            run_cx.click(complex_fold, [cx_proteins, cx_smiles, cx_ccd, cx_samples, cx_tiny, cx_device, cx_colour,
+                                        cx_restraints],
                          [cx_table, cx_files, cx_pae, cx3d], api_name="complex", concurrency_limit=limit(1),
                          concurrency_id="fold")
         with gr.Tab("Grasping"):

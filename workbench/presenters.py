@@ -169,6 +169,10 @@ def _complex(r: Any) -> str:
                 f"ipTM {s.iptm:.2f}, pLDDT {100 * s.complex_plddt:.1f}")
         if s.posebusters_passed is not None:
             line += f", PoseBusters {s.posebusters_passed} ligand(s) pass"
+        held = getattr(s, "restraints", None) or []
+        if held:
+            line += f", restraints {sum(bool(x['satisfied']) for x in held)}/{len(held)} met (" + "; ".join(
+                f"{x['restraint']} {x['distance']:.1f} of {x['limit']:g} Å" for x in held) + ")"
         lines.append(line)
     if r.posebusters_pass_rate is not None:
         lines.append(f"  ligand poses passing every PoseBusters check: {r.posebusters_pass_rate:.0%}")

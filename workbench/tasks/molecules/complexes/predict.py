@@ -32,7 +32,7 @@ from typing import Any, Literal
 from workbench import models
 from workbench.contract import InputError, Progress, Requirements, TaskContext
 from workbench.contract.errors import DeviceError, ModelNotAvailable
-from workbench.tasks.molecules.complexes import ccd, inputs
+from workbench.tasks.molecules.complexes import ccd, inputs, restraints
 from workbench.tasks.molecules.complexes.inputs import Entity
 
 GiB = 1024**3
@@ -60,9 +60,14 @@ class ComplexRequest:
     tiny: bool = False  #: random tiny Boltz-2 of the same architecture (tests, demos)
     plots: bool = True  #: PAE heat maps with chain boundaries
     checks: bool = True  #: PoseBusters checks of every ligand pose against the polymers
+    #: pocket restraints, "BINDER: CHAIN:RES, ... [@ Å]" (e.g. "B: A:12, A:15 @ 6"); chains are lettered
+    #: proteins, DNA, RNA, SMILES ligands, CCD ligands; measured in every sample
+    pockets: tuple[str, ...] = ()
+    #: contact restraints, "CHAIN:RES, CHAIN:RES|ATOM [@ Å]" (e.g. "A:12, B:C1 @ 8"); measured in every sample
+    contacts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("proteins", "dna", "rna", "ligands", "ligand_ccd", "seeds"):
+        for name in ("proteins", "dna", "rna", "ligands", "ligand_ccd", "seeds", "pockets", "contacts"):
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, (str, int)) else tuple(value))
         if not 1 <= self.samples <= 25:
@@ -86,6 +91,14 @@ class ComplexRequest:
             ents, extra = inputs.from_fasta(self.fasta), {}
         else:
             ents, extra = inputs.from_fields(self.proteins, self.dna, self.rna, self.ligands, self.ligand_ccd), {}
+        typed = restraints.constraints(self.pockets, self.contacts)
+        for text, item in zip((*self.pockets, *self.contacts), typed, strict=True):
+            try:  # every chain and residue it names is in the complex
+                inputs.check_sections(ents, {"constraints": [item]}, Path.cwd(), "")
+            except InputError as exc:
+                raise InputError(f"{next(iter(item))} {text[:80]!r}: {str(exc).split(': ', 1)[-1]}") from None
+        if typed:
+            extra = {**extra, "constraints": [*(extra.get("constraints") or []), *typed]}
         return inputs.check_complex(ents), extra
 
 
@@ -102,6 +115,13 @@ class ComplexSample:
     posebusters_passed: int | None = None  #: ligands passing every check (None: no ligand or checks off)
     posebusters_failures: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)  #: keys into ComplexResult.files
+    #: each pocket / contact restraint measured in this sample: restraint, distance (Å), limit, satisfied
+    restraints: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def restraints_satisfied(self) -> str:
+        """"k/n" of the restraints that hold in this sample ("" without restraints)."""
+        return f"{sum(r['satisfied'] for r in self.restraints)}/{len(self.restraints)}" if self.restraints else ""
 
 
 @dataclass
@@ -393,7 +413,7 @@ def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
                                                      "checking their poses"))
             seed_samples, seed_files = report.write_seed(
                 prediction, batch, processed, bundle.mols, ents, request, seed, out, work_dir, ComplexSample,
-                sample_stem)
+                sample_stem, extra.get("constraints"))
             samples.extend(seed_samples)
             files.update(seed_files)
             ctx.checkpoint(str(seed), report.checkpoint(seed_samples, seed_files))

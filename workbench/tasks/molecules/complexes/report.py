@@ -214,7 +214,8 @@ def _by_chain(values: dict[Any, Any], chains: list[str]) -> dict[str, Any]:
 
 def write_seed(prediction: dict[str, Any], batch: dict[str, Any], processed: Path, mols: Path,
                ents: list[Entity], request: Any, seed: int, out: Path, work: Path, sample_type: type,
-               sample_stem: Any) -> tuple[list[Any], dict[str, Path]]:
+               sample_stem: Any, extra_constraints: list[dict[str, Any]] | None = None
+               ) -> tuple[list[Any], dict[str, Path]]:
     """Boltz's writer for one seed's samples, then renamed, mended, plotted and checked. The task hands
     in its sample type and file-stem rule (`predict.ComplexSample`, `predict.sample_stem`), so this
     module does not import the task module that imports it."""
@@ -251,6 +252,12 @@ def write_seed(prediction: dict[str, Any], batch: dict[str, Any], processed: Pat
         sample = sample_type(seed, k, 0, float(conf["confidence_score"]), float(conf["ptm"]),
                                float(conf["iptm"]), float(conf.get("ligand_iptm", 0.0)),
                                float(conf["complex_plddt"]))
+        measured = [c for c in (extra_constraints or []) if next(iter(c)) in ("pocket", "contact")]
+        if measured:
+            from workbench.tasks.molecules.complexes.restraints import measure
+
+            sample.restraints = measure(cif, measured)
+            conf["restraints"] = sample.restraints
         if refs:
             checked, passed, failures = check_ligands(cif, refs, out)
             sample.posebusters_passed, sample.posebusters_failures = passed, failures
@@ -294,10 +301,11 @@ def write_summary(result: Any, path: Path) -> Path:
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["rank", "seed", "sample", "confidence_score", "ptm", "iptm", "ligand_iptm", "complex_plddt",
-                    "posebusters_passed", "cif"])
+                    "posebusters_passed", "restraints_satisfied", "cif"])
         for s in result.samples:
             cif = next((Path(k).stem for k in s.files if k.endswith(".cif")), "")
             w.writerow([s.rank, s.seed, s.sample, f"{s.confidence_score:.4f}", f"{s.ptm:.4f}", f"{s.iptm:.4f}",
                         f"{s.ligand_iptm:.4f}", f"{s.complex_plddt:.4f}",
-                        "" if s.posebusters_passed is None else s.posebusters_passed, f"{cif}.cif"])
+                        "" if s.posebusters_passed is None else s.posebusters_passed,
+                        getattr(s, "restraints_satisfied", ""), f"{cif}.cif"])
     return path
