@@ -179,6 +179,22 @@ def _complex(r: Any) -> str:
     return "\n".join(lines)
 
 
+def _screen(r: Any) -> str:
+    lines = [f"{len(r.rows)} ligand(s) screened against {len(r.target)} target chain(s)"
+             + (f"; {len(r.skipped)} line(s) skipped" if r.skipped else "")
+             + (" [random test weights: the scores mean nothing]" if r.model.endswith("tiny") else "")]
+    for row in r.rows[:5]:
+        line = (f"  #{row.rank} {row.name} (line {row.line}): ligand ipTM {row.ligand_iptm:.2f}, "
+                f"ipTM {row.iptm:.2f}, confidence {row.confidence_score:.3f}")
+        if row.posebusters_passed is not None:
+            line += ", PoseBusters " + ("pass" if row.posebusters_passed else "fail")
+        if row.restraints_satisfied:
+            line += f", restraints {row.restraints_satisfied} met"
+        lines.append(line)
+    lines += [f"  skipped line {s['line']}: {s['reason']}" for s in r.skipped[:5]]
+    return "\n".join(lines)
+
+
 def _images(r: Any) -> str:
     return ", ".join(f"image {i.index}: seed {i.recipe.get('seed')}, {i.recipe.get('width')}x"
                      f"{i.recipe.get('height')}" for i in r.images) + f" ({r.model}, {r.dtype})"
@@ -213,6 +229,7 @@ SUMMARIES: dict[str, Callable[[Any], str]] = {
     "ConformerResult": _conformers,
     "FoldResult": _fold,
     "ComplexResult": _complex,
+    "ScreenResult": _screen,
     "Text2ImageResult": _images,
     "SelftestResult": _selftest,
     "UnderstandResult": lambda r: r.text,

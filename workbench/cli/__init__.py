@@ -477,6 +477,9 @@ def build_parser(argv: list[str] | None = None) -> Parser:
     sub.add_parser("grasp-train", help="train a grasp model on a dataset: workbench grasp-train DATA --out MODEL "
                                        "(the same as workbench run grasp-train --data DATA)")
 
+    sub.add_parser("screen", help="screen a protein target against a ligand library with Boltz-2: workbench screen "
+                                  "--target SEQ --ligands FILE.smi|.sdf (the same as workbench run screen)")
+
     j = sub.add_parser("jobs", help="list, show, cancel jobs in the result store; doctor it")
     js = j.add_subparsers(dest="jobs_cmd", parser_class=Parser, metavar="ACTION")
     jl = js.add_parser("list", help="newest first")
@@ -555,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
         rest = argv[1:]
         argv = ["run", "grasp-train", *(["--data", rest[0], *rest[1:]] if rest and not rest[0].startswith("-")
                                         else rest)]
+    if argv[:1] == ["screen"]:  # an alias of `run screen`
+        argv = ["run", "screen", *argv[1:]]
     try:
         parser = build_parser(argv)
         args = parser.parse_args(argv)

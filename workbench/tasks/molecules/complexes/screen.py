@@ -1,0 +1,250 @@
+"""Screening: one target against many ligands with Boltz-2, the model loaded once, each ligand a checkpoint.
+
+What drug-discovery users run most: a protein against a library (`.smi`, `.sdf`, or SMILES given
+inline). A screen is one job. Boltz-2 is loaded once per device and kept loaded (`models.load`
+caches it). Each ligand is co-folded with the target by the `complex` task's own code path.
+
+Each ligand's best sample becomes a row, and its pose is kept as mmCIF. The row is saved as a
+checkpoint, so a screen moved off a drained device, or one resumed after a restart, carries on
+at the next ligand. A line that is not a molecule is reported with its line number, and the
+screen goes on without it. Ligands are dealt over devices (`split` / `merge`).
+
+The table is ranked by ligand ipTM, then by confidence. Its CSV has these columns: rank, line,
+name, SMILES, confidence, ipTM, ligand ipTM, pLDDT, PoseBusters, restraints met, mmCIF.
+With random (tiny) weights every number is meaningless; it only shows the path runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from workbench.contract import InputError, Progress, Requirements, TaskContext
+from workbench.tasks.molecules.complexes import inputs
+from workbench.tasks.molecules.complexes.predict import ComplexRequest
+
+#: ligands one screen may hold (a larger library is several screens)
+MAX_LIGANDS = 10_000
+
+
+@dataclass(frozen=True)
+class ScreenRequest:
+    target: tuple[str, ...] = ()  #: the target's protein sequences, one chain each (chains A, B, ...)
+    smiles: tuple[str, ...] = ()  #: ligands as SMILES, each optionally followed by a space and a name
+    #: a ligand library: .smi / .txt (SMILES [name] per line) or .sdf (one molecule per record)
+    library: str | None = None
+    #: pocket restraints for every ligand, "BINDER: CHAIN:RES, ... [@ Å]"; the ligand is the chain after the target
+    pockets: tuple[str, ...] = ()
+    contacts: tuple[str, ...] = ()  #: contact restraints for every ligand, "CHAIN:RES, CHAIN:RES|ATOM [@ Å]"
+    seed: int = 0  #: one seed per ligand
+    samples: int = 1  #: diffusion samples per ligand (the best is kept)
+    recycling_steps: int = 3
+    sampling_steps: int = 200
+    tiny: bool = False  #: random tiny Boltz-2 of the same architecture (tests, demos)
+    checks: bool = True  #: PoseBusters checks of each ligand pose
+    #: ligand positions (1-based, in the library) this part of the screen runs (set by `split`; empty: all)
+    part: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("target", "smiles", "pockets", "contacts", "part"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, (str, int)) else tuple(value))
+        if not self.target:
+            raise InputError("A screen needs a target: one or more protein sequences.")
+        if not self.smiles and self.library is None:
+            raise InputError("A screen needs ligands: SMILES, or a library file (.smi or .sdf).")
+        if not 1 <= self.samples <= 25:
+            raise InputError("samples must be between 1 and 25.")
+        if not 0 <= self.recycling_steps <= 20 or not 1 <= self.sampling_steps <= 1000:
+            raise InputError("recycling_steps must be 0-20 and sampling_steps 1-1000.")
+        good, _ = self.library_entries()
+        if not good:
+            raise InputError("None of the ligands is a molecule RDKit can read; see the lines above.")
+        self.complex_request(good[0])  # the target and restraints, checked with the first ligand
+
+    def library_entries(self) -> tuple[list[tuple[int, str, str]], list[dict[str, Any]]]:
+        """(line, name, SMILES) of each ligand to screen, and each line that is not a molecule with its
+        reason (the screen goes on without it)."""
+        entries = list(_read_library(self.library)) if self.library else []
+        after = max((line for line, _ in entries), default=0)  # inline SMILES count on after the file's lines
+        entries += [(after + i + 1, text) for i, text in enumerate(self.smiles)]
+        if len(entries) > MAX_LIGANDS:
+            raise InputError(f"A screen holds at most {MAX_LIGANDS} ligands; split the library.")
+        good, bad = [], []
+        for line, text in entries:
+            if self.part and line not in self.part:
+                continue
+            if isinstance(text, dict):  # an SDF record that did not read
+                bad.append({"line": line, "text": "", "reason": text["reason"]})
+                continue
+            smiles, _, name = text.strip().partition(" ")
+            try:
+                good.append((line, (name.strip() or f"ligand{line}")[:64], inputs.check_smiles(smiles, f"line {line}")))
+            except InputError as exc:
+                bad.append({"line": line, "text": text[:200], "reason": str(exc).removeprefix(f"line {line}: ")})
+        return good, bad
+
+    def complex_request(self, entry: tuple[int, str, str]) -> ComplexRequest:
+        line, _, smiles = entry
+        return ComplexRequest(proteins=self.target, ligands=(smiles,), name=f"ligand{line}", seeds=(self.seed,),
+                              samples=self.samples, recycling_steps=self.recycling_steps,
+                              sampling_steps=self.sampling_steps, tiny=self.tiny, plots=False, checks=self.checks,
+                              pockets=self.pockets, contacts=self.contacts)
+
+
+def _read_library(path: str) -> list[tuple[int, Any]]:
+    """(line or record number, text) of each entry of a .smi/.txt or .sdf file."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise InputError(f"No ligand library at {path!r}.")
+    if p.suffix.lower() == ".sdf":
+        from rdkit import Chem, RDLogger
+
+        RDLogger.DisableLog("rdApp.*")
+        out: list[tuple[int, Any]] = []
+        for i, mol in enumerate(Chem.SDMolSupplier(str(p), sanitize=True), 1):
+            if mol is None:
+                out.append((i, {"reason": f"record {i}: RDKit cannot read this molecule"}))
+                continue
+            name = mol.GetProp("_Name").strip().replace(" ", "_") if mol.HasProp("_Name") else ""
+            out.append((i, f"{Chem.MolToSmiles(mol)} {name}".strip()))
+        return out
+    text = inputs._read_text(str(p), "ligand library")
+    return [(i, line) for i, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
+
+
+@dataclass
+class ScreenRow:
+    line: int  #: where the ligand is in the library (1-based)
+    name: str
+    smiles: str
+    confidence_score: float
+    iptm: float
+    ligand_iptm: float
+    complex_plddt: float  #: 0-1
+    posebusters_passed: int | None = None
+    restraints_satisfied: str = ""  #: "k/n" restraints met in the best sample
+    rank: int = 0  #: 1 = best ligand ipTM (ties: confidence)
+    cif: str = ""  #: key into ScreenResult.files of the best pose
+
+
+@dataclass
+class ScreenResult:
+    target: list[dict[str, Any]]  #: the target's chains
+    rows: list[ScreenRow]  #: ranked, best first
+    skipped: list[dict[str, Any]]  #: lines that are not molecules: line, text, reason
+    model: str
+    files: dict[str, Path] = field(default_factory=dict)  #: "table" (CSV) and one mmCIF per ligand
+
+
+def requirements(request: ScreenRequest) -> Requirements:
+    good, _ = request.library_entries()
+    from workbench.tasks.molecules.complexes.predict import requirements as one
+
+    return one(request.complex_request(max(good, key=lambda e: len(e[2]))))  # the largest complex decides
+
+
+def work(request: ScreenRequest) -> float:
+    return float(len(request.library_entries()[0]))
+
+
+def split(request: ScreenRequest, n: int) -> list[ScreenRequest]:
+    """Ligands dealt over up to `n` devices, by library position."""
+    lines = [line for line, _, _ in request.library_entries()[0]]
+    n = max(1, min(n, len(lines)))
+    return [replace(request, part=tuple(lines[k::n])) for k in range(n)]
+
+
+def merge(results: list[ScreenResult]) -> ScreenResult:
+    rows = [r for res in results for r in res.rows]
+    skipped = sorted({s["line"]: s for res in results for s in res.skipped}.values(), key=lambda s: s["line"])
+    files = {k: v for res in results for k, v in res.files.items() if k != "table"}
+    merged = ScreenResult(results[0].target, rows, skipped, results[0].model, files)
+    _rank(merged)
+    merged.files["table"] = _write_table(merged, Path(tempfile.mkdtemp(prefix="workbench-screen-")) / "screen.csv")
+    return merged
+
+
+def _rank(result: ScreenResult) -> None:
+    result.rows.sort(key=lambda r: (-r.ligand_iptm, -r.confidence_score, r.line))
+    for i, r in enumerate(result.rows, 1):
+        r.rank = i
+
+
+def _write_table(result: ScreenResult, path: Path) -> Path:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["rank", "line", "name", "smiles", "confidence_score", "iptm", "ligand_iptm", "complex_plddt",
+                    "posebusters_passed", "restraints_satisfied", "cif"])
+        for r in result.rows:
+            w.writerow([r.rank, r.line, r.name, r.smiles, f"{r.confidence_score:.4f}", f"{r.iptm:.4f}",
+                        f"{r.ligand_iptm:.4f}", f"{r.complex_plddt:.4f}",
+                        "" if r.posebusters_passed is None else r.posebusters_passed, r.restraints_satisfied,
+                        Path(result.files[r.cif]).name if r.cif in result.files else ""])
+    return path
+
+
+def _one_ligand(ctx: TaskContext, workdir: Path, index: int, count: int, name: str, started: float,
+                done_before: int) -> TaskContext:
+    """The context one ligand's co-folding runs in: its own working folder, no checkpoints of its own, and
+    progress mapped onto the screen's (ligand i of n, with an ETA from the ligands done in this run)."""
+
+    def report(p: Progress) -> None:
+        fraction = p.fraction or 0.0
+        ran = index - done_before
+        eta = ""
+        if ran > 0:
+            left = (time.monotonic() - started) / ran * (count - index - fraction)
+            eta = f", about {left:.0f} s left"
+        ctx.report(Progress(index + fraction, count, f"ligand {index + 1}/{count} ({name}){eta}: {p.message}"[:200]))
+
+    return replace(ctx, workdir_path=workdir, report=report, checkpoints={},
+                   save_checkpoint=lambda key, value: None)
+
+
+def run(request: ScreenRequest, ctx: TaskContext) -> ScreenResult:
+    from workbench.tasks.molecules.complexes import predict, report
+
+    good, bad = request.library_entries()
+    out = ctx.workdir
+    for s in bad:
+        ctx.progress(Progress(0, len(good), f"skipped line {s['line']}: {s['reason']}"[:200]))
+    rows: list[ScreenRow] = []
+    files: dict[str, Path] = {}
+    resumed = sum(1 for line, _, _ in good if str(line) in ctx.checkpoints)
+    started = time.monotonic()
+    target_chains: list[dict[str, Any]] = []
+    for i, entry in enumerate(good):
+        line, name, smiles = entry
+        cif = out / f"{name}_line{line}.cif"
+        key = f"{name}_line{line}.cif"
+        if str(line) in ctx.checkpoints:  # screened by an earlier run of this job (it moved, or restarted)
+            saved_row, text = ctx.checkpoints[str(line)]
+            cif.write_bytes(text)
+            rows.append(ScreenRow(**saved_row))
+            files[key] = cif
+            continue
+        sub = ctx.subdir(f"line{line}")
+        one = request.complex_request(entry)
+        result = predict.run(one, _one_ligand(ctx, sub, i, len(good), name, started, resumed))
+        target_chains = [c for c in result.chains if c["type"] != "ligand"]
+        best = result.samples[0]
+        shutil.copyfile(result.files[f"{result.best_stem}.cif"], cif)
+        row = ScreenRow(line, name, smiles, best.confidence_score, best.iptm, best.ligand_iptm, best.complex_plddt,
+                        best.posebusters_passed, best.restraints_satisfied, cif=key)
+        rows.append(row)
+        files[key] = cif
+        shutil.rmtree(sub, ignore_errors=True)
+        ctx.checkpoint(str(line), (row.__dict__.copy(), cif.read_bytes()))
+    result = ScreenResult(target_chains or report.chain_table(request.complex_request(good[0]).entities()[0])[:-1],
+                          rows, bad, "boltz-2-tiny" if request.tiny else "boltz-2", files)
+    _rank(result)
+    files["table"] = _write_table(result, out / "screen.csv")
+    ctx.progress(Progress(len(good), len(good), f"{len(rows)} ligand(s) screened"
+                          + (f", {len(bad)} line(s) skipped" if bad else "")))
+    return result
