@@ -180,6 +180,48 @@ def complex_fold(proteins: str, smiles: str, ccd: str, samples: float, tiny: boo
     return rows, files, str(pae) if pae else None, str(model)
 
 
+def _uploaded(path: str) -> bool:
+    """Whether `path` is a file Gradio received (its upload cache), not any path a request names."""
+    import os
+    import tempfile
+
+    cache = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
+    return Path(path).resolve().is_relative_to(cache)
+
+
+SCREEN_HEADERS = ["rank", "line", "name", "ligand ipTM", "ipTM", "confidence", "pLDDT (0-100)", "PoseBusters",
+                  "restraints met"]
+#: ligands one participant may screen from the app (the CLI and Python take libraries of up to 10,000)
+SCREEN_MAX = 200
+
+
+def screen(target: str, ligands: str, library: str | None, restraint_text: str, tiny: bool, device: str,
+           progress: Any = gr.Progress(), request: gr.Request | None = None
+           ) -> tuple[list[list[Any]], list[str], str]:
+    """One target against many ligands: the ranked table, the CSV and the best three poses, and the lines
+    that were skipped (not molecules), each with its reason."""
+    from workbench.tasks.molecules.complexes.predict import TINY_RUN
+
+    chains = tuple(s.strip() for s in (target or "").splitlines() if s.strip())
+    lines = tuple(s.strip() for s in (ligands or "").splitlines() if s.strip())
+    if library and not _uploaded(library):  # never a file of the server: its lines would be quoted back
+        raise gr.Error("Upload the library with the file box; a path on the server is not read.")
+    if len(lines) > SCREEN_MAX:
+        raise gr.Error(f"At most {SCREEN_MAX} ligands here; use `workbench screen` for a larger library.")
+    fields: dict[str, Any] = {"target": chains, "smiles": lines, "library": library or None, "tiny": bool(tiny),
+                              **_restraint_lines(restraint_text)}
+    if tiny:
+        fields.update(TINY_RUN)
+    job = _submit("screen", device, request, **fields)
+    result = _follow(job, progress)
+    rows = [[r.rank, r.line, r.name, round(r.ligand_iptm, 3), round(r.iptm, 3), round(r.confidence_score, 3),
+             round(100 * r.complex_plddt, 1), "" if r.posebusters_passed is None else
+             ("pass" if r.posebusters_passed else "fail"), r.restraints_satisfied] for r in result.rows]
+    files = [str(result.files["table"]), *(str(result.files[r.cif]) for r in result.rows[:3])]
+    skipped = "\n".join(f"line {s['line']}: {s['reason']}" for s in result.skipped) or "none"
+    return rows, files, skipped
+
+
 def grasp(obj: str, num: float, gripper: str, device: str, mesh: str | None = None,
           progress: Any = gr.Progress(), request: gr.Request | None = None) -> tuple[str, str, str | None, str]:
     """The object is an uploaded mesh, a bundled name or a primitive: never a path on the server
@@ -412,6 +454,29 @@ def build_app(workshop: Workshop | None = None) -> Any:
                                         cx_restraints],
                          [cx_table, cx_files, cx_pae, cx3d], api_name="complex", concurrency_limit=limit(1),
                          concurrency_id="fold")
+            with gr.Accordion("Screen one target against many ligands (Boltz-2)", open=False):
+                with gr.Row():
+                    sc_target = gr.Textbox(label="target protein (one chain per line)", value="MKTAYIAKQRQISFVKSHFSRQ",
+                                           lines=2)
+                    sc_ligands = gr.Textbox(label="ligands: SMILES and an optional name, one per line",
+                                            value="CCO ethanol\nCC(=O)Oc1ccccc1C(=O)O aspirin\nc1ccccc1O phenol",
+                                            lines=4)
+                    with gr.Column():
+                        sc_library = gr.File(label="or a library (.smi, .sdf)", file_types=[".smi", ".sdf", ".txt"],
+                                             type="filepath")
+                        sc_tiny = gr.Checkbox(label="tiny random Boltz-2 (no weights; scores mean nothing)",
+                                              value=True)
+                        sc_device = gr.Dropdown(devices, value="auto", label="device")
+                        run_sc = gr.Button("Screen", variant="primary")
+                sc_restraints = gr.Textbox(label="restraints for every ligand (the ligand is the chain after the "
+                                           "target's): pocket B: A:12, A:15 @ 6", lines=1, value="")
+                sc_table = gr.Dataframe(headers=SCREEN_HEADERS, label="ligands, best first (ligand ipTM)")
+                with gr.Row():
+                    sc_files = gr.File(label="ranked CSV and the best three poses (mmCIF)", file_count="multiple")
+                    sc_skipped = gr.Textbox(label="lines skipped (not molecules)", lines=3)
+                run_sc.click(screen, [sc_target, sc_ligands, sc_library, sc_restraints, sc_tiny, sc_device],
+                             [sc_table, sc_files, sc_skipped], api_name="screen", concurrency_limit=limit(1),
+                             concurrency_id="fold")
         with gr.Tab("Grasping"):
             with gr.Row():
                 with gr.Column():
