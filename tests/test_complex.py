@@ -371,3 +371,28 @@ def test_restraints_are_passed_to_boltz_and_measured_in_every_sample(tmp_path):
     from workbench import presenters
 
     assert "restraints " in presenters.summary(r)
+
+
+def test_potentials_switch_on_boltz_steering_for_that_run_only(monkeypatch):
+    """`potentials=True` runs Boltz's Feynman-Kac steering and physical guidance (as `--use_potentials`);
+    the model loaded for everyone keeps its own settings afterwards."""
+    import boltz.model.modules.diffusionv2 as diffusion
+
+    seen = []
+    real = diffusion.get_potentials
+
+    def spy(steering_args, *args, **kwargs):
+        seen.append((steering_args["fk_steering"], steering_args["physical_guidance_update"],
+                     steering_args["num_particles"]))
+        return real(steering_args, *args, **kwargs)
+
+    monkeypatch.setattr(diffusion, "get_potentials", spy)
+    monkeypatch.setenv("WORKBENCH_ISOLATE", "native")  # the run in this process, where the spy is
+    steered = wb.run("complex", proteins=("MKTAYIAK",), ligands=("CCO",), potentials=True, checks=False,
+                     device="cpu", **FAST)
+    assert seen and seen[-1] == (True, True, 3)
+    assert len(steered.samples) == 1 and steered.samples[0].files
+    wb.run("complex", proteins=("MKTAYIAK",), ligands=("CCO",), checks=False, device="cpu", **FAST)
+    assert seen[-1][:2] == (False, False)  # the next run without them is not steered
+    module = models.load("boltz-2", "cpu", "float32", tiny=True).module
+    assert module.steering_args["fk_steering"] is False

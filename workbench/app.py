@@ -153,7 +153,8 @@ def _restraint_lines(text: str) -> dict[str, tuple[str, ...]]:
 
 
 def complex_fold(proteins: str, smiles: str, ccd: str, samples: float, tiny: bool, device: str,
-                 colour: str = "pLDDT", restraint_text: str = "", progress: Any = gr.Progress(),
+                 colour: str = "pLDDT", restraint_text: str = "", potentials: bool = False,
+                 progress: Any = gr.Progress(),
                  request: gr.Request | None = None) -> tuple[list[list[Any]], list[str], str | None, str]:
     """Boltz-2 co-folding: the ranked samples, the best sample's files, its PAE and the complex in 3D
     (polymers by pLDDT band or by chain)."""
@@ -164,7 +165,8 @@ def complex_fold(proteins: str, smiles: str, ccd: str, samples: float, tiny: boo
     ligands = tuple(s.strip() for s in (smiles or "").splitlines() if s.strip())
     codes = tuple(c.strip() for c in (ccd or "").replace(",", " ").split() if c.strip())
     fields: dict[str, Any] = {"proteins": tuple(lines), "ligands": ligands, "ligand_ccd": codes,
-                              "samples": int(samples or 1), "tiny": bool(tiny), **_restraint_lines(restraint_text)}
+                              "samples": int(samples or 1), "tiny": bool(tiny), "potentials": bool(potentials),
+                              **_restraint_lines(restraint_text)}
     if tiny:  # random weights: a short run shows the whole path
         fields.update(TINY_RUN)
     job = _submit("complex", device, request, **fields)
@@ -443,6 +445,8 @@ def build_app(workshop: Workshop | None = None) -> Any:
             cx_restraints = gr.Textbox(label="restraints, one per line (chains lettered: proteins, then SMILES, then "
                                        "CCD ligands): pocket B: A:12, A:15 @ 6 / contact A:12, B:C1 @ 8",
                                        lines=2, value="")
+            cx_potentials = gr.Checkbox(label="physical potentials (Boltz's --use_potentials: more physically valid "
+                                        "poses, slower)", value=False)
             cx_table = gr.Dataframe(headers=COMPLEX_HEADERS, label="samples, best first")
             cx_files = gr.File(label="best sample: mmCIF, confidence JSON; summary CSV", file_count="multiple")
             with gr.Row():
@@ -451,7 +455,7 @@ def build_app(workshop: Workshop | None = None) -> Any:
                                   clear_color=SEE_THROUGH)
                 cx_pae = gr.Image(label="PAE with chain boundaries", type="filepath")
             run_cx.click(complex_fold, [cx_proteins, cx_smiles, cx_ccd, cx_samples, cx_tiny, cx_device, cx_colour,
-                                        cx_restraints],
+                                        cx_restraints, cx_potentials],
                          [cx_table, cx_files, cx_pae, cx3d], api_name="complex", concurrency_limit=limit(1),
                          concurrency_id="fold")
             with gr.Accordion("Screen one target against many ligands (Boltz-2)", open=False):

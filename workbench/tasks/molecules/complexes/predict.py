@@ -65,6 +65,9 @@ class ComplexRequest:
     pockets: tuple[str, ...] = ()
     #: contact restraints, "CHAIN:RES, CHAIN:RES|ATOM [@ Å]" (e.g. "A:12, B:C1 @ 8"); measured in every sample
     contacts: tuple[str, ...] = ()
+    #: Boltz's inference-time physical potentials (`boltz predict --use_potentials`): Feynman-Kac steering
+    #: with 3 particles and physical guidance, for physically valid poses (more PoseBusters passes, slower)
+    potentials: bool = False
 
     def __post_init__(self) -> None:
         for name in ("proteins", "dna", "rna", "ligands", "ligand_ccd", "seeds", "pockets", "contacts"):
@@ -329,6 +332,20 @@ def _hooks(module: Any, report: Any) -> list[Any]:
     return hooks
 
 
+def steering(current: dict[str, Any] | None, potentials: bool) -> dict[str, Any]:
+    """The model's steering arguments for one run: with `potentials`, Boltz's Feynman-Kac steering and
+    physical guidance on, as `boltz predict --use_potentials` sets them; contact guidance (which steers
+    towards pocket and contact restraints) stays as loaded."""
+    args = dict(current or {})
+    args["fk_steering"] = args["physical_guidance_update"] = bool(potentials)
+    if potentials:
+        args.setdefault("num_particles", 3)
+        args.setdefault("fk_lambda", 4.0)
+        args.setdefault("fk_resampling_interval", 3)
+        args.setdefault("num_gd_steps", 20)
+    return args
+
+
 def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
     import torch
 
@@ -394,7 +411,9 @@ def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
     lock.acquire()
     hooks = _hooks(module, step)
     saved_args = dict(module.predict_args)
+    saved_steering = module.steering_args
     try:
+        module.steering_args = steering(saved_steering, request.potentials)
         module.predict_args.update({"recycling_steps": request.recycling_steps,
                                     "sampling_steps": request.sampling_steps,
                                     "diffusion_samples": request.samples, "max_parallel_samples": parallel})
@@ -420,6 +439,7 @@ def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
     finally:
         module.predict_args.clear()
         module.predict_args.update(saved_args)
+        module.steering_args = saved_steering
         for h in hooks:
             h.remove()
         lock.release()

@@ -41,6 +41,8 @@ class ScreenRequest:
     #: pocket restraints for every ligand, "BINDER: CHAIN:RES, ... [@ Å]"; the ligand is the chain after the target
     pockets: tuple[str, ...] = ()
     contacts: tuple[str, ...] = ()  #: contact restraints for every ligand, "CHAIN:RES, CHAIN:RES|ATOM [@ Å]"
+    #: Boltz's physical potentials for every ligand (`boltz predict --use_potentials`; slower, more valid poses)
+    potentials: bool = False
     seed: int = 0  #: one seed per ligand
     samples: int = 1  #: diffusion samples per ligand (the best is kept)
     recycling_steps: int = 3
@@ -94,7 +96,7 @@ class ScreenRequest:
         return ComplexRequest(proteins=self.target, ligands=(smiles,), name=f"ligand{line}", seeds=(self.seed,),
                               samples=self.samples, recycling_steps=self.recycling_steps,
                               sampling_steps=self.sampling_steps, tiny=self.tiny, plots=False, checks=self.checks,
-                              pockets=self.pockets, contacts=self.contacts)
+                              pockets=self.pockets, contacts=self.contacts, potentials=self.potentials)
 
 
 def _read_library(path: str) -> list[tuple[int, Any]]:
