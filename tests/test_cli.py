@@ -245,6 +245,8 @@ def test_the_readme_examples_name_real_options_and_build_valid_requests(tmp_path
     for argv in commands:
         if argv[0] == "grasp-train":
             argv = ["run", "grasp-train", "--data", *argv[1:]]
+        if argv[0] == "screen":  # an alias of `run screen`
+            argv = ["run", "screen", *argv[1:]]
         args = build_parser(argv).parse_args(argv)
         if argv[0] == "run" and argv[1] != "grasp-train":  # its dataset is made by the line before
             request_from_args(get_task(argv[1]), args)
