@@ -396,3 +396,41 @@ def test_potentials_switch_on_boltz_steering_for_that_run_only(monkeypatch):
     assert seen[-1][:2] == (False, False)  # the next run without them is not steered
     module = models.load("boltz-2", "cpu", "float32", tiny=True).module
     assert module.steering_args["fk_steering"] is False
+
+
+def test_affinity_runs_boltz2s_affinity_model_and_reports_its_values(tmp_path):
+    """`affinity="B"` runs the affinity model (Boltz's own classes, tiny, random weights) on the best pose and
+    writes Boltz's affinity JSON; its values are in the result, the file and the headline."""
+    from workbench import presenters
+
+    r = wb.run("complex", proteins=(PROTEIN,), ligands=(ASPIRIN,), affinity="B", checks=False, device="cpu",
+               **FAST)
+    keys = {"affinity_pred_value", "affinity_probability_binary", "affinity_pred_value1",
+            "affinity_probability_binary1", "affinity_pred_value2", "affinity_probability_binary2"}
+    assert keys <= set(r.affinity) and r.affinity["binder_chain"] == "B"
+    assert 0 <= r.affinity["affinity_probability_binary"] <= 1
+    assert json.loads(r.files["affinity"].read_text()) == r.affinity
+    assert "affinity of B: log10 IC50" in presenters.summary(r) and "meaningless" in presenters.summary(r)
+    stored = wb.job(wb.jobs(limit=1)[0]["id"])  # and from the store, as the CLI and views read it
+    assert stored.result.affinity == r.affinity
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"affinity": "A"}, r"^affinity 'A': the affinity binder 'A' must be a ligand chain of the complex\.$"),
+    ({"affinity": "Q"}, r"^affinity 'Q': the affinity binder 'Q' must be a ligand chain"),
+])
+def test_an_affinity_binder_that_is_not_a_ligand_is_refused_at_submit(fields, message):
+    with pytest.raises(InputError, match=message):
+        wb.submit("complex", proteins=(PROTEIN,), ligands=(ASPIRIN,), device="cpu", **FAST, **fields)
+
+
+def test_the_memory_estimate_covers_the_affinity_model():
+    from workbench.tasks.molecules.complexes.predict import affinity_memory
+
+    assert affinity_memory(1000, 8000) == affinity_memory(256, 2048)  # the pass runs on the pocket crop
+    assert affinity_memory(100, 800) > 5.07e8 * 4  # at least the affinity model's weights
+    from workbench.tasks.molecules.complexes.predict import requirements
+
+    plain = requirements(ComplexRequest(proteins=(PROTEIN,), ligands=(ASPIRIN,))).min_memory
+    asked = requirements(ComplexRequest(proteins=(PROTEIN,), ligands=(ASPIRIN,), affinity="B")).min_memory
+    assert asked - plain >= 5.07e8 * 4  # the affinity model's weights, resident beside the structure model

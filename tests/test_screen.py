@@ -101,3 +101,16 @@ def test_a_screen_moved_off_a_drained_device_redoes_at_most_one_ligand(devices):
     assert 6 <= len(started) <= 7, started  # each ligand once, and at most the one cut off by the drain again
     for key, path in r.files.items():
         assert path.is_file() and path.stat().st_size > 0, key
+
+
+def test_a_screen_with_affinity_ranks_by_binder_probability():
+    r = wb.run("screen", target=(TARGET,), smiles=("CCO ethanol", "c1ccccc1O phenol", "CCN(CC)CC tea"),
+               affinity=True, checks=False, device="cpu", timeout=600, **FAST)
+    chances = [row.affinity_probability for row in r.rows]
+    assert all(c is not None and 0 <= c <= 1 for c in chances) and chances == sorted(chances, reverse=True)
+    assert all(row.affinity_value is not None for row in r.rows)
+    table = list(csv.DictReader(open(r.files["table"])))
+    assert [float(row["affinity_probability_binary"]) for row in table] == pytest.approx(chances, abs=1e-4)
+    from workbench import presenters
+
+    assert "binder probability" in presenters.summary(r)

@@ -72,6 +72,15 @@ register(ModelSpec(
 ))
 
 register(ModelSpec(
+    id="boltz-2-affinity", task="complex", repo_id="boltz-community/boltz-2",
+    description="Boltz-2's affinity model (binding affinity and binder probability of one ligand), run after "
+                "co-folding when a complex asks for affinity.",
+    loader="workbench.tasks.molecules.complexes.model:load_boltz2_affinity",
+    tiny="workbench.tasks.molecules.complexes.model:tiny_boltz2_affinity", size_hint="2.1 GB",
+    allow_patterns=("boltz2_aff.ckpt", "mols.tar"), parameters=5.07e8,
+))
+
+register(ModelSpec(
     id="sd-turbo", task="text-to-image", repo_id="stabilityai/sd-turbo",
     description="SD-Turbo: 1-4 step text-to-image, the small default for laptops and CPUs.",
     loader="workbench.tasks.multimodal.text_to_image:load_text_to_image",

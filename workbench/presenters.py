@@ -176,7 +176,18 @@ def _complex(r: Any) -> str:
         lines.append(line)
     if r.posebusters_pass_rate is not None:
         lines.append(f"  ligand poses passing every PoseBusters check: {r.posebusters_pass_rate:.0%}")
+    a = getattr(r, "affinity", None)
+    if a:
+        lines.append(affinity_line(a))
     return "\n".join(lines)
+
+
+def affinity_line(a: Any) -> str:
+    """Boltz-2's affinity values with their units and meaning, in one line."""
+    value, chance = float(a["affinity_pred_value"]), float(a["affinity_probability_binary"])
+    return (f"  affinity of {a.get('binder_chain', 'the ligand')}: log10 IC50 {value:.2f} (IC50 about "
+            f"{10 ** value:.3g} µM; lower binds tighter), binder probability {chance:.2f}"
+            + (" [random weights: meaningless]" if a.get("random_weights") else ""))
 
 
 def _screen(r: Any) -> str:
@@ -190,6 +201,8 @@ def _screen(r: Any) -> str:
             line += ", PoseBusters " + ("pass" if row.posebusters_passed else "fail")
         if row.restraints_satisfied:
             line += f", restraints {row.restraints_satisfied} met"
+        if getattr(row, "affinity_probability", None) is not None:
+            line += f", binder probability {row.affinity_probability:.2f}, log10 IC50 {row.affinity_value:.2f}"
         lines.append(line)
     lines += [f"  skipped line {s['line']}: {s['reason']}" for s in r.skipped[:5]]
     return "\n".join(lines)

@@ -132,9 +132,22 @@ def tiny_module(seed: int = 0) -> Any:
     return build_module("tiny", seed)
 
 
-def build_module(widths: str = "tiny", seed: int = 0) -> Any:
+def affinity_arguments(widths: str = "tiny") -> dict[str, Any]:
+    """Boltz-2's affinity model on top of its structure network: two affinity modules (an ensemble, as the
+    published `boltz2_aff.ckpt` holds), each a pairformer over the pocket crop and a transformer head."""
+    w = WIDTHS[widths]
+    pairformer = {**inference_overrides()["pairformer_args"], "num_blocks": 4 if widths == "full" else 1, "v2": True}
+    module = {"pairformer_args": pairformer, "num_dist_bins": 64, "max_dist": 22,
+              "transformer_args": {"token_s": w["token_s"], "num_blocks": 4 if widths == "full" else 1,
+                                   "num_heads": w["token_heads"], "activation_checkpointing": False}}
+    return {"affinity_prediction": True, "affinity_ensemble": True, "affinity_mw_correction": True,
+            "affinity_model_args1": module, "affinity_model_args2": module}
+
+
+def build_module(widths: str = "tiny", seed: int = 0, *, affinity: bool = False) -> Any:
     """Boltz-2's own network at the given widths with random weights, seeded ("full": Boltz-2's own size,
-    for measuring memory against the estimate without the real weights)."""
+    for measuring memory against the estimate without the real weights; `affinity`: the affinity model,
+    Boltz-2's network with its affinity modules, as `boltz2_aff.ckpt` is)."""
     import numpy as np
     import torch
     from boltz.model.models.boltz2 import Boltz2
@@ -175,6 +188,7 @@ def build_module(widths: str = "tiny", seed: int = 0) -> Any:
             cyclic_pos_enc=True, predict_bfactor=True, validate_structure=False,
             structure_prediction_training=False, predict_args=over["predict_args"],
             steering_args=over["steering_args"],
+            **(affinity_arguments(widths) if affinity else {}),
         )
     np.random.set_state(numpy_state)
     return module.eval()
@@ -192,6 +206,22 @@ def save_checkpoint(module: Any, path: Path) -> Path:
 
 def tiny_boltz2(seed: int = 0) -> Boltz2Bundle:
     return Boltz2Bundle(tiny_module(seed), tiny_components(), None, tiny=True)
+
+
+def tiny_boltz2_affinity(seed: int = 0) -> Boltz2Bundle:
+    """The tiny affinity model: the tiny network with Boltz-2's two affinity modules, random weights."""
+    return Boltz2Bundle(build_module("tiny", seed + 1, affinity=True), tiny_components(), None, tiny=True)
+
+
+def load_boltz2_affinity(path: Path | None, device: str, dtype: str) -> Boltz2Bundle:
+    """The real loader of Boltz-2's affinity model: `boltz2_aff.ckpt` (and `mols.tar`) of the snapshot."""
+    from workbench.contract.errors import ModelNotAvailable
+
+    if path is None or not (path / "boltz2_aff.ckpt").is_file() or not (path / "mols.tar").is_file():
+        raise ModelNotAvailable("The Boltz-2 snapshot lacks boltz2_aff.ckpt or mols.tar; "
+                                "run `workbench models pull boltz-2-affinity`.")
+    module = _load_checkpoint(path / "boltz2_aff.ckpt")
+    return Boltz2Bundle(module.eval().to(device), components_folder(path), path / "boltz2_aff.ckpt", tiny=False)
 
 
 def hub_snapshot(folder: Path, seed: int = 0) -> Path:

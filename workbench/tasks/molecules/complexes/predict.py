@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import random
 import shutil
 import tempfile
@@ -68,6 +69,12 @@ class ComplexRequest:
     #: Boltz's inference-time physical potentials (`boltz predict --use_potentials`): Feynman-Kac steering
     #: with 3 particles and physical guidance, for physically valid poses (more PoseBusters passes, slower)
     potentials: bool = False
+    #: the ligand chain whose binding affinity Boltz-2's affinity model predicts after co-folding (e.g. "B");
+    #: a YAML `properties: - affinity: binder: B` entry asks the same
+    affinity: str | None = None
+    #: diffusion steps of the affinity model's own pose (None: as `sampling_steps`; Boltz's default is 200)
+    affinity_sampling_steps: int | None = None
+    affinity_samples: int = 5  #: diffusion samples of the affinity pass (Boltz's default 5)
 
     def __post_init__(self) -> None:
         for name in ("proteins", "dna", "rna", "ligands", "ligand_ccd", "seeds", "pockets", "contacts"):
@@ -102,6 +109,15 @@ class ComplexRequest:
                 raise InputError(f"{next(iter(item))} {text[:80]!r}: {str(exc).split(': ', 1)[-1]}") from None
         if typed:
             extra = {**extra, "constraints": [*(extra.get("constraints") or []), *typed]}
+        if self.affinity is not None:
+            if extra.get("properties"):
+                raise InputError("Ask for affinity once: the YAML's properties already name a binder.")
+            asked = {"properties": [{"affinity": {"binder": self.affinity}}]}
+            try:
+                inputs.check_sections(ents, asked, Path.cwd(), "")
+            except InputError as exc:
+                raise InputError(f"affinity {self.affinity[:20]!r}: {str(exc).split(': ', 1)[-1]}") from None
+            extra = {**extra, **asked}
         return inputs.check_complex(ents), extra
 
 
@@ -138,6 +154,11 @@ class ComplexResult:
     estimate_bytes: int
     posebusters_pass_rate: float | None = None  #: ligand poses passing every check, over all samples
     files: dict[str, Path] = field(default_factory=dict)
+    #: Boltz-2's affinity prediction for the binder, as its `affinity_*.json`: `affinity_pred_value`
+    #: (log10 of an IC50 in µM: lower binds tighter; -3 is 1 nM, 0 is 1 µM, 2 is 100 µM),
+    #: `affinity_probability_binary` (0-1, the chance the ligand is a binder at all), the two ensemble
+    #: members' values, `binder_chain`; None when no affinity was asked
+    affinity: dict[str, Any] | None = None
 
     @property
     def best_stem(self) -> str:
@@ -175,15 +196,34 @@ def _estimate(ents: list[Entity], samples: int, parameters: float, chunked: bool
                            parameters=parameters)
 
 
+#: Boltz crops the affinity pass to the pocket: at most this many tokens and atoms
+AFFINITY_CROP = (256, 2048)
+
+
+def affinity_memory(tokens: int, atoms: int, samples: int = 5, parameters: float = 5.07e8) -> int:
+    """Bytes the affinity pass adds: its model's weights, resident beside the structure model's, and a run
+    on the pocket crop (Boltz's 256-token / 2048-atom crop) with its diffusion samples."""
+    return estimate_memory(min(tokens, AFFINITY_CROP[0]), min(atoms, AFFINITY_CROP[1]), samples=min(samples, 5),
+                           parameters=parameters)
+
+
+def _affinity_estimate(ents: list[Entity], request: ComplexRequest, extra: dict[str, Any]) -> int:
+    if not extra.get("properties"):
+        return 0
+    return affinity_memory(inputs.tokens(ents), inputs.atoms(ents), request.affinity_samples,
+                           models.get_spec("boltz-2-affinity").parameters)
+
+
 def requirements(request: ComplexRequest) -> Requirements:
     """Checked at submit, before a job exists: CCD codes against the dictionary, and the least memory
     any device needs (chunked)."""
-    ents, _ = request.entities()
+    ents, extra = request.entities()
     check_components(ents, request.tiny)
     if request.tiny:
         return Requirements()
     return Requirements(min_memory=_estimate(ents, request.samples, models.get_spec("boltz-2").parameters,
-                                             chunked=True), workload="compute")
+                                             chunked=True) + _affinity_estimate(ents, request, extra),
+                        workload="compute")
 
 
 def check_components(ents: list[Entity], tiny: bool) -> None:
@@ -346,6 +386,78 @@ def steering(current: dict[str, Any] | None, potentials: bool) -> dict[str, Any]
     return args
 
 
+def _affinity(request: ComplexRequest, ctx: TaskContext, processed: Path, work_dir: Path, mols: Path,
+              ranked_seeds: list[int], device: str, autocast: Any, chunk: bool) -> dict[str, Any]:
+    """Boltz-2's affinity pass, as `boltz predict` runs it after co-folding: the affinity model (its own
+    checkpoint) on the pocket crop of the best pose (`pre_affinity_*.npz`, written by Boltz's writer),
+    with its own recycling and diffusion, written by `BoltzAffinityWriter`. Progress per layer and step;
+    a cancel takes effect at the next one."""
+    import torch
+    from boltz.data.module.inferencev2 import Boltz2InferenceDataModule, PredictionDataset, collate
+    from boltz.data.types import Manifest
+    from boltz.data.write.writer import BoltzAffinityWriter
+    from boltz.main import expand_affinity_records
+
+    record = Manifest.load(processed / "manifest.json").records[0]
+    seed = next((s for s in ranked_seeds if (work_dir / f"seed{s}" / record.id /
+                                             f"pre_affinity_{record.id}.npz").is_file()), None)
+    if seed is None:  # every seed came from an earlier run's checkpoints: no pose file to crop here
+        raise InputError("The affinity pass needs a pose predicted in this run; run the job again.")
+    ctx.progress(Progress(0, None, "affinity: loading Boltz-2's affinity model"
+                          + (" (tiny, random weights)" if request.tiny else "")))
+    module = models.load("boltz-2-affinity", device, "float32", tiny=request.tiny).module
+    dataset = PredictionDataset(
+        manifest=expand_affinity_records(Manifest([record])), target_dir=work_dir / f"seed{seed}",
+        msa_dir=processed / "msa", mol_dir=mols, constraints_dir=processed / "constraints",
+        template_dir=processed / "templates", extra_mols_dir=processed / "mols", override_method="other",
+        affinity=True)
+    batch = Boltz2InferenceDataModule.transfer_batch_to_device(None, collate([dataset[0]]), torch.device(device), 0)
+    sampling = request.affinity_sampling_steps or request.sampling_steps
+    recycling = min(5, request.recycling_steps) if request.tiny else 5  # Boltz runs the affinity trunk 5 times
+    msa, pair, conf = _trunk_layers(module)
+    total = (recycling + 1) * (len(msa) + len(pair)) + sampling * -(-request.affinity_samples // 5) + len(conf) * \
+        request.affinity_samples
+    done = [0]
+
+    def step(stage: str, i: int, n: int) -> None:
+        done[0] += 1
+        ctx.progress(Progress(min(done[0], total), total, f"affinity: {stage}" + (f" layer {i + 1}/{n}" if n else
+                                                                                    " step")))
+
+    lock = models.exclusive(module)
+    lock.acquire()
+    hooks = _hooks(module, step)
+    saved_args, saved_steering = dict(module.predict_args), module.steering_args
+    try:
+        module.predict_args.update({"recycling_steps": recycling, "sampling_steps": sampling,
+                                    "diffusion_samples": request.affinity_samples,
+                                    "max_parallel_samples": min(5, request.affinity_samples),
+                                    "write_confidence_summary": False, "write_full_pae": False,
+                                    "write_full_pde": False})
+        module.steering_args = steering(saved_steering, request.potentials)
+        _seed_everything(seed)
+        with torch.inference_mode(), _chunked(chunk), autocast:
+            prediction = module.predict_step(batch, 0)
+    finally:
+        module.predict_args.clear()
+        module.predict_args.update(saved_args)
+        module.steering_args = saved_steering
+        for h in hooks:
+            h.remove()
+        lock.release()
+    if prediction.get("exception"):
+        raise DeviceError(f"{ctx.device_id} ran out of memory in the affinity pass; use a device with more memory.")
+    written = work_dir / "affinity"
+    BoltzAffinityWriter(data_dir=str(processed / "structures"), output_dir=str(written)).write_on_batch_end(
+        None, None, prediction, [0], batch, 0, 0)
+    found = sorted(written.rglob("affinity_*.json"))
+    values = json.loads(found[0].read_text())
+    values.update({"model": "Boltz-2 affinity (tiny, random weights)" if request.tiny else "Boltz-2 affinity",
+                   "pose_seed": seed, "random_weights": request.tiny,
+                   "units": "affinity_pred_value: log10(IC50 / 1 µM); affinity_probability_binary: 0-1"})
+    return values
+
+
 def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
     import torch
 
@@ -359,8 +471,9 @@ def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
     bundle = models.load("boltz-2", device, "float32", tiny=request.tiny)
     module = bundle.module
     n_params = float(bundle.parameter_count)
-    plain = _estimate(ents, request.samples, n_params, chunked=False)
-    chunked_need = _estimate(ents, request.samples, n_params, chunked=True)
+    extra_need = _affinity_estimate(ents, request, extra)  # the affinity model and its pass, when asked
+    plain = _estimate(ents, request.samples, n_params, chunked=False) + extra_need
+    chunked_need = _estimate(ents, request.samples, n_params, chunked=True) + extra_need
     free = ctx.free_memory() + int(n_params * 4)  # the weights are resident already
     if request.chunking == "on":
         chunk = True
@@ -446,6 +559,12 @@ def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
     result = ComplexResult(request.name, report.chain_table(ents), n_tokens, samples,
                            "boltz-2-tiny" if request.tiny else "boltz-2", chunk, need, files=files)
     report.rank(result)
+    if extra.get("properties"):  # Boltz-2's second model, on the best pose written in this run
+        result.affinity = _affinity(request, ctx, processed, work_dir, bundle.mols,
+                                    [s.seed for s in result.samples], device, autocast, chunk)
+        path = out / f"{request.name}_affinity.json"
+        path.write_text(json.dumps(result.affinity, indent=2))
+        files["affinity"] = path
     files["summary"] = report.write_summary(result, out / f"{request.name}_summary.csv")
     (out / f"{request.name}_input.yaml").write_text((work_dir / f"{request.name}.yaml").read_text())
     files["input"] = out / f"{request.name}_input.yaml"

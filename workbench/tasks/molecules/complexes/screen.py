@@ -9,8 +9,10 @@ checkpoint, so a screen moved off a drained device, or one resumed after a resta
 at the next ligand. A line that is not a molecule is reported with its line number, and the
 screen goes on without it. Ligands are dealt over devices (`split` / `merge`).
 
-The table is ranked by ligand ipTM, then by confidence. Its CSV has these columns: rank, line,
-name, SMILES, confidence, ipTM, ligand ipTM, pLDDT, PoseBusters, restraints met, mmCIF.
+With `affinity=True` Boltz-2's affinity model also runs for each ligand. The table is then ranked
+by binder probability; otherwise by ligand ipTM, then by confidence. Its CSV has these columns:
+rank, line, name, SMILES, binder probability, log10 IC50, confidence, ipTM, ligand ipTM, pLDDT,
+PoseBusters, restraints met, mmCIF.
 With random (tiny) weights every number is meaningless; it only shows the path runs.
 """
 
@@ -41,6 +43,8 @@ class ScreenRequest:
     #: pocket restraints for every ligand, "BINDER: CHAIN:RES, ... [@ Å]"; the ligand is the chain after the target
     pockets: tuple[str, ...] = ()
     contacts: tuple[str, ...] = ()  #: contact restraints for every ligand, "CHAIN:RES, CHAIN:RES|ATOM [@ Å]"
+    #: Boltz-2's affinity model for every ligand: binder probability and log10 IC50; ranks the table by them
+    affinity: bool = False
     #: Boltz's physical potentials for every ligand (`boltz predict --use_potentials`; slower, more valid poses)
     potentials: bool = False
     seed: int = 0  #: one seed per ligand
@@ -96,7 +100,13 @@ class ScreenRequest:
         return ComplexRequest(proteins=self.target, ligands=(smiles,), name=f"ligand{line}", seeds=(self.seed,),
                               samples=self.samples, recycling_steps=self.recycling_steps,
                               sampling_steps=self.sampling_steps, tiny=self.tiny, plots=False, checks=self.checks,
-                              pockets=self.pockets, contacts=self.contacts, potentials=self.potentials)
+                              pockets=self.pockets, contacts=self.contacts, potentials=self.potentials,
+                              affinity=_next_chain(len(self.target)) if self.affinity else None)
+
+
+def _next_chain(n: int) -> str:
+    """The chain letter the ligand gets after `n` target chains (from_fields letters them in order)."""
+    return inputs._chain_ids()[n]
 
 
 def _read_library(path: str) -> list[tuple[int, Any]]:
@@ -131,8 +141,10 @@ class ScreenRow:
     complex_plddt: float  #: 0-1
     posebusters_passed: int | None = None
     restraints_satisfied: str = ""  #: "k/n" restraints met in the best sample
-    rank: int = 0  #: 1 = best ligand ipTM (ties: confidence)
+    rank: int = 0  #: 1 = the best: highest binder probability with affinity, else highest ligand ipTM
     cif: str = ""  #: key into ScreenResult.files of the best pose
+    affinity_probability: float | None = None  #: Boltz-2's binder probability (0-1), with affinity=True
+    affinity_value: float | None = None  #: Boltz-2's log10 IC50 in µM (lower binds tighter), with affinity=True
 
 
 @dataclass
@@ -173,7 +185,10 @@ def merge(results: list[ScreenResult]) -> ScreenResult:
 
 
 def _rank(result: ScreenResult) -> None:
-    result.rows.sort(key=lambda r: (-r.ligand_iptm, -r.confidence_score, r.line))
+    """Binder probability first where affinity was predicted (Boltz's advice for telling binders from
+    decoys), then ligand ipTM, confidence, and the library order."""
+    result.rows.sort(key=lambda r: (-(r.affinity_probability if r.affinity_probability is not None else -1),
+                                    -r.ligand_iptm, -r.confidence_score, r.line))
     for i, r in enumerate(result.rows, 1):
         r.rank = i
 
@@ -181,10 +196,14 @@ def _rank(result: ScreenResult) -> None:
 def _write_table(result: ScreenResult, path: Path) -> Path:
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["rank", "line", "name", "smiles", "confidence_score", "iptm", "ligand_iptm", "complex_plddt",
-                    "posebusters_passed", "restraints_satisfied", "cif"])
+        w.writerow(["rank", "line", "name", "smiles", "affinity_probability_binary", "affinity_pred_value",
+                    "confidence_score", "iptm", "ligand_iptm", "complex_plddt", "posebusters_passed",
+                    "restraints_satisfied", "cif"])
         for r in result.rows:
-            w.writerow([r.rank, r.line, r.name, r.smiles, f"{r.confidence_score:.4f}", f"{r.iptm:.4f}",
+            w.writerow([r.rank, r.line, r.name, r.smiles,
+                        "" if r.affinity_probability is None else f"{r.affinity_probability:.4f}",
+                        "" if r.affinity_value is None else f"{r.affinity_value:.4f}",
+                        f"{r.confidence_score:.4f}", f"{r.iptm:.4f}",
                         f"{r.ligand_iptm:.4f}", f"{r.complex_plddt:.4f}",
                         "" if r.posebusters_passed is None else r.posebusters_passed, r.restraints_satisfied,
                         Path(result.files[r.cif]).name if r.cif in result.files else ""])
@@ -239,6 +258,9 @@ def run(request: ScreenRequest, ctx: TaskContext) -> ScreenResult:
         shutil.copyfile(result.files[f"{result.best_stem}.cif"], cif)
         row = ScreenRow(line, name, smiles, best.confidence_score, best.iptm, best.ligand_iptm, best.complex_plddt,
                         best.posebusters_passed, best.restraints_satisfied, cif=key)
+        if result.affinity:
+            row.affinity_probability = float(result.affinity["affinity_probability_binary"])
+            row.affinity_value = float(result.affinity["affinity_pred_value"])
         rows.append(row)
         files[key] = cif
         shutil.rmtree(sub, ignore_errors=True)
