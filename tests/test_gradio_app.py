@@ -75,7 +75,11 @@ def test_complex_tab_with_the_tiny_model(client):
     # restraints typed in the box: measured per sample; one naming a missing chain is a sentence
     table, *_ = client.predict("MKTAYIAKQR", "CCO", "", 1, True, "cpu", "pLDDT",
                                "pocket B: A:3, A:5 @ 6\ncontact A:1, A:9 @ 8", api_name="/complex")
-    assert table["headers"][-1] == "restraints met" and table["data"][0][-1] in ("0/2", "1/2", "2/2")
+    assert table["headers"][8] == "restraints met" and table["data"][0][8] in ("0/2", "1/2", "2/2")
+    table, files, *_ = client.predict("MKTAYIAKQR", "CCO", "", 1, True, "cpu", "pLDDT", "", False, True,
+                                      api_name="/complex")  # the first ligand's affinity
+    assert table["headers"][-2:] == ["affinity: log10 IC50 (µM)", "binder probability"]
+    assert 0 <= table["data"][0][-1] <= 1 and any(f.endswith("_affinity.json") for f in files)
     with pytest.raises(Exception, match="pocket .*Z: A:3.*: binder .*Z.* is not a chain of the complex"):
         client.predict("MKTAYIAKQR", "CCO", "", 1, True, "cpu", "pLDDT", "pocket Z: A:3", api_name="/complex")
 

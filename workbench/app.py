@@ -136,7 +136,8 @@ def fold(sequence: str, tiny: bool, device: str, colour: str = "pLDDT", progress
 
 
 COMPLEX_HEADERS = ["rank", "seed", "sample", "confidence", "ipTM", "ligand ipTM", "pLDDT (0-100)",
-                   "ligands passing PoseBusters", "restraints met"]
+                   "ligands passing PoseBusters", "restraints met", "affinity: log10 IC50 (µM)",
+                   "binder probability"]
 
 
 def _restraint_lines(text: str) -> dict[str, tuple[str, ...]]:
@@ -154,7 +155,7 @@ def _restraint_lines(text: str) -> dict[str, tuple[str, ...]]:
 
 def complex_fold(proteins: str, smiles: str, ccd: str, samples: float, tiny: bool, device: str,
                  colour: str = "pLDDT", restraint_text: str = "", potentials: bool = False,
-                 progress: Any = gr.Progress(),
+                 affinity: bool = False, progress: Any = gr.Progress(),
                  request: gr.Request | None = None) -> tuple[list[list[Any]], list[str], str | None, str]:
     """Boltz-2 co-folding: the ranked samples, the best sample's files, its PAE and the complex in 3D
     (polymers by pLDDT band or by chain)."""
@@ -167,15 +168,23 @@ def complex_fold(proteins: str, smiles: str, ccd: str, samples: float, tiny: boo
     fields: dict[str, Any] = {"proteins": tuple(lines), "ligands": ligands, "ligand_ccd": codes,
                               "samples": int(samples or 1), "tiny": bool(tiny), "potentials": bool(potentials),
                               **_restraint_lines(restraint_text)}
+    if affinity:  # of the first ligand: its chain follows the protein chains
+        if not (ligands or codes):
+            raise gr.Error("Affinity is predicted for a ligand: give one.")
+        fields["affinity"] = chr(ord("A") + len(lines))
     if tiny:  # random weights: a short run shows the whole path
         fields.update(TINY_RUN)
     job = _submit("complex", device, request, **fields)
     result = _follow(job, progress)
     rows = [[s.rank, s.seed, s.sample, round(s.confidence_score, 3), round(s.iptm, 3), round(s.ligand_iptm, 3),
              round(100 * s.complex_plddt, 1), "" if s.posebusters_passed is None else s.posebusters_passed,
-             s.restraints_satisfied] for s in result.samples]
+             s.restraints_satisfied, "", ""] for s in result.samples]
     stem = result.best_stem
     files = [str(result.files[f"{stem}.cif"]), str(result.files[f"{stem}.confidence"]), str(result.files["summary"])]
+    if result.affinity:  # one value per complex (on the best pose), shown on the best sample's row
+        rows[0][-2:] = [round(result.affinity["affinity_pred_value"], 3),
+                        round(result.affinity["affinity_probability_binary"], 3)]
+        files.append(str(result.files["affinity"]))
     pae = result.files.get(f"{stem}.pae")
     model = complex_glb(result.files[f"{stem}.cif"], _glb_path("complex.glb"),
                         "chain" if colour == "chain" else "plddt")
@@ -192,13 +201,13 @@ def _uploaded(path: str) -> bool:
 
 
 SCREEN_HEADERS = ["rank", "line", "name", "ligand ipTM", "ipTM", "confidence", "pLDDT (0-100)", "PoseBusters",
-                  "restraints met"]
+                  "restraints met", "binder probability", "affinity: log10 IC50 (µM)"]
 #: ligands one participant may screen from the app (the CLI and Python take libraries of up to 10,000)
 SCREEN_MAX = 200
 
 
 def screen(target: str, ligands: str, library: str | None, restraint_text: str, tiny: bool, device: str,
-           progress: Any = gr.Progress(), request: gr.Request | None = None
+           affinity: bool = False, progress: Any = gr.Progress(), request: gr.Request | None = None
            ) -> tuple[list[list[Any]], list[str], str]:
     """One target against many ligands: the ranked table, the CSV and the best three poses, and the lines
     that were skipped (not molecules), each with its reason."""
@@ -211,14 +220,16 @@ def screen(target: str, ligands: str, library: str | None, restraint_text: str, 
     if len(lines) > SCREEN_MAX:
         raise gr.Error(f"At most {SCREEN_MAX} ligands here; use `workbench screen` for a larger library.")
     fields: dict[str, Any] = {"target": chains, "smiles": lines, "library": library or None, "tiny": bool(tiny),
-                              **_restraint_lines(restraint_text)}
+                              "affinity": bool(affinity), **_restraint_lines(restraint_text)}
     if tiny:
         fields.update(TINY_RUN)
     job = _submit("screen", device, request, **fields)
     result = _follow(job, progress)
     rows = [[r.rank, r.line, r.name, round(r.ligand_iptm, 3), round(r.iptm, 3), round(r.confidence_score, 3),
              round(100 * r.complex_plddt, 1), "" if r.posebusters_passed is None else
-             ("pass" if r.posebusters_passed else "fail"), r.restraints_satisfied] for r in result.rows]
+             ("pass" if r.posebusters_passed else "fail"), r.restraints_satisfied,
+             "" if r.affinity_probability is None else round(r.affinity_probability, 3),
+             "" if r.affinity_value is None else round(r.affinity_value, 3)] for r in result.rows]
     files = [str(result.files["table"]), *(str(result.files[r.cif]) for r in result.rows[:3])]
     skipped = "\n".join(f"line {s['line']}: {s['reason']}" for s in result.skipped) or "none"
     return rows, files, skipped
@@ -445,8 +456,11 @@ def build_app(workshop: Workshop | None = None) -> Any:
             cx_restraints = gr.Textbox(label="restraints, one per line (chains lettered: proteins, then SMILES, then "
                                        "CCD ligands): pocket B: A:12, A:15 @ 6 / contact A:12, B:C1 @ 8",
                                        lines=2, value="")
-            cx_potentials = gr.Checkbox(label="physical potentials (Boltz's --use_potentials: more physically valid "
-                                        "poses, slower)", value=False)
+            with gr.Row():
+                cx_potentials = gr.Checkbox(label="physical potentials (Boltz's --use_potentials: more physically "
+                                            "valid poses, slower)", value=False)
+                cx_affinity = gr.Checkbox(label="affinity of the first ligand (Boltz-2's affinity model; log10 IC50 "
+                                          "in µM, lower binds tighter, and the binder probability)", value=False)
             cx_table = gr.Dataframe(headers=COMPLEX_HEADERS, label="samples, best first")
             cx_files = gr.File(label="best sample: mmCIF, confidence JSON; summary CSV", file_count="multiple")
             with gr.Row():
@@ -455,7 +469,7 @@ def build_app(workshop: Workshop | None = None) -> Any:
                                   clear_color=SEE_THROUGH)
                 cx_pae = gr.Image(label="PAE with chain boundaries", type="filepath")
             run_cx.click(complex_fold, [cx_proteins, cx_smiles, cx_ccd, cx_samples, cx_tiny, cx_device, cx_colour,
-                                        cx_restraints, cx_potentials],
+                                        cx_restraints, cx_potentials, cx_affinity],
                          [cx_table, cx_files, cx_pae, cx3d], api_name="complex", concurrency_limit=limit(1),
                          concurrency_id="fold")
             with gr.Accordion("Screen one target against many ligands (Boltz-2)", open=False):
@@ -471,6 +485,7 @@ def build_app(workshop: Workshop | None = None) -> Any:
                         sc_tiny = gr.Checkbox(label="tiny random Boltz-2 (no weights; scores mean nothing)",
                                               value=True)
                         sc_device = gr.Dropdown(devices, value="auto", label="device")
+                        sc_affinity = gr.Checkbox(label="affinity (ranks by binder probability)", value=False)
                         run_sc = gr.Button("Screen", variant="primary")
                 sc_restraints = gr.Textbox(label="restraints for every ligand (the ligand is the chain after the "
                                            "target's): pocket B: A:12, A:15 @ 6", lines=1, value="")
@@ -478,7 +493,8 @@ def build_app(workshop: Workshop | None = None) -> Any:
                 with gr.Row():
                     sc_files = gr.File(label="ranked CSV and the best three poses (mmCIF)", file_count="multiple")
                     sc_skipped = gr.Textbox(label="lines skipped (not molecules)", lines=3)
-                run_sc.click(screen, [sc_target, sc_ligands, sc_library, sc_restraints, sc_tiny, sc_device],
+                run_sc.click(screen, [sc_target, sc_ligands, sc_library, sc_restraints, sc_tiny, sc_device,
+                                      sc_affinity],
                              [sc_table, sc_files, sc_skipped], api_name="screen", concurrency_limit=limit(1),
                              concurrency_id="fold")
         with gr.Tab("Grasping"):
