@@ -63,7 +63,27 @@ def test_complex_widget_shows_the_best_sample_ranked_samples_and_pae():
                                    "complex_summary.csv"]
     assert "HETATM" in w.structure and " ATP " in w.structure
     assert complex_fields("MKT\ndna: ACGT\nsmiles: CCO\nccd: HEM") == {
-        "proteins": ("MKT",), "dna": ("ACGT",), "rna": (), "ligands": ("CCO",), "ligand_ccd": ("HEM",)}
+        "proteins": ("MKT",), "dna": ("ACGT",), "rna": (), "ligands": ("CCO",), "ligand_ccd": ("HEM",),
+        "pockets": (), "contacts": ()}
+
+
+def test_complex_widget_highlights_the_residues_its_restraints_name_and_shows_affinity():
+    w = MoleculeWidget("protein: MKTAYIAKQR\nligand: CCO\npocket: B: A:3, A:7 @ 6\naffinity: B", mode="complex",
+                       tiny=True)
+    _settle(w, w.run())
+    assert w.state == "succeeded", w.error
+    assert [(h["chain"], h["resi"]) for h in w.highlights] == [("A", 3), ("A", 7)]
+    assert w.summary[0]["restraints"] in ("0/1", "1/1") and 0 <= w.summary[0]["binder"] <= 1
+    assert "complex_affinity.json" in w.downloads
+
+
+def test_screen_mode_ranks_the_ligands_and_shows_the_best_pose():
+    w = MoleculeWidget("MKTAYIAKQR\nligand: CCO ethanol\nligand: C1CC( broken\nligand: c1ccccc1O phenol",
+                       mode="screen", tiny=True)
+    _settle(w, w.run())
+    assert w.state == "succeeded", w.error
+    assert [r["rank"] for r in w.summary] == [1, 2] and {r["name"] for r in w.summary} == {"ethanol", "phenol"}
+    assert w.structure_format == "cif" and "HETATM" in w.structure and "screen.csv" in w.downloads
 
 
 def test_widget_errors_are_sentences_not_tracebacks():

@@ -52,7 +52,8 @@ def lab(tmp_path_factory):
     _notebook(root / "fold.ipynb", "from workbench.widgets import MoleculeWidget\n"
                                    "w = MoleculeWidget('MKTAYIAKQR:GSHMLEDP', mode='fold', tiny=True)\nw")
     _notebook(root / "complex.ipynb", "from workbench.widgets import MoleculeWidget\n"
-                                      "w = MoleculeWidget('protein: MKTAYIAKQR\\nligand: CCO\\nccd: ATP', "
+                                      "w = MoleculeWidget('protein: MKTAYIAKQR\\nligand: CCO\\nccd: ATP"
+                                      "\\npocket: B: A:3, A:5 @ 6', "
                                       "mode='complex', tiny=True)\nw")
     _notebook(root / "place.ipynb",
               "from workbench.widgets import PlaceWidget\nw = PlaceWidget('put the ball behind the can')\nw")
@@ -269,6 +270,9 @@ def test_complex_view_shows_chains_ligands_and_ranked_samples(lab):
     page.wait_for_selector(".wb-mol[data-style='chain']", timeout=10000)
     assert not page.locator(".wb-mol .wb-key").is_visible()
     assert page.locator(".wb-mol .wb-download").count() == 3  # mmCIF, confidence JSON, summary
+    # the pocket's two residues highlighted, and whether the restraint held in the table
+    assert page.locator(".wb-mol[data-highlighted='2']").count() == 1
+    assert page.locator(".wb-mol table.wb-samples th", has_text="restraints met").count() == 1
     page.close()
 
 

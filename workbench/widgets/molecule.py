@@ -23,9 +23,11 @@ class MoleculeWidget(JobWidget):
     _css = STATIC / "molecule.css"
     title = "Molecules"
 
-    mode = t.Unicode("conformers").tag(sync=True)  #: "conformers" | "fold" | "complex"
+    mode = t.Unicode("conformers").tag(sync=True)  #: "conformers" | "fold" | "complex" | "screen"
     #: SMILES (one per line), a sequence (chains joined by ':'), or a complex: one chain per line, typed as
-    #: "protein: SEQ", "dna: SEQ", "rna: SEQ", "ligand: SMILES" or "ccd: CODE" (an untyped line is a protein)
+    #: "protein: SEQ", "dna: SEQ", "rna: SEQ", "ligand: SMILES" or "ccd: CODE" (an untyped line is a protein),
+    #: with "pocket: B: A:12, A:15 @ 6", "contact: A:12, B:C1 @ 8" and "affinity: B" lines; a screen: the
+    #: target's protein lines and one "ligand: SMILES name" line per ligand (and pocket / contact lines)
     text = t.Unicode("").tag(sync=True)
     num_conformers = t.Int(30).tag(sync=True)
     tiny = t.Bool(False).tag(sync=True)  #: fold / co-fold with the tiny random model (teaching, tests)
@@ -37,6 +39,8 @@ class MoleculeWidget(JobWidget):
     pae_png = t.Unicode("").tag(sync=True)  #: data URI
     plddt_png = t.Unicode("").tag(sync=True)  #: data URI: pLDDT per residue, shown beside the PAE (as ColabFold)
     downloads = t.Dict().tag(sync=True)  #: file name -> text content
+    #: residues the restraints name ({chain, resi, restraint}), highlighted in the 3D view
+    highlights = t.List(t.Dict()).tag(sync=True)
 
     def __init__(self, text: str = "", mode: str = "conformers", device: str = "auto", **kwargs: Any):
         super().__init__(text=text, mode=mode, device=device, **kwargs)
@@ -52,6 +56,11 @@ class MoleculeWidget(JobWidget):
 
             return api.submit("complex", **complex_fields(self.text), tiny=self.tiny, device=self.device,
                               **(TINY_RUN if self.tiny else {}))
+        if self.mode == "screen":
+            from workbench.tasks.molecules.complexes.predict import TINY_RUN
+
+            return api.submit("screen", **screen_fields(self.text), tiny=self.tiny, device=self.device,
+                              **(TINY_RUN if self.tiny else {}))
         lines = tuple(s.strip() for s in self.text.splitlines() if s.strip())
         return api.submit("conformers", smiles=lines, num_conformers=self.num_conformers, device=self.device)
 
@@ -59,6 +68,8 @@ class MoleculeWidget(JobWidget):
     def _show(self, result: Any) -> None:
         if hasattr(result, "molecules"):
             self._show_conformers(result)
+        elif hasattr(result, "rows"):
+            self._show_screen(result)
         elif hasattr(result, "samples"):
             self._show_complex(result)
         else:
@@ -94,12 +105,32 @@ class MoleculeWidget(JobWidget):
         self.summary = [{"rank": s.rank, "seed": s.seed, "sample": s.sample,
                          "confidence": round(s.confidence_score, 3), "iptm": round(s.iptm, 3),
                          "plddt": round(100 * s.complex_plddt, 1),
-                         "posebusters": "" if s.posebusters_passed is None else s.posebusters_passed}
+                         "posebusters": "" if s.posebusters_passed is None else s.posebusters_passed,
+                         "restraints": s.restraints_satisfied}
                         for s in result.samples]
+        if result.affinity:  # of the complex, on its best pose
+            self.summary[0].update(affinity=round(result.affinity["affinity_pred_value"], 3),
+                                   binder=round(result.affinity["affinity_probability_binary"], 3))
+        self.highlights = _highlights(result.samples[0].restraints)
         self.conformers, self.plddt_png = [], ""
         self.pae_png = _png_uri(result.files.get(f"{stem}.pae"))
         self.downloads = {f"{stem}.cif": cif, f"{stem}_confidence.json": result.files[f"{stem}.confidence"].read_text(),
                           f"{result.name}_summary.csv": result.files["summary"].read_text()}
+        if result.affinity:
+            self.downloads[f"{result.name}_affinity.json"] = result.files["affinity"].read_text()
+        self.structure_format, self.structure = "cif", cif
+
+    def _show_screen(self, result: Any) -> None:
+        """The ranked ligands, and the best one's pose in 3D (its restraints' residues highlighted)."""
+        self.summary = [{"rank": r.rank, "name": r.name, "line": r.line, "ligand_iptm": round(r.ligand_iptm, 3),
+                         "confidence": round(r.confidence_score, 3), "restraints": r.restraints_satisfied,
+                         "binder": "" if r.affinity_probability is None else round(r.affinity_probability, 3)}
+                        for r in result.rows]
+        best = result.rows[0]
+        cif = result.files[best.cif].read_text()
+        self.conformers, self.plddt_png, self.pae_png = [], "", ""
+        self.highlights = []
+        self.downloads = {"screen.csv": result.files["table"].read_text(), best.cif: cif}
         self.structure_format, self.structure = "cif", cif
 
 
@@ -149,13 +180,14 @@ def _depictions(sdf: str) -> str:
     return image(uri, "the molecules (2D)", 180 * min(4, len(mols)))
 
 
-#: the types a complex line may start with, as in a typed FASTA header
+#: the types a complex line may start with, as in a typed FASTA header, and the restraint lines
 _COMPLEX_TYPES = {"protein": "proteins", "dna": "dna", "rna": "rna", "ligand": "ligands", "smiles": "ligands",
-                  "ccd": "ligand_ccd"}
+                  "ccd": "ligand_ccd", "pocket": "pockets", "contact": "contacts", "affinity": "affinity"}
 
 
-def complex_fields(text: str) -> dict[str, tuple[str, ...]]:
-    """The request fields of a complex typed one chain per line ("ligand: CCO"; untyped: a protein)."""
+def complex_fields(text: str) -> dict[str, Any]:
+    """The request fields of a complex typed one chain per line ("ligand: CCO"; untyped: a protein), with
+    restraint lines ("pocket: B: A:12 @ 6", "contact: A:1, B:C1") and "affinity: B"."""
     fields: dict[str, list[str]] = {v: [] for v in _COMPLEX_TYPES.values()}
     for line in text.splitlines():
         if not line.strip():
@@ -165,7 +197,29 @@ def complex_fields(text: str) -> dict[str, tuple[str, ...]]:
             fields[_COMPLEX_TYPES[kind.strip().lower()]].append(value.strip())
         else:
             fields["proteins"].append(line.strip())
-    return {k: tuple(v) for k, v in fields.items()}
+    out: dict[str, Any] = {k: tuple(v) for k, v in fields.items() if k != "affinity"}
+    if fields["affinity"]:
+        out["affinity"] = fields["affinity"][-1]
+    return out
+
+
+def screen_fields(text: str) -> dict[str, Any]:
+    """A screen typed as the complex is: the protein lines are the target, each ligand line one ligand."""
+    fields = complex_fields(text)
+    return {"target": fields["proteins"], "smiles": fields["ligands"], "pockets": fields["pockets"],
+            "contacts": fields["contacts"], "affinity": "affinity" in fields}
+
+
+def _highlights(restraints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The residues each measured restraint names ("pocket: B near A:3, A:7" -> A 3, A 7), for the 3D view."""
+    import re
+
+    out = []
+    for r in restraints:
+        for chain, resi in re.findall(r"\b([A-Za-z0-9]{1,4}):(\d+)\b", r["restraint"]):
+            out.append({"chain": chain, "resi": int(resi), "restraint": r["restraint"],
+                        "satisfied": bool(r["satisfied"])})
+    return out
 
 
 def _png_uri(path: Any) -> str:

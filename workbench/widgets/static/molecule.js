@@ -15,14 +15,16 @@ function plddtColour(b) {
 async function render({ model, el: root }) {
   root.classList.add("wb-mol");
   const mode = el("select", { class: "wb-mode" });
-  for (const m of ["conformers", "fold", "complex"]) mode.append(el("option", { value: m }, m));
+  for (const m of ["conformers", "fold", "complex", "screen"]) mode.append(el("option", { value: m }, m));
   const device = el("select", { class: "wb-device" });
   const num = el("input", { type: "number", min: "1", max: "5000", class: "wb-num", title: "conformers" });
   const run = el("button", { class: "wb-run" }, "Run");
   const cancel = el("button", { class: "wb-cancel" }, "Cancel");
   const text = el("textarea", { class: "wb-text",
                                 placeholder: "SMILES (one per line), a protein sequence, or a complex: one chain per line "
-                                             + "(protein: SEQ, dna: SEQ, rna: SEQ, ligand: SMILES, ccd: ATP)" });
+                                             + "(protein: SEQ, dna: SEQ, rna: SEQ, ligand: SMILES, ccd: ATP; "
+                                             + "pocket: B: A:12, A:15 @ 6; affinity: B); a screen: the target's "
+                                             + "protein lines and one ligand: SMILES name line per ligand" });
   const bar = el("progress", { max: "1", value: "0", class: "wb-progress" });
   const status = el("span", { class: "wb-status" });
   const error = el("div", { class: "wb-error" });
@@ -190,6 +192,14 @@ async function render({ model, el: root }) {
       m.setStyle({}, { cartoon: colourBy.value === "chain" ? { colorscheme: "chain" }
                                                           : { colorfunc: (atom) => plddtColour(atom.b) } });
       if (cofold) m.setStyle({ hetflag: true }, { stick: { radius: 0.2, colorscheme: "greenCarbon" } });
+      // the residues a restraint names: sticks in magenta, with the restraint as a label on each
+      for (const h of model.get("highlights") || []) {
+        m.addStyle({ chain: h.chain, resi: h.resi }, { stick: { radius: 0.25, colorscheme: "magentaCarbon" } });
+        const ca = m.selectedAtoms({ chain: h.chain, resi: h.resi, atom: "CA" })[0];
+        if (ca) viewer.addLabel(`${h.chain}:${h.resi}${h.satisfied ? "" : " (not met)"}`,
+                                { position: { x: ca.x, y: ca.y, z: ca.z }, fontSize: 10, backgroundOpacity: 0.5 });
+      }
+      root.dataset.highlighted = String((model.get("highlights") || []).length);
       root.dataset.ligandAtoms = String(m.selectedAtoms({ hetflag: true }).length);
       const chains = [...new Set(m.selectedAtoms({ atom: "CA" }).map((a) => a.chain))];
       if (chains.length > 1) {  // chains told apart: a label on each, at its middle residue
@@ -268,10 +278,18 @@ async function render({ model, el: root }) {
     } else if (fmt === "cif") {  // a co-folded complex: its best sample, the samples ranked
       models.push(viewer.addModel(data, "cif"));
       applyLooks();
-      side.append(table(model.get("summary"), [["rank", "rank"], ["seed", "seed"], ["sample", "sample"],
-                                               ["confidence", "confidence"], ["iptm", "ipTM"],
-                                               ["plddt", "pLDDT (0-100)"], ["posebusters", "ligands passing"]],
-                        "wb-samples"));
+      const screened = model.get("mode") === "screen" || "ligand_iptm" in (model.get("summary")[0] || {});
+      side.append(screened
+        ? table(model.get("summary"), [["rank", "rank"], ["name", "ligand"], ["line", "line"],
+                                       ["ligand_iptm", "ligand ipTM"], ["confidence", "confidence"],
+                                       ["binder", "binder probability"], ["restraints", "restraints met"]],
+                "wb-screen")
+        : table(model.get("summary"), [["rank", "rank"], ["seed", "seed"], ["sample", "sample"],
+                                       ["confidence", "confidence"], ["iptm", "ipTM"],
+                                       ["plddt", "pLDDT (0-100)"], ["posebusters", "ligands passing"],
+                                       ["restraints", "restraints met"], ["affinity", "log10 IC50 (µM)"],
+                                       ["binder", "binder probability"]],
+                "wb-samples"));
       if (model.get("pae_png")) plots.append(el("img", { class: "wb-pae", src: model.get("pae_png"), alt: "PAE" }));
       viewer.zoomTo();
       viewer.render();
