@@ -314,3 +314,45 @@ def test_a_job_page_follows_jupyterlabs_theme_when_the_link_names_it(tmp_path):
     assert 'data-theme="dark"' in render(job, lambda rel: "", "/static/", "dark")
     assert "data-theme" not in render(job, lambda rel: "", "/static/", "<script>").split("<body")[1].split(">")[0]
     assert "moved from a to b because a was drained" in render(job, lambda rel: "", "/static/")
+
+
+def test_the_extensions_settings_are_jupyter_configuration(tmp_path):
+    """`--WorkbenchServer.max_jobs_listed=5` (or `c.WorkbenchServer...` in a config file) reaches the handlers."""
+    port = free_port()
+    env = {**os.environ, "WORKBENCH_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={port}",
+         "--ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={tmp_path}",
+         '--ServerApp.jpserver_extensions={"workbench.server": True}', "--WorkbenchServer.max_jobs_listed=5"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", 60, proc)
+        config = {"base": f"http://127.0.0.1:{port}/workbench/api"}
+        status, _, body = call(config, "/jobs?limit=5")
+        assert status == 200
+        status, _, body = call(config, "/jobs?limit=6")
+        assert status == 400 and json.loads(body)["reason"] == "limit must be a whole number from 1 to 5, not '6'."
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    from workbench.server.config import WorkbenchServer
+
+    assert WorkbenchServer().max_jobs_listed == 1000 and "max_jobs_listed" in WorkbenchServer.class_trait_names(
+        config=True)
+
+
+def test_the_job_page_template_escapes_whatever_a_record_holds(tmp_path):
+    """The page is a Jinja2 template with autoescape: a reason, request or file name with markup stays text."""
+    from types import SimpleNamespace
+
+    from workbench.server.job_page import render
+
+    evil = "<script>alert(1)</script>"
+    (tmp_path / "a'b.png").write_bytes(b"x")
+    job = SimpleNamespace(id="20260101-000000-000000", task="count", device="cpu", state="failed", reason=evil,
+                          created=0.0, started=1.0, finished=2.0, placement=evil, result=None, result_type=None,
+                          request={"text": evil}, files={"pic": tmp_path / "a'b.png"}, folder=tmp_path)
+    page = render(job, lambda rel: f"/files/{rel}", "/static/")
+    assert evil not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "src='/files/a&#39;b.png'" in page  # an attribute cannot be closed by a file name
+    assert "<td class='failed'>failed: &lt;script&gt;" in page

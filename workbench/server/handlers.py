@@ -57,14 +57,20 @@ class _Base(APIHandler):
     def store(self) -> Any:
         return default_store()
 
+    @property
+    def config_(self) -> Any:
+        """The extension's Jupyter configuration (`WorkbenchServer`; its defaults where not loaded as one)."""
+        from workbench.server.config import WorkbenchServer
+
+        found = self.settings.get("workbench")
+        return found if found is not None else WorkbenchServer()
+
 
 #: the discovery running now, shared by concurrent requests
 _discovery: dict[str, Any] = {"task": None, "last": 0.0}
-DISCOVERY_EVERY_S = 60
-DISCOVERY_TIMEOUT_S = 120
 
 
-async def discover_in_subprocess() -> None:
+async def discover_in_subprocess(every_s: float = 60.0, timeout_s: float = 120.0) -> None:
     """Run `workbench devices --json` in its own process, which publishes the devices to the store,
     so torch never loads in the server. At most once a minute; concurrent callers share one run."""
     import asyncio
@@ -74,12 +80,12 @@ async def discover_in_subprocess() -> None:
             sys.executable, "-m", "workbench", "devices", "--json",
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         try:
-            await asyncio.wait_for(proc.wait(), DISCOVERY_TIMEOUT_S)
+            await asyncio.wait_for(proc.wait(), timeout_s)
         except asyncio.TimeoutError:
             proc.kill()
 
     if _discovery["task"] is None or (_discovery["task"].done()
-                                      and time.monotonic() - _discovery["last"] > DISCOVERY_EVERY_S):
+                                      and time.monotonic() - _discovery["last"] > every_s):
         _discovery["last"] = time.monotonic()
         _discovery["task"] = asyncio.ensure_future(run())
     await asyncio.shield(_discovery["task"])
@@ -90,7 +96,7 @@ class DevicesHandler(_Base):
     async def get(self) -> None:
         published = self.store().published_devices()
         if not published:  # no kernel has published yet: discover once, in a helper process
-            await discover_in_subprocess()
+            await discover_in_subprocess(self.config_.discovery_every_s, self.config_.discovery_timeout_s)
             published = self.store().published_devices()
         drained = self.store().drained()
         from workbench.server.usage import usage
@@ -107,7 +113,6 @@ class DevicesHandler(_Base):
 
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
-MAX_LIMIT = 1000
 #: job ids look like 20261124-084118-84b061; anything else cannot name a job (and never reaches the disk)
 
 
@@ -120,8 +125,9 @@ class JobsHandler(_Base):
     @tornado.web.authenticated
     def get(self) -> None:
         text = self.get_argument("limit", "100")
-        if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-            raise tornado.web.HTTPError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}, not {text[:40]!r}.")
+        most = self.config_.max_jobs_listed
+        if not text.isdigit() or not 1 <= int(text) <= most:
+            raise tornado.web.HTTPError(400, f"limit must be a whole number from 1 to {most}, not {text[:40]!r}.")
         state = self.get_argument("state", None)
         if state is not None and state not in STATES:
             raise tornado.web.HTTPError(400, f"state must be one of {', '.join(STATES)}, not {state[:40]!r}.")
