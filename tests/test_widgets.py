@@ -298,3 +298,18 @@ def test_place_widget_shows_the_goal_before_run_then_the_verdict_and_replay():
     assert w.replay.startswith("data:image/gif;base64,") and w.summary.startswith("success (position track)")
     w.scene = "procedural:3"  # another scene: its objects, no stale verdict
     assert w.verdict == {} and w.replay == "" and len(w.objects) >= 3
+
+
+def test_views_start_from_the_requests_own_defaults():
+    """One default per field: the widget and Gradio read the request's (they had drifted to 30 and 20)."""
+    from workbench.tasks.molecules.conformers import ConformerRequest
+    from workbench.tasks.multimodal.t2i_request import Text2ImageRequest
+    from workbench.widgets import GenerationWidget
+
+    assert MoleculeWidget("CCO").num_conformers == ConformerRequest(smiles=("CCO",)).num_conformers == 50
+    assert GenerationWidget("x").steps == Text2ImageRequest(prompt="x").steps
+    from workbench.app import build_app
+
+    app = build_app()
+    numbers = {c.label: c.value for c in app.blocks.values() if type(c).__name__ == "Number"}
+    assert numbers["conformers"] == 50 and numbers["steps"] == Text2ImageRequest(prompt="x").steps

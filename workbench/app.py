@@ -394,8 +394,9 @@ def understand(image: str | None, question: str, model: str, tiny: bool, device:
 
 def build_app(workshop: Workshop | None = None) -> Any:
     """The app; `workshop`: shared by a room (participants isolated, quotas, a host view; see
-    `workbench.participants`)."""
+    `workbench.participants`). Inputs start from the requests' own defaults (`default_of`)."""
     from workbench.scheduling import registry
+    from workbench.tasks.requests import default_of
 
     shared = _workshop[0] = workshop or Workshop()
     cpu_slots = max(1, getattr(registry.get("cpu"), "concurrency", 1))
@@ -412,7 +413,8 @@ def build_app(workshop: Workshop | None = None) -> Any:
                 smiles = gr.Textbox(label="SMILES (one per line, optional name after a space)",
                                     value="CC(C)Cc1ccc(cc1)[C@H](C)C(=O)O ibuprofen", lines=3)
                 with gr.Column():
-                    num = gr.Number(label="conformers", value=20, precision=0)
+                    num = gr.Number(label="conformers", value=default_of("conformers", "num_conformers"),
+                                    precision=0)
                     mol_device = gr.Dropdown(devices, value="auto", label="device")
                     run_conf = gr.Button("Generate conformers", variant="primary")
             table = gr.Dataframe(headers=["name", "status", "conformers", "force field", "max ΔE (kcal/mol)"],
@@ -550,7 +552,7 @@ def build_app(workshop: Workshop | None = None) -> Any:
             with gr.Row():
                 prompt = gr.Textbox(label="prompt", value="a red cube on a wooden table", lines=2)
                 with gr.Column():
-                    t2i_steps = gr.Number(label="steps", value=4, precision=0)
+                    t2i_steps = gr.Number(label="steps", value=default_of("text-to-image", "steps"), precision=0)
                     t2i_size = gr.Number(label="size (px)", value=512, precision=0)
                     t2i_seed = gr.Number(label="seed", value=0, precision=0)
                     t2i_tiny = gr.Checkbox(label="tiny random model (no weights needed)", value=shared.tiny)

@@ -96,6 +96,17 @@ def fields_of(request_type: type) -> tuple[FieldInfo, ...]:
     return tuple(out)
 
 
+def default_of(task: str, field: str) -> Any:
+    """A request field's default, written once in its request type: widgets and Gradio start from it (they
+    had drifted: 50 conformers in the request, 30 in the widget, 20 in Gradio)."""
+    from workbench.tasks.registry import get_task
+
+    for info in fields_of(get_task(task).request_type()):
+        if info.name == field:
+            return info.default
+    raise KeyError(f"{task} has no field {field!r}")
+
+
 def _check_value(task: str, info: FieldInfo, value: Any) -> Any:
     """The value with the field's type, or an `InputError` saying what was expected."""
     if value is None:

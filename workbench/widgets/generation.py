@@ -48,7 +48,7 @@ class GenerationWidget(JobWidget):
     negative_prompt = t.Unicode("").tag(sync=True)
     question = t.Unicode("").tag(sync=True)
     model = t.Unicode("auto").tag(sync=True)
-    steps = t.Int(4).tag(sync=True)
+    steps = t.Int().tag(sync=True)  #: default: the text-to-image request's own
     guidance = t.Float(0.0).tag(sync=True)  #: classifier-free guidance (0 for turbo models)
     width = t.Int(0).tag(sync=True)  #: 0: the task's default (512, or 64 with the tiny model)
     height = t.Int(0).tag(sync=True)
@@ -59,6 +59,12 @@ class GenerationWidget(JobWidget):
     preview = t.Unicode("").tag(sync=True)
     answer = t.Unicode("").tag(sync=True)
     gallery = t.List(t.Dict()).tag(sync=True)  #: job, name, file (in the job folder), src (thumbnail), recipe
+
+    @t.default("steps")
+    def _request_default(self) -> int:
+        from workbench.tasks.requests import default_of
+
+        return int(default_of("text-to-image", "steps"))
 
     def __init__(self, prompt: str = "", **kwargs: Any):
         super().__init__(prompt=prompt, **kwargs)

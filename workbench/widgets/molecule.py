@@ -29,7 +29,7 @@ class MoleculeWidget(JobWidget):
     #: with "pocket: B: A:12, A:15 @ 6", "contact: A:12, B:C1 @ 8" and "affinity: B" lines; a screen: the
     #: target's protein lines and one "ligand: SMILES name" line per ligand (and pocket / contact lines)
     text = t.Unicode("").tag(sync=True)
-    num_conformers = t.Int(30).tag(sync=True)
+    num_conformers = t.Int().tag(sync=True)  #: default: the conformers request's own
     tiny = t.Bool(False).tag(sync=True)  #: fold / co-fold with the tiny random model (teaching, tests)
 
     structure = t.Unicode("").tag(sync=True)  #: SDF (all conformers) or PDB text
@@ -41,6 +41,12 @@ class MoleculeWidget(JobWidget):
     downloads = t.Dict().tag(sync=True)  #: file name -> text content
     #: residues the restraints name ({chain, resi, restraint}), highlighted in the 3D view
     highlights = t.List(t.Dict()).tag(sync=True)
+
+    @t.default("num_conformers")
+    def _request_default(self) -> int:
+        from workbench.tasks.requests import default_of
+
+        return int(default_of("conformers", "num_conformers"))
 
     def __init__(self, text: str = "", mode: str = "conformers", device: str = "auto", **kwargs: Any):
         super().__init__(text=text, mode=mode, device=device, **kwargs)
