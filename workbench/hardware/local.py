@@ -25,7 +25,7 @@ from workbench.jobs.drain import DeadlineWatch
 from workbench.jobs.job import Job, JobState
 from workbench.jobs.runner import JobQueue, execute, make_context, settle
 from workbench.jobs.store import ResultStore, default_store
-from workbench.tasks.registry import TASKS, TaskLike, resolve
+from workbench.tasks.registry import TASKS, TaskLike, task_function
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class LocalDevice:
                expected_s: float | None = None) -> Job:
         if self._fault:
             raise DeviceError(f"Device {self.id} is not working: {self._fault}")
-        name, fn = resolve(task, task_name)
+        name, fn = task_function(task, task_name)
         fn = self._task_fn(name, fn)
         job = Job(name, request, self.id, store=self.store)
         job.requirements, job.placement, job.tag, job.expected_s = requirements, placement, tag, expected_s

@@ -33,7 +33,7 @@ from workbench.jobs.drain import DeadlineWatch
 from workbench.jobs.job import Job, JobState
 from workbench.jobs.runner import external_cancel_check, readable_reason, settle
 from workbench.jobs.store import default_store
-from workbench.tasks.registry import TASKS, TaskLike, resolve
+from workbench.tasks.registry import TASKS, TaskLike, task_function
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ class RayDevice:
                expected_s: float | None = None) -> Job:
         if self._fault:
             raise DeviceError(f"Device {self.id} is not available: {self._fault}")
-        name, _ = resolve(task, task_name)
+        name, _ = task_function(task, task_name)
         if requirements is None and name in TASKS:
             requirements = TASKS[name].requirements_for(request)
         if self.is_class:  # a resource class runs on the best of its node devices for this task
@@ -322,7 +322,7 @@ def _hand_over(job: Job, payload: Any, current: RayDevice, req: Requirements, wh
     total = job.last_progress.total if job.last_progress else None
     job.move(nxt.id, why, total)
     job.store.update(job)
-    nxt.resume(job, resolve(payload)[1] if isinstance(payload, str) and not isinstance(nxt, RayDevice)
+    nxt.resume(job, task_function(payload)[1] if isinstance(payload, str) and not isinstance(nxt, RayDevice)
                else payload)
     return True
 

@@ -26,7 +26,7 @@ from workbench.contract.task import TaskContext
 from workbench.hardware.backends import BUILTIN, AcceleratorBackend, CpuBackend
 from workbench.jobs.codec import result_files, with_files
 from workbench.jobs.runner import error_outcome
-from workbench.tasks.registry import resolve
+from workbench.tasks.registry import task_function
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class DeviceWorker:
         """Yields ("progress", Progress)..., ("busy", share) after the task ran, then ("done", result, files)
         or ("error", kind, message)."""
         events: queue.Queue = queue.Queue()
-        name, fn = resolve(task)
+        name, fn = task_function(task)
 
         def progress(p: Any) -> None:
             if job_id in self._cancelled:

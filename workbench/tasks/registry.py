@@ -13,7 +13,7 @@ from typing import Any, Union
 from workbench.contract.errors import UnknownTask
 from workbench.contract.task import TaskSpec
 
-__all__ = ["TASKS", "TaskLike", "TaskSpec", "get_task", "register", "resolve"]
+__all__ = ["TASKS", "TaskLike", "TaskSpec", "get_task", "register", "task_function"]
 
 
 TASKS: dict[str, TaskSpec] = {}
@@ -54,8 +54,9 @@ def get_task(name: str) -> TaskSpec:
         raise UnknownTask(f"Unknown task {name!r}. Known tasks: {known}.") from None
 
 
-def resolve(task: TaskLike, task_name: str | None = None) -> tuple[str, Callable[..., Any]]:
-    """(name, function) for a task given by name, spec or plain function."""
+def task_function(task: TaskLike, task_name: str | None = None) -> tuple[str, Callable[..., Any]]:
+    """(name, function) for a task given by name, spec or plain function (named apart from
+    `scheduling.registry.resolve`, which picks a device)."""
     if isinstance(task, str):
         spec = get_task(task)
         return spec.name, spec.load()
