@@ -434,3 +434,31 @@ def test_the_memory_estimate_covers_the_affinity_model():
     plain = requirements(ComplexRequest(proteins=(PROTEIN,), ligands=(ASPIRIN,))).min_memory
     asked = requirements(ComplexRequest(proteins=(PROTEIN,), ligands=(ASPIRIN,), affinity="B")).min_memory
     assert asked - plain >= 5.07e8 * 4  # the affinity model's weights, resident beside the structure model
+
+
+def test_the_affinity_model_loads_from_its_own_checkpoint_in_a_hugging_face_cache(tmp_path, monkeypatch):
+    """`boltz-2-affinity` read offline from the snapshot's `boltz2_aff.ckpt` (Boltz's own loader), beside the
+    structure checkpoint: a complex asking for affinity runs both real loaders."""
+    from workbench.tasks.molecules.complexes.model import build_module, save_checkpoint
+
+    monkeypatch.setenv("WORKBENCH_ISOLATE", "native")
+    repo = tmp_path / "hub" / "models--boltz-community--boltz-2"
+    snapshot = hub_snapshot(repo / "snapshots" / ("d" * 40), seed=0)
+    save_checkpoint(build_module("tiny", 1, affinity=True), snapshot / "boltz2_aff.ckpt")
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("d" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    models.unload()
+    try:
+        r = wb.run("complex", proteins=(PROTEIN,), ligands=("CCO",), affinity="B", recycling_steps=0,
+                   sampling_steps=3, affinity_samples=1, checks=False, device="cpu")
+        assert r.model == "boltz-2" and r.affinity["model"] == "Boltz-2 affinity"
+        assert 0 <= r.affinity["affinity_probability_binary"] <= 1
+        loaded = models.load("boltz-2-affinity", "cpu").module
+        assert loaded.affinity_prediction and loaded.affinity_ensemble
+    finally:
+        models.unload()
