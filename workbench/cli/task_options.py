@@ -46,8 +46,6 @@ def add_options(parser: argparse.ArgumentParser, spec: TaskSpec) -> None:
     group = parser.add_argument_group(f"{spec.name} request")
     for info in cli_fields(spec):
         hint = spec.cli.get(info.name, {})
-        if hint.get("hidden"):  # set by the task itself (a fan-out's part), not by a person
-            continue
         flags = [f"--{info.name.replace('_', '-')}", *hint.get("flags", ())]
         help_text = info.help or info.name.replace("_", " ")
         if info.choices:

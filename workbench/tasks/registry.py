@@ -121,7 +121,7 @@ register(TaskSpec(
     requirements="workbench.tasks.molecules.complexes.screen:requirements",
     cli={"target": {"flags": ["--target"], "metavar": "SEQ"}, "smiles": {"flags": ["--ligand"], "metavar": "SMILES"},
          "library": {"flags": ["--ligands"], "metavar": "FILE"}, "pockets": {"flags": ["--pocket"]},
-         "contacts": {"flags": ["--contact"]}, "part": {"hidden": True}},
+         "contacts": {"flags": ["--contact"]}, "part": {"hide": True}},
     unit="ligands", work="workbench.tasks.molecules.complexes.screen:work",
     split="workbench.tasks.molecules.complexes.screen:split",
     merge="workbench.tasks.molecules.complexes.screen:merge",
