@@ -79,3 +79,13 @@ def wait_for_http(url: str, timeout: float = 90, proc: subprocess.Popen | None =
     if proc is not None:
         proc.kill()
     raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+def peak_overlap(intervals: list[tuple[float, float]]) -> int:
+    """The most (start, end) intervals open at one moment: jobs running at once."""
+    points = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda p: (p[0], p[1]))
+    peak = active = 0
+    for _, step in points:
+        active += step
+        peak = max(peak, active)
+    return peak

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import slow_task
+from helpers import peak_overlap, slow_task
 
 import workbench as wb
 from workbench.contract import InputError
@@ -100,15 +100,6 @@ def test_a_chip_is_one_class_registered_through_the_entry_point(tmp_path, home):
     assert "does not compute in float16" in got["refusal"] and "Use cpu instead" in got["refusal"]
 
 
-def _peak_overlap(intervals: list[tuple[float, float]]) -> int:
-    points = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda p: (p[0], p[1]))
-    peak = active = 0
-    for _, step in points:
-        active += step
-        peak = max(peak, active)
-    return peak
-
-
 @pytest.mark.slow
 def test_three_processes_share_the_cpu_slots_machine_wide(home):
     code = textwrap.dedent("""
@@ -130,8 +121,8 @@ def test_three_processes_share_the_cpu_slots_machine_wide(home):
     records = [store.get(i) for i in ids]
     assert len(records) == 12 and all(r.state == "succeeded" for r in records)
     intervals = [(r.started, r.finished) for r in records]
-    assert _peak_overlap(intervals) <= 2  # the CPU's 2 slots hold for every process of this machine
-    assert _peak_overlap(intervals) == 2  # and both are used
+    assert peak_overlap(intervals) <= 2  # the CPU's 2 slots hold for every process of this machine
+    assert peak_overlap(intervals) == 2  # and both are used
     waited = [e["message"] for r in records for e in r.events if "waiting for a slot on cpu" in e.get("message", "")]
     assert waited and all(re.search(r"position \d+ in the machine-wide queue", m) for m in waited)
 

@@ -15,21 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import free_port
+from helpers import free_port, peak_overlap
 
 import workbench as wb
 from workbench.jobs.owners import QuotaExceeded, fair_order
 from workbench.jobs.store import ResultStore, default_store
 from workbench.scheduling import registry
-
-
-def _peak(intervals: list[tuple[float, float]]) -> int:
-    points = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda p: (p[0], p[1]))
-    peak = active = 0
-    for _, step in points:
-        active += step
-        peak = max(peak, active)
-    return peak
 
 
 def test_fair_order_takes_owners_round_robin():
@@ -42,8 +33,13 @@ def test_fair_order_takes_owners_round_robin():
 
 
 SUBMITTER = textwrap.dedent("""
-    import json, sys, workbench as wb
+    import json, os, sys, time, workbench as wb
     n, steps = int(sys.argv[1]), int(sys.argv[2])
+    wb.jobs()  # the store open, as in a notebook
+    if len(sys.argv) > 3:  # say ready, then wait for the go
+        open(sys.argv[3] + ".ready", "w").close()
+        while not os.path.exists(sys.argv[3]):
+            time.sleep(0.01)
     jobs = [wb.submit("count", steps=steps, delay=0.02, device="cpu") for _ in range(n)]
     for j in jobs:
         j.result(300)
@@ -53,14 +49,21 @@ SUBMITTER = textwrap.dedent("""
 
 def _run_participants(tmp_path: Path, homes: list[str], *, pool: Path | None, jobs: int = 4,
                       steps: int = 10) -> list[ResultStore]:
+    """Each home's process started, ready, then all told to go at once (so their jobs overlap in time)."""
+    go = tmp_path / "go"
     procs = []
     for name in homes:
         env = {**os.environ, "WORKBENCH_HOME": str(tmp_path / name), "WORKBENCH_OWNER": name}
         env.pop("WORKBENCH_SLOT_POOL", None)
         if pool is not None:
             env["WORKBENCH_SLOT_POOL"] = str(pool)
-        procs.append(subprocess.Popen([sys.executable, "-c", SUBMITTER, str(jobs), str(steps)], env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(subprocess.Popen([sys.executable, "-c", SUBMITTER, str(jobs), str(steps), f"{go}-{name}"],
+                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    deadline = time.time() + 120
+    while not all(Path(f"{go}-{name}.ready").exists() for name in homes) and time.time() < deadline:
+        time.sleep(0.02)
+    for name in homes:
+        Path(f"{go}-{name}").touch()
     for p in procs:
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err[-2000:]
@@ -76,12 +79,12 @@ def test_two_homes_sharing_the_pool_never_exceed_a_device_limit(tmp_path):
     slots = registry.get("cpu").concurrency
     apart = _run_participants(tmp_path / "apart", ["ann", "bob"], pool=None)
     # the control: two homes without a shared pool each use every slot (the bug this pool fixes)
-    assert _peak(_intervals(apart)) > slots
+    assert peak_overlap(_intervals(apart)) > slots
     pool = tmp_path / "shared-pool"
     shared = _run_participants(tmp_path / "shared", ["ann", "bob"], pool=pool)
     intervals = _intervals(shared)
     assert len(intervals) == 8
-    assert _peak(intervals) <= slots
+    assert peak_overlap(intervals) <= slots
     assert (pool / "slots.sqlite").stat().st_mode & 0o666 == 0o666  # every user's stores can open it
     waited = [e["message"] for s in shared for r in s.list() for e in s.get(r["id"]).events
               if "machine-wide queue" in e.get("message", "")]
@@ -114,20 +117,26 @@ def test_fair_share_holds_across_processes_and_homes(tmp_path):
     """The flooder's jobs wait in another process and home than the newcomer's: the pool orders them."""
     pool = tmp_path / "pool.sqlite"
     env = {**os.environ, "WORKBENCH_SLOT_POOL": str(pool)}
-    flooder = subprocess.Popen([sys.executable, "-c", SUBMITTER, "12", "15"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True,
+    flood_go, go = tmp_path / "flood-go", tmp_path / "go"
+    flooder = subprocess.Popen([sys.executable, "-c", SUBMITTER, "16", "15", str(flood_go)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**env, "WORKBENCH_HOME": str(tmp_path / "f"), "WORKBENCH_OWNER": "flooder"})
+    newcomer = subprocess.Popen([sys.executable, "-c", SUBMITTER, "1", "15", str(go)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                env={**env, "WORKBENCH_HOME": str(tmp_path / "n"), "WORKBENCH_OWNER": "newcomer"})
+    deadline = time.time() + 120
+    while not (Path(f"{flood_go}.ready").exists() and Path(f"{go}.ready").exists()) and time.time() < deadline:
+        time.sleep(0.02)  # both processes started (imports can take seconds on a busy machine)
     flood_store = ResultStore(tmp_path / "f")
-    deadline = time.time() + 60
+    flood_go.touch()
     while not any(r["state"] == "running" for r in flood_store.list()) and time.time() < deadline:
-        time.sleep(0.05)
-    newcomer = subprocess.run([sys.executable, "-c", SUBMITTER, "1", "15"], capture_output=True, text=True,
-                              env={**env, "WORKBENCH_HOME": str(tmp_path / "n"), "WORKBENCH_OWNER": "newcomer"},
-                              timeout=300)
-    assert newcomer.returncode == 0, newcomer.stderr[-2000:]
+        time.sleep(0.02)
+    go.touch()  # the newcomer submits while the flood holds both slots
+    new_out, new_err = newcomer.communicate(timeout=300)
+    assert newcomer.returncode == 0, new_err[-2000:]
     out, err = flooder.communicate(timeout=300)
     assert flooder.returncode == 0, err[-2000:]
-    mine = ResultStore(tmp_path / "n").get(json.loads(newcomer.stdout)[0])
+    mine = ResultStore(tmp_path / "n").get(json.loads(new_out)[0])
     flood = flood_store.list()
     # its first job is delayed by at most one flood job: it starts before any flood job that started
     # after it arrived has ended (both slots may free at once; then one flood job goes beside it)
@@ -165,7 +174,7 @@ def test_max_running_leaves_the_other_slot_to_another_owner(monkeypatch):
     bob = _count("bob", steps=10)
     for j in [*ann, bob]:
         j.result(120)
-    assert _peak([(j.started, j.finished) for j in ann]) == 1  # ann never held two slots
+    assert peak_overlap([(j.started, j.finished) for j in ann]) == 1  # ann never held two slots
     assert bob.started < ann[1].started  # bob used the slot ann could not
     notes = [e.message for j in ann for e in j.snapshot_events() if "the most one owner may" in e.message]
     assert notes

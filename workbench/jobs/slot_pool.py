@@ -27,6 +27,7 @@ from typing import Any
 
 from workbench.contract.errors import StoreError
 from workbench.jobs.owners import fair_order
+from workbench.jobs.sqlite_tx import immediate
 
 log = logging.getLogger(__name__)
 
@@ -78,26 +79,18 @@ class SlotPool:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            db = self._db
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                yield db
-                db.execute("COMMIT")
-            except BaseException as exc:
-                if db.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.DatabaseError):
-                    raise StoreError(f"The slot pool {self.path} cannot be used ({exc}).") from None
-                raise
+        with immediate(self._db, self._lock, self._error) as db:
+            yield db
+
+    def _error(self, exc: sqlite3.DatabaseError) -> StoreError:
+        return StoreError(f"The slot pool {self.path} cannot be used ({exc}).")
 
     def _exec(self, sql: str, args: tuple = ()) -> list[tuple]:
         try:
             with self._lock:
                 return self._db.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"The slot pool {self.path} cannot be used ({exc}).") from None
+            raise self._error(exc) from None
 
     def _reclaim(self, db: sqlite3.Connection, device: str) -> None:
         """Forget the leases and waits of processes of this host that died."""

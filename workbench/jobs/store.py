@@ -41,6 +41,7 @@ from workbench.jobs.owners import compute_seconds
 from workbench.jobs.slot_pool import SCHEMA as POOL_SCHEMA
 from workbench.jobs.slot_pool import SlotPool
 from workbench.jobs.slot_pool import pid_alive as _pid_alive
+from workbench.jobs.sqlite_tx import immediate
 from workbench.jobs.text import bounded_text, valid_tree
 from workbench.paths import home, kept_layout
 from workbench.settings import settings
@@ -265,24 +266,9 @@ class ResultStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """`BEGIN IMMEDIATE` ... `COMMIT`, rolled back on *any* exception (not only SQLite's): a
-        connection left inside a transaction would hold the write lock of every process on the
-        machine for the life of this one."""
-        with self._lock:
-            db = self._db
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                yield db
-                db.execute("COMMIT")
-            except BaseException as exc:
-                if db.in_transaction:
-                    try:
-                        db.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
-                if isinstance(exc, sqlite3.DatabaseError):
-                    raise _store_error(exc, self.index_path) from None
-                raise
+        """One write transaction on the index (`sqlite_tx.immediate`)."""
+        with immediate(self._db, self._lock, lambda exc: _store_error(exc, self.index_path)) as db:
+            yield db
 
     def _write_record(self, folder: Path, record: dict[str, Any]) -> None:
         """Write `record.json` by temp file + rename (the first record too): a kill leaves the old

@@ -372,6 +372,27 @@ def _hooks(module: Any, report: Any) -> list[Any]:
     return hooks
 
 
+@contextlib.contextmanager
+def _holding(module: Any, step: Any, predict_args: dict[str, Any], potentials: bool) -> Any:
+    """The shared model held by one run: its lock, progress hooks (`step`), this run's predict arguments and
+    steering; all given back as they were, whatever happens."""
+    lock = models.exclusive(module)
+    lock.acquire()
+    hooks = _hooks(module, step)
+    saved_args, saved_steering = dict(module.predict_args), module.steering_args
+    try:
+        module.predict_args.update(predict_args)
+        module.steering_args = steering(saved_steering, potentials)
+        yield module
+    finally:
+        module.predict_args.clear()
+        module.predict_args.update(saved_args)
+        module.steering_args = saved_steering
+        for h in hooks:
+            h.remove()
+        lock.release()
+
+
 def steering(current: dict[str, Any] | None, potentials: bool) -> dict[str, Any]:
     """The model's steering arguments for one run: with `potentials`, Boltz's Feynman-Kac steering and
     physical guidance on, as `boltz predict --use_potentials` sets them; contact guidance (which steers
@@ -424,27 +445,13 @@ def _affinity(request: ComplexRequest, ctx: TaskContext, processed: Path, work_d
         ctx.progress(Progress(min(done[0], total), total, f"affinity: {stage}" + (f" layer {i + 1}/{n}" if n else
                                                                                     " step")))
 
-    lock = models.exclusive(module)
-    lock.acquire()
-    hooks = _hooks(module, step)
-    saved_args, saved_steering = dict(module.predict_args), module.steering_args
-    try:
-        module.predict_args.update({"recycling_steps": recycling, "sampling_steps": sampling,
-                                    "diffusion_samples": request.affinity_samples,
-                                    "max_parallel_samples": min(5, request.affinity_samples),
-                                    "write_confidence_summary": False, "write_full_pae": False,
-                                    "write_full_pde": False})
-        module.steering_args = steering(saved_steering, request.potentials)
+    args = {"recycling_steps": recycling, "sampling_steps": sampling, "diffusion_samples": request.affinity_samples,
+            "max_parallel_samples": min(5, request.affinity_samples), "write_confidence_summary": False,
+            "write_full_pae": False, "write_full_pde": False}
+    with _holding(module, step, args, request.potentials):
         _seed_everything(seed)
         with torch.inference_mode(), _chunked(chunk), autocast:
             prediction = module.predict_step(batch, 0)
-    finally:
-        module.predict_args.clear()
-        module.predict_args.update(saved_args)
-        module.steering_args = saved_steering
-        for h in hooks:
-            h.remove()
-        lock.release()
     if prediction.get("exception"):
         raise DeviceError(f"{ctx.device_id} ran out of memory in the affinity pass; use a device with more memory.")
     written = work_dir / "affinity"
@@ -520,16 +527,9 @@ def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
     files: dict[str, Path] = {}
     autocast = (torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
                 if ctx.dtype() == "bfloat16" else contextlib.nullcontext())
-    lock = models.exclusive(module)
-    lock.acquire()
-    hooks = _hooks(module, step)
-    saved_args = dict(module.predict_args)
-    saved_steering = module.steering_args
-    try:
-        module.steering_args = steering(saved_steering, request.potentials)
-        module.predict_args.update({"recycling_steps": request.recycling_steps,
-                                    "sampling_steps": request.sampling_steps,
-                                    "diffusion_samples": request.samples, "max_parallel_samples": parallel})
+    args = {"recycling_steps": request.recycling_steps, "sampling_steps": request.sampling_steps,
+            "diffusion_samples": request.samples, "max_parallel_samples": parallel}
+    with _holding(module, step, args, request.potentials):
         for i, seed in enumerate(request.seeds):
             state.update({"done": i * per_seed, "label": f"seed {seed}", "pass": 0, "diffusion": 0, "confidence": 0})
             if str(seed) in ctx.checkpoints:  # predicted by an earlier run of this job (it moved here)
@@ -549,13 +549,6 @@ def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
             samples.extend(seed_samples)
             files.update(seed_files)
             ctx.checkpoint(str(seed), report.checkpoint(seed_samples, seed_files))
-    finally:
-        module.predict_args.clear()
-        module.predict_args.update(saved_args)
-        module.steering_args = saved_steering
-        for h in hooks:
-            h.remove()
-        lock.release()
     result = ComplexResult(request.name, report.chain_table(ents), n_tokens, samples,
                            "boltz-2-tiny" if request.tiny else "boltz-2", chunk, need, files=files)
     report.rank(result)
