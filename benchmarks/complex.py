@@ -14,7 +14,8 @@ the same component dictionary on both sides:
 
 - memory at Boltz-2's own widths (0.5 B parameters, random weights: the real weights are not here):
   `predict_step` on a 183-token protein + ATP complex, peak resident memory above the features
-  against the estimate the job would make (BENCH_FULL=0 skips it; about 3 minutes on 2 cores).
+  against the estimate the job would make; and the same for the affinity model (Boltz-2's network with
+  its two affinity modules) in a job asking for affinity (BENCH_FULL=0 skips both; minutes on 2 cores).
 
 Headline figures (one JSON line each): boltz time / workbench time (target >= 0.95, i.e. at most 5%
 overhead) and estimate / measured peak (target >= 1: the estimate is never below the peak), for the
@@ -98,6 +99,30 @@ def full_width_memory() -> tuple[int, int, int]:
     return tokens, predict.estimate_memory(tokens, atoms, parameters=parameters), parameters * 4 + (peak - before)
 
 
+def full_width_affinity_memory() -> tuple[int, int, int]:
+    """(tokens, estimate, weights + measured peak) for Boltz-2's affinity model at its own widths (random
+    weights): a complex job asking for affinity runs in this process with the full-width affinity model in
+    place of the tiny one, so the affinity pass is measured on the real crop of a real pose."""
+    import workbench as wb
+    from workbench import models
+    from workbench.tasks.molecules.complexes.model import Boltz2Bundle, build_module, tiny_components
+    from workbench.tasks.molecules.complexes.predict import affinity_memory
+
+    full = build_module("full", 1, affinity=True).eval()
+    parameters = sum(p.numel() for p in full.parameters())
+    with models._cache_lock:  # the affinity model this job loads: Boltz-2's widths, not the tiny twin's
+        models._loaded[("boltz-2-affinity", "cpu", "float32", True)] = Boltz2Bundle(full, tiny_components(), None,
+                                                                                     tiny=True)
+    fields = {"proteins": (PROTEIN * 2,), "ligand_ccd": ("ATP",), "affinity": "B", "tiny": True,
+              "recycling_steps": 0, "sampling_steps": 2, "affinity_samples": 1, "affinity_sampling_steps": 2,
+              "checks": False, "plots": False, "device": "cpu"}
+    result, before, peak = peak_rss_during(lambda: wb.run("complex", **fields))
+    models.unload("boltz-2-affinity")
+    tokens = result.tokens
+    atoms = len(PROTEIN) * 2 * 8 + 31
+    return tokens, affinity_memory(tokens, atoms, samples=1, parameters=parameters), parameters * 4 + (peak - before)
+
+
 def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="wb-bench-complex-"))
     os.environ["WORKBENCH_HOME"] = str(root / "home")
@@ -173,6 +198,11 @@ def main() -> int:
               f"estimate {estimate / 2**20:.0f} MiB")
         print(json.dumps({"name": "complex_full_width_estimate_over_peak", "value": round(estimate / used, 2),
                           "target": 1.0, "better": "higher"}))
+        tokens, estimate, used = full_width_affinity_memory()
+        print(f"Boltz-2's affinity model at its own widths, a {tokens}-token complex (cropped to at most 256): "
+              f"weights + peak activations {used / 2**20:.0f} MiB, estimate {estimate / 2**20:.0f} MiB")
+        print(json.dumps({"name": "complex_affinity_full_width_estimate_over_peak",
+                          "value": round(estimate / used, 2), "target": 1.0, "better": "higher"}))
     shutil.rmtree(root, ignore_errors=True)
     return 0
 
