@@ -195,6 +195,10 @@ def test_all_users_view_lists_every_home_in_the_pool(tmp_path, monkeypatch, caps
     assert "every home on this machine" in out
     assert "bob" in out and "fold" in out and str(tmp_path / "other-home") in out
     assert "ann" in out and mine.id in out
+    assert main(["jobs", "list", "--owner", "nobody", "--json"]) == 0  # one owner's jobs
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["jobs", "list", "--owner", "ann", "--json"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [mine.id]
     mine.cancel()
     mine.wait(30)
     other.release_lease("cpu", "job-of-bob")

@@ -265,7 +265,7 @@ def cmd_jobs(a: argparse.Namespace) -> int:
     if a.jobs_cmd in (None, "list"):
         limit = None if getattr(a, "all", False) else getattr(a, "limit", 50)
         state, bench = getattr(a, "state", None), getattr(a, "bench", False)
-        rows = store.list(limit=limit or None, state=state, tagged=bench)
+        rows = store.list(limit=limit or None, state=state, tagged=bench, owner=getattr(a, "owner", None))
         if getattr(a, "json", False):
             _print_json(rows)
         elif not rows:
@@ -488,6 +488,7 @@ def build_parser(argv: list[str] | None = None) -> Parser:
     jl.add_argument("--all", action="store_true", help="every job")
     jl.add_argument("--bench", action="store_true", help="include the runs of workbench bench")
     jl.add_argument("--state", choices=["queued", "running", "succeeded", "failed", "cancelled"])
+    jl.add_argument("--owner", help="only this owner's jobs (a login name, or gradio:<session> on a shared server)")
     jl.add_argument("--all-users", action="store_true",
                     help="who holds and waits for each device slot, across every home sharing the slot pool, "
                          "and the jobs per owner (a workshop teacher's view)")
