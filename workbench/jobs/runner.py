@@ -269,9 +269,12 @@ class JobQueue:
             self._waiting.append(item)
             running = self._running
             jobs = [self._job(i) for i in self._waiting]
-            order = fair_order([(str(i), j.owner, i) for i, j in enumerate(jobs)], self._running_by_owner,
-                               self._served)
-            ahead = order.index(str(len(jobs) - 1))  # waiting jobs that go first (round-robin by owner)
+            if len({j.owner for j in jobs}) == 1:  # one owner: first in, first out
+                ahead = len(jobs) - 1
+            else:  # waiting jobs that go first (round-robin by owner)
+                order = fair_order([(str(i), j.owner, i) for i, j in enumerate(jobs)], self._running_by_owner,
+                                   self._served)
+                ahead = order.index(str(len(jobs) - 1))
             self._cond.notify()
         if ahead + running >= self.concurrency:
             job.note(f"waiting for {self.name}: {running} running, {ahead} queued ahead")
@@ -326,9 +329,9 @@ class JobQueue:
 
     def _take(self) -> Any:
         """The next item, round-robin by owner (`owners.fair_order`; FIFO for one owner). Called locked."""
-        if len(self._waiting) == 1:
-            return self._waiting.popleft()
         jobs = [self._job(item) for item in self._waiting]
+        if len({j.owner for j in jobs}) == 1:  # one owner: first in, first out
+            return self._waiting.popleft()
         first = fair_order([(str(i), j.owner, i) for i, j in enumerate(jobs)], self._running_by_owner,
                            self._served)[0]
         item = self._waiting[int(first)]
