@@ -203,10 +203,11 @@ AFFINITY_CROP = (256, 2048)
 def affinity_memory(tokens: int, atoms: int, samples: int = 5, parameters: float = 5.07e8) -> int:
     """Bytes the affinity pass adds: its model's weights, resident beside the structure model's, a run on
     the pocket crop (Boltz's 256-token / 2048-atom crop) with its diffusion samples, and the pair stacks of
-    its two affinity modules over the crop (measured at Boltz-2's widths: without them the estimate was
-    0.92x the peak, `benchmarks/complex.py`)."""
+    its two affinity modules over the crop and the trunk's kept beside them (measured at Boltz-2's widths,
+    `benchmarks/complex.py`: without them the estimate was 0.92x the peak; with two stacks 1.02x, too close
+    to run-to-run noise; three are counted)."""
     crop = min(tokens, AFFINITY_CROP[0])
-    heads = 2 * crop * crop * TOKEN_Z * 4 * PAIR_COPIES
+    heads = 3 * crop * crop * TOKEN_Z * 4 * PAIR_COPIES  # two modules' stacks and the trunk's, kept beside them
     return estimate_memory(crop, min(atoms, AFFINITY_CROP[1]), samples=min(samples, 5), parameters=parameters) + heads
 
 
