@@ -194,7 +194,7 @@ async function render({ model, el: root }) {
       if (cofold) m.setStyle({ hetflag: true }, { stick: { radius: 0.2, colorscheme: "greenCarbon" } });
       // the residues a restraint names: sticks in magenta, with the restraint as a label on each
       for (const h of model.get("highlights") || []) {
-        m.addStyle({ chain: h.chain, resi: h.resi }, { stick: { radius: 0.25, colorscheme: "magentaCarbon" } });
+        m.setStyle({ chain: h.chain, resi: h.resi }, { stick: { radius: 0.25, colorscheme: "magentaCarbon" } }, true);
         const ca = m.selectedAtoms({ chain: h.chain, resi: h.resi, atom: "CA" })[0];
         if (ca) viewer.addLabel(`${h.chain}:${h.resi}${h.satisfied ? "" : " (not met)"}`,
                                 { position: { x: ca.x, y: ca.y, z: ca.z }, fontSize: 10, backgroundOpacity: 0.5 });
