@@ -158,9 +158,9 @@ def execute(job: Job, task: Callable[[Any, TaskContext], Any], ctx_factory: Call
     except DeviceLost as exc:
         if relocate is None or not relocate(job, str(exc)):
             released = settle(job, JobState.FAILED, reason=str(exc), cleanup=cleanup, release=release)
-    except Cancelled as exc:
-        released = settle(job, JobState.CANCELLED, reason=str(exc) or "cancelled", cleanup=cleanup,
-                          release=release)
+    except Cancelled as exc:  # the reason the canceller gave, not the generic one a worker or check raises
+        released = settle(job, JobState.CANCELLED, reason=job.cancel_reason or str(exc) or "cancelled",
+                          cleanup=cleanup, release=release)
     except BaseException as exc:  # noqa: BLE001 - every fault becomes a failed job
         if not isinstance(exc, WorkbenchError):
             log.debug("job %s failed:\n%s", job.id, traceback.format_exc())
