@@ -137,7 +137,10 @@ def gradio_room(n: int, root: Path) -> dict:
         server.wait(30)
 
 
-def submit_latency(root: Path, runs: int) -> dict:
+def submit_latency(root: Path, runs: int, rounds: int = 5) -> dict:
+    """Median `wb.submit` latency and tiny-job time with the store's own pool and with a machine-wide one:
+    `rounds` fresh processes per side, alternating (this machine's noise moves single runs by +-40%), the
+    median of their medians."""
     code = textwrap.dedent("""
         import json, statistics, sys, time
         import workbench as wb
@@ -152,16 +155,17 @@ def submit_latency(root: Path, runs: int) -> dict:
             total.append(time.perf_counter() - t0)
         print(json.dumps([statistics.median(submit), statistics.median(total)]))
     """)
-    out = {}
-    for name, pool in (("own", None), ("shared", root / "latency-pool")):
-        env = {**os.environ, "WORKBENCH_HOME": str(root / f"latency-{name}")}
-        env.pop("WORKBENCH_SLOT_POOL", None)
-        if pool is not None:
-            env["WORKBENCH_SLOT_POOL"] = str(pool)
-        r = subprocess.run([sys.executable, "-c", code, str(runs)], env=env, capture_output=True, text=True,
-                           timeout=600, check=True)
-        out[name] = json.loads(r.stdout)
-    return out
+    out: dict[str, list[list[float]]] = {"own": [], "shared": []}
+    for k in range(rounds):
+        for name, pool in (("own", None), ("shared", root / f"latency-pool-{k}")):
+            env = {**os.environ, "WORKBENCH_HOME": str(root / f"latency-{name}-{k}")}
+            env.pop("WORKBENCH_SLOT_POOL", None)
+            if pool is not None:
+                env["WORKBENCH_SLOT_POOL"] = str(pool)
+            r = subprocess.run([sys.executable, "-c", code, str(runs)], env=env, capture_output=True, text=True,
+                               timeout=600, check=True)
+            out[name].append(json.loads(r.stdout))
+    return {name: [statistics.median(m[i] for m in medians) for i in range(2)] for name, medians in out.items()}
 
 
 def main() -> None:
