@@ -76,11 +76,6 @@ def list_jobs(limit: int | None = None, state: str | None = None, task: str | No
     return default_store().list(limit=limit, state=state, task=task, tagged=bench, owner=owner)
 
 
-def machine_jobs() -> list[dict]:
-    """Who runs and waits for which device slot now, across every home sharing the slot pool (a
-    workshop's teacher view; `workbench jobs list --all-users`)."""
-    return default_store().pool.occupancy()
-
 
 def job(job_id: str) -> StoredJob:
     """Reopen a job from the store (survives kernel restarts); its result has the task's own type."""

@@ -268,13 +268,7 @@ class JobQueue:
                 raise RuntimeError(f"device {self.name} is shut down")
             self._waiting.append(item)
             running = self._running
-            jobs = [self._job(i) for i in self._waiting]
-            if len({j.owner for j in jobs}) == 1:  # one owner: first in, first out
-                ahead = len(jobs) - 1
-            else:  # waiting jobs that go first (round-robin by owner)
-                order = fair_order([(str(i), j.owner, i) for i, j in enumerate(jobs)], self._running_by_owner,
-                                   self._served)
-                ahead = order.index(str(len(jobs) - 1))
+            ahead = self._order().index(len(self._waiting) - 1)  # waiting jobs that go before this one
             self._cond.notify()
         if ahead + running >= self.concurrency:
             job.note(f"waiting for {self.name}: {running} running, {ahead} queued ahead")
@@ -327,15 +321,20 @@ class JobQueue:
                     self._running -= 1
                     self._running_by_owner[owner] -= 1
 
-    def _take(self) -> Any:
-        """The next item, round-robin by owner (`owners.fair_order`; FIFO for one owner). Called locked."""
+    def _order(self) -> list[int]:
+        """Positions in `_waiting` in the order they run: round-robin by owner (`owners.fair_order`), first in,
+        first out when one owner waits (no sort then). Called locked."""
         jobs = [self._job(item) for item in self._waiting]
-        if len({j.owner for j in jobs}) == 1:  # one owner: first in, first out
-            return self._waiting.popleft()
-        first = fair_order([(str(i), j.owner, i) for i, j in enumerate(jobs)], self._running_by_owner,
-                           self._served)[0]
-        item = self._waiting[int(first)]
-        del self._waiting[int(first)]
+        if len({j.owner for j in jobs}) <= 1:
+            return list(range(len(jobs)))
+        return [int(k) for k in fair_order([(str(i), j.owner, i) for i, j in enumerate(jobs)],
+                                           self._running_by_owner, self._served)]
+
+    def _take(self) -> Any:
+        """The next item to run. Called locked."""
+        first = self._order()[0]
+        item = self._waiting[first]
+        del self._waiting[first]
         return item
 
     def drain(self) -> list[Any]:

@@ -21,7 +21,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,10 +121,7 @@ class SlotPool:
                                  (device,)).fetchall()
             # a job whose owner already holds their limit (on any device) lets the next owner go first
             eligible = [(j, o, s) for j, o, s, limit in waiting if limit is None or everywhere.get(o, 0) < limit]
-            here: dict[str, int] = {}
-            for (o,) in held:
-                here[o] = here.get(o, 0) + 1
-            served = dict(db.execute("SELECT owner, at FROM pool_served WHERE device=?", (device,)).fetchall())
+            here, served = self._standing(lambda sql, args: db.execute(sql, args).fetchall(), device)
             if job_id not in fair_order(eligible, here, served)[:free]:
                 return False
             now = time.time()
@@ -134,6 +131,15 @@ class SlotPool:
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        (device, job_id, owner, self.home, self._host, os.getpid(), now, task))
             return True
+
+    @staticmethod
+    def _standing(read: Callable[[str, tuple], list[tuple]], device: str) -> tuple[dict[str, int], dict[str, float]]:
+        """What `fair_order` weighs for `device`: the slots each owner holds there, and when each owner was
+        last given one (`read(sql, args)` runs a query, inside a transaction or not)."""
+        here: dict[str, int] = {}
+        for (owner,) in read("SELECT owner FROM pool_leases WHERE device=?", (device,)):
+            here[owner] = here.get(owner, 0) + 1
+        return here, dict(read("SELECT owner, at FROM pool_served WHERE device=?", (device,)))
 
     def _worth_a_try(self, device: str, capacity: int, job_id: str) -> bool:
         """A read (no write lock): False when this job already waits and every slot is held by a live
@@ -159,11 +165,7 @@ class SlotPool:
     def position(self, device: str, job_id: str) -> int:
         """1 + the waiting jobs that get a slot of `device` before this one (machine-wide, fair order)."""
         waiting = self._exec("SELECT job, owner, since FROM pool_waiting WHERE device=?", (device,))
-        here: dict[str, int] = {}
-        for (o,) in self._exec("SELECT owner FROM pool_leases WHERE device=?", (device,)):
-            here[o] = here.get(o, 0) + 1
-        served = dict(self._exec("SELECT owner, at FROM pool_served WHERE device=?", (device,)))
-        order = fair_order(waiting, here, served)
+        order = fair_order(waiting, *self._standing(self._exec, device))
         return order.index(job_id) + 1 if job_id in order else len(order) + 1
 
     def occupancy(self) -> list[dict[str, Any]]:
