@@ -19,6 +19,7 @@ With random (tiny) weights every number is meaningless; it only shows the path r
 from __future__ import annotations
 
 import csv
+import functools
 import shutil
 import tempfile
 import time
@@ -75,7 +76,12 @@ class ScreenRequest:
 
     def library_entries(self) -> tuple[list[tuple[int, str, str]], list[dict[str, Any]]]:
         """(line, name, SMILES) of each ligand to screen, and each line that is not a molecule with its
-        reason (the screen goes on without it)."""
+        reason (the screen goes on without it). Read and checked once per request: the checks at submit,
+        `requirements`, `work`, `split` and `run` all ask (a 10,000-line library went through RDKit each time)."""
+        return self._entries
+
+    @functools.cached_property
+    def _entries(self) -> tuple[list[tuple[int, str, str]], list[dict[str, Any]]]:
         entries = list(_read_library(self.library)) if self.library else []
         after = max((line for line, _ in entries), default=0)  # inline SMILES count on after the file's lines
         entries += [(after + i + 1, text) for i, text in enumerate(self.smiles)]
