@@ -287,5 +287,9 @@ def test_the_model_parser_loads_real_weights_from_a_hugging_face_cache(tmp_path,
     ({"gripper": "hand"}, "Unknown gripper"),
 ])
 def test_bad_place_requests_are_refused_in_one_line(fields, says):
+    """As a submit checks them: the limits (declared on the type) first, then the request's own checks."""
+    from workbench.tasks.registry import TASKS
+    from workbench.tasks.requests import make_request
+
     with pytest.raises(InputError, match=says):
-        PlaceRequest(**{"instruction": "stand the bar up", **fields})
+        make_request(TASKS["place"], **{"instruction": "stand the bar up", **fields})

@@ -311,5 +311,9 @@ def test_views_start_from_the_requests_own_defaults():
     from workbench.app import build_app
 
     app = build_app()
-    numbers = {c.label: c.value for c in app.blocks.values() if type(c).__name__ == "Number"}
-    assert numbers["conformers"] == 50 and numbers["steps"] == Text2ImageRequest(prompt="x").steps
+    numbers = {c.label: c for c in app.blocks.values() if type(c).__name__ == "Number"}
+    assert numbers["conformers"].value == 50 and numbers["steps"].value == Text2ImageRequest(prompt="x").steps
+    # and the request's limits bound the boxes: Gradio refuses what the request would
+    assert (numbers["conformers"].minimum, numbers["conformers"].maximum) == (1, 5000)
+    assert (numbers["samples"].minimum, numbers["samples"].maximum) == (1, 25)
+    assert numbers["conformers"].info == "conformers per molecule"

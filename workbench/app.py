@@ -396,7 +396,7 @@ def build_app(workshop: Workshop | None = None) -> Any:
     """The app; `workshop`: shared by a room (participants isolated, quotas, a host view; see
     `workbench.participants`). Inputs start from the requests' own defaults (`default_of`)."""
     from workbench.scheduling import registry
-    from workbench.tasks.requests import default_of
+    from workbench.tasks.requests import default_of, input_bounds
 
     shared = _workshop[0] = workshop or Workshop()
     cpu_slots = max(1, getattr(registry.get("cpu"), "concurrency", 1))
@@ -414,7 +414,7 @@ def build_app(workshop: Workshop | None = None) -> Any:
                                     value="CC(C)Cc1ccc(cc1)[C@H](C)C(=O)O ibuprofen", lines=3)
                 with gr.Column():
                     num = gr.Number(label="conformers", value=default_of("conformers", "num_conformers"),
-                                    precision=0)
+                                    precision=0, **input_bounds("conformers", "num_conformers"))
                     mol_device = gr.Dropdown(devices, value="auto", label="device")
                     run_conf = gr.Button("Generate conformers", variant="primary")
             table = gr.Dataframe(headers=["name", "status", "conformers", "force field", "max ΔE (kcal/mol)"],
@@ -450,7 +450,8 @@ def build_app(workshop: Workshop | None = None) -> Any:
                                        lines=2)
                 with gr.Column():
                     cx_ccd = gr.Textbox(label="ligands as CCD codes (ATP, HEM ...)", value="ATP")
-                    cx_samples = gr.Number(label="samples", value=1, precision=0)
+                    cx_samples = gr.Number(label="samples", value=default_of("complex", "samples"), precision=0,
+                                           **input_bounds("complex", "samples"))
                     cx_tiny = gr.Checkbox(label="tiny random Boltz-2 (no weights needed)", value=True)
                     cx_device = gr.Dropdown(devices, value="auto", label="device")
                     cx_colour = gr.Radio(["pLDDT", "chain"], value="pLDDT", label="colour the polymers by")
@@ -507,7 +508,7 @@ def build_app(workshop: Workshop | None = None) -> Any:
                     mesh_upload = gr.File(label="or upload a mesh (OBJ, STL, PLY)", file_types=[".obj", ".stl", ".ply"],
                                           type="filepath")
                 with gr.Column():
-                    n_grasps = gr.Number(label="grasps", value=10, precision=0)
+                    n_grasps = gr.Number(label="grasps", value=10, precision=0, **input_bounds("grasp", "num_grasps"))
                     gripper = gr.Dropdown(["franka", "parallel-jaw", "wide"], value="franka", label="gripper")
                     grasp_device = gr.Dropdown(devices, value="auto", label="device")
                     run_grasp = gr.Button("Sample and simulate", variant="primary")
@@ -552,7 +553,8 @@ def build_app(workshop: Workshop | None = None) -> Any:
             with gr.Row():
                 prompt = gr.Textbox(label="prompt", value="a red cube on a wooden table", lines=2)
                 with gr.Column():
-                    t2i_steps = gr.Number(label="steps", value=default_of("text-to-image", "steps"), precision=0)
+                    t2i_steps = gr.Number(label="steps", value=default_of("text-to-image", "steps"), precision=0,
+                                          **input_bounds("text-to-image", "steps"))
                     t2i_size = gr.Number(label="size (px)", value=512, precision=0)
                     t2i_seed = gr.Number(label="seed", value=0, precision=0)
                     t2i_tiny = gr.Checkbox(label="tiny random model (no weights needed)", value=shared.tiny)

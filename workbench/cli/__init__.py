@@ -174,13 +174,12 @@ def _progress_bar(a: argparse.Namespace, **options: Any) -> Any:
 
 def cmd_run(a: argparse.Namespace) -> int:
     from workbench import api
-    from workbench.cli.task_options import request_from_args
+    from workbench.cli.task_options import fields_from_args
     from workbench.jobs.codec import result_files
     from workbench.tasks.registry import get_task
 
     spec = get_task(a.task)
-    request = request_from_args(spec, a)
-    job = api.submit(spec, request, device=a.device)
+    job = api.submit(spec, device=a.device, **fields_from_args(spec, a))  # checked once, there
     print(f"job {job.id}: {spec.name} on {job.device}" + (f" ({job.placement})" if job.placement else ""),
           file=sys.stderr)
     presenters.follow(job, quiet=a.quiet)

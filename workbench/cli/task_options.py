@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from workbench.contract.limits import describe
 from workbench.contract.task import TaskSpec
 from workbench.tasks.requests import FieldInfo, fields_of, make_request
 
@@ -48,14 +49,18 @@ def add_options(parser: argparse.ArgumentParser, spec: TaskSpec) -> None:
         hint = spec.cli.get(info.name, {})
         flags = [f"--{info.name.replace('_', '-')}", *hint.get("flags", ())]
         help_text = info.help or info.name.replace("_", " ")
-        if info.choices:
-            help_text += f" (one of {', '.join(map(str, info.choices))})"
+        notes = [f"one of {', '.join(map(str, info.choices))}"] if info.choices else []
+        if info.limits is not None:
+            notes.append(describe(info.limits))
+        if info.max_length is not None:
+            notes.append(f"at most {info.max_length} {'values' if info.type is tuple else 'characters'}")
         if info.type is bool:
             group.add_argument(*flags, dest=info.name, action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS, help=f"{help_text} (default: {info.default})")
             continue
-        default_text = ("required" if info.required else "optional" if info.default in (None, "")
-                        else f"default: {_shown(info.default)}")  # an empty text is "not given", not a value
+        notes.append("required" if info.required else "optional" if info.default in (None, "")
+                     else f"default: {_shown(info.default)}")  # an empty text is "not given", not a value
+        default_text = "; ".join(notes)
         if info.type is tuple:
             item = info.item
             if hint.get("csv"):
@@ -77,8 +82,12 @@ def add_options(parser: argparse.ArgumentParser, spec: TaskSpec) -> None:
                            help=f"{help_text} ({default_text})")
 
 
+def fields_from_args(spec: TaskSpec, args: argparse.Namespace) -> dict[str, Any]:
+    """The request fields the options gave (unchecked: `wb.submit(**fields)` checks them, once)."""
+    given = {info.name: getattr(args, info.name) for info in cli_fields(spec) if hasattr(args, info.name)}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
+
+
 def request_from_args(spec: TaskSpec, args: argparse.Namespace) -> Any:
     """The request built from the options given, through the same checks as `wb.submit(**fields)`."""
-    given = {info.name: getattr(args, info.name) for info in cli_fields(spec) if hasattr(args, info.name)}
-    given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
-    return make_request(spec, **given)
+    return make_request(spec, **fields_from_args(spec, args))

@@ -13,14 +13,16 @@ import typing
 from typing import Any
 
 _lock = threading.Lock()
-_cache: dict[type, dict[str, Any]] = {}
+_cache: dict[tuple[type, bool], dict[str, Any]] = {}
 
 
-def type_hints(cls: type) -> dict[str, Any]:
-    hints = _cache.get(cls)
+def type_hints(cls: type, *, extras: bool = False) -> dict[str, Any]:
+    """The class's resolved hints; `extras=True` keeps `Annotated[...]` metadata (a field's limits)."""
+    key = (cls, extras)
+    hints = _cache.get(key)
     if hints is None:
         with _lock:
-            hints = _cache.get(cls)
+            hints = _cache.get(key)
             if hints is None:
-                hints = _cache[cls] = typing.get_type_hints(cls)
+                hints = _cache[key] = typing.get_type_hints(cls, include_extras=extras)
     return hints

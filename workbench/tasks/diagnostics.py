@@ -11,18 +11,17 @@ import os
 import socket
 import time
 from dataclasses import dataclass
+from typing import Annotated
 
-from workbench.contract import InputError, Progress, TaskContext
+from workbench.contract import Progress, TaskContext
+from workbench.contract.limits import Limits
 
 
 @dataclass(frozen=True)
 class CountRequest:
-    steps: int = 10
-    delay: float = 0.01  #: seconds per step
+    steps: Annotated[int, Limits(ge=0, le=10_000_000, unit="steps")] = 10  #: how far to count
+    delay: Annotated[float, Limits(ge=0, le=60, unit="s")] = 0.01  #: seconds per step
 
-    def __post_init__(self) -> None:
-        if not (0 <= self.steps <= 10_000_000 and 0 <= self.delay <= 60):
-            raise InputError("steps must be 0-10000000 and delay 0-60 seconds.")
 
 
 @dataclass

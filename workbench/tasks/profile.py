@@ -12,32 +12,31 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import torch
 
 from workbench.contract.errors import InputError
+from workbench.contract.limits import Limits
 from workbench.contract.progress import Progress
 from workbench.contract.task import TaskContext
 
 
 @dataclass(frozen=True)
 class ProfileRequest:
-    fast_dtype: str = "auto"  #: auto: the device's own fast dtype (the one `workbench devices` shows)
-    seconds_per_figure: float = 0.3  #: budget per measurement; three measurements
-    matmul_size: int | None = None  #: default: 1024 on the CPU, 4096 on accelerators
-    copy_mib: int | None = None  #: default: 64 MiB on the CPU, 512 MiB on accelerators
+    #: auto: the device's own fast dtype (the one `workbench devices` shows)
+    fast_dtype: Literal["auto", "float32", "bfloat16", "float16", "float64"] = "auto"
+    #: budget per measurement; three measurements
+    seconds_per_figure: Annotated[float, Limits(gt=0, le=60, unit="s")] = 0.3
+    #: default: 1024 on the CPU, 4096 on accelerators
+    matmul_size: Annotated[int, Limits(ge=16, le=32768)] | None = None
+    #: default: 64 MiB on the CPU, 512 MiB on accelerators
+    copy_mib: Annotated[int, Limits(ge=1, le=65536, unit="MiB")] | None = None
 
     def __post_init__(self) -> None:
         if self.fast_dtype not in ("auto", "float32", "bfloat16", "float16", "float64"):
             raise InputError(f"Unknown dtype {self.fast_dtype!r}; choose from auto, float32, bfloat16, float16, "
                              "float64.")
-        if not 0 < self.seconds_per_figure <= 60:  # also refuses nan, which never ended
-            raise InputError(f"seconds_per_figure must be above 0 and at most 60, not {self.seconds_per_figure}.")
-        if self.matmul_size is not None and not 16 <= self.matmul_size <= 32768:
-            raise InputError("matmul_size must be between 16 and 32768.")
-        if self.copy_mib is not None and not 1 <= self.copy_mib <= 65536:
-            raise InputError("copy_mib must be between 1 and 65536.")
 
 
 @dataclass

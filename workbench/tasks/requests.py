@@ -1,8 +1,10 @@
 """Building a task's request from keyword fields, with one readable line for every mistake.
 
-A request type is declared once (a frozen dataclass with typed fields, `#:` comments as help,
-checks in `__post_init__`); the CLI's options, the Python API's keyword checks and the
-OpenAPI-style field list are all generated from it (`fields_of`).
+A request type is declared once: a frozen dataclass with typed fields, `#:` comments as help, and
+limits as data (`Annotated[int, Limits(ge=1, le=5000, unit="conformers")]`, `MaxLen(64)`). The CLI's
+options and their help, the Python API's keyword checks, the OpenAPI schema and Gradio's input bounds
+are all generated from it (`fields_of`); `__post_init__` keeps only what limits cannot say (a SMILES
+RDKit reads, a file that exists, one field against another).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Union
 
 from workbench.contract.errors import InputError
 from workbench.contract.hints import type_hints
+from workbench.contract.limits import Limits, MaxLen, describe, within
 from workbench.contract.task import TaskSpec
 
 
@@ -35,15 +38,20 @@ class FieldInfo:
     required: bool  #: no default: the caller must give it
     help: str
     choices: tuple[Any, ...] = ()
+    limits: Limits | None = None  #: bounds of a number (from `Annotated[..., Limits(...)]`)
+    max_length: int | None = None  #: the longest text (from `Annotated[str, MaxLen(n)]`)
 
 
-def _base(tp: Any) -> tuple[Any, bool]:
-    """(type without None, whether None is allowed)."""
+def _base(tp: Any) -> tuple[Any, bool, tuple[Any, ...]]:
+    """(type without None and without `Annotated`, whether None is allowed, the `Annotated` metadata)."""
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return (args[0] if len(args) == 1 else Any), type(None) in typing.get_args(tp)
-    return tp, False
+        inner, _, meta = _base(args[0]) if len(args) == 1 else (Any, False, ())
+        return inner, type(None) in typing.get_args(tp), meta
+    if origin is typing.Annotated:
+        return tp.__origin__, False, tuple(tp.__metadata__)
+    return tp, False, ()
 
 
 def field_docs(request_type: type) -> dict[str, str]:
@@ -72,13 +80,13 @@ def field_docs(request_type: type) -> dict[str, str]:
 @functools.cache
 def fields_of(request_type: type) -> tuple[FieldInfo, ...]:
     """The fields of a request dataclass, with help from their `#:` comments (read once per type)."""
-    hints = type_hints(request_type)
+    hints = type_hints(request_type, extras=True)
     docs = field_docs(request_type)
     out = []
     for f in dataclasses.fields(request_type):
         if not f.init or f.name.startswith("_"):
             continue
-        tp, optional = _base(hints.get(f.name, Any))
+        tp, optional, meta = _base(hints.get(f.name, Any))
         item = None
         if typing.get_origin(tp) is tuple:
             args = typing.get_args(tp)
@@ -89,25 +97,61 @@ def fields_of(request_type: type) -> tuple[FieldInfo, ...]:
             tp = type(choices[0])
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        literal = _base(hints.get(f.name, Any))[0]
         choices = tuple(f.metadata.get("choices", ())) or (
-            typing.get_args(hints[f.name]) if typing.get_origin(hints.get(f.name)) is typing.Literal else ())
+            typing.get_args(literal) if typing.get_origin(literal) is typing.Literal else ())
+        limits = next((m for m in meta if isinstance(m, Limits)), None)
+        max_length = next((m.max_length for m in meta if isinstance(m, MaxLen)), None)
         out.append(FieldInfo(f.name, tp, item, None if default is dataclasses.MISSING else default, optional,
-                             default is dataclasses.MISSING, f.metadata.get("help", docs.get(f.name, "")), choices))
+                             default is dataclasses.MISSING, f.metadata.get("help", docs.get(f.name, "")), choices,
+                             limits, max_length))
     return tuple(out)
+
+
+def field_of(task: str, field: str) -> FieldInfo:
+    """One field of a task's request, as `fields_of` describes it."""
+    from workbench.tasks.registry import get_task
+
+    for info in fields_of(get_task(task).request_type()):
+        if info.name == field:
+            return info
+    raise KeyError(f"{task} has no field {field!r}")
 
 
 def default_of(task: str, field: str) -> Any:
     """A request field's default, written once in its request type: widgets and Gradio start from it (they
     had drifted: 50 conformers in the request, 30 in the widget, 20 in Gradio)."""
-    from workbench.tasks.registry import get_task
+    return field_of(task, field).default
 
-    for info in fields_of(get_task(task).request_type()):
-        if info.name == field:
-            return info.default
-    raise KeyError(f"{task} has no field {field!r}")
+
+def input_bounds(task: str, field: str) -> dict[str, Any]:
+    """A number input's `minimum` and `maximum` (Gradio's names) from the field's limits, and its help as
+    `info`: a Gradio box cannot take a value the request would refuse."""
+    info = field_of(task, field)
+    lim = info.limits
+    out: dict[str, Any] = {"info": info.help} if info.help else {}
+    if lim is not None:
+        low, high = (lim.ge if lim.ge is not None else lim.gt), (lim.le if lim.le is not None else lim.lt)
+        out.update({k: v for k, v in (("minimum", low), ("maximum", high)) if v is not None})
+    return out
 
 
 def _check_value(task: str, info: FieldInfo, value: Any) -> Any:
+    """The value with the field's type and within its limits, or an `InputError` saying what was expected."""
+    value = _check_type(task, info, value)
+    if value is None:
+        return value
+    if info.limits is not None and not within(info.limits, value):
+        raise InputError(f"{task}: {info.name} must be {describe(info.limits)}, not {value}.")
+    if info.max_length is not None and len(value) > info.max_length:
+        what = "items" if info.type is tuple else "characters"
+        raise InputError(f"{task}: {info.name} has {len(value):,} {what}; at most {info.max_length:,} are taken.")
+    if info.choices and info.type is not tuple and value not in info.choices:
+        raise InputError(f"{task}: {info.name} must be one of {', '.join(map(str, info.choices))}, not {value!r}.")
+    return value
+
+
+def _check_type(task: str, info: FieldInfo, value: Any) -> Any:
     """The value with the field's type, or an `InputError` saying what was expected."""
     if value is None:
         if info.optional:
@@ -244,6 +288,7 @@ def json_schema(spec: TaskSpec) -> dict[str, Any]:
             prop = {"type": "object"}
         if info.help:
             prop["description"] = info.help
+        prop.update(_bounds(info))
         if info.choices:
             prop["enum"] = list(info.choices)
         if info.optional:
@@ -258,6 +303,25 @@ def json_schema(spec: TaskSpec) -> dict[str, Any]:
     if required:
         schema["required"] = required
     return schema
+
+
+def _bounds(info: FieldInfo) -> dict[str, Any]:
+    """A field's limits in OpenAPI 3.0's words (`minimum` with a boolean `exclusiveMinimum`...)."""
+    out: dict[str, Any] = {}
+    lim = info.limits
+    if lim is not None:
+        for low, high, key, exclusive in (("ge", "gt", "minimum", "exclusiveMinimum"),
+                                          ("le", "lt", "maximum", "exclusiveMaximum")):
+            closed, opened = getattr(lim, low), getattr(lim, high)
+            if closed is not None:
+                out[key] = closed
+            elif opened is not None:
+                out[key], out[exclusive] = opened, True
+        if lim.unit:
+            out["x-unit"] = lim.unit
+    if info.max_length is not None:
+        out["maxItems" if info.type is tuple else "maxLength"] = info.max_length
+    return out
 
 
 def openapi_components() -> dict[str, Any]:

@@ -12,11 +12,13 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import torch
 
 from workbench import models
 from workbench.contract import InputError, Progress, Requirements, TaskContext
+from workbench.contract.limits import Limits
 
 # Relative error allowed per dtype (mantissa bits set the scale).
 TOLERANCE = {"float64": 1e-9, "float32": 1e-4, "bfloat16": 6e-2, "float16": 1e-2}
@@ -24,11 +26,12 @@ TOLERANCE = {"float64": 1e-9, "float32": 1e-4, "bfloat16": 6e-2, "float16": 1e-2
 
 @dataclass(frozen=True)
 class SelftestRequest:
-    dtypes: tuple[str, ...] = ("float32",)
-    batch: int = 4
-    seq_len: int = 32
-    repeats: int = 3  #: forward passes per dtype (the first is excluded from timing)
-    seed: int = 0
+    dtypes: tuple[str, ...] = ("float32",)  #: dtypes to check against float64 (float32, bfloat16, float16...)
+    batch: Annotated[int, Limits(ge=1, le=1024, unit="sequences")] = 4  #: sequences per forward pass
+    seq_len: Annotated[int, Limits(ge=1, le=4096, unit="tokens")] = 32  #: tokens per sequence
+    #: forward passes per dtype (the first is excluded from timing)
+    repeats: Annotated[int, Limits(ge=2, le=1000, unit="passes")] = 3
+    seed: int = 0  #: seeds the tiny transformer's random weights and inputs
 
     def __post_init__(self) -> None:
         if isinstance(self.dtypes, str):  # dtypes="float32" means one dtype, not seven letters
@@ -40,8 +43,6 @@ class SelftestRequest:
             )
         if not self.dtypes:
             raise InputError("Give at least one dtype to test.")
-        if not (1 <= self.batch <= 1024 and 1 <= self.seq_len <= 4096 and 2 <= self.repeats <= 1000):
-            raise InputError("batch must be 1-1024, seq_len 1-4096 and repeats 2-1000.")
 
 
 @dataclass

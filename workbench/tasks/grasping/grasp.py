@@ -15,12 +15,13 @@ import threading
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
 from workbench.contract import Progress, Requirements, TaskContext
 from workbench.contract.errors import InputError
+from workbench.contract.limits import Limits
 from workbench.paths import is_file
 from workbench.tasks.grasping.acronym import Agreement, agreement
 from workbench.tasks.grasping.export import write_acronym, write_mesh, write_numpy
@@ -34,6 +35,10 @@ from workbench.tasks.pool import completed
 log = logging.getLogger(__name__)
 
 
+#: a physical size, mass or force: above 0 and below a million (refuses nan and inf too)
+Positive = Annotated[float, Limits(gt=0, lt=1e6)]
+
+
 @dataclass(frozen=True)
 class GraspRequest:
     #: bundled name, box:X,Y,Z / cylinder:R,H / sphere:R (metres), or a mesh file (default: box, or the file's)
@@ -42,31 +47,30 @@ class GraspRequest:
     #: by its object/scale; its labels (FleX's in ACRONYM's files) are compared with the simulation
     grasps: str = ""
     #: grasps to sample (0: 20); with a grasp file, the first N of its grasps to evaluate (0: all of them)
-    num_grasps: int = 0
+    num_grasps: Annotated[int, Limits(ge=0, le=100_000, unit="grasps")] = 0
     gripper: str = "franka"  #: franka (the Panda hand, ACRONYM's frame), parallel-jaw or wide
-    max_opening: float | None = None  #: m; overrides the gripper's
-    force: float | None = None  #: N per finger
-    finger_depth: float | None = None  #: m
-    mass: float | None = None  #: kg; default from density x volume
-    density: float = 500.0  #: kg/m^3
-    friction: float = 1.0
-    scale: float = 1.0  #: for mesh files in other units
-    seed: int = 0
+    max_opening: Positive | None = None  #: m; overrides the gripper's
+    force: Positive | None = None  #: N per finger
+    finger_depth: Positive | None = None  #: m
+    mass: Positive | None = None  #: kg; default from density x volume
+    density: Annotated[float, Limits(gt=0, le=1e5, unit="kg/m^3")] = 500.0  #: kg/m^3
+    friction: Annotated[float, Limits(gt=0, le=10)] = 1.0  #: sliding friction of the object (the fingers: 1)
+    scale: Annotated[float, Limits(gt=0, le=1e3)] = 1.0  #: for mesh files in other units
+    seed: int = 0  #: seeds the grasp sampler (the same seed gives the same grasps)
     #: antipodal (the default and baseline), jittered (antipodal grasps perturbed: datasets with failures to
     #: learn from) or learned:<model folder> (many candidates ranked by a model from `workbench grasp-train`)
     sampler: str = "antipodal"
-    workers: int = 1  #: worker processes; 0: every core of the node that runs it
+    #: worker processes; 0: every core of the node that runs it
+    workers: Annotated[int, Limits(ge=0, le=256, unit="processes")] = 1
     poses: tuple[tuple[float, ...], ...] = ()  #: optional 4x4 poses (row-major, 16 numbers) instead of sampling
     labels: tuple[int, ...] = ()  #: optional known outcomes (1 success, 0 failure) of `poses`, to report agreement
     render: tuple[int, ...] = (0,)  #: trials to render offscreen (PNG + GIF); () for none
-    protocol: Protocol = field(default_factory=Protocol)
+    protocol: Protocol = field(default_factory=Protocol)  #: the lift-and-shake trial's settings (Python only)
 
     def __post_init__(self) -> None:
         from workbench.tasks.grasping.gripper import GRIPPERS
         from workbench.tasks.grasping.objects import check_spec
 
-        if not 0 <= self.num_grasps <= 100_000:
-            raise InputError("num_grasps must be between 1 and 100000 (0: the default).")
         if self.grasps:
             from workbench.tasks.grasping.acronym import check_file
 
@@ -79,19 +83,10 @@ class GraspRequest:
             raise InputError("labels are 1 (success) or 0 (failure).")
         if self.gripper not in GRIPPERS:
             raise InputError(f"Unknown gripper {self.gripper!r}; choose from {', '.join(GRIPPERS)}.")
-        for name in ("max_opening", "force", "finger_depth", "mass"):
-            value = getattr(self, name)
-            if value is not None and not 0 < value < 1e6:  # `not` of a range also refuses nan and inf
-                raise InputError(f"{name} must be a positive number, not {value}.")
-        for name, high in (("density", 1e5), ("friction", 10.0), ("scale", 1e3)):
-            if not 0 < getattr(self, name) <= high:
-                raise InputError(f"{name} must be above 0 and at most {high:g}, not {getattr(self, name)}.")
         count = grasp_count(self)
         bad = [i for i in self.render if not 0 <= i < count]
         if bad:
             raise InputError(f"render {bad[0]}: trials are numbered 0 to {count - 1}.")
-        if not 0 <= self.workers <= 256:
-            raise InputError("workers must be between 0 (all cores of the device that runs it) and 256.")
         if self.sampler not in ("antipodal", "jittered") and not self.sampler.startswith("learned:"):
             raise InputError(f"Unknown sampler {self.sampler!r}: use antipodal, jittered or learned:<model folder>.")
         if self.sampler.startswith("learned:"):

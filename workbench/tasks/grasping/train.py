@@ -15,33 +15,30 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
 from workbench.contract import InputError, Progress, Requirements, TaskContext
+from workbench.contract.limits import Limits
 from workbench.paths import is_file
 
 
 @dataclass(frozen=True)
 class GraspTrainRequest:
     data: str = ""  #: a dataset folder written by `workbench grasp-dataset` (it holds manifest.json)
-    epochs: int = 30
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    held_out: float = 0.25  #: fraction of the objects kept out of training, for validation
-    num_points: int = 256  #: surface points per object the network reads
-    width: int = 64  #: network width
-    seed: int = 0
+    epochs: Annotated[int, Limits(ge=1, le=10_000, unit="epochs")] = 30  #: passes over the training grasps
+    batch_size: Annotated[int, Limits(ge=1, le=65_536, unit="grasps")] = 64  #: grasps per optimiser step
+    learning_rate: Annotated[float, Limits(gt=0, le=1)] = 1e-3  #: Adam's step size
+    #: fraction of the objects kept out of training, for validation
+    held_out: Annotated[float, Limits(gt=0, lt=1)] = 0.25
+    #: surface points per object the network reads
+    num_points: Annotated[int, Limits(ge=16, le=4096, unit="points")] = 256
+    width: Annotated[int, Limits(ge=8, le=1024)] = 64  #: network width
+    seed: int = 0  #: seeds the weights, the shuffling and the held-out split
 
     def __post_init__(self) -> None:
         read_manifest(self.data)
-        if not 1 <= self.epochs <= 10_000 or not 1 <= self.batch_size <= 65_536:
-            raise InputError("epochs must be 1-10000 and batch_size 1-65536.")
-        if not 0 < self.learning_rate <= 1 or not 0 < self.held_out < 1:
-            raise InputError("learning_rate must be in (0, 1] and held_out in (0, 1).")
-        if not 16 <= self.num_points <= 4096 or not 8 <= self.width <= 1024:
-            raise InputError("num_points must be 16-4096 and width 8-1024.")
 
 
 @dataclass

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from rdkit import Chem
@@ -42,6 +42,7 @@ from rdkit.Chem import rdDistGeom, rdForceFieldHelpers, rdMolAlign
 
 from workbench.contract import InputError, Progress, ProgressCallback, Requirements, TaskContext
 from workbench.contract.errors import Cancelled
+from workbench.contract.limits import Limits
 from workbench.paths import is_file
 from workbench.tasks.molecules.checks import GeometryChecker, input_stereo, stereo_mismatch
 from workbench.tasks.molecules.inputs import ParsedMolecule, read_inputs
@@ -63,21 +64,23 @@ class ConformerRequest:
     smiles: tuple[str, ...] = ()  #: a SMILES, optionally followed by a space and a name
     files: tuple[str, ...] = ()  #: SDF, MOL or SMI files
     names: tuple[str, ...] = ()  #: titles for the SMILES, in order
-    num_conformers: int = 50
+    num_conformers: Annotated[int, Limits(ge=1, le=5000, unit="conformers")] = 50  #: conformers per molecule
     #: Å, heavy atoms; applied at embedding and after optimisation (0.3: closer ensembles than 0.5 reach
     #: crystal poses better, measured on 120 PDB ligands)
-    prune_rms: float = 0.3
+    prune_rms: Annotated[float, Limits(ge=0, le=10, unit="Å")] = 0.3
     prune_symmetry: bool = True  #: prune by the best RMSD over the molecule's symmetries (no duplicate geometries)
     #: start each embedding from random coordinates (RDKit's useRandomCoords): more diverse ensembles that reach
     #: crystal poses more often; false: from the distance matrix's eigenvectors (RDKit's default)
     random_coords: bool = True
     force_field: Literal["MMFF94s", "MMFF94", "UFF", "none"] = "MMFF94s"  #: optimisation after embedding
-    max_iterations: int = 2000  #: force-field steps per conformer
-    energy_window: float | None = None  #: kcal/mol above the minimum; None keeps all
-    temperature: float = 298.15  #: K, for Boltzmann weights
-    seed: int = 42
-    max_atoms: int = 250  #: including hydrogens
-    workers: int = 1  #: worker processes for a batch; 0: every core of the node that runs it
+    max_iterations: Annotated[int, Limits(ge=0, le=100_000, unit="steps")] = 2000  #: force-field steps per conformer
+    #: kcal/mol above the minimum; None keeps all
+    energy_window: Annotated[float, Limits(ge=0, le=10_000, unit="kcal/mol")] | None = None
+    temperature: Annotated[float, Limits(gt=0, le=10_000, unit="K")] = 298.15  #: K, for Boltzmann weights
+    seed: int = 42  #: RDKit's random seed for embedding (the same seed gives the same ensemble)
+    max_atoms: Annotated[int, Limits(ge=1, le=2000, unit="atoms")] = 250  #: including hydrogens
+    #: worker processes for a batch; 0: every core of the node that runs it
+    workers: Annotated[int, Limits(ge=0, le=256, unit="processes")] = 1
     validate: bool = False  #: run PoseBusters' molecule checks on every returned conformer
 
     def __post_init__(self) -> None:
@@ -88,22 +91,11 @@ class ConformerRequest:
             object.__setattr__(self, name, tuple(str(v) for v in value))
         if not self.smiles and not self.files:
             raise InputError("Give at least one molecule (SMILES, or an SDF / MOL / SMI file).")
-        if not 1 <= self.num_conformers <= 5000:
-            raise InputError("num_conformers must be between 1 and 5000.")
         if self.force_field not in FORCE_FIELDS:
             raise InputError(f"Unknown force field {self.force_field!r}; choose from {', '.join(FORCE_FIELDS)}.")
-        # written as `not (in range)` so that nan and inf are refused too
-        if not (0 <= self.prune_rms <= 10 and 0 <= self.max_iterations <= 100_000 and 0 < self.temperature <= 10_000):
-            raise InputError("prune_rms must be 0-10 Å, max_iterations 0-100000 and temperature above 0 (K).")
-        if self.energy_window is not None and not 0 <= self.energy_window <= 10_000:
-            raise InputError(f"energy_window must be 0 kcal/mol or more, not {self.energy_window}.")
-        if not 1 <= self.max_atoms <= 2000:
-            raise InputError("max_atoms must be between 1 and 2000.")
         for f in self.files:
             if not is_file(f):
                 raise InputError(f"No such molecule file: {f}")
-        if not 0 <= self.workers <= 256:
-            raise InputError("workers must be between 0 (all cores of the device that runs it) and 256.")
 
 
 @dataclass

@@ -19,12 +19,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
 from workbench import models
 from workbench.contract import InputError, Progress, Requirements, TaskContext
+from workbench.contract.limits import Limits
 from workbench.tasks.checkpoint_files import pack_files, unpack_files
 from workbench.tasks.molecules.modelcif import RANDOM_WEIGHTS_NOTE, renumber_pdb, write_modelcif
 from workbench.tasks.molecules.plots import pae_png, plddt_png
@@ -41,12 +42,14 @@ MAX_LENGTH = 4000
 @dataclass(frozen=True)
 class FoldRequest:
     sequences: tuple[str, ...] = ()  #: one per protein; chains of a complex joined by ':'
-    fasta: str | None = None
-    names: tuple[str, ...] = ()
-    num_recycles: int | None = None  #: None: the model's default (4 for ESMFold v1)
-    chunk_size: int | None = None  #: None: chosen from the device's free memory
-    linker_length: int = 25  #: glycines between chains of a complex
-    residue_gap: int = 512  #: residue-index jump between chains
+    fasta: str | None = None  #: a FASTA file: one protein per record (its header names it)
+    names: tuple[str, ...] = ()  #: names for the sequences, in order (default: protein_1, protein_2, ...)
+    #: None: the model's default (4 for ESMFold v1)
+    num_recycles: Annotated[int, Limits(ge=0, le=48, unit="recycles")] | None = None
+    #: None: chosen from the device's free memory
+    chunk_size: Annotated[int, Limits(ge=1, le=4096, unit="residues")] | None = None
+    linker_length: Annotated[int, Limits(ge=0, le=200, unit="residues")] = 25  #: glycines between chains of a complex
+    residue_gap: Annotated[int, Limits(ge=1, le=10_000)] = 512  #: residue-index jump between chains
     tiny: bool = False  #: random tiny model of the same architecture (tests, demos)
     plots: bool = True  #: PAE heat map and pLDDT plot as PNG
 
@@ -56,12 +59,6 @@ class FoldRequest:
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         if not self.sequences and not self.fasta:
             raise InputError("Give at least one protein sequence (or a FASTA file).")
-        if self.num_recycles is not None and not 0 <= self.num_recycles <= 48:
-            raise InputError("num_recycles must be between 0 and 48.")
-        if not (0 <= self.linker_length <= 200 and 1 <= self.residue_gap <= 10_000):
-            raise InputError("linker_length must be 0-200 and residue_gap 1-10000.")
-        if self.chunk_size is not None and not 1 <= self.chunk_size <= 4096:
-            raise InputError(f"chunk_size must be between 1 and 4096, not {self.chunk_size}.")
         read_proteins(self.sequences, self.fasta, self.names)  # illegal letters and bad files: now, not in a job
 
 

@@ -6,24 +6,26 @@ and the task (`text_to_image.py`), which writes recipes, do not import each othe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from workbench.contract import InputError
+from workbench.contract.limits import Limits
 
 MAX_SIDE = 2048
 
 
 @dataclass(frozen=True)
 class Text2ImageRequest:
-    prompt: str = ""
-    negative_prompt: str = ""
+    prompt: str = ""  #: what to draw
+    negative_prompt: str = ""  #: what to steer away from (with guidance above 1)
     model: str = "auto"  #: a registry id (sd-turbo, sdxl-turbo, sdxl), any diffusers repo id, or auto
-    steps: int = 4
-    guidance: float = 0.0  #: classifier-free guidance; 0 for turbo models
+    steps: Annotated[int, Limits(ge=1, le=500, unit="steps")] = 4  #: denoising steps
+    guidance: Annotated[float, Limits(ge=0, le=100)] = 0.0  #: classifier-free guidance; 0 for turbo models
     width: int | None = None  #: pixels; default 512, or 64 with tiny (random weights draw noise at any size)
     height: int | None = None  #: pixels; default 512, or 64 with tiny
-    seed: int = 0
-    num_images: int = 1
-    preview_every: int = 0  #: a latent preview every N steps (0: none)
+    seed: int = 0  #: the first image's seed; image i uses seed + i (each PNG records its own)
+    num_images: Annotated[int, Limits(ge=1, le=16, unit="images")] = 1  #: images to draw
+    preview_every: Annotated[int, Limits(ge=0, le=500, unit="steps")] = 0  #: a latent preview every N steps (0: none)
     tiny: bool = False  #: a tiny random pipeline of the same architecture (tests, teaching)
 
     def __post_init__(self) -> None:
@@ -39,7 +41,5 @@ class Text2ImageRequest:
             if side % 8 or not 32 <= side <= MAX_SIDE:
                 raise InputError(f"Unsupported size {self.width}x{self.height}: width and height must be multiples "
                                  f"of 8 between 32 and {MAX_SIDE}.")
-        if not (1 <= self.steps <= 500 and 1 <= self.num_images <= 16 and 0 <= self.guidance <= 100):
-            raise InputError("steps must be 1-500, num_images 1-16 and guidance 0-100.")
         if not 0 <= self.preview_every <= self.steps:
             raise InputError(f"preview_every must be between 0 (none) and steps ({self.steps}).")

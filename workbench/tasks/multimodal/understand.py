@@ -10,10 +10,11 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from workbench import models
 from workbench.contract import Cancelled, GiB, InputError, Progress, Requirements, TaskContext
+from workbench.contract.limits import Limits
 from workbench.paths import is_file
 
 CAPTION_PROMPT = "Describe this image in one sentence."
@@ -23,17 +24,18 @@ CAPTION_PROMPT = "Describe this image in one sentence."
 class UnderstandRequest:
     image: str = ""  #: path to a PNG / JPEG / WebP file
     question: str = ""  #: empty: a caption
-    model: str = "smolvlm"
-    max_new_tokens: int = 64
-    min_new_tokens: int = 0
-    tiny: bool = False
+    model: str = "smolvlm"  #: a registry id (smolvlm, ...) or any Hugging Face image-text-to-text repo id
+    max_new_tokens: Annotated[int, Limits(ge=1, le=4096, unit="tokens")] = 64  #: the longest answer
+    #: the shortest answer (at most max_new_tokens)
+    min_new_tokens: Annotated[int, Limits(ge=0, le=4096, unit="tokens")] = 0
+    tiny: bool = False  #: a tiny random model of the same architecture (tests, teaching)
 
     def __post_init__(self) -> None:
         if not self.image:
             raise InputError("Give an image file.")
         check_image(self.image)  # readable, and not a decompression bomb: now, before a job exists
-        if not 1 <= self.max_new_tokens <= 4096 or not 0 <= self.min_new_tokens <= self.max_new_tokens:
-            raise InputError("max_new_tokens must be 1-4096 and min_new_tokens between 0 and max_new_tokens.")
+        if self.min_new_tokens > self.max_new_tokens:
+            raise InputError("min_new_tokens must be at most max_new_tokens.")
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,13 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
 from workbench.contract import Progress, Requirements, TaskContext
 from workbench.contract.errors import InputError
+from workbench.contract.limits import Limits
 from workbench.tasks import motion
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,10 @@ class PlaceRequest:
     instruction: str = "put the can left of the box"  #: what to do, e.g. 'put the mug upright left of the box'
     scene: str = "default"  #: default (box, can, ball, bar, mug), procedural:SEED, or a scene .json file
     seed: int = 0  #: grasp sampling
-    gripper: str = "franka"
+    gripper: str = "franka"  #: franka (the Panda hand, ACRONYM's frame), parallel-jaw or wide
     render: bool = True  #: a GIF of the task and a PNG of the end (needs offscreen GL)
-    rotation_tolerance: float = 20.0  #: degrees the up axis may be off the goal
+    #: degrees the up axis may be off the goal
+    rotation_tolerance: Annotated[float, Limits(ge=1, le=90, unit="degrees")] = 20.0
     #: rules (the offline templates), or model[:ID]: a language model from the registry rewrites free text
     #: into a template sentence the rules then check (default model qwen2.5-0.5b-instruct)
     parser: str = "rules"
@@ -50,8 +52,6 @@ class PlaceRequest:
 
         if self.gripper not in GRIPPERS:
             raise InputError(f"Unknown gripper {self.gripper!r}; choose from {', '.join(GRIPPERS)}.")
-        if not 1 <= self.rotation_tolerance <= 90:
-            raise InputError("rotation_tolerance must be between 1 and 90 degrees.")
         if self.parser == "rules":
             self.goal()  # refuse a bad scene or instruction before any job starts
             return

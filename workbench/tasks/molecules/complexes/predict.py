@@ -28,11 +28,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from workbench import models
 from workbench.contract import InputError, Progress, Requirements, TaskContext
 from workbench.contract.errors import DeviceError, ModelNotAvailable
+from workbench.contract.limits import Limits, MaxLen
 from workbench.tasks.molecules.complexes import ccd, inputs, restraints
 from workbench.tasks.molecules.complexes.inputs import Entity
 
@@ -41,6 +42,12 @@ GiB = 1024**3
 TINY_RUN = {"recycling_steps": 1, "sampling_steps": 20}
 TOKEN_Z, TOKEN_S, PAIR_COPIES, TRI_HEADS = 128, 384, 14, 4
 CHUNKED_COPIES, CHUNK = 5, 128
+
+
+#: Boltz's knobs, bounded once for `complex` and `screen`
+Samples = Annotated[int, Limits(ge=1, le=25, unit="samples")]
+RecyclingSteps = Annotated[int, Limits(ge=0, le=20, unit="steps")]
+SamplingSteps = Annotated[int, Limits(ge=1, le=1000, unit="steps")]
 
 
 @dataclass(frozen=True)
@@ -52,11 +59,11 @@ class ComplexRequest:
     ligand_ccd: tuple[str, ...] = ()  #: ligands as CCD codes (ATP, HEM, ...)
     yaml: str | None = None  #: a Boltz-style YAML file (sequences, constraints, templates)
     fasta: str | None = None  #: a FASTA file with typed headers (>A|protein, >B|smiles, >C|ccd)
-    name: str = "complex"  #: the prediction's name in file names
+    name: Annotated[str, MaxLen(64)] = "complex"  #: the prediction's name in file names
     seeds: tuple[int, ...] = (0,)  #: one run per seed; seeds fan out over devices
-    samples: int = 1  #: diffusion samples per seed
-    recycling_steps: int = 3
-    sampling_steps: int = 200
+    samples: Samples = 1  #: diffusion samples per seed
+    recycling_steps: RecyclingSteps = 3  #: trunk recycling passes (Boltz's default 3)
+    sampling_steps: SamplingSteps = 200  #: diffusion steps per sample (Boltz's default 200)
     chunking: Literal["auto", "on", "off"] = "auto"  #: auto: chunked only where the plain run does not fit
     tiny: bool = False  #: random tiny Boltz-2 of the same architecture (tests, demos)
     plots: bool = True  #: PAE heat maps with chain boundaries
@@ -73,20 +80,16 @@ class ComplexRequest:
     #: a YAML `properties: - affinity: binder: B` entry asks the same
     affinity: str | None = None
     #: diffusion steps of the affinity model's own pose (None: as `sampling_steps`; Boltz's default is 200)
-    affinity_sampling_steps: int | None = None
-    affinity_samples: int = 5  #: diffusion samples of the affinity pass (Boltz's default 5)
+    affinity_sampling_steps: SamplingSteps | None = None
+    affinity_samples: Samples = 5  #: diffusion samples of the affinity pass (Boltz's default 5)
 
     def __post_init__(self) -> None:
         for name in ("proteins", "dna", "rna", "ligands", "ligand_ccd", "seeds", "pockets", "contacts"):
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, (str, int)) else tuple(value))
-        if not 1 <= self.samples <= 25:
-            raise InputError("samples must be between 1 and 25.")
-        if not 0 <= self.recycling_steps <= 20 or not 1 <= self.sampling_steps <= 1000:
-            raise InputError("recycling_steps must be 0-20 and sampling_steps 1-1000.")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise InputError("Give one or more different seeds.")
-        if not self.name or any(c in self.name for c in "/\\\0") or len(self.name) > 64:
+        if not self.name or any(c in self.name for c in "/\\\0"):
             raise InputError("name must be 1-64 characters without slashes.")
         self.entities()  # every input check, now
 

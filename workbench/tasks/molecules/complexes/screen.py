@@ -29,7 +29,7 @@ from typing import Any
 
 from workbench.contract import InputError, Progress, Requirements, TaskContext
 from workbench.tasks.molecules.complexes import inputs
-from workbench.tasks.molecules.complexes.predict import ComplexRequest
+from workbench.tasks.molecules.complexes.predict import ComplexRequest, RecyclingSteps, Samples, SamplingSteps
 
 #: ligands one screen may hold (a larger library is several screens)
 MAX_LIGANDS = 10_000
@@ -49,9 +49,9 @@ class ScreenRequest:
     #: Boltz's physical potentials for every ligand (`boltz predict --use_potentials`; slower, more valid poses)
     potentials: bool = False
     seed: int = 0  #: one seed per ligand
-    samples: int = 1  #: diffusion samples per ligand (the best is kept)
-    recycling_steps: int = 3
-    sampling_steps: int = 200
+    samples: Samples = 1  #: diffusion samples per ligand (the best is kept)
+    recycling_steps: RecyclingSteps = 3  #: trunk recycling passes (Boltz's default 3)
+    sampling_steps: SamplingSteps = 200  #: diffusion steps per sample (Boltz's default 200)
     tiny: bool = False  #: random tiny Boltz-2 of the same architecture (tests, demos)
     checks: bool = True  #: PoseBusters checks of each ligand pose
     #: ligand positions (1-based, in the library) this part of the screen runs (set by `split`; empty: all)
@@ -65,10 +65,6 @@ class ScreenRequest:
             raise InputError("A screen needs a target: one or more protein sequences.")
         if not self.smiles and self.library is None:
             raise InputError("A screen needs ligands: SMILES, or a library file (.smi or .sdf).")
-        if not 1 <= self.samples <= 25:
-            raise InputError("samples must be between 1 and 25.")
-        if not 0 <= self.recycling_steps <= 20 or not 1 <= self.sampling_steps <= 1000:
-            raise InputError("recycling_steps must be 0-20 and sampling_steps 1-1000.")
         good, _ = self.library_entries()
         if not good:
             raise InputError("None of the ligands is a molecule RDKit can read; see the lines above.")
