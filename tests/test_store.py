@@ -185,3 +185,26 @@ def test_a_full_disk_is_one_sentence_and_keeps_its_reason(devices, home, monkeyp
     monkeypatch.setattr(Path, "write_text", full_register)
     with pytest.raises(StoreError, match="is full; free some space and try again"):
         wb.submit("count", steps=2, device="cpu")
+
+
+def test_a_result_keeps_its_own_summary_in_the_record_and_a_failing_one_is_left_out(devices, home, caplog):
+    """Lists and the job page read the summary the result wrote of itself (no class-name table, nothing
+    imported to show it); a `summary()` that raises stores the result without one, and says so in the log."""
+    counted = wb.run("count", steps=3, delay=0, device="cpu")
+    store = default_store()
+    row = next(r for r in store.list() if r["task"] == "count")
+    job_id = row["id"]
+    assert store.stored_summary(job_id) == counted.summary() == f"counted to 3 on {counted.host}"
+    assert store.get(job_id, rebuild=False).summary == counted.summary()
+    assert store.stored_summary("not-an-id") == ""
+
+    class Sulky(dict):
+        def summary(self) -> str:
+            raise ValueError("no words today")
+
+    from workbench.jobs.codec import result_summary
+
+    with caplog.at_level("WARNING"):
+        assert result_summary(Sulky(a=1)) == ""
+    assert "the summary of a Sulky failed" in caplog.text
+    assert result_summary({"a": 1}) == ""  # plain JSON has no summary of its own

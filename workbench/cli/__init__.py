@@ -247,9 +247,9 @@ def _result_headlines(store: Any, rows: list[dict]) -> dict[str, str]:
     out = {}
     for row in rows:
         if row["state"] == "succeeded":
-            kind, data = store.stored_result(row["id"])
-            if data is not None:
-                out[row["id"]] = presenters.stored_summary(kind, data).split("\n")[0]
+            text = store.stored_summary(row["id"])
+            if text:
+                out[row["id"]] = text.split("\n")[0]
     return out
 
 

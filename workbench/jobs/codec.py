@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import logging
 import math
 import types
 import typing
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any, Union
 
 from workbench.contract.hints import type_hints
+
+log = logging.getLogger(__name__)
 
 
 class EncodeError(TypeError):
@@ -102,6 +105,20 @@ def decode(tp: Any, data: Any) -> Any:
     if tp is float and isinstance(data, int):
         return float(data)
     return data
+
+
+def result_summary(result: Any) -> str:
+    """What the result says of itself in a line or few (its type's own `summary()`), kept in the record
+    so lists and the server show it without importing the type; "" when it has none or it fails."""
+    own = getattr(result, "summary", None)
+    if not callable(own):
+        return ""
+    try:
+        text = own()
+    except Exception:  # noqa: BLE001 - a summary is a courtesy: the result is stored without it, logged
+        log.warning("the summary of a %s failed; stored without one", type(result).__name__, exc_info=True)
+        return ""
+    return text if isinstance(text, str) else ""
 
 
 def result_files(result: Any) -> dict[str, Path]:

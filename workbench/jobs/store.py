@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.contract.errors import JobNotFound, StoreError
-from workbench.jobs.codec import decode, result_files, to_jsonable, type_name, with_files
+from workbench.jobs.codec import decode, result_files, result_summary, to_jsonable, type_name, with_files
 from workbench.jobs.ids import check_job_id
 from workbench.jobs.owners import compute_seconds
 from workbench.jobs.slot_pool import SCHEMA as POOL_SCHEMA
@@ -129,6 +129,7 @@ class StoredJob:
     result: Any = None  #: the task's own result type, as the live job gave it
     request_type: str | None = None  #: `module:QualName` of the request
     result_type: str | None = None  #: `module:QualName` the record names for its result (never imported from it)
+    summary: str = ""  #: the result's own `summary()`, written when it finished (views read it without its type)
     files: dict[str, Path] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     folder: Path | None = None
@@ -369,6 +370,7 @@ class ResultStore:
                 "request_type": type_name(job.request),
                 "result": to_jsonable(result) if state == "succeeded" else None,
                 "result_type": type_name(result) if state == "succeeded" else None,
+                "summary": bounded_text(result_summary(result), 4000) if state == "succeeded" else "",
                 "files": {k: str(v.relative_to(final)) for k, v in stored_files.items()},
                 "placement": bounded_text(getattr(job, "placement", "") or ""),
                 "tag": bounded_text(getattr(job, "tag", "") or "", 40),
@@ -483,14 +485,15 @@ class ResultStore:
             row["compute_s"] += compute_seconds(started, finished if state in FINISHED else None, now)
         return out
 
-    def stored_result(self, job_id: str) -> tuple[str | None, Any]:
-        """(result type name, result JSON) of a finished job, read without importing the type
-        ((None, None) when there is none or its record cannot be read)."""
+    def stored_summary(self, job_id: str) -> str:
+        """The summary a finished job's result gave of itself, read from its record without importing
+        anything ("" when there is none or the record cannot be read)."""
         try:
             rec = json.loads((self.jobs_dir / check_job_id(job_id) / "record.json").read_text())
-            return rec.get("result_type"), rec.get("result")
-        except (OSError, ValueError, AttributeError):
-            return None, None
+        except (OSError, ValueError, LookupError):  # LookupError: not a job id
+            return ""
+        text = rec.get("summary") if isinstance(rec, dict) else None
+        return text if isinstance(text, str) else ""
 
     def _result_of(self, job_id: str, task: str, rec: dict[str, Any]) -> Any:
         """The stored result as its task's declared class; JSON when the record names another type.
@@ -549,6 +552,7 @@ class ResultStore:
             request=rec.get("request") or {},
             request_type=rec.get("request_type"),
             result_type=rec.get("result_type"),
+            summary=rec.get("summary") if isinstance(rec.get("summary"), str) else "",
             result=result,
             placement=rec.get("placement") or "",
             moves=rec.get("moves") or 0,

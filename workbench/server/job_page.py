@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from workbench.presenters import stored_summary, when
+from workbench.presenters import when
 
 STRUCTURES = {".sdf": "sdf", ".pdb": "pdb", ".cif": "cif"}
 IMAGES = (".png", ".gif", ".jpg", ".jpeg")
@@ -54,7 +54,7 @@ def render(job: Any, file_url: Any, static_url: str, theme: str = "") -> str:
             ("state", job.state + (f": {job.reason}" if job.reason else "")),
             ("created", when(job.created)), ("started", when(started)), ("finished", when(finished)),
             ("took", f"{finished - started:.1f} s" if started and finished else "-")]
-    headline = stored_summary(job.result_type, job.result) if job.result is not None else ""  # JSON, not rebuilt
+    headline = getattr(job, "summary", "") or ""  # the result's own words, kept in its record: nothing imported
     files, viewers = [], []
     shown: set[str] = set()  # a structure written as PDB and mmCIF is drawn once (mmCIF first)
     items = sorted((job.files or {}).items(), key=lambda kv: (Path(kv[1]).suffix.lower() != ".cif", kv[0]))

@@ -30,6 +30,10 @@ class CountResult:
     host: str
     pid: int
 
+    def summary(self) -> str:
+        """The line (or few) a person reads first: the CLI's headline, `jobs list`, the widget and Gradio."""
+        return f"counted to {self.steps} on {self.host}"
+
 
 def work(request: CountRequest) -> float:
     return float(request.steps)

@@ -20,6 +20,7 @@ from workbench.contract.errors import InputError
 from workbench.contract.limits import Limits
 from workbench.contract.progress import Progress
 from workbench.contract.task import TaskContext
+from workbench.contract.wording import profile_text
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class ProfileResult:
     memory_gbps: float
     torch_version: str
     driver_version: str | None = None
+
+    def summary(self) -> str:
+        """The line (or few) a person reads first: the CLI's headline, `jobs list`, the widget and Gradio."""
+        return profile_text(vars(self))
 
 
 def _timed(fn: Any, sync: Callable[[], None], budget: float) -> tuple[int, float]:

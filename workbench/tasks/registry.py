@@ -3,6 +3,11 @@
 Task modules are imported only when a task is used, so `import workbench` stays light
 and a missing optional dependency (RDKit, MuJoCo, diffusers) only affects its own task,
 with a sentence naming the extra to install.
+
+Another package adds a task without editing this file: an entry point in the group
+`workbench.tasks` whose object is a `TaskSpec` (by import paths, so loading it imports
+nothing heavy). The CLI, `wb.submit`, the OpenAPI file, Gradio's device lists and `jobs list`
+then know it like a built-in one.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ __all__ = ["TASKS", "TaskLike", "TaskSpec", "get_task", "register", "task_functi
 
 
 TASKS: dict[str, TaskSpec] = {}
+ENTRY_POINT_GROUP = "workbench.tasks"
 
 
 def register(spec: TaskSpec) -> TaskSpec:
@@ -202,3 +208,28 @@ register(TaskSpec(
     bench={"instruction": "put the can left of the box", "render": False},
     isolate=True,
 ))
+
+
+def _load_plugins() -> None:
+    """Register the `TaskSpec`s other packages declare (entry point group `workbench.tasks`); one that
+    cannot be loaded, or is not a spec, is skipped with a warning (it must not take the built-ins down)."""
+    import logging
+    from importlib.metadata import entry_points
+
+    log = logging.getLogger(__name__)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            spec = ep.load()
+        except Exception:  # noqa: BLE001 - a broken plug-in: said, and the other tasks still work
+            log.warning("task plug-in %s (%s) could not be loaded", ep.name, ep.value, exc_info=True)
+            continue
+        if not isinstance(spec, TaskSpec):
+            log.warning("task plug-in %s (%s) is a %s, not a TaskSpec; skipped", ep.name, ep.value,
+                        type(spec).__name__)
+        elif spec.name in TASKS and TASKS[spec.name] != spec:
+            log.warning("task plug-in %s would replace the task %r; skipped", ep.value, spec.name)
+        else:
+            register(spec)
+
+
+_load_plugins()

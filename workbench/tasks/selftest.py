@@ -61,6 +61,11 @@ class SelftestResult:
     checks: list[DtypeCheck]
     files: dict[str, Path] = field(default_factory=dict)
 
+    def summary(self) -> str:
+        """The line (or few) a person reads first: the CLI's headline, `jobs list`, the widget and Gradio."""
+        return ("passed" if self.passed else "FAILED") + ": " + ", ".join(
+            f"{c.dtype} {'ok' if c.passed else 'failed'} (rel. error {c.max_relative_error:.1e})" for c in self.checks)
+
 
 def work(request: SelftestRequest) -> float:
     return len(request.dtypes) * request.repeats

@@ -115,6 +115,20 @@ class GraspResult:
     notes: list[str] = field(default_factory=list)
     agreement: Agreement | None = None  #: against the labels of the grasps evaluated, when they had labels
 
+    def summary(self) -> str:
+        """The line (or few) a person reads first: the CLI's headline, `jobs list`, the widget and Gradio."""
+        failures = ", ".join(f"{k} {v}" for k, v in self.stage_counts.items() if v) or "none"
+        text = (f"success {self.success_rate:.0%} (95% CI {self.ci_low:.0%}-{self.ci_high:.0%}) over "
+                f"{len(self.trials)} grasps; failures by stage: {failures}")
+        a = getattr(self, "agreement", None)
+        if a is None:
+            return text
+        total = a.true_positive + a.false_positive + a.false_negative + a.true_negative
+        called, real = a.true_positive + a.false_positive, a.true_positive + a.false_negative
+        return text + (f"\nagreement with the file's labels {(a.true_positive + a.true_negative) / max(1, total):.0%} "
+                       f"over {total} grasps (precision {a.true_positive / max(1, called):.0%}, recall "
+                       f"{a.true_positive / max(1, real):.0%})")
+
 
 #: grasps sampled when num_grasps is 0
 DEFAULT_SAMPLED = 20

@@ -54,6 +54,12 @@ class GraspTrainResult:
     gripper: str
     files: dict[str, Path] = field(default_factory=dict)
 
+    def summary(self) -> str:
+        """The line (or few) a person reads first: the CLI's headline, `jobs list`, the widget and Gradio."""
+        return (f"{self.epochs} epochs: loss {self.train_loss[-1]:.3f}; held-out objects "
+                f"({len(self.held_out_objects)}): accuracy {self.val_accuracy[-1]:.0%}, top-10 success "
+                f"{self.val_top10_success[-1]:.0%} vs {self.val_base_success:.0%} over all their grasps")
+
 
 def read_manifest(data: str | Path) -> dict[str, Any]:
     """The dataset's manifest, its entries and their files checked (a job never meets a bad one)."""

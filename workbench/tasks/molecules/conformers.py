@@ -43,6 +43,7 @@ from rdkit.Chem import rdDistGeom, rdForceFieldHelpers, rdMolAlign
 from workbench.contract import InputError, Progress, ProgressCallback, Requirements, TaskContext
 from workbench.contract.errors import Cancelled
 from workbench.contract.limits import Limits
+from workbench.contract.wording import count
 from workbench.paths import is_file
 from workbench.tasks.molecules.checks import GeometryChecker, input_stereo, stereo_mismatch
 from workbench.tasks.molecules.inputs import ParsedMolecule, read_inputs
@@ -131,6 +132,23 @@ class ConformerResult:
     @property
     def errors(self) -> dict[str, str]:
         return {m.name: m.error for m in self.molecules if not m.ok}
+
+    def summary(self) -> str:
+        """The line (or few) a person reads first: the CLI's headline, `jobs list`, the widget and Gradio."""
+        lines = [f"{self.num_ok} molecule(s) ok, {self.num_failed} failed"]
+        for m in self.molecules:
+            if not m.ok:
+                lines.append(f"  {m.name}: {m.error}")
+                continue
+            line = f"  {m.name}: {count(m.num_conformers, 'conformer')}"
+            if len(m.relative_energies) > 1:
+                line += f" within {m.relative_energies[-1]:.1f} kcal/mol"
+            if getattr(m, "posebusters_passed", None) is not None:
+                line += f"; PoseBusters {m.posebusters_passed}/{m.num_conformers} pass"
+                if m.posebusters_failures:
+                    line += " (" + ", ".join(f"{k} {v}" for k, v in m.posebusters_failures.items()) + ")"
+            lines.append(line)
+        return "\n".join(lines)
 
 
 def work(request: ConformerRequest) -> float:

@@ -81,6 +81,23 @@ class FoldResult:
     chunk_size: int | None
     files: dict[str, Path] = field(default_factory=dict)
 
+    def summary(self) -> str:
+        """The line (or few) a person reads first: the CLI's headline, `jobs list`, the widget and Gradio."""
+        lines = []
+        for p in self.proteins:
+            line = f"{p.name}: mean pLDDT {p.mean_plddt:.1f}, pTM {p.ptm:.2f}"
+            if len(p.chains) > 1:
+                per_chain, start = [], 0
+                for chain, length in zip(p.chains, p.lengths):
+                    values = p.plddt[start:start + length]
+                    per_chain.append(f"{chain} {sum(values) / max(1, len(values)):.1f} ({length} res)")
+                    start += length
+                line += "; pLDDT per chain " + ", ".join(per_chain)
+            else:
+                line += f" ({p.lengths[0]} residues)"
+            lines.append(line + (" [random test weights]" if self.model.endswith("tiny") else ""))
+        return "\n".join(lines)
+
 
 # ---- memory -----------------------------------------------------------------------------
 

@@ -47,6 +47,11 @@ class Text2ImageResult:
     notes: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
 
+    def summary(self) -> str:
+        """The line (or few) a person reads first: the CLI's headline, `jobs list`, the widget and Gradio."""
+        return ", ".join(f"image {i.index}: seed {i.recipe.get('seed')}, {i.recipe.get('width')}x"
+                         f"{i.recipe.get('height')}" for i in self.images) + f" ({self.model}, {self.dtype})"
+
 
 def estimate_memory(request: Text2ImageRequest, model_id: str, weight_bytes: int = 2) -> int:
     """Bytes a pipeline needs: its weights, plus activations that grow with the pixels drawn."""

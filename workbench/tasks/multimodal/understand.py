@@ -53,6 +53,10 @@ class UnderstandResult:
     model: str
     tokens: int
 
+    def summary(self) -> str:
+        """The line (or few) a person reads first: the CLI's headline, `jobs list`, the widget and Gradio."""
+        return self.text
+
 
 @dataclass
 class VisionLanguageModel:

@@ -125,6 +125,18 @@ class PlaceResult:
     notes: list[str] = field(default_factory=list)
     open6dor_position: bool | None = None  #: the position judged by Open6DOR's rules (None: no relation)
 
+    def summary(self) -> str:
+        """The line (or few) a person reads first: the CLI's headline, `jobs list`, the widget and Gradio."""
+        judged = [f"{name} {'ok' if ok else 'failed'}"
+                  for name, ok in (("position", self.position_success), ("rotation", self.rotation_success))
+                  if ok is not None]
+        head = f"{'success' if self.success else 'failed'} ({self.track} track): " + ", ".join(judged)
+        if self.cause:
+            head += f"; {self.cause}: {self.reason}"
+        if self.moves > 1:
+            head += f"; {self.moves} moves (regrasp)"
+        return "\n".join([head, *("  " + line for line in self.goal.get("constraints", []))])
+
 
 def requirements(request: PlaceRequest) -> Requirements:
     return Requirements(kinds=("cpu",))  # MuJoCo steps on CPU cores

@@ -168,6 +168,37 @@ class ComplexResult:
         """The file stem of the best sample: `files[f"{best_stem}.cif"]`, `.confidence`, `.arrays`, `.pae`."""
         return sample_stem(self.name, self.samples[0].seed, self.samples[0].sample)
 
+    def summary(self) -> str:
+        """The line (or few) a person reads first: the CLI's headline, `jobs list`, the widget and Gradio."""
+        chains = ", ".join(f"{c['chain']} {c['type']}" + (f" {c['length']}" if "length" in c else f" {c['ligand']}")
+                           for c in self.chains)
+        lines = [f"{self.name}: {chains}; {self.tokens} tokens" + (", chunked" if self.chunked else "")
+                 + (" [random test weights]" if self.model.endswith("tiny") else "")]
+        for s in self.samples[:5]:
+            line = (f"  #{s.rank} seed {s.seed} sample {s.sample}: confidence {s.confidence_score:.3f}, "
+                    f"pTM {s.ptm:.2f}, ipTM {s.iptm:.2f}, pLDDT {100 * s.complex_plddt:.1f}")
+            if s.posebusters_passed is not None:
+                line += f", PoseBusters {s.posebusters_passed} ligand(s) pass"
+            held = getattr(s, "restraints", None) or []
+            if held:
+                line += f", restraints {sum(bool(x['satisfied']) for x in held)}/{len(held)} met (" + "; ".join(
+                    f"{x['restraint']} {x['distance']:.1f} of {x['limit']:g} Å" for x in held) + ")"
+            lines.append(line)
+        if self.posebusters_pass_rate is not None:
+            lines.append(f"  ligand poses passing every PoseBusters check: {self.posebusters_pass_rate:.0%}")
+        a = getattr(self, "affinity", None)
+        if a:
+            lines.append(affinity_line(a))
+        return "\n".join(lines)
+
+
+def affinity_line(a: Any) -> str:
+    """Boltz-2's affinity values with their units and meaning, in one line."""
+    value, chance = float(a["affinity_pred_value"]), float(a["affinity_probability_binary"])
+    return (f"  affinity of {a.get('binder_chain', 'the ligand')}: log10 IC50 {value:.2f} (IC50 about "
+            f"{10 ** value:.3g} µM; lower binds tighter), binder probability {chance:.2f}"
+            + (" [random weights: meaningless]" if a.get("random_weights") else ""))
+
 
 def sample_stem(name: str, seed: int, sample: int) -> str:
     return f"{name}_seed{seed}_sample{sample}"

@@ -157,6 +157,24 @@ class ScreenResult:
     model: str
     files: dict[str, Path] = field(default_factory=dict)  #: "table" (CSV) and one mmCIF per ligand
 
+    def summary(self) -> str:
+        """The line (or few) a person reads first: the CLI's headline, `jobs list`, the widget and Gradio."""
+        lines = [f"{len(self.rows)} ligand(s) screened against {len(self.target)} target chain(s)"
+                 + (f"; {len(self.skipped)} line(s) skipped" if self.skipped else "")
+                 + (" [random test weights: the scores mean nothing]" if self.model.endswith("tiny") else "")]
+        for row in self.rows[:5]:
+            line = (f"  #{row.rank} {row.name} (line {row.line}): ligand ipTM {row.ligand_iptm:.2f}, "
+                    f"ipTM {row.iptm:.2f}, confidence {row.confidence_score:.3f}")
+            if row.posebusters_passed is not None:
+                line += ", PoseBusters " + ("pass" if row.posebusters_passed else "fail")
+            if row.restraints_satisfied:
+                line += f", restraints {row.restraints_satisfied} met"
+            if getattr(row, "affinity_probability", None) is not None:
+                line += f", binder probability {row.affinity_probability:.2f}, log10 IC50 {row.affinity_value:.2f}"
+            lines.append(line)
+        lines += [f"  skipped line {s['line']}: {s['reason']}" for s in self.skipped[:5]]
+        return "\n".join(lines)
+
 
 def requirements(request: ScreenRequest) -> Requirements:
     good, _ = request.library_entries()
