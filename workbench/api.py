@@ -89,4 +89,4 @@ def connect(address: str | None = None, **kwargs: Any) -> list[Device]:
     """
     from workbench.scheduling import cluster  # imports Ray only when asked
 
-    return cluster.connect(address, **kwargs)
+    return list(cluster.connect(address, **kwargs))

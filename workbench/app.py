@@ -600,7 +600,7 @@ def build_app(workshop: Workshop | None = None) -> Any:
             tables = [dev_table, jobs_table, usage_table]
             host_token.submit(_claim_host, host_token, [host, host_note], api_name="host").then(_status, host, tables,
                                                                                    api_name=False)
-            gr.Timer(3.0).tick(_status, host, tables, api_name=False)
+            gr.Timer(3.0).tick(_status, host, tables, api_name=False)  # type: ignore[arg-type]  # False: no endpoint
             app.load(_status, host, tables, api_name="status")  # filled on open
     app.queue(default_concurrency_limit=limit(cpu_slots))
     return app

@@ -122,7 +122,7 @@ def make_grasp_dataset(objects: str, out: str | Path, *, grasps_per_object: int 
         # a procedural object is built from its spec where the job runs (a Ray node needs no file);
         # mesh files must be readable there (the same machine, or a shared file system)
         spec = f"procedural:{seed}:{index}" if procedural else str(mesh)
-        request = dict(object=spec, num_grasps=grasps_per_object, friction=friction, density=density,
+        request: dict[str, Any] = dict(object=spec, num_grasps=grasps_per_object, friction=friction, density=density,
                        gripper=gripper, sampler=sampler, seed=seed * 1_000_003 + index, render=(),
                        workers=workers)
         jobs.append((mesh, api.submit("grasp", device=devices[k % len(devices)], **request)))

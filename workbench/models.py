@@ -171,7 +171,7 @@ def build_tiny_transformer(path: Path | None, device: str, dtype: str) -> Any:
         layer = torch.nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128,
                                                  dropout=0.0, batch_first=True)
         model = torch.nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
-    model.d_model = 64
+    model.d_model = 64  # type: ignore[assignment]  # read by the selftest; torch's hint for attributes is Tensor | Module
     return model.eval().to(device=device, dtype=torch_dtype)
 
 
@@ -189,6 +189,11 @@ def get_spec(model_id: str) -> ModelSpec:
 def _import(target: str) -> Callable[..., Any]:
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def _patterns(spec: ModelSpec) -> list[str] | None:
+    """The spec's file patterns as huggingface_hub takes them (a list)."""
+    return list(spec.allow_patterns) if spec.allow_patterns is not None else None
 
 
 def _missing_sentence(spec: ModelSpec) -> str:
@@ -211,7 +216,7 @@ def local_path(model_id: str) -> Path | None:
         # the cache folder as the environment says now (huggingface_hub reads it once, at import)
         cache = os.environ.get("HF_HUB_CACHE") or None
         return Path(snapshot_download(spec.repo_id, revision=spec.revision, cache_dir=cache,
-                                      local_files_only=True, allow_patterns=spec.allow_patterns))
+                                      local_files_only=True, allow_patterns=_patterns(spec)))
     except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
         raise ModelNotAvailable(_missing_sentence(spec)) from None
 
@@ -243,7 +248,7 @@ def pull(model_id: str) -> Path | None:
 
     try:
         return Path(snapshot_download(spec.repo_id, revision=spec.revision,
-                                      allow_patterns=spec.allow_patterns))
+                                      allow_patterns=_patterns(spec)))
     except Exception as exc:
         raise ModelNotAvailable(
             f"Could not download {spec.id!r} ({spec.repo_id}): {type(exc).__name__}. "

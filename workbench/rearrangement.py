@@ -26,8 +26,9 @@ def evaluate(task: PlacementTask, gif: Path | None = None) -> dict:
     record = {"scene": task.scene, "instruction": task.instruction, "track": task.track}
     from_file = task.scene.endswith(".json") and task.objects is not None  # an Open6DOR task file
     try:
-        request = (PlaceRequest(task_file=task.scene, objects=task.objects, render=gif is not None) if from_file else
-                   PlaceRequest(instruction=task.instruction, scene=task.scene, render=gif is not None))
+        render = gif is not None
+        request = (PlaceRequest(task_file=task.scene, objects=task.objects or "", render=render) if from_file
+                   else PlaceRequest(instruction=task.instruction, scene=task.scene, render=render))
     except InputError as exc:
         return {**record, "success": False, "position": None, "rotation": None, "cause": "parser",
                 "reason": str(exc), "moves": 0}

@@ -112,8 +112,8 @@ def cmd_devices(a: argparse.Namespace) -> int:
         return 0
     headers, body = presenters.device_table(rows)
     print(_table(body, headers))
-    registry = sys.modules.get("workbench.scheduling.registry")  # imported only when it discovered
-    for problem in registry.problems if registry else ():
+    discovery = sys.modules.get("workbench.scheduling.registry")  # imported only when it discovered
+    for problem in getattr(discovery, "problems", ()):
         print(f"note: {problem}", file=sys.stderr)
     return 0
 
@@ -354,9 +354,11 @@ def _all_users(store: Any, as_json: bool) -> int:
     where = ("every home on this machine" if settings().slot_pool is not None else
              "this home only (set WORKBENCH_SLOT_POOL to share one pool machine-wide)")
     print(f"device slots in {store.pool.path} ({where}):")
-    print(_table(*reversed(presenters.occupancy_table(rows))) if rows else "nobody holds or waits for a slot")
+    headers, body = presenters.occupancy_table(rows)
+    print(_table(body, headers) if rows else "nobody holds or waits for a slot")
     print(f"\njobs per owner in {store.root}:")
-    print(_table(*reversed(presenters.usage_table(usage))) if usage else "no jobs yet")
+    headers, body = presenters.usage_table(usage)
+    print(_table(body, headers) if usage else "no jobs yet")
     return 0
 
 

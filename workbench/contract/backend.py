@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from workbench.contract.capabilities import Capabilities, GiB
 
@@ -81,7 +81,7 @@ class Backend(ABC):
     def driver_version(self) -> str | None:
         return None
 
-    def extra(self) -> dict:
+    def extra(self) -> dict[str, Any]:
         return {}
 
     # ---- numerics ---------------------------------------------------------------------
@@ -100,7 +100,7 @@ class Backend(ABC):
         return "float32" if precision == "full" else self.preferred_dtype()
 
     @abstractmethod
-    def autocast(self, dtype: str) -> AbstractContextManager: ...
+    def autocast(self, dtype: str) -> AbstractContextManager[Any]: ...
 
     @abstractmethod
     def synchronize(self) -> None: ...
@@ -112,7 +112,7 @@ class Backend(ABC):
     def seed(self, seed: int) -> None: ...
 
     @abstractmethod
-    def fork_rng(self) -> AbstractContextManager:
+    def fork_rng(self) -> AbstractContextManager[Any]:
         """A block whose seeding (`seed`) does not leak into the process's random state."""
 
     def busy(self) -> float | None:

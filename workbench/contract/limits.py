@@ -50,5 +50,7 @@ def within(limits: Limits, value: float) -> bool:
     """Whether `value` keeps to the limits (NaN never does)."""
     if isinstance(value, float) and math.isnan(value):
         return False
-    return ((limits.ge is None or value >= limits.ge) and (limits.gt is None or value > limits.gt)
-            and (limits.le is None or value <= limits.le) and (limits.lt is None or value < limits.lt))
+    ge, gt, le, lt = (float(b) if b is not None else None  # type: ignore[arg-type]  # numbers, as declared
+                      for b in (limits.ge, limits.gt, limits.le, limits.lt))
+    return ((ge is None or value >= ge) and (gt is None or value > gt)
+            and (le is None or value <= le) and (lt is None or value < lt))

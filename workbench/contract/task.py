@@ -119,10 +119,12 @@ class TaskSpec:
         return import_target(target, task=self.name, extra=self.extra)
 
     def load(self) -> Callable[..., Any]:
-        return self._import(self.run)
+        run: Callable[..., Any] = self._import(self.run)
+        return run
 
     def request_type(self) -> type:
-        return self._import(self.request)
+        request: type = self._import(self.request)
+        return request
 
     def result_type(self) -> type | None:
         """The result class the task declares (its `run`'s return annotation); the only type the store
@@ -135,7 +137,8 @@ class TaskSpec:
     def requirements_for(self, request: Any) -> Requirements:
         if self.requirements is None:
             return Requirements()
-        return self._import(self.requirements)(request)
+        needs: Requirements = self._import(self.requirements)(request)
+        return needs
 
     def work_of(self, request: Any) -> float:
         """The work in this request, in `unit` (for rates and predicted finish times)."""
@@ -150,4 +153,6 @@ class TaskSpec:
         return [p for p in self._import(self.split)(request, parts) if p is not None] if self.split else [request]
 
     def merge_results(self, results: list[Any]) -> Any:
+        if self.merge is None:
+            raise TypeError(f"task {self.name!r} has no merge")
         return self._import(self.merge)(results)

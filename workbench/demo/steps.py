@@ -284,7 +284,8 @@ def cluster_step(ctx: DemoContext) -> list[StepOutcome]:
     out = []
     try:
         cluster.connect(c.address)
-        fast, slow = f"ray:{c.head_node.node_id[:8]}/cpu", f"ray:{npu_node.node_id[:8]}/cpu"
+        head: Any = c.head_node  # started above (initialize_head=True)
+        fast, slow = f"ray:{head.node_id[:8]}/cpu", f"ray:{npu_node.node_id[:8]}/cpu"
         npu = f"ray:{npu_node.node_id[:8]}/npu:0"
         t0 = time.perf_counter()
         rows = bench(["selftest"], [fast, slow, npu], repeats=2, say=ctx.log)

@@ -46,3 +46,13 @@ class Device(Protocol):
     def shutdown(self, *, reason: str = "the device was shut down") -> None:
         """Stop accepting work; queued jobs fail with `reason`, running jobs are cancelled."""
         ...
+
+    @property
+    def fault(self) -> str | None:
+        """Why the device stopped working (None while it works): placement skips it and its jobs move."""
+        ...
+
+    def resume(self, job: Job, fn: Any) -> None:
+        """Take over a job that moved here from another device (its checkpoints travel with it); `fn` is the
+        task's function (a Ray device takes its picklable payload instead)."""
+        ...

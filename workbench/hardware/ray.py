@@ -298,7 +298,7 @@ class RayDevice:
 
 # ---- the driver side of one job -------------------------------------------------------------
 
-def _dead_node_errors() -> tuple[type, ...]:
+def _dead_node_errors() -> tuple[type[BaseException], ...]:
     from ray import exceptions as rx
 
     names = ("RayActorError", "ActorDiedError", "ActorUnavailableError", "NodeDiedError", "WorkerCrashedError",
@@ -309,7 +309,7 @@ def _dead_node_errors() -> tuple[type, ...]:
 def _next_device(failed: RayDevice, req: Requirements) -> Any:
     """Another device (Ray or local, any chip kind) that can take the job over; None if there is none."""
     candidates = [d for d in failed.alternatives()
-                  if d is not failed and not getattr(d, "is_class", False) and not getattr(d, "fault", None)
+                  if d is not failed and not getattr(d, "is_class", False) and not d.fault
                   and not req.unmet(d.capabilities)]
     return failed.choose(candidates, req) if candidates else None
 

@@ -37,7 +37,7 @@ def node_backend(kind: str) -> tuple[Backend, str]:
     if kind == "cpu":
         return CpuBackend(None), ""
     wanted = "cuda" if kind in ("gpu", "cuda") else kind
-    classes: list[type] = [*BUILTIN]
+    classes: list[type[Backend]] = [*BUILTIN]
     for ep in entry_points(group="workbench.devices"):
         try:
             obj = ep.load()

@@ -7,6 +7,7 @@ adds the runs of `workbench bench`.
 
 import sys
 import types
+from typing import Any
 
 from workbench.contract.progress import Progress
 from workbench.jobs.job import Event, Job, JobState
@@ -24,7 +25,7 @@ def cancel(job_id: str) -> bool:
 
 class _CallableModule(types.ModuleType):
     def __call__(self, limit: int | None = None, state: str | None = None,
-                 task: str | None = None, bench: bool = False) -> list:
+                 task: str | None = None, bench: bool = False) -> list[dict[str, Any]]:
         return default_store().list(limit=limit, state=state, task=task, tagged=bench)
 
 

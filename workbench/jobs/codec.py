@@ -88,13 +88,13 @@ def decode(tp: Any, data: Any) -> Any:
     if isinstance(tp, type) and hasattr(tp, "model_validate"):
         return tp.model_validate(data)
     if origin in (list, typing.List):  # noqa: UP006
-        (arg,) = typing.get_args(tp) or (Any,)
-        return [decode(arg, v) for v in data]
+        item = (typing.get_args(tp) or (Any,))[0]
+        return [decode(item, v) for v in data]
     if origin in (tuple, typing.Tuple):  # noqa: UP006
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(decode(args[0], v) for v in data)
-        return tuple(decode(a, v) for a, v in zip(args, data)) if args else tuple(data)
+        parts = typing.get_args(tp)
+        if len(parts) == 2 and parts[1] is Ellipsis:
+            return tuple(decode(parts[0], v) for v in data)
+        return tuple(decode(a, v) for a, v in zip(parts, data)) if parts else tuple(data)
     if origin in (dict, typing.Dict):  # noqa: UP006
         _, val = typing.get_args(tp) or (Any, Any)
         return {k: decode(val, v) for k, v in data.items()}

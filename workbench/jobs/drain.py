@@ -28,7 +28,7 @@ def seconds_left(job: Any, now: float | None = None) -> float | None:
     fraction = p.done / p.total
     if fraction <= fraction0 or now <= since:
         return None
-    return (now - since) * (1 - fraction) / (fraction - fraction0)
+    return float((now - since) * (1 - fraction) / (fraction - fraction0))
 
 
 class DeadlineWatch:

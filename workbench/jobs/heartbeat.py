@@ -35,7 +35,7 @@ def _beat(job: Job, every: float, stop: threading.Event) -> None:
         since = stage.time if stage is not None else (job.started or now)
         if now - since < every or job.state is not JobState.RUNNING:
             continue
-        p = stage.progress if stage is not None else Progress(0, None, "starting")
+        p = stage.progress if stage is not None and stage.progress is not None else Progress(0, None, "starting")
         job.report(Progress(p.done, p.total, f"{p.message} · {now - since:.0f} s", {"heartbeat": True}))
 
 

@@ -288,7 +288,7 @@ class Job:
             if self.started is None:  # a moved job keeps its first start: its duration in every view is
                 self.started = now  # the whole job's, not the last device's
             last = self.last_stage_event()
-            self.segment = (now, last.progress.fraction or 0.0 if last is not None else 0.0)
+            self.segment = (now, (last.progress.fraction or 0.0) if last is not None and last.progress else 0.0)
         if state.finished:
             self.finished = now
         self.state = state

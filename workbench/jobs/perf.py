@@ -99,7 +99,7 @@ def figures(store: Any, task: str, model: str) -> dict[str, RateFigure]:
     the share of the device other work left it), or its newest run's alone when that run missed its
     prediction (the median would take several runs to follow a change)."""
     flush()
-    by_device: dict[str, list[tuple[float, float, dict]]] = {}
+    by_device: dict[str, list[tuple[float, float, dict[str, Any]]]] = {}
     for device, rate, at, extra in store.recent_samples(task, model, PREDICT_FROM):
         by_device.setdefault(device, []).append((idle_rate(rate, extra.get("busy")), at, extra))
     now = time.time()
@@ -153,7 +153,7 @@ def record_job(store: Any, job: Any, spec: Any, result: Any) -> None:
 def table(store: Any, task: str | None = None) -> list[dict[str, Any]]:
     """One row per (device, task, model, dtype, source): median rate over the recent samples."""
     flush()
-    groups: dict[tuple, list[dict[str, Any]]] = {}
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in store.perf_rows(task):
         groups.setdefault((r["device"], r["task"], r["model"], r["dtype"], r["unit"], r["source"]), []).append(r)
     out = []

@@ -76,7 +76,7 @@ def external_cancel_check(job: Job) -> Callable[[], bool]:
             return False
         last[0] = now
         try:
-            return store.cancel_requested(job.id)
+            return bool(store.cancel_requested(job.id))
         except Exception:
             log.debug("external_cancel_check.check: ignored", exc_info=True)
             return False
@@ -174,8 +174,9 @@ def execute(job: Job, task: Callable[[Any, TaskContext], Any], ctx_factory: Call
                               release=release)
         else:
             last = job.last_stage_event()
-            if last is not None and last.progress.total and last.progress.fraction != 1.0:
-                job.report(Progress(last.progress.total, last.progress.total, "done"))  # a bar ends full
+            shown = last.progress if last is not None else None
+            if shown is not None and shown.total and shown.fraction != 1.0:
+                job.report(Progress(shown.total, shown.total, "done"))  # a bar ends full
             released = settle(job, JobState.SUCCEEDED, result=result, cleanup=cleanup, release=release)
     finally:
         if slot is not None and not released:  # it moved, or its record could not be stored
@@ -259,7 +260,8 @@ class JobQueue:
 
     @staticmethod
     def _job(item: Any) -> Job:
-        return item.job if hasattr(item, "job") else item
+        job: Job = item.job if hasattr(item, "job") else item
+        return job
 
     def put(self, item: Any) -> None:
         job = self._job(item)

@@ -85,7 +85,7 @@ class SlotPool:
     def _error(self, exc: sqlite3.DatabaseError) -> StoreError:
         return StoreError(f"The slot pool {self.path} cannot be used ({exc}).")
 
-    def _exec(self, sql: str, args: tuple = ()) -> list[tuple]:
+    def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:
             with self._lock:
                 return self._db.execute(sql, args).fetchall()
@@ -133,7 +133,8 @@ class SlotPool:
             return True
 
     @staticmethod
-    def _standing(read: Callable[[str, tuple], list[tuple]], device: str) -> tuple[dict[str, int], dict[str, float]]:
+    def _standing(read: Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]], device: str
+                  ) -> tuple[dict[str, int], dict[str, float]]:
         """What `fair_order` weighs for `device`: the slots each owner holds there, and when each owner was
         last given one (`read(sql, args)` runs a query, inside a transaction or not)."""
         here: dict[str, int] = {}
@@ -160,7 +161,7 @@ class SlotPool:
 
     def leases(self, device: str) -> int:
         """Slots of `device` held now, by any process of any home sharing the pool."""
-        return self._exec("SELECT count(*) FROM pool_leases WHERE device=?", (device,))[0][0]
+        return int(self._exec("SELECT count(*) FROM pool_leases WHERE device=?", (device,))[0][0])
 
     def position(self, device: str, job_id: str) -> int:
         """1 + the waiting jobs that get a slot of `device` before this one (machine-wide, fair order)."""

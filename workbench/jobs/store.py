@@ -18,6 +18,7 @@ is rebuilt from the folders.
 
 from __future__ import annotations
 
+import builtins
 import errno
 import json
 import logging
@@ -258,7 +259,8 @@ class ResultStore:
         with self._lock:
             return self._rebuild(self._db)
 
-    def _exec(self, sql: str, args: tuple | list = ()) -> list[tuple]:
+    def _exec(self, sql: str, args: tuple[Any, ...] | builtins.list[Any] = ()
+              ) -> builtins.list[tuple[Any, ...]]:
         try:
             with self._lock:
                 return self._db.execute(sql, args).fetchall()
@@ -394,7 +396,7 @@ class ResultStore:
                 (state, reason, job.started, finished, record["progress"], record["message"], job.device, job.id))
             if pool is not None and pool.path == self.index_path:
                 db.execute("DELETE FROM pool_leases WHERE device=? AND job=?", (release, job.id))
-        if pool is not None and pool.path != self.index_path:
+        if pool is not None and release is not None and pool.path != self.index_path:
             pool.release(release, job.id)  # a machine-wide pool is another file: right after the record
         return result
 
@@ -441,7 +443,7 @@ class ResultStore:
         return row
 
     def list(self, *, limit: int | None = None, state: str | None = None,
-             task: str | None = None, tagged: bool = False, owner: str | None = None) -> list[dict[str, Any]]:
+             task: str | None = None, tagged: bool = False, owner: str | None = None) -> builtins.list[dict[str, Any]]:
         """Newest first; `tagged`: also the jobs of `workbench bench` (see `Job.tag`), hidden otherwise;
         `owner`: only that owner's jobs (a workshop participant's view). Reads only the index, so a broken
         job folder cannot break it."""
@@ -466,16 +468,17 @@ class ResultStore:
     def count(self, *, state: str | None = None, tagged: bool = False) -> int:
         """How many jobs `list` would show without a limit."""
         where = " AND ".join(([] if tagged else ["tag=''"]) + (["state=?"] if state else [])) or "1"
-        return self._exec(f"SELECT count(*) FROM jobs WHERE {where}", (state,) if state else ())[0][0]
+        return int(self._exec(f"SELECT count(*) FROM jobs WHERE {where}", (state,) if state else ())[0][0])
 
     def usage(self, *, owner: str | None = None) -> dict[str, dict[str, float]]:
         """Per owner: jobs in each state and seconds of device time (running jobs count until now), for
         quotas and the host's view of a workshop."""
         sql = "SELECT owner, state, started, finished, pid FROM jobs WHERE tag=''"
-        args: tuple = ()
+        args: tuple[Any, ...] = ()
         if owner is not None:
             sql, args = sql + " AND owner=?", (owner,)
-        now, out = time.time(), {}
+        now = time.time()
+        out: dict[str, dict[str, float]] = {}
         for who, state, started, finished, pid in self._exec(sql, args):
             if state in ("queued", "running") and pid and not _pid_alive(pid):
                 state = "failed"  # its process died (as `list` shows it)
@@ -533,7 +536,7 @@ class ResultStore:
         base = {k: row[k] for k in ("id", "task", "device", "state", "reason", "created",
                                     "started", "finished")}
         if row["state"] not in FINISHED or not folder.exists():
-            request = {}
+            request: dict[str, Any] = {}
             try:  # the request was written at submit time
                 request = json.loads((folder / "record.json").read_text()).get("request") or {}
             except (OSError, ValueError, AttributeError):
@@ -579,14 +582,14 @@ class ResultStore:
         self._exec("DELETE FROM jobs WHERE id=?", (job_id,))
 
     # ---- repairs a person asks for (`workbench jobs doctor`) ------------------------------
-    def doctor(self, *, clean: bool = True, min_age: float = STALE_AFTER_S) -> list[str]:
+    def doctor(self, *, clean: bool = True, min_age: float = STALE_AFTER_S) -> builtins.list[str]:
         """Find what killed processes leave behind, say each in a sentence, and (`clean`) repair it:
         job folders without a readable record (removed when they hold nothing else, else kept and
         reported), unfinished records whose process is gone (finished as failed, with that reason),
         and working folders of jobs that are not running (removed). Nothing is repaired silently.
         `min_age`: a folder without a record younger than this may be a submit in progress, and is left
         alone (0 when no process can be writing to the store)."""
-        found: list[str] = []
+        found: builtins.list[str] = []
         now = time.time()
         for folder in sorted(self.jobs_dir.iterdir()):
             if not folder.is_dir() or folder.name.startswith("."):
@@ -683,7 +686,7 @@ class ResultStore:
         return self.pool.position(device, job_id)
 
     # ---- devices as each process sees them (read by the Jupyter server, which imports no torch) --
-    def publish_devices(self, rows: list[dict[str, Any]], setup: str = "") -> None:
+    def publish_devices(self, rows: builtins.list[dict[str, Any]], setup: str = "") -> None:
         """Replace this process's device rows: id, capabilities, load, profile (`setup`: the fingerprint of
         what decided the discovery, `workbench.hardware.host.setup_key`)."""
         now, pid = time.time(), os.getpid()
@@ -697,7 +700,7 @@ class ResultStore:
                      int(r.get("load", 0)), json.dumps(valid_tree(to_jsonable(r.get("profile"), strict=False))),
                      now, setup))
 
-    def published_devices(self, setup: str | None = None) -> list[dict[str, Any]]:
+    def published_devices(self, setup: str | None = None) -> builtins.list[dict[str, Any]]:
         """The newest published row of every device of this host (of one `setup`), with its load now,
         machine-wide: slots held plus queued jobs of live processes (any process, any kernel). A cluster's
         devices count only while the process that joined the cluster lives."""
@@ -722,13 +725,14 @@ class ResultStore:
                    (row["device"], row["task"], row["model"], row["dtype"], row["unit"], row["units"],
                     row["seconds"], row["source"], time.time(), json.dumps(row.get("extra") or {})))
 
-    def perf_rows(self, task: str | None = None) -> list[dict[str, Any]]:
+    def perf_rows(self, task: str | None = None) -> builtins.list[dict[str, Any]]:
         sql = "SELECT device, task, model, dtype, unit, units, seconds, source, at, extra FROM perf"
         rows = self._exec(sql + (" WHERE task=?" if task else "") + " ORDER BY at", (task,) if task else ())
         keys = ("device", "task", "model", "dtype", "unit", "units", "seconds", "source", "at", "extra")
         return [{**dict(zip(keys, r, strict=False)), "extra": json.loads(r[-1] or "{}")} for r in rows]
 
-    def recent_samples(self, task: str, model: str, per_device: int) -> list[tuple[str, float, float, dict]]:
+    def recent_samples(self, task: str, model: str, per_device: int
+                       ) -> builtins.list[tuple[str, float, float, dict[str, Any]]]:
         """(device, units/s, when, extra) of the newest `per_device` runs of `task` with `model` on each
         device, each device's newest first: what placement reads on every `auto` submit, so it does not
         grow with the history. A device's own jobs speak for it; `workbench bench`'s standard cases only
@@ -741,7 +745,7 @@ class ResultStore:
             (task, model, per_device))
         return [(d, rate, at, json.loads(extra or "{}")) for d, rate, at, extra in rows]
 
-    def recent_rates(self, task: str, model: str, per_device: int) -> list[tuple[str, float]]:
+    def recent_rates(self, task: str, model: str, per_device: int) -> builtins.list[tuple[str, float]]:
         """(device, units/s) of the runs `recent_samples` gives."""
         return [(device, rate) for device, rate, _, _ in self.recent_samples(task, model, per_device)]
 

@@ -49,7 +49,7 @@ def bench(tasks: list[str] | None = None, devices: list[str] | None = None, *, r
                 job = device.submit(spec, request, requirements=needs, tag="bench")
                 watch(job, f"{label}, run {k + 1}/{repeats}")
                 result = job.result(timeout)
-                seconds.append(job.finished - job.started)
+                seconds.append((job.finished or 0.0) - (job.started or 0.0))
                 dtype = str(getattr(result, "dtype", "") or "-")
             caps = device.capabilities
             median = statistics.median(seconds)

@@ -45,7 +45,7 @@ def connect(address: str | None = None, *, num_cpus: int | None = None,
         if embedded:
             _start_embedded(ray, num_cpus=num_cpus, resources=resources, **kwargs)
         else:
-            probe(address)
+            probe(address or "")
             try:
                 ray.init(address=address, **kwargs)
             except Exception as exc:

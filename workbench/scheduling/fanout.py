@@ -9,6 +9,7 @@ the children are cancelled; a child that fails fails the parent with its reason.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from typing import Any
@@ -61,8 +62,13 @@ def _coordinate(parent: Job, spec: TaskSpec, parts: list[Any], devices: list[Dev
             child = device.submit(spec, part)
             children.append(child)
             parent.note(f"part {len(children)} of {len(parts)} on {device.id}: job {child.id}")
-            child.on_event(lambda ev, c=child: on_child(c, ev))
-        parent.on_cancel(lambda: [c.cancel("the batch was cancelled") for c in children])
+            child.on_event(functools.partial(on_child, child))
+
+        def cancel_children() -> None:
+            for c in children:
+                c.cancel("the batch was cancelled")
+
+        parent.on_cancel(cancel_children)
         results = [c.result() for c in children]
         merged = spec.merge_results(results)
         settle(parent, JobState.SUCCEEDED, result=merged)

@@ -118,7 +118,7 @@ def predict(devices: Sequence[Device], req: Requirements, spec: Any, request: An
     profiles = cached_profiles(list(devices)) if profiles is None else profiles
     speed = {d.id: expected_speed(d, req, profiles.get(d.id)) for d in devices}
     for d in devices:
-        notes = []
+        notes: list[str] = []
         if d.id in known:
             rate = known[d.id].rate
             notes.extend(filter(None, [known[d.id].describe()]))

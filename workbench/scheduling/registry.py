@@ -77,14 +77,15 @@ def discover(refresh: bool = False) -> list[Device]:
         if _devices is None or refresh:
             old = _devices or {}
             problems.clear()
-            if figure_problem():
-                problems.append(figure_problem())
+            figures = figure_problem()
+            if figures:
+                problems.append(figures)
             problems.extend(settings().problems)  # a WORKBENCH_* value that could not be read
             fresh: dict[str, Device] = {}
             for d in [*_local_devices(), *_plugin_devices()]:
                 # keep existing working objects: their queues hold running jobs
                 prev = old.get(d.id)
-                fresh[d.id] = prev if prev is not None and not getattr(prev, "fault", None) else d
+                fresh[d.id] = prev if prev is not None and not prev.fault else d
                 if fresh[d.id] is prev and isinstance(prev, local.LocalDevice):
                     prev.refresh_memory()
             for dev_id in _added:  # devices added at run time (Ray) stay
@@ -164,7 +165,7 @@ def usable(devices: list[Device] | None = None) -> list[Device]:
     """Devices that take new work: not broken, not drained."""
     drained = default_store().drained()
     return [d for d in (devices if devices is not None else discover())
-            if not getattr(d, "fault", None) and d.id not in drained]
+            if not d.fault and d.id not in drained]
 
 
 def _named(name: str, devices: list[Device]) -> list[Device]:
@@ -227,7 +228,7 @@ def _elsewhere(job: Job, source: Device) -> Device | None:
     """The device predicted to finish `job` first among those that take work now (`source` too once it
     is undrained, unless it is lost); None when there is none."""
     req = job.requirements or Requirements()
-    lost = bool(getattr(source, "fault", None))
+    lost = bool(source.fault)
     candidates = [d for d in usable() if (d is not source or not lost) and not req.unmet(d.capabilities)
                   and not getattr(d, "is_class", False)]
     return placement.choose(candidates, req) if candidates else None
@@ -252,7 +253,7 @@ def relocate(job: Job, fn: Any, source: Device, why: str) -> bool:
     if target is not None:
         _move(job, fn, source, target, why)
         return True
-    if getattr(source, "fault", None):
+    if source.fault:
         return False
     job.note(f"{why}; no other device can run it now, so it waits for one (undrain {source.id} or add a device), "
              "keeping its checkpoints")

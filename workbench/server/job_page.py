@@ -55,7 +55,8 @@ def render(job: Any, file_url: Any, static_url: str, theme: str = "") -> str:
             ("created", when(job.created)), ("started", when(started)), ("finished", when(finished)),
             ("took", f"{finished - started:.1f} s" if started and finished else "-")]
     headline = getattr(job, "summary", "") or ""  # the result's own words, kept in its record: nothing imported
-    files, viewers = [], []
+    files: list[dict[str, Any]] = []
+    viewers: list[tuple[str, str, str]] = []
     shown: set[str] = set()  # a structure written as PDB and mmCIF is drawn once (mmCIF first)
     items = sorted((job.files or {}).items(), key=lambda kv: (Path(kv[1]).suffix.lower() != ".cif", kv[0]))
     for name, path in items:

@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from threading import Lock
@@ -51,12 +51,12 @@ def spawnable_main() -> Iterator[None]:
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     hide = path is not None and getattr(main, "__spec__", None) is None and not os.path.isfile(path)
-    if hide:
+    if hide and main is not None:
         del main.__file__
     try:
         yield
     finally:
-        if hide:
+        if hide and main is not None:
             main.__file__ = path
 
 
@@ -69,7 +69,7 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
         return pool
 
 
-def completed(workers: int, fn: Callable[..., Any], calls: Iterable[tuple]) -> Iterator[Any]:
+def completed(workers: int, fn: Callable[..., Any], calls: Iterable[tuple[Any, ...]]) -> Generator[Any, None, None]:
     """`fn(*args)` for each args of `calls` on the pool, yielding results as they finish.
 
     When the consumer stops early (a cancel raised by its progress callback, a failure), close

@@ -69,7 +69,7 @@ def task_function(task: TaskLike, task_name: str | None = None) -> tuple[str, Ca
     if isinstance(task, TaskSpec):
         return task.name, task.load()
     if callable(task):
-        name = task_name or getattr(task, "__qualname__", None) or getattr(task, "__name__", "task")
+        name = str(task_name or getattr(task, "__qualname__", None) or getattr(task, "__name__", "task"))
         return name, task
     raise TypeError(f"not a task: {task!r}")
 

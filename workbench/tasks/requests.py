@@ -236,7 +236,8 @@ MAX_INT = 2**63 - 1
 
 def check_request(spec: TaskSpec, request: Any) -> Any:
     """A request object built elsewhere, checked like keyword fields (types, finite numbers, seeds)."""
-    for info in fields_of(type(request)):
+    kind: type = type(request)
+    for info in fields_of(kind):
         _check_value(spec.name, info, getattr(request, info.name))
     return request
 

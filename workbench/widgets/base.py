@@ -68,7 +68,8 @@ class JobWidget(anywidget.AnyWidget):
         display(data, raw=True, metadata=metadata, display_id=self._display_id)
 
     def _bundle(self, state: str | None = None) -> tuple[dict, dict]:
-        data, metadata = self._repr_mimebundle_()
+        bundle: Any = self._repr_mimebundle_()  # ipywidgets' hint says None; it is (data, metadata)
+        data, metadata = bundle
         return {**data, "text/html": self.snapshot_html(state)}, metadata
 
     def snapshot_html(self, state: str | None = None) -> str:

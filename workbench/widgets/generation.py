@@ -30,8 +30,8 @@ def _data_uri(path: Path, thumb: int | None = None) -> str:
     stays in the store and is downloaded from there."""
     from PIL import Image
 
-    with Image.open(path) as img:
-        img = img.convert("RGB")
+    with Image.open(path) as opened:
+        img = opened.convert("RGB")
         if thumb:
             img.thumbnail((thumb, thumb))
         buf = io.BytesIO()
@@ -145,5 +145,5 @@ class GenerationWidget(JobWidget):
                 index = int(key.split("_")[1])
                 recipe = images[index].recipe if index < len(images) else {}
                 items.append({"job": job.id, "name": Path(path).name, "src": _data_uri(path, 96),
-                              "file": str(Path(path).relative_to(job.folder)), "recipe": recipe})
+                              "file": str(Path(path).relative_to(job.folder or Path(path).parent)), "recipe": recipe})
         self.gallery = items[:GALLERY_SIZE]

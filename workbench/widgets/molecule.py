@@ -158,7 +158,7 @@ def _depictions(sdf: str) -> str:
     import base64
 
     from rdkit import Chem
-    from rdkit.Chem import AllChem, Draw
+    from rdkit.Chem import Draw, rdDepictor
 
     from workbench.widgets.snapshot import image
 
@@ -172,7 +172,7 @@ def _depictions(sdf: str) -> str:
         if name in names:
             continue
         flat = Chem.RemoveHs(mol)
-        AllChem.Compute2DCoords(flat)
+        rdDepictor.Compute2DCoords(flat)
         mols.append(flat)
         names.append(name)
         if len(mols) == 8:

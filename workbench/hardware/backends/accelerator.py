@@ -5,6 +5,7 @@ plug-in reports it. A dedicated class (one file) replaces this for a family once
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import torch
 
@@ -38,7 +39,7 @@ class AcceleratorBackend(TorchBackend):
             return []
         return [cls(i, kind) for i in range(count)]
 
-    def module(self):  # type: ignore[override]
+    def module(self) -> Any:  # type: ignore[override]  # per instance: the kind is found at discovery
         return getattr(torch, self.torch_kind, None)
 
     def driver_version(self) -> str | None:

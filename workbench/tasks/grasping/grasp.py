@@ -362,7 +362,8 @@ def merge(results: list[GraspResult]) -> GraspResult:
     """One result over all parts: trials re-indexed in order, metrics and exports recomputed."""
     from dataclasses import replace
 
-    trials, poses = [], []
+    trials: list[Any] = []
+    poses: list[Any] = []
     for r in results:
         part_poses = np.load(r.files["numpy"])["transforms"]
         for t, pose in zip(r.trials, part_poses):

@@ -20,6 +20,7 @@ MuJoCo integrates it implicitly, so it is stable at any value). With the old lig
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -144,7 +145,7 @@ def get_gripper(name: str, **overrides: float | None) -> GripperSpec:
         if depth is not None:
             overrides["pad_length"] = depth
             overrides["finger_length"] = max(base.finger_length - base.pad_length + depth, depth)
-    changes = {k: v for k, v in overrides.items() if v is not None}
+    changes: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     if changes:
         from dataclasses import replace
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import trimesh
@@ -241,8 +242,9 @@ def convex_parts(mesh: trimesh.Trimesh, threshold: float = 0.08, max_parts: int 
     parts = [trimesh.Trimesh(v, f) for v, f in pieces]
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, n=len(parts), **{f"v{i}": p.vertices for i, p in enumerate(parts)},
-             **{f"f{i}": p.faces for i, p in enumerate(parts)})
+    arrays: dict[str, Any] = {"n": len(parts), **{f"v{i}": p.vertices for i, p in enumerate(parts)},
+                              **{f"f{i}": p.faces for i, p in enumerate(parts)}}
+    np.savez(tmp, **arrays)
     tmp.replace(cache)
     return parts, f"{len(parts)} convex parts (CoACD)"
 
@@ -256,6 +258,7 @@ def make_object(spec: str, *, mass: float | None = None, density: float = 500.0,
     source = spec
     spec = BUNDLED.get(spec, spec)
     parts: list[trimesh.Trimesh] | None = None
+    size: tuple[float, ...]
     if spec == "mesh:ring":
         mesh = trimesh.creation.annulus(r_min=0.025, r_max=0.04, height=0.06, sections=32)
         kind, size, name = "mesh", (), source

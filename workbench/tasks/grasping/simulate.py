@@ -143,7 +143,7 @@ class Trial:
 
     def _held(self, start: np.ndarray) -> bool:
         _, pads, _ = self._contacts()
-        return len(pads) == 2 and np.linalg.norm(self._object_in_gripper() - start) <= self.protocol.hold_distance
+        return bool(len(pads) == 2 and np.linalg.norm(self._object_in_gripper() - start) <= self.protocol.hold_distance)
 
     def place(self, pose: np.ndarray) -> tuple[int, float]:
         """Reset the world with the open gripper at `pose`, gravity off; (contacts, deepest penetration)
@@ -240,5 +240,5 @@ class Trial:
                       "from where it was held")
         else:
             reason = f"the object slid {moved:.0f} mm in the hand {during}"
-        return TrialOutcome(index, False, stage, slip_mm, n, width, reason,
-                            tuple(round(float(v), 5) for v in where))
+        x, y, z = (round(float(v), 5) for v in where)
+        return TrialOutcome(index, False, stage, slip_mm, n, width, reason, (x, y, z))

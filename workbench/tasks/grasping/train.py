@@ -112,7 +112,7 @@ def _load(folder: Path, entry: dict[str, Any], num_points: int, centre_z: float,
         labels = f["grasps/qualities/flex/object_in_gripper"][()].astype(np.float32)
         mass = float(f["object/mass"][()])
         scale = float(f["object/scale"][()]) if "object/scale" in f else 1.0
-    mesh = trimesh.load(folder / entry["mesh"], force="mesh")
+    mesh: Any = trimesh.load(folder / entry["mesh"], force="mesh")  # a Trimesh (force="mesh"); its hint is wider
     # the grasps are in the frame of the mesh file as scaled (ACRONYM's); the network reads the object
     # centred on its centre of mass, so both move by the same shift
     mesh.apply_scale(scale)
@@ -156,7 +156,8 @@ def run(request: GraspTrainRequest, ctx: TaskContext) -> GraspTrainResult:
         """The pairs' inputs, each in a random mirror image (the gripper cannot tell them apart)."""
         flips = rng.integers(len(MIRRORS), size=len(pairs))
         inputs = [mirrored(objects[k][0][i], objects[k][1][i], MIRRORS[f]) for (k, i), f in zip(pairs, flips)]
-        return tuple(torch.from_numpy(np.stack(part)).to(device) for part in zip(*inputs))
+        points, poses = (torch.from_numpy(np.stack(part)).to(device) for part in zip(*inputs))
+        return points, poses
 
     def evaluate() -> tuple[float, float, float]:
         model.eval()

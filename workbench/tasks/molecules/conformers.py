@@ -34,7 +34,7 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from rdkit import Chem
@@ -181,7 +181,7 @@ def _unsupported_elements(mol: Chem.Mol) -> list[str]:
 
 
 def _embed(mol: Chem.Mol, request: ConformerRequest, notes: list[str]) -> list[int]:
-    params = rdDistGeom.ETKDGv3()
+    params: Any = rdDistGeom.ETKDGv3()  # Any: RDKit's stubs type its fields as the class itself
     params.randomSeed = request.seed
     params.pruneRmsThresh = request.prune_rms
     params.numThreads = 1
@@ -514,7 +514,8 @@ def split(request: ConformerRequest, n: int) -> list[ConformerRequest]:
 
 def merge(results: list[ConformerResult]) -> ConformerResult:
     """One result and one SDF, in the order of the parts."""
-    molecules, texts = [], []
+    molecules: list[Any] = []
+    texts: list[str] = []
     for r in results:
         for m in r.molecules:
             m.index = len(molecules)

@@ -217,7 +217,7 @@ def run(request: FoldRequest, ctx: TaskContext) -> FoldResult:
     passes = (request.num_recycles + 1) if request.num_recycles is not None else max(1, trunk.config.max_recycles)
     per_protein = len(trunk.blocks) * passes
     total = per_protein * len(proteins)
-    state = {"done": 0, "label": ""}
+    state: dict[str, Any] = {"done": 0, "label": ""}
 
     def on_block(module: Any, args: Any) -> None:  # progress per trunk block; raises on cancel
         state["done"] += 1
@@ -239,7 +239,8 @@ def run(request: FoldRequest, ctx: TaskContext) -> FoldResult:
                 continue
             linker = "G" * request.linker_length
             joined = linker.join(protein.chains)
-            positions, offset = [], 0
+            positions: list[int] = []
+            offset = 0
             for c, chain in enumerate(protein.chains):
                 start = offset + c * request.residue_gap
                 positions.extend(range(start, start + len(chain)))

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from rdkit import Chem, RDLogger, rdBase
+from rdkit import Chem, rdBase
 
 from workbench.contract.errors import InputError
 from workbench.paths import is_file
@@ -107,7 +107,7 @@ def read_file(path: str | Path, start: int = 0) -> list[ParsedMolecule]:
 def read_inputs(smiles: list[str] | tuple[str, ...] = (), files: list[str] | tuple[str, ...] = (),
                 names: list[str] | tuple[str, ...] = ()) -> list[ParsedMolecule]:
     """SMILES strings and files, in order; `names` label the SMILES."""
-    RDLogger.DisableLog("rdApp.*")
+    rdBase.DisableLog("rdApp.*")
     parsed = [parse_smiles(s, i, names[i] if i < len(names) else None) for i, s in enumerate(smiles)]
     for f in files:
         parsed.extend(read_file(f, start=len(parsed)))

@@ -81,8 +81,8 @@ def write_modelcif(structure: Any, path: Path, *, title: str, model_name: str, m
         "pdbx_seq_one_letter_code": codes, "pdbx_seq_one_letter_code_can": codes,
         "pdbx_strand_id": [strands[eid] for _, eid in entities]})
     poly_seq: dict[str, list[str]] = {"entity_id": [], "num": [], "mon_id": [], "hetero": []}
-    for seq, eid in entities:
-        for k, name in enumerate(seq, 1):
+    for residues, eid in entities:
+        for k, name in enumerate(residues, 1):
             poly_seq["entity_id"].append(eid)
             poly_seq["num"].append(str(k))
             poly_seq["mon_id"].append(name)

@@ -63,7 +63,8 @@ def read_fasta(path: str | Path) -> list[tuple[str, str]]:
     if not is_file(p):
         raise InputError(f"No such file: {p}")
     records: list[tuple[str, str]] = []
-    name, parts = None, []
+    name: str | None = None
+    parts: list[str] = []
     try:
         text = p.read_text()
     except UnicodeDecodeError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from Bio.PDB import PDBIO, PDBParser, Superimposer
@@ -54,7 +55,7 @@ def pdb_string(structure: Structure) -> str:
 
 
 def ca_coords(path: str | Path) -> np.ndarray:
-    parser = PDBParser(QUIET=True)
+    parser: Any = PDBParser(QUIET=True)
     if str(path).endswith(".cif"):
         from Bio.PDB import MMCIFParser
 

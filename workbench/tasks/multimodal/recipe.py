@@ -103,7 +103,9 @@ def parse_parameters(text: str) -> dict[str, Any]:
     if lines and _FIELD.match(lines[-1]) and "Steps:" in lines[-1]:
         for key, value in _FIELD.findall(lines.pop()):
             fields[key.strip()] = json.loads(value) if value.startswith('"') else value.strip()
-    prompt, negative, in_negative = [], [], False
+    prompt: list[str] = []
+    negative: list[str] = []
+    in_negative = False
     for line in lines:
         if line.startswith("Negative prompt:"):
             in_negative = True

@@ -28,16 +28,22 @@ class Text2ImageRequest:
     preview_every: Annotated[int, Limits(ge=0, le=500, unit="steps")] = 0  #: a latent preview every N steps (0: none)
     tiny: bool = False  #: a tiny random pipeline of the same architecture (tests, teaching)
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels: as given, else 512, or 64 with tiny (random weights draw noise at any size)."""
+        default = 64 if self.tiny else 512
+        return (self.width if self.width is not None else default, self.height if self.height is not None else default)
+
     def __post_init__(self) -> None:
         from workbench.tasks.multimodal.unified import check_can_draw
 
         if not self.prompt.strip():
             raise InputError("Give a prompt.")
         check_can_draw(self.model)  # at the door: placement would refuse an 8 B model for memory first
-        for name in ("width", "height"):
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, 64 if self.tiny else 512)
-        for side in (self.width, self.height):
+        width, height = self.size
+        object.__setattr__(self, "width", width)
+        object.__setattr__(self, "height", height)
+        for side in (width, height):
             if side % 8 or not 32 <= side <= MAX_SIDE:
                 raise InputError(f"Unsupported size {self.width}x{self.height}: width and height must be multiples "
                                  f"of 8 between 32 and {MAX_SIDE}.")

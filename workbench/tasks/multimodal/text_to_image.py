@@ -59,7 +59,8 @@ def estimate_memory(request: Text2ImageRequest, model_id: str, weight_bytes: int
         return 256 * 1024**2
     spec = models.MODELS.get(model_id)
     parameters = spec.parameters if spec and spec.parameters else models.DEFAULT_DIFFUSION_PARAMETERS
-    pixels = request.width * request.height  # the images are drawn one at a time
+    width, height = request.size
+    pixels = width * height  # the images are drawn one at a time
     return int(parameters * weight_bytes + GiB // 2 + GiB * pixels / (512 * 512))
 
 
@@ -126,8 +127,8 @@ def run(request: Text2ImageRequest, ctx: TaskContext) -> Text2ImageResult:
         if model_id in unified.IMAGE_GENERATORS:
             per_image, draw_tokens = unified.janus_drawer(pipe, request.prompt, guidance=request.guidance, ctx=ctx)
         else:
-            per_image, draw_tokens = unified.emu3_drawer(pipe, request.prompt, width=request.width,
-                                                         height=request.height, ctx=ctx)
+            per_image, draw_tokens = unified.emu3_drawer(pipe, request.prompt, width=request.size[0],
+                                                         height=request.size[1], ctx=ctx)
         report = unified.token_reporter(per_image * n, progress, "image token")
 
         def draw_autoregressive(i: int) -> Any:
@@ -198,7 +199,8 @@ def _draw_all(request: Text2ImageRequest, model_id: str, dtype: str, ctx: TaskCo
     spec = models.get_spec(model_id) if model_id in models.MODELS else None
     out_dir = ctx.workdir
     t0 = time.time()
-    images, files = [], {}
+    images: list[Any] = []
+    files: dict[str, Path] = {}
     for i in range(request.num_images):
         key = f"image_{i}"
         if key in ctx.checkpoints:  # drawn before the job moved here

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from workbench import models
 from workbench.contract import Cancelled, GiB, InputError, Progress, Requirements, TaskContext
+from workbench.contract.errors import ModelNotAvailable
 from workbench.contract.limits import Limits
 from workbench.paths import is_file
 
@@ -92,6 +93,8 @@ def load_vlm(path: Path | None, device: str, dtype: str) -> VisionLanguageModel:
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
+    if path is None:
+        raise ModelNotAvailable("The vision-language model's weights are not in the cache.")
     model = AutoModelForImageTextToText.from_pretrained(path, torch_dtype=getattr(torch, dtype))
     return VisionLanguageModel(model.eval().to(device), AutoProcessor.from_pretrained(path))
 

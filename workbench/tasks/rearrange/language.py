@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from workbench.contract.errors import InputError
+from workbench.contract.errors import InputError, ModelNotAvailable
 from workbench.tasks.rearrange.instruction import Goal, parse
 
 #: the registry's default model for `parser="model"`
@@ -62,6 +62,8 @@ def load_instruction_lm(path: Path | None, device: str, dtype: str) -> Instructi
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if path is None:
+        raise ModelNotAvailable("The instruction model's weights are not in the cache.")
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).eval()
     return InstructionModel(model.to(device), tokenizer)

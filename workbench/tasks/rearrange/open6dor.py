@@ -27,7 +27,7 @@ import numpy as np
 
 from workbench.contract.errors import InputError
 from workbench.paths import is_file
-from workbench.tasks.rearrange.scene import TABLE, Placed, Scene, quat_of
+from workbench.tasks.rearrange.scene import TABLE, Placed, Scene, quat4, quat_of
 
 #: the benchmark's world -> workbench's table: +90 degrees about z
 TO_TABLE = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
@@ -101,7 +101,7 @@ def load_task(path: str | Path, objects: str | Path | None = None) -> tuple[Scen
         str(data.get(k) or "") for k in ("position_instruction", "rotation_instruction")).strip()
     if not isinstance(instruction, str) or not instruction.strip():
         raise InputError(f"{path.name} holds no instruction.")
-    target = data.get("target_obj_name", names[-1])
+    target = str(data.get("target_obj_name", names[-1]))
     if target not in names:
         raise InputError(f"{path.name}: target_obj_name {target!r} is not one of its objects ({', '.join(names)}).")
     folder = Path(objects) if objects else None
@@ -120,7 +120,7 @@ def load_task(path: str | Path, objects: str | Path | None = None) -> tuple[Scen
         taken[base] = taken.get(base, 0) + 1
         label = base if taken[base] == 1 else f"{base}{taken[base]}"
         placed.append(Placed(label, _object(name, urdf, folder), round(float(xy[i, 0]), 4), round(float(xy[i, 1]), 4),
-                             tuple(round(v, 6) for v in quat_of(r)), colour=COLOURS[i % len(COLOURS)]))
+                             quat4(round(v, 6) for v in quat_of(r)), colour=COLOURS[i % len(COLOURS)]))
     for name in sorted(set(names), key=len, reverse=True):  # the instruction names objects as the file does
         instruction = re.sub(rf"\b{re.escape(name)}\b", scene_name(name), instruction, flags=re.IGNORECASE)
     return Scene(placed, source=str(path)), instruction.strip(), scene_name(target)

@@ -307,6 +307,8 @@ class Recorder:
 
     def grab(self) -> None:
         data = self.world.data
+        if self.renderer is None:  # rendering is off
+            return
         self.renderer.update_scene(data, camera=self.camera)
         self.frames.append(self.renderer.render().copy())
         self.moved.append({"objects": {n: motion.flat(p) for n, p in self.world.poses().items()},

@@ -22,11 +22,15 @@ import re
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workbench.contract.errors import InputError
 from workbench.paths import is_file
+
+if TYPE_CHECKING:
+    from workbench.tasks.grasping.objects import GraspObject
 
 #: table top half sizes (x, y), m
 TABLE = (0.5, 0.4)
@@ -49,14 +53,15 @@ def check_parts(parts: object, where: str) -> dict[str, tuple[float, float, floa
     if not isinstance(parts, dict) or len(parts) > 32:
         raise InputError(f"{where}: parts must be a JSON object of at most 32 named directions, e.g. "
                          '{"up": [0, 0, 1], "handle": [1, 0, 0]}.')
-    out = {}
+    out: dict[str, tuple[float, float, float]] = {}
     for name, value in parts.items():
         if not isinstance(name, str) or not _PART.fullmatch(name):
             raise InputError(f"{where}: part name {name!r:.40} must be lower-case letters (and _), e.g. handle.")
         if not (_numbers(value, 3, -1e3, 1e3) and np.linalg.norm(value) > 1e-6):
             raise InputError(f"{where}: part {name!r} must be three finite numbers, not all zero (a direction in "
                              f"the object's frame), not {value!r:.60}.")
-        out[name] = tuple(float(v) for v in value)
+        x, y, z = (float(v) for v in value)
+        out[name] = (x, y, z)
     return out
 
 
@@ -84,6 +89,12 @@ def quat_of(r: np.ndarray) -> tuple[float, float, float, float]:
 
     x, y, z, w = Rotation.from_matrix(r).as_quat()
     return (float(w), float(x), float(y), float(z))
+
+
+def quat4(values: Any) -> tuple[float, float, float, float]:
+    """Four numbers as a (w, x, y, z) tuple of floats (typed as four, which a generator's tuple is not)."""
+    w, x, y, z = (float(v) for v in values)
+    return (w, x, y, z)
 
 
 def matrix_of(quat: tuple[float, ...]) -> np.ndarray:
@@ -195,7 +206,7 @@ class Scene:
                                  f"(x within +-{TABLE[0]}, y within +-{TABLE[1]}).")
             if not _numbers(p.quat, 4, -1e6, 1e6) or np.linalg.norm(p.quat) < 1e-6:
                 raise InputError(f"{p.name}: quat must be four finite numbers (w, x, y, z), not all zero.")
-            p.quat = tuple(float(v) for v in np.asarray(p.quat) / np.linalg.norm(p.quat))
+            p.quat = quat4(np.asarray(p.quat) / np.linalg.norm(p.quat))
 
     def names(self) -> list[str]:
         return [p.name for p in self.objects]
@@ -207,7 +218,7 @@ class Scene:
         raise InputError(f"No {name!r} in the scene; it holds {', '.join(self.names())}.")
 
     @cached_property
-    def grasp_objects(self) -> dict[str, object]:
+    def grasp_objects(self) -> dict[str, GraspObject]:
         """Each object's mesh and collision pieces (a `GraspObject`, centred on its centre of mass)."""
         from workbench.tasks.grasping.objects import make_object
 
@@ -238,7 +249,8 @@ def _placed(entry: dict, where: str) -> Placed:
         raise InputError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}; an object has "
                          f"{', '.join(sorted(known))}.")
     try:
-        return Placed(**{k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
+        return Placed(**fields)
     except TypeError as exc:
         raise InputError(f"{where}: {exc}") from None
 
@@ -328,5 +340,5 @@ def procedural_scene(seed: int, count: int | None = None) -> Scene:
         start = PROCEDURAL[kind][int(rng.integers(len(PROCEDURAL[kind])))]
         quat = _lying(yaw) if start == "lying" else _yawed(yaw)
         placed.append(Placed(str(kind), str(kind), round(float(spot[0]), 4), round(float(spot[1]), 4),
-                             tuple(round(v, 6) for v in quat), colour=COLOURS[i % len(COLOURS)]))
+                             quat4(round(v, 6) for v in quat), colour=COLOURS[i % len(COLOURS)]))
     return Scene(placed, source=f"procedural:{seed}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import numpy as np
@@ -123,8 +124,8 @@ class TableWorld:
         self.data.qvel[self.model.jnt_dofadr[self.model.body_jntadr[self.body[name]]]:][:6] = 0
 
     # ---- geometry ----------------------------------------------------------------------------
-    def clearance(self, hand: np.ndarray, ignore: set[str] = frozenset(), moved: dict[str, np.ndarray] | None = None,
-                  reach: float = 0.05) -> float:
+    def clearance(self, hand: np.ndarray, ignore: AbstractSet[str] = frozenset(),
+                  moved: dict[str, np.ndarray] | None = None, reach: float = 0.05) -> float:
         """The smallest distance (m, up to `reach`) between the open hand at `hand` and the table or
         any object not in `ignore`, with the objects in `moved` at those poses. The world's state is
         left as it was."""

@@ -17,9 +17,10 @@ import pickle
 import tarfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from rdkit import Chem, RDLogger
-from rdkit.Chem import AllChem
+from rdkit import Chem, rdBase
+from rdkit.Chem import rdDistGeom
 
 #: one-letter code -> CCD code, per polymer kind
 AMINO_ACIDS = {"A": "ALA", "R": "ARG", "N": "ASN", "D": "ASP", "C": "CYS", "Q": "GLN", "E": "GLU",
@@ -49,16 +50,16 @@ def _named(mol: Chem.Mol, code: str) -> Chem.Mol:
         if atom.GetAtomicNum() == 1 and not atom.HasProp("name"):
             h_count += 1
             atom.SetProp("name", f"H{h_count}")
-    params = AllChem.ETKDGv3()
+    params: Any = rdDistGeom.ETKDGv3()  # Any: RDKit's stubs type its fields as the class itself
     params.randomSeed = 0xC0DE
-    RDLogger.DisableLog("rdApp.*")  # UFF typing notes on ions: nothing a user can act on
+    rdBase.DisableLog("rdApp.*")  # UFF typing notes on ions: nothing a user can act on
     try:
-        ok = AllChem.EmbedMolecule(mol, params) == 0
+        ok = rdDistGeom.EmbedMolecule(mol, params) == 0
         if not ok:
             params.useRandomCoords = True
-            ok = AllChem.EmbedMolecule(mol, params) == 0
+            ok = rdDistGeom.EmbedMolecule(mol, params) == 0
     finally:
-        RDLogger.EnableLog("rdApp.*")
+        rdBase.EnableLog("rdApp.*")
     if not ok:
         raise ValueError(f"RDKit could not embed the component {code}")
     mol.GetConformer().SetProp("name", "Computed")

@@ -69,16 +69,16 @@ def heavy_atoms(smiles: str) -> int:
 
 
 def check_smiles(smiles: str, where: str) -> str:
-    from rdkit import Chem, RDLogger
+    from rdkit import Chem, rdBase
 
     text = str(smiles).strip()
     if not text:
         raise InputError(f"{where}: the SMILES is empty.")
-    RDLogger.DisableLog("rdApp.*")
+    rdBase.DisableLog("rdApp.*")
     try:
         mol = Chem.MolFromSmiles(text)
     finally:
-        RDLogger.EnableLog("rdApp.*")
+        rdBase.EnableLog("rdApp.*")
     if mol is None:
         raise InputError(f"{where}: RDKit cannot read the SMILES {text!r}.")
     if mol.GetNumHeavyAtoms() == 0:
@@ -290,7 +290,8 @@ def from_fasta(path: str) -> list[Entity]:
     """`>CHAIN|TYPE[|MSA]` records, as `boltz predict` reads FASTA."""
     text = _read_text(path, "FASTA")
     out: list[Entity] = []
-    header, lines = None, []
+    header: str | None = None
+    lines: list[str] = []
     records = []
     for line in text.splitlines() + [">"]:
         if line.startswith(">"):

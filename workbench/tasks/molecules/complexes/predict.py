@@ -39,7 +39,7 @@ from workbench.tasks.molecules.complexes.inputs import Entity
 
 GiB = 1024**3
 #: a short run for the tiny random model (demo, widget, Gradio): the whole path, in seconds
-TINY_RUN = {"recycling_steps": 1, "sampling_steps": 20}
+TINY_RUN: dict[str, Any] = {"recycling_steps": 1, "sampling_steps": 20}
 TOKEN_Z, TOKEN_S, PAIR_COPIES, TRI_HEADS = 128, 384, 14, 4
 CHUNKED_COPIES, CHUNK = 5, 128
 
@@ -338,9 +338,9 @@ def _prepare(ents: list[Entity], extra: dict[str, Any], name: str, mols: Path, f
     dirs = {k: processed / k for k in ("msa", "constraints", "templates", "mols", "structures", "records")}
     for d in [*dirs.values(), folder / "msa"]:
         d.mkdir(parents=True, exist_ok=True)
-    from rdkit import RDLogger
+    from rdkit import rdBase
 
-    RDLogger.DisableLog("rdApp.info")  # RDKit's "Initializing Normalizer" on Boltz's first standardisation
+    rdBase.DisableLog("rdApp.info")  # RDKit's "Initializing Normalizer" on Boltz's first standardisation
     with contextlib.redirect_stdout(io.StringIO()):
         process_input(source, ccd=load_canonicals(mols), msa_dir=folder / "msa", mol_dir=mols, boltz2=True,
                       use_msa_server=False, msa_server_url="", msa_pairing_strategy="greedy",
@@ -545,7 +545,7 @@ def run(request: ComplexRequest, ctx: TaskContext) -> ComplexResult:
     diffusion_steps = request.sampling_steps * -(-request.samples // parallel)
     per_seed = passes * (len(msa) + len(pair)) + diffusion_steps + request.samples * max(1, len(conf))
     total = per_seed * len(request.seeds)
-    state = {"done": 0, "label": "", "pass": 0, "diffusion": 0, "confidence": 0}
+    state: dict[str, Any] = {"done": 0, "label": "", "pass": 0, "diffusion": 0, "confidence": 0}
 
     def step(stage: str, i: int, n: int) -> None:
         state["done"] += 1

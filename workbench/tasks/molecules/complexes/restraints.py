@@ -80,7 +80,7 @@ def describe(item: dict[str, Any]) -> str:
     return f"bond: {ref(body['atom1'])} - {ref(body['atom2'])}"
 
 
-def _atoms(structure: Any, ref: list[Any] | str) -> list[Any]:
+def _atoms(structure: Any, ref: list[Any] | str) -> Any:
     """Positions of a chain (a str), a residue ([chain, index]) or a ligand atom ([chain, name])."""
     import numpy as np
 

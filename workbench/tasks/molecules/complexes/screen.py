@@ -117,9 +117,9 @@ def _read_library(path: str) -> list[tuple[int, Any]]:
     if not p.is_file():
         raise InputError(f"No ligand library at {path!r}.")
     if p.suffix.lower() == ".sdf":
-        from rdkit import Chem, RDLogger
+        from rdkit import Chem, rdBase
 
-        RDLogger.DisableLog("rdApp.*")
+        rdBase.DisableLog("rdApp.*")
         out: list[tuple[int, Any]] = []
         for i, mol in enumerate(Chem.SDMolSupplier(str(p), sanitize=True), 1):
             if mol is None:
@@ -285,10 +285,10 @@ def run(request: ScreenRequest, ctx: TaskContext) -> ScreenResult:
         files[key] = cif
         shutil.rmtree(sub, ignore_errors=True)
         ctx.checkpoint(str(line), (row.__dict__.copy(), cif.read_bytes()))
-    result = ScreenResult(target_chains or report.chain_table(request.complex_request(good[0]).entities()[0])[:-1],
-                          rows, bad, "boltz-2-tiny" if request.tiny else "boltz-2", files)
-    _rank(result)
-    files["table"] = _write_table(result, out / "screen.csv")
+    screened = ScreenResult(target_chains or report.chain_table(request.complex_request(good[0]).entities()[0])[:-1],
+                            rows, bad, "boltz-2-tiny" if request.tiny else "boltz-2", files)
+    _rank(screened)
+    files["table"] = _write_table(screened, out / "screen.csv")
     ctx.progress(Progress(len(good), len(good), f"{len(rows)} ligand(s) screened"
                           + (f", {len(bad)} line(s) skipped" if bad else "")))
-    return result
+    return screened
