@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import pytest
@@ -317,3 +318,42 @@ def test_views_start_from_the_requests_own_defaults():
     assert (numbers["conformers"].minimum, numbers["conformers"].maximum) == (1, 5000)
     assert (numbers["samples"].minimum, numbers["samples"].maximum) == (1, 25)
     assert numbers["conformers"].info == "conformers per molecule"
+
+
+WIDGET_MODULES = ["generation.js", "grasp.js", "grasp_learning.js", "molecule.js", "place.js"]
+
+
+def test_widget_modules_import_their_shared_parts_instead_of_copying_them():
+    """Each widget's JavaScript is an ES module that imports what it shares from ./shared.js (the status
+    line, el, the GIF player, the library loader...), and defines none of those itself."""
+    import re
+
+    from workbench.widgets.base import STATIC, widget_module
+
+    shared = re.findall(r"^export (?:async )?function (\w+)", (STATIC / "shared.js").read_text(), re.M)
+    assert {"el", "showStatus", "loadLibrary", "gifPlayer", "handReplay"} <= set(shared)
+    for name in WIDGET_MODULES:
+        text = (STATIC / name).read_text()
+        imported = re.search(r'^import \{ ([\w, ]+) \} from "\./shared\.js";$', text, re.M)
+        assert imported, name
+        assert "showStatus" in imported.group(1), name  # one status block, not five
+        assert not [f for f in shared if re.search(rf"^(?:async )?function {f}\(", text, re.M)], name
+        assert "./shared.js" not in widget_module(name)  # pointed at a URL a blob-loaded module can import
+
+
+def test_the_module_anywidget_gets_links_in_an_es_module_loader(tmp_path):
+    """node imports each widget's module exactly as anywidget receives it (the shared module through its
+    data: URL) and finds `render`: the import graph resolves, with no DOM needed to load it."""
+    import base64
+    import shutil
+
+    from workbench.widgets.base import widget_module
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed; the browser tests load the same modules in JupyterLab")
+    for name in WIDGET_MODULES:
+        url = "data:text/javascript;base64," + base64.b64encode(widget_module(name).encode()).decode()
+        script = f"const m = await import({json.dumps(url)}); console.log(typeof m.default.render);"
+        out = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0 and out.stdout.strip() == "function", (name, out.stderr[-2000:])

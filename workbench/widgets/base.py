@@ -7,6 +7,7 @@ in `state="failed"` with the sentence in `error`, never a traceback.
 
 from __future__ import annotations
 
+import base64
 import logging
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,20 @@ STATIC = Path(__file__).parent / "static"
 LIBRARIES = ("three.module.min.js", "3Dmol.es6-min.js")
 
 
+#: the ES module every widget imports its shared parts from (`import { el } from "./shared.js"`)
+SHARED = "shared.js"
+
+
 def widget_module(name: str) -> str:
-    """A widget's ES module with the shared library loader in front (anywidget has no bundler)."""
-    return (STATIC / "libraries.js").read_text() + (STATIC / name).read_text()
+    """A widget's ES module as anywidget runs it. anywidget loads `_esm` from a blob URL, where the
+    widget's `import ... from "./shared.js"` has no folder to resolve against, so that one specifier is
+    pointed at the shared module's text as a data: URL (the same URL in every widget: the page links one
+    instance). The files stay plain ES modules that a browser or node resolves as they are."""
+    shared = base64.b64encode((STATIC / SHARED).read_bytes()).decode("ascii")
+    source = (STATIC / name).read_text()
+    if f'from "./{SHARED}"' not in source:
+        raise ValueError(f"{name} does not import ./{SHARED}")
+    return source.replace(f'from "./{SHARED}"', f'from "data:text/javascript;base64,{shared}"')
 
 
 class JobWidget(anywidget.AnyWidget):

@@ -5,7 +5,7 @@ are coloured by pLDDT with the PAE heat map beside; a co-folded complex (mode "c
 Boltz-2) shows its best sample, polymers as cartoons by chain and ligands as sticks, with the
 samples ranked and the PAE with chain boundaries. Download buttons give the SDF, PDB, mmCIF,
 confidence JSON and summary. 3Dmol.js is bundled (no CDN) and loads once per page
-(`static/libraries.js`).
+(`static/shared.js`).
 """
 
 from __future__ import annotations

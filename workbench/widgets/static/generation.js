@@ -1,5 +1,6 @@
 // GenerationWidget front end: inputs, progress with a live preview, the answer, and a gallery
 // of past images (recipe on hover, download on click). It only shows what the kernel sends.
+import { el, showStatus, workbenchFileUrl } from "./shared.js";
 
 function render({ model, el: root }) {
   model.send({ type: "ready" });  // the kernel fills the gallery from the store now
@@ -98,16 +99,10 @@ function render({ model, el: root }) {
     copy.onclick = () => navigator.clipboard?.writeText(JSON.stringify(newest.recipe, null, 1));
   }
   function galleryHref(g) {
-    return workbenchFileUrl(g.job, g.file) ?? g.src;  // libraries.js; the PNG (with its recipe) from the store
+    return workbenchFileUrl(g.job, g.file) ?? g.src;  // shared.js; the PNG (with its recipe) from the store
   }
   function status_() {
-    const state = model.get("state");
-    bar.value = model.get("progress");
-    status.textContent = `${state} ${Math.round(100 * model.get("progress"))}% ${model.get("message")}`;
-    error.textContent = model.get("error");
-    run.disabled = state === "queued" || state === "running";
-    cancel.disabled = !run.disabled;
-    root.dataset.state = state;
+    showStatus(model, root, { bar, status, error, run, cancel });
   }
   function drawGallery() {
     gallery.replaceChildren(...model.get("gallery").map((g) => {

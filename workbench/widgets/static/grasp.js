@@ -1,8 +1,9 @@
 // GraspWidget front end: a three.js view of the object with one glyph per finished grasp.
 // It shows what the kernel sends; run, cancel and a click on a grasp are messages/traits.
+import { el, gifPlayer, handReplay, loadLibrary, showStatus, themed, workbenchBaseUrl, workbenchFileUrl } from "./shared.js";
 
 async function loadThree(model) {
-  return loadLibrary(model, "three.module.min.js");  // libraries.js
+  return loadLibrary(model, "three.module.min.js");
 }
 
 function select(options, value) {
@@ -48,7 +49,7 @@ async function render({ model, el: root }) {
   const canvasBox = el("div", { class: "wb-view",
                                 style: "width:480px;max-width:100%;height:360px;overflow:hidden;" +
                                        "border:1px solid var(--jp-border-color2, #ddd)" });
-  // libraries.js: the replay with playback controls and a caption; each frame also poses the 3D view
+  // shared.js: the replay with playback controls and a caption; each frame also poses the 3D view
   const player = gifPlayer("wb-trial", (i) => showMotion(i));
   const controls = el("div", { style: "display:flex;gap:6px;align-items:center;flex-wrap:wrap" });
   controls.append(objectIn, list, gripper, device, "grasps:", num, run, cancel, bar, status);
@@ -182,15 +183,9 @@ async function render({ model, el: root }) {
   }
 
   function syncStatus() {
-    const state = model.get("state");
-    bar.value = model.get("progress");
     const message = model.get("message") === model.get("summary") ? "" : model.get("message");  // said below
-    status.textContent = `${state} ${Math.round(100 * model.get("progress"))}% ${message}`;
-    error.textContent = model.get("error");
+    showStatus(model, root, { bar, status, error, run, cancel }, `${Math.round(100 * model.get("progress"))}% ${message}`);
     summary.textContent = model.get("summary");
-    run.disabled = state === "queued" || state === "running";
-    cancel.disabled = !run.disabled;
-    root.dataset.state = state;
   }
 
   objectIn.onchange = () => { model.set("object", objectIn.value); model.save_changes(); };
@@ -232,7 +227,7 @@ async function render({ model, el: root }) {
     tableBox.replaceChildren(table);
   }
   function drawLinks() {
-    // libraries.js: downloads go through the server extension (none without one)
+    // shared.js: downloads go through the server extension (none without one)
     links.replaceChildren(...(workbenchBaseUrl() === null ? [] : Object.entries(model.get("files")).map(([name, rel]) =>
       el("a", { href: workbenchFileUrl(model.get("job_id"), rel), download: name, class: "wb-file" },
          `Download ${name}`))));
@@ -246,7 +241,7 @@ async function render({ model, el: root }) {
   model.on("change:grasps", drawGrasps);
   // ---- the interactive 3D replay: the recorded poses behind the GIF's frames, contacts in red ----
   let motion = null;
-  const hand = handReplay(THREE, replayGroup, 0.003);  // libraries.js
+  const hand = handReplay(THREE, replayGroup, 0.003);
   const allGrasps = el("button", { class: "wb-grasps-view", title: "back to every grasp on the object" },
                        "all grasps");
   allGrasps.style.display = "none";

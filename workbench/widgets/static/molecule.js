@@ -1,8 +1,9 @@
 // MoleculeWidget front end: inputs, progress, a bundled 3Dmol.js viewer, downloads.
 // It only shows state the kernel sends; "run" and "cancel" are messages to the kernel.
+import { el, loadLibrary, showStatus } from "./shared.js";
 
 async function load3Dmol(model) {
-  return loadLibrary(model, "3Dmol.es6-min.js");  // libraries.js
+  return loadLibrary(model, "3Dmol.es6-min.js");
 }
 
 function plddtColour(b) {
@@ -121,15 +122,10 @@ async function render({ model, el: root }) {
   }
 
   function syncStatus() {
-    const state = model.get("state");
-    if (state !== "running") { samples = []; delete root.dataset.eta; }
+    if (model.get("state") !== "running") { samples = []; delete root.dataset.eta; }
     const fraction = model.get("progress");
-    bar.value = fraction;
-    status.textContent = `${state} ${Math.round(100 * fraction)}%${eta(fraction)} ${model.get("message")}`;
-    error.textContent = model.get("error");
-    run.disabled = state === "queued" || state === "running";
-    cancel.disabled = !(state === "queued" || state === "running");
-    root.dataset.state = state;
+    showStatus(model, root, { bar, status, error, run, cancel },
+               `${Math.round(100 * fraction)}%${eta(fraction)} ${model.get("message")}`);
   }
 
   // columns: [key, header] pairs (a header carries the unit); a row with ok === false is marked failed

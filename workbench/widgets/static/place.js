@@ -1,10 +1,11 @@
 // PlaceWidget front end: scene picker, instruction box, the parsed goal (or why it is refused)
 // before Run, the tabletop in 3D (three.js, bundled; drag to turn, wheel to zoom), the planned
 // target as a ghost, the verdict per metric and the replay GIF. Colours follow JupyterLab's theme.
+import { el, gifPlayer, handReplay, loadLibrary, showStatus, themed } from "./shared.js";
 
 async function render({ model, el: root }) {
   model.send({ type: "ready" });  // the kernel builds the meshes now, not in the constructor
-  const THREE = await loadLibrary(model, "three.module.min.js");  // libraries.js
+  const THREE = await loadLibrary(model, "three.module.min.js");
   root.style.font = "13px var(--jp-ui-font-family, system-ui, sans-serif)";
   root.style.color = "var(--jp-ui-font-color1, #222)";
 
@@ -26,7 +27,7 @@ async function render({ model, el: root }) {
   const error = el("div", { class: "wb-error", style: "color:var(--jp-error-color1, #b00020)" });
   const verdict = el("div", { class: "wb-verdict", style: "margin:4px 0;font-weight:600" });
   const view = el("div", { class: "wb-view", style: "width:480px;height:340px;border:1px solid var(--jp-border-color2, #ddd)" });
-  // libraries.js: the task replayed, with playback controls; each frame also poses the 3D view
+  // shared.js: the task replayed, with playback controls; each frame also poses the 3D view
   const replay = gifPlayer("wb-replay", (i) => showMotion(i));
   const hint = el("div", { style: "opacity:0.7;font-size:11px" },
                    "x right, y away from you (behind), table 1.0 x 0.8 m; dashed: the planned target; drag to turn, wheel to zoom");
@@ -120,7 +121,7 @@ async function render({ model, el: root }) {
 
   // ---- the interactive 3D replay: every object and the gripper as recorded behind the GIF's frames ----
   let motion = null;
-  const gripper = handReplay(THREE, hand, 0.005);  // libraries.js
+  const gripper = handReplay(THREE, hand, 0.005);
   const result = el("button", { class: "wb-result-view", title: "back to the final scene" }, "final scene");
   result.style.display = "none";
   replay.element.append(result);
@@ -156,14 +157,11 @@ async function render({ model, el: root }) {
   }
 
   function syncStatus() {
-    const state = model.get("state");
-    bar.value = model.get("progress");
     const stage = model.get("stage");
-    status.textContent = `${state}${stage && state === "running" ? ": " + stage : ""} ${model.get("message")}`;
-    error.textContent = model.get("error");
-    run.disabled = state === "queued" || state === "running" || !!model.get("refusal");
-    cancel.disabled = !(state === "queued" || state === "running");
-    root.dataset.state = state;
+    const running = model.get("state") === "running";
+    const state = showStatus(model, root, { bar, status, error, run, cancel }, model.get("message"));
+    if (stage && running) status.textContent = `${state}: ${stage} ${model.get("message")}`;
+    if (model.get("refusal")) run.disabled = true;
     const v = model.get("verdict");
     verdict.replaceChildren();
     if (v && v.track) {

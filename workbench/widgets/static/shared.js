@@ -1,8 +1,13 @@
-// Shared by every workbench widget (Python prepends it to each widget's module): a bundled
-// library (three.js, 3Dmol.js) loads once per page, from the workbench server extension's static
-// route; where that route is absent (VS Code, Colab) the kernel sends the file once. Never as
-// widget state, so a saved notebook does not carry it.
-function workbenchBaseUrl() {
+// What every workbench widget shares, as an ES module the widgets import (`import { el } from
+// "./shared.js"`): the job status line, DOM helpers, the GIF player, the gripper replay, theme colours,
+// and the library loader. A bundled library (three.js, 3Dmol.js) loads once per page, from the
+// workbench server extension's static route; where that route is absent (VS Code, Colab) the kernel
+// sends the file once. Never as widget state, so a saved notebook does not carry it.
+//
+// anywidget runs a widget's module from a blob URL, where "./shared.js" has no folder to resolve
+// against; Python (`widgets.base.widget_module`) points that one import at this file's text as a
+// data: URL. Every widget names the same URL, so the page holds one instance of this module.
+export function workbenchBaseUrl() {
   const data = document.getElementById("jupyter-config-data");
   if (data) {
     try { return JSON.parse(data.textContent).baseUrl || "/"; } catch (e) { /* not JupyterLab */ }
@@ -11,7 +16,7 @@ function workbenchBaseUrl() {
 }
 
 // a job's file through the server extension's REST route; null where there is no JupyterLab server
-function workbenchFileUrl(job, relative) {
+export function workbenchFileUrl(job, relative) {
   const base = workbenchBaseUrl();
   return base === null ? null : `${base.replace(/\/?$/, "/")}workbench/api/jobs/${job}/files/${relative}`;
 }
@@ -28,7 +33,7 @@ function libraryFromKernel(model, name) {
   });
 }
 
-async function loadLibrary(model, name) {
+export async function loadLibrary(model, name) {
   const libraries = (globalThis.__workbenchLibraries ??= {});
   libraries[name] ??= (async () => {
     const base = workbenchBaseUrl();
@@ -44,9 +49,11 @@ async function loadLibrary(model, name) {
 }
 
 
-// a DOM element with attributes and text: every widget builds its controls with it
-function el(tag, attrs = {}, text = "") {
-  const e = document.createElement(tag);
+// a DOM element with attributes and text: every widget builds its controls with it (SVG elements, for
+// charts, in the SVG namespace)
+const SVG_TAGS = new Set(["svg", "path", "line", "polyline", "circle", "rect", "text", "g"]);
+export function el(tag, attrs = {}, text = "") {
+  const e = SVG_TAGS.has(tag) ? document.createElementNS("http://www.w3.org/2000/svg", tag) : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
   if (text) e.textContent = text;
   return e;
@@ -56,7 +63,7 @@ function el(tag, attrs = {}, text = "") {
 // browser's ImageDecoder where it has one (Chromium), else the plain animated <img>.
 // onFrame(k): a 3D view kept on the same moment, k counting the frames as recorded (a GIF writer merges
 // identical neighbours into one longer frame, so the GIF's own index would drift from the recording)
-function gifPlayer(cls = "wb-player", onFrame = null) {
+export function gifPlayer(cls = "wb-player", onFrame = null) {
   const box = el("figure", { class: cls, style: "margin:0;display:none" });
   const canvas = el("canvas", { class: "wb-player-canvas", style: "max-width:400px;display:block" });
   const img = el("img", { class: "wb-player-img", style: "max-width:400px;display:none", alt: "replay" });
@@ -134,7 +141,7 @@ function gifPlayer(cls = "wb-player", onFrame = null) {
 
 // a recorded replay's gripper (its collision boxes, see-through) and contacts (red dots) in `group`, for
 // the grasp and pick-and-place widgets: load(motion) once, pose(frame) for each frame shown
-function handReplay(THREE, group, dotRadius) {
+export function handReplay(THREE, group, dotRadius) {
   let boxes = [], dots = [];
   return {
     load(motion) {
@@ -165,7 +172,22 @@ function handReplay(THREE, group, dotRadius) {
 }
 
 // a JupyterLab theme variable's value now (for canvases, which CSS variables do not reach)
-function themed(name, fallback) {
+export function themed(name, fallback) {
   const value = getComputedStyle(document.body).getPropertyValue(name).trim();
   return value || fallback;
+}
+
+// The status every job widget shows: the bar, "<state> <detail>", the error, Run and Cancel enabled as
+// the job allows, and the state on the root element (tests and styles read it). `detail` defaults to
+// "<percent>% <message>"; a widget passes its own (a stage, an ETA). Returns the state.
+export function showStatus(model, root, { bar, status, error, run, cancel }, detail = null) {
+  const state = model.get("state");
+  const busy = state === "queued" || state === "running";
+  bar.value = model.get("progress");
+  status.textContent = `${state} ${detail ?? `${Math.round(100 * model.get("progress"))}% ${model.get("message")}`}`;
+  error.textContent = model.get("error");
+  run.disabled = busy;
+  cancel.disabled = !busy;
+  root.dataset.state = state;
+  return state;
 }
