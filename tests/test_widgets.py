@@ -318,6 +318,10 @@ def test_views_start_from_the_requests_own_defaults():
     assert (numbers["conformers"].minimum, numbers["conformers"].maximum) == (1, 5000)
     assert (numbers["samples"].minimum, numbers["samples"].maximum) == (1, 25)
     assert numbers["conformers"].info == "conformers per molecule"
+    # the widgets' number inputs too: the kernel sends each input's bounds from the same limits
+    assert MoleculeWidget("CCO").bounds == {"num_conformers": {"info": "conformers per molecule", "minimum": 1,
+                                                               "maximum": 5000}}
+    assert GenerationWidget("x").bounds["steps"] == {"info": "denoising steps", "minimum": 1, "maximum": 500}
 
 
 WIDGET_MODULES = ["generation.js", "grasp.js", "grasp_learning.js", "molecule.js", "place.js"]

@@ -213,6 +213,9 @@ def test_molecule_widget_runs_and_renders(lab):
         root.wait_for(timeout=60000)
     finally:
         page.screenshot(path=str(ARTIFACTS / "2-molecule-cell.png"))
+    count_box = page.locator(".wb-mol input.wb-num")  # bounded by the request's declared limits
+    assert (count_box.get_attribute("min"), count_box.get_attribute("max")) == ("1", "5000")
+    assert count_box.get_attribute("title") == "conformers per molecule"
     _press_run_and_wait(page, ".wb-mol[data-state='succeeded'][data-models]", shot="2-molecule-run.png")
     assert page.locator(".wb-mol progress").get_attribute("value") in ("1", "1.0")
     assert int(root.get_attribute("data-models")) >= 2

@@ -50,9 +50,14 @@ class JobWidget(anywidget.AnyWidget):
     message = t.Unicode("").tag(sync=True)
     error = t.Unicode("").tag(sync=True)
     job_id = t.Unicode("").tag(sync=True)
+    #: each number input's `minimum`, `maximum` and help, from the request's declared limits
+    #: (`requests.input_bounds`): the front end cannot offer a value the request would refuse
+    bounds = t.Dict().tag(sync=True)
 
     #: the snapshot's title (see `workbench.widgets.snapshot`)
     title = "workbench"
+    #: input name in the front end -> (task, request field) whose limits bound it
+    bounded_inputs: dict[str, tuple[str, str]] = {}
 
     def __init__(self, **kwargs: Any):
         from workbench.scheduling import registry
@@ -61,7 +66,10 @@ class JobWidget(anywidget.AnyWidget):
         names = ["auto", *registry.names()]
         if device not in names:  # a name the user typed (cuda:0 on a CPU box) stays visible
             names.append(device)
-        super().__init__(devices=names, **kwargs)
+        from workbench.tasks.requests import input_bounds
+
+        bounds = {name: input_bounds(task, field) for name, (task, field) in self.bounded_inputs.items()}
+        super().__init__(devices=names, bounds=bounds, **kwargs)
         self._result: Any = None  # the last finished job's result, for the snapshot
         self._mirror = JobMirror(self, self._take_result, self._on_progress)
         self.on_msg(self._on_front_end_message)

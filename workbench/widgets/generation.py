@@ -40,6 +40,7 @@ def _data_uri(path: Path, thumb: int | None = None) -> str:
 
 
 class GenerationWidget(JobWidget):
+    bounded_inputs = {"steps": ("text-to-image", "steps"), "guidance": ("text-to-image", "guidance")}
     _esm = widget_module("generation.js")
     title = "Generation"
 

@@ -19,6 +19,7 @@ from workbench.widgets.base import JobWidget, widget_module
 
 
 class GraspWidget(JobWidget):
+    bounded_inputs = {"num_grasps": ("grasp", "num_grasps")}
     _esm = widget_module("grasp.js")
     title = "Grasping"
 

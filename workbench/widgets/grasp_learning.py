@@ -16,6 +16,7 @@ from workbench.widgets.base import JobWidget, widget_module
 
 
 class GraspTrainingWidget(JobWidget):
+    bounded_inputs = {"epochs": ("grasp-train", "epochs")}
     _esm = widget_module("grasp_learning.js")
     title = "Grasp model training"
 

@@ -19,6 +19,7 @@ from workbench.widgets.base import STATIC, JobWidget, widget_module
 
 
 class MoleculeWidget(JobWidget):
+    bounded_inputs = {"num_conformers": ("conformers", "num_conformers")}
     _esm = widget_module("molecule.js")
     _css = STATIC / "molecule.css"
     title = "Molecules"

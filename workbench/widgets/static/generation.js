@@ -1,6 +1,6 @@
 // GenerationWidget front end: inputs, progress with a live preview, the answer, and a gallery
 // of past images (recipe on hover, download on click). It only shows what the kernel sends.
-import { el, showStatus, workbenchFileUrl } from "./shared.js";
+import { bounded, el, showStatus, workbenchFileUrl } from "./shared.js";
 
 function render({ model, el: root }) {
   model.send({ type: "ready" });  // the kernel fills the gallery from the store now
@@ -13,8 +13,9 @@ function render({ model, el: root }) {
   const upload = el("input", { type: "file", accept: "image/*", class: "wb-upload" });
   const modelIn = el("input", { class: "wb-model", size: "18" });
   const negative = el("textarea", { class: "wb-negative", rows: "1", cols: "40", placeholder: "negative prompt" });
-  const steps = el("input", { type: "number", min: "1", class: "wb-steps", style: "width:4em" });
-  const guidance = el("input", { type: "number", min: "0", step: "0.5", class: "wb-guidance", style: "width:4em" });
+  const steps = bounded(model, el("input", { type: "number", class: "wb-steps", style: "width:4em" }), "steps");
+  const guidance = bounded(model, el("input", { type: "number", step: "0.5", class: "wb-guidance", style: "width:4em" }),
+                           "guidance");
   const width = el("input", { type: "number", min: "32", step: "8", class: "wb-width", style: "width:5em",
                               placeholder: "auto" });
   const height = el("input", { type: "number", min: "32", step: "8", class: "wb-height", style: "width:5em",

@@ -1,6 +1,6 @@
 // GraspWidget front end: a three.js view of the object with one glyph per finished grasp.
 // It shows what the kernel sends; run, cancel and a click on a grasp are messages/traits.
-import { el, gifPlayer, handReplay, loadLibrary, showStatus, themed, workbenchBaseUrl, workbenchFileUrl } from "./shared.js";
+import { bounded, el, gifPlayer, handReplay, loadLibrary, showStatus, themed, workbenchBaseUrl, workbenchFileUrl } from "./shared.js";
 
 async function loadThree(model) {
   return loadLibrary(model, "three.module.min.js");
@@ -39,7 +39,8 @@ async function render({ model, el: root }) {
   for (const o of model.get("objects")) list.append(el("option", { value: o }));
   const gripper = select(model.get("grippers"), model.get("gripper"));
   const device = select(model.get("devices"), model.get("device"));
-  const num = el("input", { type: "number", min: "1", value: String(model.get("num_grasps")), class: "wb-num" });
+  const num = bounded(model, el("input", { type: "number", value: String(model.get("num_grasps")), class: "wb-num" }),
+                      "num_grasps");
   const run = el("button", { class: "wb-run" }, "Run");
   const cancel = el("button", { class: "wb-cancel" }, "Cancel");
   const bar = el("progress", { max: "1", value: "0", class: "wb-progress" });

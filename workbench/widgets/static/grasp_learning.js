@@ -1,6 +1,6 @@
 // GraspTrainingWidget front end: a dataset box, Run / Cancel, and the training curves as SVG,
 // redrawn whenever the kernel appends an epoch. Colours come from JupyterLab's theme variables.
-import { el, showStatus } from "./shared.js";
+import { bounded, el, showStatus } from "./shared.js";
 
 const SERIES = [
   ["train_loss", "training loss", "var(--jp-brand-color1, #1976d2)", "loss"],
@@ -34,7 +34,8 @@ function render({ model, el: root }) {
   root.style.font = "13px var(--jp-ui-font-family, system-ui, sans-serif)";
   root.style.color = "var(--jp-ui-font-color1, #222)";
   const data = el("input", { value: model.get("data"), size: "40", class: "wb-data", placeholder: "dataset folder" });
-  const epochs = el("input", { type: "number", min: "1", value: String(model.get("epochs")), class: "wb-epochs" });
+  const epochs = bounded(model, el("input", { type: "number", value: String(model.get("epochs")), class: "wb-epochs" }),
+                         "epochs");
   const run = el("button", { class: "wb-run" }, "Train");
   const cancel = el("button", { class: "wb-cancel" }, "Cancel");
   const bar = el("progress", { max: "1", value: "0" });

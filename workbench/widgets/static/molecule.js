@@ -1,6 +1,6 @@
 // MoleculeWidget front end: inputs, progress, a bundled 3Dmol.js viewer, downloads.
 // It only shows state the kernel sends; "run" and "cancel" are messages to the kernel.
-import { el, loadLibrary, showStatus } from "./shared.js";
+import { bounded, el, loadLibrary, showStatus } from "./shared.js";
 
 async function load3Dmol(model) {
   return loadLibrary(model, "3Dmol.es6-min.js");
@@ -18,7 +18,7 @@ async function render({ model, el: root }) {
   const mode = el("select", { class: "wb-mode" });
   for (const m of ["conformers", "fold", "complex", "screen"]) mode.append(el("option", { value: m }, m));
   const device = el("select", { class: "wb-device" });
-  const num = el("input", { type: "number", min: "1", max: "5000", class: "wb-num", title: "conformers" });
+  const num = bounded(model, el("input", { type: "number", class: "wb-num", title: "conformers" }), "num_conformers");
   const run = el("button", { class: "wb-run" }, "Run");
   const cancel = el("button", { class: "wb-cancel" }, "Cancel");
   const text = el("textarea", { class: "wb-text",

@@ -177,6 +177,16 @@ export function themed(name, fallback) {
   return value || fallback;
 }
 
+// A number input bounded by the request's declared limits, which the kernel sends in `bounds` (the
+// same numbers as `--help` and the OpenAPI schema), with the field's help as its tooltip.
+export function bounded(model, input, field) {
+  const b = (model.get("bounds") || {})[field] || {};
+  if (b.minimum !== undefined) input.min = String(b.minimum);
+  if (b.maximum !== undefined) input.max = String(b.maximum);
+  if (b.info) input.title = b.info;
+  return input;
+}
+
 // The status every job widget shows: the bar, "<state> <detail>", the error, Run and Cancel enabled as
 // the job allows, and the state on the root element (tests and styles read it). `detail` defaults to
 // "<percent>% <message>"; a widget passes its own (a stage, an ETA). Returns the state.
