@@ -526,7 +526,8 @@ def build_app(workshop: Workshop | None = None) -> Any:
                 with gr.Row():
                     learn_objects = gr.Number(label="procedural objects", value=8, precision=0)
                     learn_grasps = gr.Number(label="grasps per object", value=12, precision=0)
-                    learn_epochs = gr.Number(label="epochs", value=15, precision=0)
+                    learn_epochs = gr.Number(label="epochs", value=15, precision=0,
+                                             **input_bounds("grasp-train", "epochs"))
                     learn_device = gr.Dropdown(devices, value="auto", label="device")
                     run_learning = gr.Button("Simulate and train", variant="primary")
                 learn_status = gr.Textbox(label="status", lines=3)
