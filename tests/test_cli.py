@@ -233,8 +233,9 @@ def test_the_readme_examples_name_real_options_and_build_valid_requests(tmp_path
     from PIL import Image
 
     from workbench.cli import build_parser
-    from workbench.cli.task_options import request_from_args
+    from workbench.cli.task_options import fields_from_args
     from workbench.tasks.registry import get_task
+    from workbench.tasks.requests import make_request
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     block = readme.split("## One example per capability", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
@@ -249,4 +250,4 @@ def test_the_readme_examples_name_real_options_and_build_valid_requests(tmp_path
             argv = ["run", "screen", *argv[1:]]
         args = build_parser(argv).parse_args(argv)
         if argv[0] == "run" and argv[1] != "grasp-train":  # its dataset is made by the line before
-            request_from_args(get_task(argv[1]), args)
+            make_request(get_task(argv[1]), **fields_from_args(get_task(argv[1]), args))

@@ -9,14 +9,12 @@ attribute, live or reopened from the store.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
 from workbench.contract.capabilities import Capabilities, format_bytes
 from workbench.contract.wording import count, profile_text, sig2  # noqa: F401 - the views' wordings
-
-log = logging.getLogger(__name__)
+from workbench.jobs.codec import result_summary
 
 # ---- numbers ----------------------------------------------------------------------------
 
@@ -91,12 +89,9 @@ def text_table(headers: list[str], rows: list[list[str]]) -> str:
 def summary(result: Any) -> str:
     """One short text a person reads first: the result's own `summary()` (each result type writes its
     own; there is no table of them here), else a short text of the value."""
-    own = getattr(result, "summary", None)
-    if callable(own):
-        try:
-            return str(own())
-        except (AttributeError, KeyError, TypeError, ValueError, IndexError, ZeroDivisionError):
-            log.debug("summary of a %s failed", type(result).__name__, exc_info=True)
+    text = result_summary(result)
+    if text is not None:
+        return text
     return "" if result is None else str(result)[:200]
 
 

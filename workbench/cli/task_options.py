@@ -15,7 +15,7 @@ from typing import Any
 
 from workbench.contract.limits import describe
 from workbench.contract.task import TaskSpec
-from workbench.tasks.requests import FieldInfo, fields_of, make_request
+from workbench.tasks.requests import FieldInfo, fields_of
 
 SIMPLE = (int, float, str, bool)
 
@@ -87,7 +87,3 @@ def fields_from_args(spec: TaskSpec, args: argparse.Namespace) -> dict[str, Any]
     given = {info.name: getattr(args, info.name) for info in cli_fields(spec) if hasattr(args, info.name)}
     return {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
 
-
-def request_from_args(spec: TaskSpec, args: argparse.Namespace) -> Any:
-    """The request built from the options given, through the same checks as `wb.submit(**fields)`."""
-    return make_request(spec, **fields_from_args(spec, args))

@@ -107,18 +107,19 @@ def decode(tp: Any, data: Any) -> Any:
     return data
 
 
-def result_summary(result: Any) -> str:
-    """What the result says of itself in a line or few (its type's own `summary()`), kept in the record
-    so lists and the server show it without importing the type; "" when it has none or it fails."""
+def result_summary(result: Any) -> str | None:
+    """What the result says of itself in a line or few (its type's own `summary()`): kept in the record so
+    lists and the server show it without importing the type, and shown by every view of a live result.
+    None when it has none or it fails (logged: a summary is a courtesy, the result stands without it)."""
     own = getattr(result, "summary", None)
     if not callable(own):
-        return ""
+        return None
     try:
         text = own()
-    except Exception:  # noqa: BLE001 - a summary is a courtesy: the result is stored without it, logged
-        log.warning("the summary of a %s failed; stored without one", type(result).__name__, exc_info=True)
-        return ""
-    return text if isinstance(text, str) else ""
+    except Exception:  # noqa: BLE001 - the result is stored and shown without its summary; said in the log
+        log.warning("the summary of a %s failed; shown without one", type(result).__name__, exc_info=True)
+        return None
+    return text if isinstance(text, str) else str(text)
 
 
 def result_files(result: Any) -> dict[str, Path]:

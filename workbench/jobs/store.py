@@ -372,7 +372,7 @@ class ResultStore:
                 "request_type": type_name(job.request),
                 "result": to_jsonable(result) if state == "succeeded" else None,
                 "result_type": type_name(result) if state == "succeeded" else None,
-                "summary": bounded_text(result_summary(result), 4000) if state == "succeeded" else "",
+                "summary": bounded_text(result_summary(result) or "", 4000) if state == "succeeded" else "",
                 "files": {k: str(v.relative_to(final)) for k, v in stored_files.items()},
                 "placement": bounded_text(getattr(job, "placement", "") or ""),
                 "tag": bounded_text(getattr(job, "tag", "") or "", 40),

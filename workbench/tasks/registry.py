@@ -6,8 +6,8 @@ with a sentence naming the extra to install.
 
 Another package adds a task without editing this file: an entry point in the group
 `workbench.tasks` whose object is a `TaskSpec` (by import paths, so loading it imports
-nothing heavy). The CLI, `wb.submit`, the OpenAPI file, Gradio's device lists and `jobs list`
-then know it like a built-in one.
+nothing heavy). The CLI, `wb.submit`, the OpenAPI file and `jobs list` then know it like a
+built-in one.
 """
 
 from __future__ import annotations

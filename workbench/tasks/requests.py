@@ -88,18 +88,17 @@ def fields_of(request_type: type) -> tuple[FieldInfo, ...]:
             continue
         tp, optional, meta = _base(hints.get(f.name, Any))
         item = None
+        literal: tuple[Any, ...] = ()  # a Literal's values: the field's choices
         if typing.get_origin(tp) is tuple:
             args = typing.get_args(tp)
             item = args[0] if args else str
             tp = tuple
         elif typing.get_origin(tp) is typing.Literal:
-            choices = typing.get_args(tp)
-            tp = type(choices[0])
+            literal = typing.get_args(tp)
+            tp = type(literal[0])
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
-        literal = _base(hints.get(f.name, Any))[0]
-        choices = tuple(f.metadata.get("choices", ())) or (
-            typing.get_args(literal) if typing.get_origin(literal) is typing.Literal else ())
+        choices = tuple(f.metadata.get("choices", ())) or literal
         limits = next((m for m in meta if isinstance(m, Limits)), None)
         max_length = next((m.max_length for m in meta if isinstance(m, MaxLen)), None)
         out.append(FieldInfo(f.name, tp, item, None if default is dataclasses.MISSING else default, optional,

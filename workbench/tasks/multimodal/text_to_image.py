@@ -127,8 +127,8 @@ def run(request: Text2ImageRequest, ctx: TaskContext) -> Text2ImageResult:
         if model_id in unified.IMAGE_GENERATORS:
             per_image, draw_tokens = unified.janus_drawer(pipe, request.prompt, guidance=request.guidance, ctx=ctx)
         else:
-            per_image, draw_tokens = unified.emu3_drawer(pipe, request.prompt, width=request.size[0],
-                                                         height=request.size[1], ctx=ctx)
+            width, height = request.size
+            per_image, draw_tokens = unified.emu3_drawer(pipe, request.prompt, width=width, height=height, ctx=ctx)
         report = unified.token_reporter(per_image * n, progress, "image token")
 
         def draw_autoregressive(i: int) -> Any:
