@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 from dataclasses import dataclass
 
 from workbench.contract import Progress, TaskContext
@@ -18,7 +19,7 @@ def run(request: CrashRequest, ctx: TaskContext) -> dict:
     ctx.progress(Progress(0, 1, "about to read address 0"))
     if request.crash:
         ctypes.string_at(0)  # segfaults this process
-    return {"pid": os.getpid()}
+    return {"pid": os.getpid(), "main_thread": threading.current_thread() is threading.main_thread()}
 
 
 def run_with_torch(request: CrashRequest, ctx: TaskContext) -> dict:
