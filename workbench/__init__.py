@@ -33,6 +33,7 @@ _LAZY = {
     "job": ("workbench.api", "job"),
     "run": ("workbench.api", "run"),
     "submit": ("workbench.api", "submit"),
+    "resume": ("workbench.api", "resume"),
     "connect": ("workbench.api", "connect"),
     "any_of": ("workbench.api", "any_of"),
     "first_of": ("workbench.api", "first_of"),
@@ -47,7 +48,7 @@ _LAZY = {
 __all__ = [
     "Cancelled", "DeviceError", "InputError", "Job", "JobFailed", "JobState",
     "ModelNotAvailable", "Progress", "TaskContext", "WorkbenchError", "connect", "device", "devices", "job",
-    "jobs", "run", "submit", "any_of", "first_of", "drain", "cancel",
+    "jobs", "run", "submit", "resume", "any_of", "first_of", "drain", "cancel",
 ]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from workbench.contract.errors import InputError
 from workbench.contract.task import TaskSpec
 from workbench.hardware.base import Device
 from workbench.jobs import owners
@@ -37,7 +38,7 @@ def device(name: str = "auto") -> Device:
 
 def submit(task: str | TaskSpec, request: Any = None, *,
            device: DeviceName | list[DeviceName] | tuple[DeviceName, ...] = "auto", owner: str | None = None,
-           **fields: Any) -> Job:
+           checkpoints: dict[str, Any] | None = None, **fields: Any) -> Job:
     """Queue a named task on a device (placed by the task's requirements) and return its job.
 
     The request is a task's request object, or its fields as keywords (checked: an unknown
@@ -45,27 +46,48 @@ def submit(task: str | TaskSpec, request: Any = None, *,
     across them (`workbench.scheduling.fanout`) and returns one parent job. `owner`: who the job
     belongs to (default: the login name, or the Gradio participant); a submit past the owner's quota
     (`WORKBENCH_MAX_QUEUED`, `WORKBENCH_MAX_COMPUTE_S`) is refused in one sentence (`QuotaExceeded`).
+    `checkpoints`: finished items of an earlier run of the same request (see `resume`).
     """
     spec = get_task(task) if isinstance(task, str) else task
     req = make_request(spec, request, **fields)
     with owners.acting_as(owner, owners.current_quota()) if owner else contextlib.nullcontext():
         owners.check_quota(default_store(), owners.current(), owners.current_quota())
-        return _place(spec, req, device)
+        return _place(spec, req, device, checkpoints)
 
 
-def _place(spec: TaskSpec, req: Any, device: DeviceName | list[DeviceName] | tuple[DeviceName, ...]) -> Job:
+def _place(spec: TaskSpec, req: Any, device: DeviceName | list[DeviceName] | tuple[DeviceName, ...],
+           checkpoints: dict[str, Any] | None = None) -> Job:
     needs = spec.requirements_for(req)
     if isinstance(device, (list, tuple)):
+        if checkpoints:
+            raise InputError("A resumed job runs on one device; give one device (or auto).")
         return fan_out(spec, req, [registry.get(d, needs) for d in device])
     chosen = registry.resolve(device, needs, spec=spec, request=req)
     return chosen.device.submit(spec, req, requirements=needs, placement=chosen.reason,
-                                expected_s=chosen.expected.get(chosen.device.id))
+                                expected_s=chosen.expected.get(chosen.device.id), checkpoints=checkpoints)
 
 
 def run(task: str | TaskSpec, request: Any = None, *, device: DeviceName = "auto",
         timeout: float | None = None, **fields: Any) -> Any:
     """Submit and wait: the result, or the job's failure as an exception."""
     return submit(task, request, device=device, **fields).result(timeout)
+
+
+def resume(job_id: str, *, device: DeviceName = "auto", owner: str | None = None) -> Job:
+    """Run a job that did not finish (its process was killed, it failed or was cancelled) again as a new job
+    of the same request, carrying on from the items it finished (kept on disk as it ran: a screen's
+    ligands, a batch's molecules). The new job's first note names the one it resumes."""
+    store = default_store()
+    old = store.get(job_id, rebuild=False)
+    if old.state == "succeeded":
+        raise InputError(f"Job {job_id} succeeded; there is nothing to resume.")
+    if old.state in ("queued", "running"):
+        raise InputError(f"Job {job_id} is still {old.state}; cancel it first, or wait for it.")
+    spec = get_task(old.task)
+    done = store.checkpoints(job_id)
+    job = submit(spec, make_request(spec, None, **old.request), device=device, owner=owner, checkpoints=done)
+    job.note(f"resumes job {job_id}: {len(done)} finished item(s) kept, the rest run now")
+    return job
 
 
 def list_jobs(limit: int | None = None, state: str | None = None, task: str | None = None,

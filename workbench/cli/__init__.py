@@ -175,12 +175,18 @@ def _progress_bar(a: argparse.Namespace, **options: Any) -> Any:
 def cmd_run(a: argparse.Namespace) -> int:
     from workbench import api
     from workbench.cli.task_options import fields_from_args
-    from workbench.jobs.codec import result_files
     from workbench.tasks.registry import get_task
 
     spec = get_task(a.task)
     job = api.submit(spec, device=a.device, **fields_from_args(spec, a))  # checked once, there
-    print(f"job {job.id}: {spec.name} on {job.device}" + (f" ({job.placement})" if job.placement else ""),
+    return _follow_to_the_end(job, a)
+
+
+def _follow_to_the_end(job: Any, a: argparse.Namespace) -> int:
+    """Show a submitted job's progress, then its files (copied to `--out`) and headline; 1 when it failed."""
+    from workbench.jobs.codec import result_files
+
+    print(f"job {job.id}: {job.task_name} on {job.device}" + (f" ({job.placement})" if job.placement else ""),
           file=sys.stderr)
     presenters.follow(job, quiet=a.quiet)
     try:
@@ -304,6 +310,10 @@ def cmd_jobs(a: argparse.Namespace) -> int:
         else:
             print(f"cancel requested for {a.id}" if ok else f"job {a.id} already {state}")
         return 0
+    if a.jobs_cmd == "resume":
+        from workbench import api
+
+        return _follow_to_the_end(api.resume(a.id, device=a.device), a)
     if a.jobs_cmd == "doctor":
         found = store.doctor(clean=not a.dry_run)
         if a.json:
@@ -497,6 +507,13 @@ def build_parser(argv: list[str] | None = None) -> Parser:
         ja = js.add_parser(action, help=f"{action} one job")
         ja.add_argument("id")
         ja.add_argument("--json", action="store_true")
+    jr = js.add_parser("resume", help="run a killed, failed or cancelled job again, carrying on from the items it "
+                                      "finished (a screen's ligands)")
+    jr.add_argument("id")
+    jr.add_argument("--device", default="auto", help="where to run it (default: placed as a new job)")
+    jr.add_argument("--out", help="copy the result's files into this folder")
+    jr.add_argument("--quiet", action="store_true", help="no progress bar")
+    jr.add_argument("--json", action="store_true")
     jd = js.add_parser("doctor", help="report and clean what killed processes leave: folders without a record, "
                                       "jobs left running, stale working folders")
     jd.add_argument("--dry-run", action="store_true", help="report only")

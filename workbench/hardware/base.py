@@ -30,9 +30,10 @@ class Device(Protocol):
 
     def submit(self, task: TaskLike, request: Any, *, task_name: str | None = None,
                requirements: Requirements | None = None, placement: str = "", tag: str = "",
-               expected_s: float | None = None) -> Job:
+               expected_s: float | None = None, checkpoints: dict[str, Any] | None = None) -> Job:
         """Queue `task` (`run(request, ctx)`) and return its job at once (`tag`: see `Job.tag`; `expected_s`:
-        the seconds placement expects it to run, which `perf` judges the run against)."""
+        the seconds placement expects it to run, which `perf` judges the run against; `checkpoints`: finished
+        items of an earlier run of the same request, which this one skips: `wb.resume`)."""
         ...
 
     def load(self) -> int:

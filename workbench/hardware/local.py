@@ -110,13 +110,14 @@ class LocalDevice:
 
     def submit(self, task: TaskLike, request: Any, *, task_name: str | None = None,
                requirements: Requirements | None = None, placement: str = "", tag: str = "",
-               expected_s: float | None = None) -> Job:
+               expected_s: float | None = None, checkpoints: dict[str, Any] | None = None) -> Job:
         if self._fault:
             raise DeviceError(f"Device {self.id} is not working: {self._fault}")
         name, fn = task_function(task, task_name)
         fn = self._task_fn(name, fn)
         job = Job(name, request, self.id, store=self.store)
         job.requirements, job.placement, job.tag, job.expected_s = requirements, placement, tag, expected_s
+        job.checkpoints = dict(checkpoints or {})
         job.store.register(job)
         if placement:
             job.note(placement)

@@ -263,7 +263,7 @@ class RayDevice:
     # ---- jobs -----------------------------------------------------------------------------
     def submit(self, task: TaskLike, request: Any, *, task_name: str | None = None,
                requirements: Requirements | None = None, placement: str = "", tag: str = "",
-               expected_s: float | None = None) -> Job:
+               expected_s: float | None = None, checkpoints: dict[str, Any] | None = None) -> Job:
         if self._fault:
             raise DeviceError(f"Device {self.id} is not available: {self._fault}")
         name, _ = task_function(task, task_name)
@@ -275,10 +275,11 @@ class RayDevice:
                 raise DeviceError(f"No node of the cluster offers {self.resource} any more.")
             target = self.choose(alive, requirements or Requirements())
             return target.submit(task, request, task_name=task_name, requirements=requirements,
-                                 placement=placement, tag=tag, expected_s=expected_s)
+                                 placement=placement, tag=tag, expected_s=expected_s, checkpoints=checkpoints)
         payload = name if (isinstance(task, (str, TaskSpec)) and name in TASKS) else task
         job = Job(name, request, self.id, store=default_store())
         job.requirements, job.placement, job.tag, job.expected_s = requirements, placement, tag, expected_s
+        job.checkpoints = dict(checkpoints or {})
         job.store.register(job)
         if placement:
             job.note(placement)

@@ -276,6 +276,8 @@ class Job:
         """A finished item of the task (see `TaskContext.checkpoint`)."""
         with self._cond:
             self.checkpoints[key] = value
+        if self.store is not None:  # on disk too: a killed process's finished items survive it
+            self.store.save_checkpoint(self.id, key, value)
 
     def finish(self, state: JobState, *, result: Any = None, reason: str = "") -> None:
         """Announce the final state (after the record is stored: see `jobs.runner.settle`)."""

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.contract.errors import JobNotFound, StoreError
+from workbench.jobs import checkpoints as disk_checkpoints
 from workbench.jobs.codec import decode, result_files, result_summary, to_jsonable, type_name, with_files
 from workbench.jobs.ids import check_job_id
 from workbench.jobs.owners import compute_seconds
@@ -298,6 +299,8 @@ class ResultStore:
                 "created": job.created, "host": self._host, "pid": os.getpid(),
                 "request": to_jsonable(job.request, strict=False), "request_type": type_name(job.request),
                 "placement": placement, "tag": tag, "owner": owner})
+            for key, value in (getattr(job, "checkpoints", None) or {}).items():  # a resumed job's items so far
+                disk_checkpoints.append(folder, key, value)
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             if exc.errno == errno.ENOSPC:
@@ -383,6 +386,8 @@ class ResultStore:
                 if len(events) > MAX_EVENTS_KEPT else events,
             }
             self._write_record(final, record)
+            if state == "succeeded":  # its finished items are in the result now
+                disk_checkpoints.discard(final)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise StoreError(f"the disk holding the result store ({self.root}) is full; free some space and "
@@ -399,6 +404,15 @@ class ResultStore:
         if pool is not None and release is not None and pool.path != self.index_path:
             pool.release(release, job.id)  # a machine-wide pool is another file: right after the record
         return result
+
+    # ---- checkpoints on disk (see jobs.checkpoints) ----------------------------------------
+    def save_checkpoint(self, job_id: str, key: str, value: Any) -> bool:
+        """Keep one finished item of a running job in its folder, so a killed job can resume from it."""
+        return disk_checkpoints.append(self.jobs_dir / check_job_id(job_id), key, value)
+
+    def checkpoints(self, job_id: str) -> dict[str, Any]:
+        """The finished items a job kept on disk (an unfinished, failed or cancelled job's)."""
+        return disk_checkpoints.read(self.jobs_dir / check_job_id(job_id))
 
     # ---- cancel across processes ---------------------------------------------------------
     def request_cancel(self, job_id: str) -> bool:
@@ -624,13 +638,17 @@ class ResultStore:
             if row["state"] in FINISHED or self._fix_stale(row)["state"] not in FINISHED:
                 continue  # finished in the index, or its process is alive (or on another host)
             reason = row["reason"]
-            said = f"Job {folder.name} ({rec.get('task')}) was left {rec.get('state')}: {reason}"
+            said = f"Job {folder.name} ({rec.get('task')}) was left {row['state']}: {reason}"
             if clean:
                 rec.update(state="failed", reason=reason, finished=rec.get("finished") or now)
                 self._write_record(folder, rec)
                 with self._transaction() as db:
                     self._index_folder(db, folder)
                 said += "; recorded as failed"
+            kept = len(disk_checkpoints.read(folder))
+            if kept:
+                said += (f"; its {kept} finished item(s) are kept: `workbench jobs resume {folder.name}` carries on "
+                         "from them")
             found.append(said + ".")
         if self.work_dir.is_dir():
             for folder in sorted(self.work_dir.iterdir()):

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.contract.names import safe_name
 from workbench.tasks.grasping.gripper import GripperSpec
 from workbench.tasks.grasping.objects import GraspObject
 from workbench.tasks.grasping.simulate import STAGES, TrialOutcome
@@ -34,13 +35,9 @@ def write_mesh(folder: Path, obj: GraspObject) -> Path:
     as `meshes/<name>.obj` under `folder`."""
     mesh_dir = folder / MESH_FOLDER
     mesh_dir.mkdir(parents=True, exist_ok=True)
-    path = mesh_dir / f"{safe_name(obj.name)}.obj"
+    path = mesh_dir / f"{safe_name(obj.name, fallback='object')}.obj"
     obj.source_mesh().export(path)
     return path
-
-
-def safe_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "object"
 
 
 def object_metadata(obj: GraspObject) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.contract.errors import InputError
+from workbench.contract.names import safe_name
 from workbench.paths import is_file
 
 #: the 20 standard amino acids plus X (unknown), as ESMFold reads them
@@ -106,5 +107,5 @@ def read_proteins(sequences: tuple[str, ...], fasta: str | None, names: tuple[st
 
 
 def file_stem(name: str) -> str:
-    """The file-name stem of a protein's outputs (letters, digits, `-_.`; the rest as `_`)."""
-    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in name)
+    """The file-name stem of a protein's outputs (`names.safe_name`: letters, digits, `-_.`, no leading dot)."""
+    return safe_name(name, fallback="protein")

@@ -83,7 +83,30 @@ def check_smiles(smiles: str, where: str) -> str:
         raise InputError(f"{where}: RDKit cannot read the SMILES {text!r}.")
     if mol.GetNumHeavyAtoms() == 0:
         raise InputError(f"{where}: the SMILES {text!r} has no heavy atoms.")
+    counts: dict[str, int] = {}
+    for atom in Chem.AddHs(mol).GetAtoms():
+        counts[atom.GetSymbol().upper()] = counts.get(atom.GetSymbol().upper(), 0) + 1
+    for symbol, n in counts.items():
+        if len(symbol) + len(str(n)) > 4:  # Boltz names ligand atoms C1..C999, CL1..CL99 (PDB's 4 characters)
+            raise InputError(f"{where}: the ligand has {n} {symbol.capitalize()} atoms (hydrogens added); Boltz "
+                             f"names atoms in 4 characters, so it takes at most {10 ** (4 - len(symbol)) - 1} "
+                             "of one element.")
     return text
+
+
+def ligand_atom_names(smiles: str) -> set[str]:
+    """The atom names Boltz gives a SMILES ligand (element and count, in RDKit's canonical order, hydrogens
+    added): what a contact or pocket restraint may name (`B:C1`)."""
+    from rdkit import Chem
+
+    mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+    counts: dict[str, int] = {}
+    names = set()
+    for atom in mol.GetAtoms():
+        symbol = atom.GetSymbol().upper()
+        counts[symbol] = counts.get(symbol, 0) + 1
+        names.add(f"{symbol}{counts[symbol]}")
+    return names
 
 
 def check_ccd(code: str, where: str) -> str:
@@ -220,6 +243,13 @@ def _residue(ref: Any, chains: dict[str, Entity], where: str, atom: bool = False
     if entity.kind != "ligand":
         if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= len(entity.sequence):
             raise InputError(f"{where}: residue {index!r} of chain {chain} must be 1-{len(entity.sequence)}.")
+    elif not atom:  # a ligand in a pocket or contact is named by one of its atoms, as Boltz names them
+        if not isinstance(index, str) or not index:
+            raise InputError(f"{where}: the ligand chain {chain} is named by an atom (such as {chain}:C1), "
+                             f"not {index!r}.")
+        if entity.smiles and index not in ligand_atom_names(entity.smiles):
+            raise InputError(f"{where}: the ligand chain {chain} has no atom {index!r} (Boltz names them by "
+                             "element and count: C1, C2, N1, O1, ...).")
     if len(ref) == 3 and (not isinstance(ref[2], str) or not ref[2]):
         raise InputError(f"{where}: the atom name in {ref!r} must be text.")
 

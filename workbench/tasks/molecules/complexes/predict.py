@@ -34,6 +34,7 @@ from workbench import models
 from workbench.contract import InputError, Progress, Requirements, TaskContext
 from workbench.contract.errors import DeviceError, ModelNotAvailable
 from workbench.contract.limits import Limits, MaxLen
+from workbench.contract.names import label, safe_name
 from workbench.tasks.molecules.complexes import ccd, inputs, restraints
 from workbench.tasks.molecules.complexes.inputs import Entity
 
@@ -89,8 +90,9 @@ class ComplexRequest:
             object.__setattr__(self, name, (value,) if isinstance(value, (str, int)) else tuple(value))
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise InputError("Give one or more different seeds.")
-        if not self.name or any(c in self.name for c in "/\\\0"):
-            raise InputError("name must be 1-64 characters without slashes.")
+        if not isinstance(self.name, str) or safe_name(self.name, fallback="") != self.name:
+            raise InputError(f"name {label(str(self.name))!r} names the output files: use 1-64 letters, digits, "
+                             "'-', '_' or '.' (not first).")
         self.entities()  # every input check, now
 
     def entities(self) -> tuple[list[Entity], dict[str, Any]]:

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from workbench.contract import InputError, Progress, Requirements, TaskContext
+from workbench.contract import Cancelled, DeviceLost, InputError, Progress, Requirements, TaskContext, WorkbenchError
+from workbench.contract.names import label, safe_name
 from workbench.tasks.molecules.complexes import inputs
 from workbench.tasks.molecules.complexes.predict import ComplexRequest, RecyclingSteps, Samples, SamplingSteps
 
@@ -92,9 +93,10 @@ class ScreenRequest:
                 continue
             smiles, _, name = text.strip().partition(" ")
             try:
-                good.append((line, (name.strip() or f"ligand{line}")[:64], inputs.check_smiles(smiles, f"line {line}")))
+                good.append((line, label(name) or f"ligand{line}", inputs.check_smiles(smiles, f"line {line}")))
             except InputError as exc:
-                bad.append({"line": line, "text": text[:200], "reason": str(exc).removeprefix(f"line {line}: ")})
+                bad.append({"line": line, "text": label(text, limit=200),
+                            "reason": str(exc).removeprefix(f"line {line}: ")})
         return good, bad
 
     def complex_request(self, entry: tuple[int, str, str]) -> ComplexRequest:
@@ -153,7 +155,7 @@ class ScreenRow:
 class ScreenResult:
     target: list[dict[str, Any]]  #: the target's chains
     rows: list[ScreenRow]  #: ranked, best first
-    skipped: list[dict[str, Any]]  #: lines that are not molecules: line, text, reason
+    skipped: list[dict[str, Any]]  #: lines that are not molecules, or whose co-folding failed: line, text, reason
     model: str
     files: dict[str, Path] = field(default_factory=dict)  #: "table" (CSV) and one mmCIF per ligand
 
@@ -213,14 +215,20 @@ def _rank(result: ScreenResult) -> None:
         r.rank = i
 
 
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one that starts like a formula (`=`, `+`, `-`, `@`, a tab or
+    a carriage return) gets a leading `'` (OWASP's advice against CSV injection)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _write_table(result: ScreenResult, path: Path) -> Path:
-    with path.open("w", newline="") as f:
+    with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["rank", "line", "name", "smiles", "affinity_probability_binary", "affinity_pred_value",
                     "confidence_score", "iptm", "ligand_iptm", "complex_plddt", "posebusters_passed",
                     "restraints_satisfied", "cif"])
         for r in result.rows:
-            w.writerow([r.rank, r.line, r.name, r.smiles,
+            w.writerow([r.rank, r.line, _cell(r.name), _cell(r.smiles),
                         "" if r.affinity_probability is None else f"{r.affinity_probability:.4f}",
                         "" if r.affinity_value is None else f"{r.affinity_value:.4f}",
                         f"{r.confidence_score:.4f}", f"{r.iptm:.4f}",
@@ -248,10 +256,18 @@ def _one_ligand(ctx: TaskContext, workdir: Path, index: int, count: int, name: s
                    save_checkpoint=lambda key, value: None)
 
 
+def _failure(exc: Exception) -> str:
+    """One ligand's failure as its line's reason (the screen goes on): an input error's sentence, or the
+    fault's type and text."""
+    text = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
+    return label(text, limit=300) or type(exc).__name__
+
+
 def run(request: ScreenRequest, ctx: TaskContext) -> ScreenResult:
     from workbench.tasks.molecules.complexes import predict, report
 
     good, bad = request.library_entries()
+    bad = list(bad)
     out = ctx.workdir
     for s in bad:
         ctx.progress(Progress(0, len(good), f"skipped line {s['line']}: {s['reason']}"[:200]))
@@ -262,17 +278,30 @@ def run(request: ScreenRequest, ctx: TaskContext) -> ScreenResult:
     target_chains: list[dict[str, Any]] = []
     for i, entry in enumerate(good):
         line, name, smiles = entry
-        cif = out / f"{name}_line{line}.cif"
-        key = f"{name}_line{line}.cif"
+        key = f"{safe_name(name, fallback='ligand', limit=64)}_line{line}.cif"  # never a path from the name
+        cif = out / key
         if str(line) in ctx.checkpoints:  # screened by an earlier run of this job (it moved, or restarted)
             saved_row, text = ctx.checkpoints[str(line)]
+            if "failed" in saved_row:
+                bad.append(saved_row["failed"])
+                continue
             cif.write_bytes(text)
             rows.append(ScreenRow(**saved_row))
             files[key] = cif
             continue
         sub = ctx.subdir(f"line{line}")
-        one = request.complex_request(entry)
-        result = predict.run(one, _one_ligand(ctx, sub, i, len(good), name, started, resumed))
+        try:
+            result = predict.run(request.complex_request(entry),
+                                 _one_ligand(ctx, sub, i, len(good), name, started, resumed))
+        except (Cancelled, DeviceLost):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one ligand's fault is its line's; the screen goes on
+            failed = {"line": line, "text": label(f"{smiles} {name}", limit=200), "reason": _failure(exc)}
+            bad.append(failed)
+            shutil.rmtree(sub, ignore_errors=True)
+            ctx.checkpoint(str(line), ({"failed": failed}, b""))
+            ctx.progress(Progress(i + 1, len(good), f"line {line} failed: {failed['reason']}"[:200]))
+            continue
         target_chains = [c for c in result.chains if c["type"] != "ligand"]
         best = result.samples[0]
         shutil.copyfile(result.files[f"{result.best_stem}.cif"], cif)
@@ -285,10 +314,11 @@ def run(request: ScreenRequest, ctx: TaskContext) -> ScreenResult:
         files[key] = cif
         shutil.rmtree(sub, ignore_errors=True)
         ctx.checkpoint(str(line), (row.__dict__.copy(), cif.read_bytes()))
+    bad.sort(key=lambda s: s["line"])
     screened = ScreenResult(target_chains or report.chain_table(request.complex_request(good[0]).entities()[0])[:-1],
                             rows, bad, "boltz-2-tiny" if request.tiny else "boltz-2", files)
     _rank(screened)
     files["table"] = _write_table(screened, out / "screen.csv")
     ctx.progress(Progress(len(good), len(good), f"{len(rows)} ligand(s) screened"
-                          + (f", {len(bad)} line(s) skipped" if bad else "")))
+                          + (f", {len(bad)} line(s) skipped or failed" if bad else "")))
     return screened
