@@ -50,8 +50,8 @@ def submit(task: str | TaskSpec, request: Any = None, *,
     """
     spec = get_task(task) if isinstance(task, str) else task
     req = make_request(spec, request, **fields)
-    with owners.acting_as(owner, owners.current_quota()) if owner else contextlib.nullcontext():
-        owners.check_quota(default_store(), owners.current(), owners.current_quota())
+    with owners.acting_as(owner, owners.current_quota()) if owner else contextlib.nullcontext(), \
+            owners.admitting():  # the quota is checked where the job is recorded, in the same transaction
         return _place(spec, req, device, checkpoints)
 
 

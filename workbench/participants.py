@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.jobs.owners import Quota
+from workbench.jobs.owners import Quota, owner_name
 
 #: a reply that does not tell whether another participant's job exists
 NO_SUCH_JOB = "No job with id {job_id!r} among yours."
@@ -47,10 +47,13 @@ class Workshop:
         if not self.isolate:
             return None
         session = getattr(request, "session_hash", None) if request is not None else None
-        return f"gradio:{session or 'anonymous'}"
+        return owner_name(f"gradio:{session or 'anonymous'}")  # as the store keeps it, for every comparison
 
     def is_host(self, token: str | None) -> bool:
-        return bool(self.host_token) and hmac.compare_digest((token or "").strip(), self.host_token)
+        if not self.host_token or not isinstance(token, str):
+            return False
+        given, expected = (t.strip().encode("utf-8", "backslashreplace") for t in (token, self.host_token))
+        return hmac.compare_digest(given, expected)  # bytes: a str with a non-ASCII letter raises TypeError
 
     def sees(self, request: Any, host: bool) -> str | None:
         """The owner whose jobs this session may list and cancel; None: every job (`host`: the session gave

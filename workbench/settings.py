@@ -57,6 +57,8 @@ VARIABLES = {
     "max_compute_s": "WORKBENCH_MAX_COMPUTE_S",
 }
 ISOLATION = ("all", "native")
+#: the largest quota counts and device seconds a setting or flag may give (beyond them, no limit is meant)
+MAX_COUNT, MAX_SECONDS = 1_000_000, 1e9
 
 
 def settings() -> Settings:
@@ -65,7 +67,7 @@ def settings() -> Settings:
     problems: list[str] = []
     values: dict = {}
 
-    def number(name: str, kind: type, low: float) -> None:
+    def number(name: str, kind: type, low: float, high: float) -> None:
         text = env.get(VARIABLES[name], "").strip()
         if not text:
             return
@@ -73,8 +75,9 @@ def settings() -> Settings:
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or not value >= low:
-            problems.append(f"{VARIABLES[name]}={text[:40]!r} is ignored: it must be a number of at least {low:g}.")
+        if value is None or not low <= value <= high:  # NaN fails both comparisons; a huge count never fits SQLite
+            problems.append(f"{VARIABLES[name]}={text[:40]!r} is ignored: it must be "
+                            f"{'a whole number' if kind is int else 'a number'} from {low:g} to {high:,.0f}.")
             return
         values[name] = value
 
@@ -91,12 +94,12 @@ def settings() -> Settings:
     values["debug"] = env.get(VARIABLES["debug"]) == "1"
     values["free_memory"] = env.get(VARIABLES["free_memory"], "").strip()
     values["simulated_devices"] = env.get(VARIABLES["simulated_devices"], "").strip()
-    number("ray_start_attempts", int, 1)
-    number("ray_connect_timeout_s", float, 0.1)
-    number("max_queued", int, 1)
-    number("max_running", int, 1)
-    number("max_compute_s", float, 1)
-    values["owner"] = env.get(VARIABLES["owner"], "").strip()[:80]
+    number("ray_start_attempts", int, 1, 100)
+    number("ray_connect_timeout_s", float, 0.1, 3600)
+    number("max_queued", int, 1, MAX_COUNT)
+    number("max_running", int, 1, MAX_COUNT)
+    number("max_compute_s", float, 1, MAX_SECONDS)
+    values["owner"] = env.get(VARIABLES["owner"], "").strip()  # normalised where it is used (jobs.owners)
     return Settings(**values, problems=tuple(problems))
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,6 +20,7 @@ from workbench import presenters
 from workbench.contract.errors import Cancelled, JobFailed, WorkbenchError
 from workbench.jobs.codec import to_jsonable
 from workbench.paths import kept_layout
+from workbench.settings import MAX_COUNT, MAX_SECONDS
 
 
 class UsageError(Exception):
@@ -85,9 +87,31 @@ def _seconds(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600}
     t = text.strip().lower()
     try:
-        return float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+        value = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
     except ValueError:
-        raise UsageError(f"--within {text!r}: give a time such as 30s, 5m or 1h") from None
+        value = float("nan")
+    if not 0 < value <= MAX_SECONDS:  # NaN, inf, 0, negative and empty are all refused
+        raise UsageError(f"--within {text[:40]!r}: give a time above 0 such as 30s, 5m or 1h")
+    return value
+
+
+def _limit(kind: type, high: float) -> Callable[[str], Any]:
+    """An argparse type for a quota flag: a whole number (or a number of seconds) from 1 to `high`; 0, a
+    negative number, NaN or infinity is refused in one line rather than read as "no limit"."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not 1 <= value <= high:
+            what = "a whole number" if kind is int else "a number of seconds"
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not {what} from 1 to {high:,.0f} (leave the flag out "
+                                             "for no limit)")
+        return value
+
+    parse.__name__ = "limit"
+    return parse
 
 
 def cmd_devices(a: argparse.Namespace) -> int:
@@ -96,7 +120,7 @@ def cmd_devices(a: argparse.Namespace) -> int:
 
         if not a.target:
             raise UsageError(f"workbench devices {a.action}: name the device (see workbench devices --help)")
-        within = _seconds(a.within) if a.within else None
+        within = _seconds(a.within) if a.within is not None else None
         registry.drain(a.target, a.action == "drain", within)
         if a.action == "undrain":
             print(f"{a.target}: takes work again")
@@ -356,6 +380,9 @@ def _all_users(store: Any, as_json: bool) -> int:
     machine when WORKBENCH_SLOT_POOL is set), then this store's usage per owner."""
     from workbench.settings import settings
 
+    if not store.pool_path.exists():  # looking must not create a machine-wide file (with this user's mode)
+        raise UsageError(f"There is no slot pool at {store.pool_path} yet: no job has used it. Check "
+                         "WORKBENCH_SLOT_POOL, or run a job first.")
     rows, usage = store.pool.occupancy(), store.usage()
     if as_json:
         _print_json({"slot_pool": str(store.pool.path), "machine_wide": settings().slot_pool is not None,
@@ -544,11 +571,11 @@ def build_parser(argv: list[str] | None = None) -> Parser:
     gr.add_argument("--workshop", action="store_true",
                     help="serve a room: each browser session sees and cancels only its own jobs, queues are fair "
                          "between participants, tiny models first, quota 3 queued / 1 running each unless set")
-    gr.add_argument("--max-queued", type=int, default=None, metavar="N",
+    gr.add_argument("--max-queued", type=_limit(int, MAX_COUNT), default=None, metavar="N",
                     help="jobs one participant may have queued or running at once (implies isolation)")
-    gr.add_argument("--max-running", type=int, default=None, metavar="N",
+    gr.add_argument("--max-running", type=_limit(int, MAX_COUNT), default=None, metavar="N",
                     help="device slots one participant may hold at once (implies isolation)")
-    gr.add_argument("--max-compute-s", type=float, default=None, metavar="S",
+    gr.add_argument("--max-compute-s", type=_limit(float, MAX_SECONDS), default=None, metavar="S",
                     help="seconds of device time one participant may use (implies isolation)")
     gr.add_argument("--host-token", default=None, metavar="TOKEN",
                     help="the token that shows the host every participant's jobs (default: a random one, printed)")
@@ -579,6 +606,10 @@ def main(argv: list[str] | None = None) -> int:
                                         else rest)]
     if argv[:1] == ["screen"]:  # an alias of `run screen`
         argv = ["run", "screen", *argv[1:]]
+    from workbench.settings import settings
+
+    for problem in settings().problems:  # a variable that cannot be read is not used: say so, every time
+        print(f"workbench: note: {problem}", file=sys.stderr)
     try:
         parser = build_parser(argv)
         args = parser.parse_args(argv)

@@ -75,6 +75,8 @@ class Job:
         self.owner: str = owners.current()
         #: device slots its owner may hold at once, machine-wide (None: no limit)
         self.max_running: int | None = owners.current_quota().max_running
+        #: the quota the store checks when it records this job (a person's submit; None: not checked)
+        self.admission: owners.Quota | None = owners.admission()
         self.requirements: Any = None  #: what it needs from a device (for moves)
         self.checkpoints: dict[str, Any] = {}  #: finished items, kept so a moved job resumes
         self.moves = 0

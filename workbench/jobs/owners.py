@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import getpass
+import hashlib
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from workbench.contract.errors import WorkbenchError
+from workbench.jobs.text import valid_text
 from workbench.settings import settings
 
 
@@ -49,13 +50,33 @@ class Quota:
 _acting: contextvars.ContextVar[tuple[str, Quota] | None] = contextvars.ContextVar("workbench_owner", default=None)
 
 
+#: the longest owner name kept as given; a longer one keeps its start and a digest of the whole
+OWNER_LIMIT = 80
+
+
+def owner_name(text: str) -> str:
+    """An owner as the store keeps it and every query asks for it: valid UTF-8 (bytes an environment could
+    not decode shown as `\udcff`), no control characters (NUL included), spaces collapsed, at most
+    `OWNER_LIMIT` characters; a longer name keeps its first 60 and a digest of the whole, so two long names
+    never become one. The same function for storing and for querying: a 100-character Gradio session was
+    stored cut short and looked up whole, so its quota counted nothing and it saw none of its jobs."""
+    name = " ".join(valid_text(text).translate(_CONTROL).split())
+    if len(name) > OWNER_LIMIT:
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+        name = f"{name[:60]}~{digest}"
+    return name
+
+
+_CONTROL = {c: " " for c in [*range(0x20), 0x7F]}
+
+
 def login_owner() -> str:
     """The owner of work this process submits by default: `WORKBENCH_OWNER`, else the login name."""
-    configured = settings().owner
+    configured = owner_name(settings().owner)
     if configured:
         return configured
     try:
-        return getpass.getuser()[:80] or "user"
+        return owner_name(getpass.getuser()) or "user"
     except Exception:  # noqa: BLE001 - no login name (a container without a passwd entry)
         return "user"
 
@@ -73,23 +94,42 @@ def current_quota() -> Quota:
 @contextlib.contextmanager
 def acting_as(owner: str | None, quota: Quota | None = None) -> Iterator[None]:
     """Run the block for `owner` (None: the login owner) under `quota` (None: the settings' quota)."""
-    token = _acting.set((owner or login_owner(), quota if quota is not None else Quota.from_settings()))
+    token = _acting.set(((owner_name(owner) if owner else "") or login_owner(),
+                         quota if quota is not None else Quota.from_settings()))
     try:
         yield
     finally:
         _acting.reset(token)
 
 
-def check_quota(store: Any, owner: str, quota: Quota) -> None:
-    """Refuse, in one sentence, a submit that would take `owner` past `quota` (the store's records)."""
-    if not quota.limited or store is None:
-        return
-    usage = store.usage(owner=owner).get(owner, {})
+_admitting: contextvars.ContextVar[bool] = contextvars.ContextVar("workbench_admitting", default=False)
+
+
+@contextlib.contextmanager
+def admitting() -> Iterator[None]:
+    """A submit by a person (`wb.submit`, Gradio, the CLI): the job created in this block is checked against
+    its owner's quota when the store records it, in the same transaction (`admission`). Jobs made for a job
+    already admitted (a batch's parts, a moved job) are not counted twice."""
+    token = _admitting.set(True)
+    try:
+        yield
+    finally:
+        _admitting.reset(token)
+
+
+def admission() -> Quota | None:
+    """The quota a job created now must fit when it is recorded, or None (not a person's submit)."""
+    return current_quota() if _admitting.get() else None
+
+
+def check_quota(usage: dict[str, float], quota: Quota) -> None:
+    """Refuse, in one sentence, a submit that would take an owner with `usage` (their row of
+    `ResultStore.usage`, read in the transaction that records the job) past `quota`."""
     active = usage.get("queued", 0) + usage.get("running", 0)
     if quota.max_queued is not None and active >= quota.max_queued:
         raise QuotaExceeded(
-            f"You already have {active} job{'s' if active != 1 else ''} queued or running, the most one participant "
-            f"may have ({quota.max_queued}); wait for one to finish, or cancel one.")
+            f"You already have {active:.0f} job{'s' if active != 1 else ''} queued or running, the most one "
+            f"participant may have ({quota.max_queued}); wait for one to finish, or cancel one.")
     used = usage.get("compute_s", 0.0)
     if quota.max_compute_s is not None and used >= quota.max_compute_s:
         raise QuotaExceeded(

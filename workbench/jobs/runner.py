@@ -138,9 +138,16 @@ def execute(job: Job, task: Callable[[Any, TaskContext], Any], ctx_factory: Call
     checkpoints) to another device; True when it did, and then this run just ends."""
     if _cancelled_before_start(job):
         return
-    if slot is not None and not slots.acquire(job, *slot, stop=lambda: _cancel_flagged(job)):
-        settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled while waiting for a device")
-        return
+    if slot is not None:
+        try:
+            leased = slots.acquire(job, *slot, stop=lambda: _cancel_flagged(job))
+        except Exception as exc:  # noqa: BLE001 - a pool that cannot be used ends the job, never leaves it queued
+            log.debug("job %s: no slot", job.id, exc_info=True)
+            settle(job, JobState.FAILED, reason=f"it could not wait for a slot of {slot[0]}: {readable_reason(exc)}")
+            return
+        if not leased:
+            settle(job, JobState.CANCELLED, reason=job.cancel_reason or "cancelled while waiting for a device")
+            return
 
     def cleanup() -> None:  # after the record is stored, before the end is announced
         if job.store is not None:

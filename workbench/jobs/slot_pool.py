@@ -62,28 +62,58 @@ def pid_alive(pid: int) -> bool:
 class SlotPool:
     """Leases on device slots, and the jobs waiting for one, in one SQLite file."""
 
-    def __init__(self, path: Path | str, *, home: str = ""):
+    def __init__(self, path: Path | str, *, home: str = "", shared: bool = True):
+        """`shared`: a machine-wide file every user opens (made 0666); False for a store's own index."""
         self.path = Path(path)
         self.home = home
         self._host = socket.gethostname()
         self._lock = threading.Lock()
+        try:
+            if self.path.exists() and not self.path.is_file():
+                raise OSError(f"{self.path} is not a regular file")
+            if shared:
+                self._make_shared_file()
+            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise self._error(exc) from None
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise self._error(exc) from None
+
+    def _make_shared_file(self) -> None:
+        """Create the pool file readable and writable by every user *before* SQLite opens it: SQLite gives
+        its `-wal` and `-shm` files the main file's mode when it creates them, so a file made 0666 only after
+        the first connection left them 0644 and locked every other user out ("attempt to write a readonly
+        database"). Journal files this user left with a narrower mode are opened up too."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        created = not self.path.exists()
-        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        if created:
-            with contextlib.suppress(OSError):  # every user's stores open it (sqlite gives -wal/-shm the same mode)
-                os.chmod(self.path, 0o666)
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            pass
+        else:
+            try:
+                os.fchmod(fd, 0o666)  # the umask narrowed the mode os.open was given
+            finally:
+                os.close(fd)
+        for name in ("", "-wal", "-shm"):
+            part = Path(f"{self.path}{name}")
+            with contextlib.suppress(OSError):  # another user's file: theirs to have made right
+                if part.stat().st_uid == os.getuid() and part.stat().st_mode & 0o666 != 0o666:
+                    os.chmod(part, 0o666)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with immediate(self._db, self._lock, self._error) as db:
             yield db
 
-    def _error(self, exc: sqlite3.DatabaseError) -> StoreError:
-        return StoreError(f"The slot pool {self.path} cannot be used ({exc}).")
+    def _error(self, exc: BaseException) -> StoreError:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return StoreError(f"The slot pool {self.path} cannot be used ({why}); fix or remove it, or point "
+                          "WORKBENCH_SLOT_POOL at another file.")
 
     def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:

@@ -39,7 +39,7 @@ from workbench.contract.errors import JobNotFound, StoreError
 from workbench.jobs import checkpoints as disk_checkpoints
 from workbench.jobs.codec import decode, result_files, result_summary, to_jsonable, type_name, with_files
 from workbench.jobs.ids import check_job_id
-from workbench.jobs.owners import compute_seconds
+from workbench.jobs.owners import check_quota, compute_seconds, owner_name
 from workbench.jobs.slot_pool import SCHEMA as POOL_SCHEMA
 from workbench.jobs.slot_pool import SlotPool
 from workbench.jobs.slot_pool import pid_alive as _pid_alive
@@ -108,7 +108,9 @@ COLUMNS = (
 #: columns later versions added, for an index written by an earlier one
 ADDED_COLUMNS = (("jobs", "placement", "TEXT NOT NULL DEFAULT ''"), ("jobs", "tag", "TEXT NOT NULL DEFAULT ''"),
                  ("jobs", "owner", "TEXT NOT NULL DEFAULT ''"),
-                 ("devices", "setup", "TEXT NOT NULL DEFAULT ''"), ("drains", "deadline", "REAL"))
+                 ("devices", "setup", "TEXT NOT NULL DEFAULT ''"), ("drains", "deadline", "REAL"),
+                 # when the job's process last wrote its row: a job whose process died used the device until then
+                 ("jobs", "seen", "REAL"))
 FINISHED = ("succeeded", "failed", "cancelled")
 MAX_EVENTS_KEPT = 2000
 #: A job folder without a record, or a working folder, untouched this long is left over from a killed process.
@@ -246,7 +248,7 @@ class ResultStore:
         row.update(host=rec.get("host", ""), pid=None if finished else rec.get("pid"), cancel_requested=0,
                    reason=bounded_text(rec.get("reason") or ""), message=bounded_text(rec.get("message") or ""),
                    placement=bounded_text(rec.get("placement") or ""), tag=bounded_text(rec.get("tag") or "", 40),
-                   owner=bounded_text(rec.get("owner") or "", 80))
+                   owner=owner_name(rec.get("owner") or ""))
         updates = ", ".join(f"{c}=excluded.{c}" for c in COLUMNS if c not in ("id", "cancel_requested"))
         db.execute(
             f"INSERT INTO jobs ({','.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))}) "
@@ -291,7 +293,7 @@ class ResultStore:
         folder = self.jobs_dir / check_job_id(job.id)
         placement = bounded_text(getattr(job, "placement", "") or "")
         tag = bounded_text(getattr(job, "tag", "") or "", 40)
-        owner = bounded_text(getattr(job, "owner", "") or "", 80)
+        owner = owner_name(getattr(job, "owner", "") or "")
         try:
             folder.mkdir(exist_ok=True)
             self._write_record(folder, {
@@ -307,19 +309,27 @@ class ResultStore:
                 raise StoreError(f"The disk holding the result store ({self.root}) is full; free some space and "
                                  "try again.") from None
             raise
-        self._exec(
-            "INSERT OR REPLACE INTO jobs (id, task, device, state, created, host, pid, placement, tag, owner) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (job.id, job.task_name, job.device, job.state.value, job.created, self._host, os.getpid(), placement,
-             tag, owner),
-        )
+        quota = getattr(job, "admission", None)
+        try:
+            with self._transaction() as db:  # the quota check and the row in one commit: no two submits both fit
+                if quota is not None and quota.limited:
+                    check_quota(self._usage(db, owner).get(owner, {}), quota)
+                db.execute(
+                    "INSERT OR REPLACE INTO jobs (id, task, device, state, created, host, pid, placement, tag, owner) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (job.id, job.task_name, job.device, job.state.value, job.created, self._host, os.getpid(),
+                     placement, tag, owner))
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # refused or not recorded: no folder of a job that is not
+            raise
 
     def update(self, job: Any) -> None:
         p = job.last_progress
         self._exec(
-            "UPDATE jobs SET state=?, started=?, device=?, progress=?, message=?, placement=? WHERE id=?",
+            "UPDATE jobs SET state=?, started=?, device=?, progress=?, message=?, placement=?, seen=? WHERE id=?",
             (job.state.value, job.started, job.device, p.fraction if p else None,
-             bounded_text(p.message) if p else "", bounded_text(getattr(job, "placement", "") or ""), job.id),
+             bounded_text(p.message) if p else "", bounded_text(getattr(job, "placement", "") or ""), time.time(),
+             job.id),
         )
 
     def save(self, job: Any, *, state: str, reason: str, result: Any = None,
@@ -379,7 +389,7 @@ class ResultStore:
                 "files": {k: str(v.relative_to(final)) for k, v in stored_files.items()},
                 "placement": bounded_text(getattr(job, "placement", "") or ""),
                 "tag": bounded_text(getattr(job, "tag", "") or "", 40),
-                "owner": bounded_text(getattr(job, "owner", "") or "", 80),
+                "owner": owner_name(getattr(job, "owner", "") or ""),
                 "moves": getattr(job, "moves", 0),
                 "events_total": len(events),
                 "events": events[:MAX_EVENTS_KEPT // 2] + events[-MAX_EVENTS_KEPT // 2:]
@@ -465,7 +475,7 @@ class ResultStore:
         where, args = ([], []) if tagged else (["tag=''"], [])
         if owner is not None:
             where.append("owner=?")
-            args.append(owner)
+            args.append(owner_name(owner))
         if state:
             where.append("state=?")
             args.append(state)
@@ -487,15 +497,21 @@ class ResultStore:
     def usage(self, *, owner: str | None = None) -> dict[str, dict[str, float]]:
         """Per owner: jobs in each state and seconds of device time (running jobs count until now), for
         quotas and the host's view of a workshop."""
-        sql = "SELECT owner, state, started, finished, pid FROM jobs WHERE tag=''"
+        return self._usage(None, owner)
+
+    def _usage(self, db: sqlite3.Connection | None, owner: str | None) -> dict[str, dict[str, float]]:
+        """`usage`, read through `db` (inside a transaction) or on its own (None)."""
+        sql = "SELECT owner, state, started, finished, pid, seen FROM jobs WHERE tag=''"
         args: tuple[Any, ...] = ()
         if owner is not None:
-            sql, args = sql + " AND owner=?", (owner,)
+            sql, args = sql + " AND owner=?", (owner_name(owner),)
         now = time.time()
         out: dict[str, dict[str, float]] = {}
-        for who, state, started, finished, pid in self._exec(sql, args):
+        rows = db.execute(sql, args).fetchall() if db is not None else self._exec(sql, args)
+        for who, state, started, finished, pid, seen in rows:
             if state in ("queued", "running") and pid and not _pid_alive(pid):
-                state = "failed"  # its process died (as `list` shows it)
+                state = "failed"  # its process died (as `list` shows it): it used the device until last seen
+                finished = max(seen or 0.0, started or 0.0) if started is not None else None
             row = out.setdefault(who, {"queued": 0, "running": 0, "succeeded": 0, "failed": 0, "cancelled": 0,
                                        "compute_s": 0.0})
             row[state] = row.get(state, 0) + 1
@@ -638,7 +654,7 @@ class ResultStore:
             if row["state"] in FINISHED or self._fix_stale(row)["state"] not in FINISHED:
                 continue  # finished in the index, or its process is alive (or on another host)
             reason = row["reason"]
-            said = f"Job {folder.name} ({rec.get('task')}) was left {row['state']}: {reason}"
+            said = f"Job {folder.name} ({rec.get('task')}) was left {rec.get('state')}: {reason}"
             if clean:
                 rec.update(state="failed", reason=reason, finished=rec.get("finished") or now)
                 self._write_record(folder, rec)
@@ -675,16 +691,21 @@ class ResultStore:
 
     # ---- machine-wide device slots (see jobs.slots, jobs.slot_pool) --------------------------
     @property
-    def pool(self) -> SlotPool:
-        """The slot pool this store's jobs lease from: the one `WORKBENCH_SLOT_POOL` names (every store on
-        the machine), else this store's index (every process of this home)."""
+    def pool_path(self) -> Path:
+        """The file of the slot pool this store's jobs lease from: the one `WORKBENCH_SLOT_POOL` names (every
+        store on the machine), else this store's index (every process of this home)."""
         configured = settings().slot_pool
-        path = self.index_path
-        if configured is not None:
-            path = configured / "slots.sqlite" if configured.is_dir() or not configured.suffix else configured
+        if configured is None:
+            return self.index_path
+        return configured / "slots.sqlite" if configured.is_dir() or not configured.suffix else configured
+
+    @property
+    def pool(self) -> SlotPool:
+        """The slot pool at `pool_path`, opened once (a StoreError with a sentence when it cannot be used)."""
+        path = self.pool_path
         with self._lock:
             if self._pool is None or self._pool.path != path:
-                self._pool = SlotPool(path, home=str(self.root))
+                self._pool = SlotPool(path, home=str(self.root), shared=path != self.index_path)
             return self._pool
 
     def try_lease(self, device: str, capacity: int, job_id: str, **waiter: Any) -> bool:
