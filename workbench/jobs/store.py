@@ -22,6 +22,7 @@ import builtins
 import errno
 import json
 import logging
+import math
 import os
 import shutil
 import socket
@@ -147,6 +148,21 @@ class StoredJob:
         return self.finished - self.started
 
 
+def _number(value: Any) -> float | None:
+    """A record's time or fraction as a finite number, or None (a hand-edited record may hold anything)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _inside(relative: Any) -> bool:
+    """A record's file path that stays inside the job's folder (relative, no `..`)."""
+    if not isinstance(relative, str) or not relative or "\x00" in relative:
+        return False
+    path = Path(relative)
+    return not path.is_absolute() and ".." not in path.parts
+
+
 def _store_error(exc: Exception, where: Path) -> StoreError:
     """One sentence for a failing index: a full disk, or damage found while reading."""
     text = str(exc)
@@ -244,7 +260,14 @@ class ResultStore:
             raise ValueError("it is not a job record")
         check_job_id(rec["id"])
         row = {c: rec.get(c) for c in COLUMNS}
-        finished = rec.get("state") in FINISHED  # an unfinished one keeps its pid: dead ones show failed
+        for column in ("created", "started", "finished", "progress"):  # a record edited by hand: numbers or None
+            row[column] = _number(rec.get(column))
+        row["created"] = row["created"] or 0.0
+        row["state"] = rec.get("state") if rec.get("state") in (*FINISHED, "queued", "running") else "failed"
+        row["device"] = bounded_text(rec.get("device") or "", 200)
+        row["pid"] = rec.get("pid") if isinstance(rec.get("pid"), int) and not isinstance(rec.get("pid"), bool) \
+            and 0 < rec["pid"] < 2**31 else None
+        finished = row["state"] in FINISHED  # an unfinished one keeps its pid: dead ones show failed
         row.update(host=rec.get("host", ""), pid=None if finished else rec.get("pid"), cancel_requested=0,
                    reason=bounded_text(rec.get("reason") or ""), message=bounded_text(rec.get("message") or ""),
                    placement=bounded_text(rec.get("placement") or ""), tag=bounded_text(rec.get("tag") or "", 40),
@@ -579,18 +602,24 @@ class ResultStore:
                 f"The record of job {job_id} is unreadable ({exc}); other jobs are unaffected. "
                 f"Its folder is {folder}."
             ) from None
+        if not isinstance(rec, dict):
+            raise StoreError(f"The record of job {job_id} is not a job record; other jobs are unaffected. "
+                             f"Its folder is {folder}.")
         result = self._result_of(job_id, row["task"], rec) if rebuild else rec.get("result")
+        # each field as its type, whatever a hand-edited record holds; files only inside the job's folder
+        files = rec.get("files") if isinstance(rec.get("files"), dict) else {}
+        events = rec.get("events") if isinstance(rec.get("events"), list) else []
         return StoredJob(
             **base,
-            request=rec.get("request") or {},
-            request_type=rec.get("request_type"),
-            result_type=rec.get("result_type"),
+            request=rec.get("request") if isinstance(rec.get("request"), dict) else {},
+            request_type=rec.get("request_type") if isinstance(rec.get("request_type"), str) else None,
+            result_type=rec.get("result_type") if isinstance(rec.get("result_type"), str) else None,
             summary=rec.get("summary") if isinstance(rec.get("summary"), str) else "",
             result=result,
-            placement=rec.get("placement") or "",
-            moves=rec.get("moves") or 0,
-            files={k: folder / v for k, v in (rec.get("files") or {}).items()},
-            events=rec.get("events") or [],
+            placement=rec.get("placement") if isinstance(rec.get("placement"), str) else "",
+            moves=rec.get("moves") if isinstance(rec.get("moves"), int) else 0,
+            files={str(k): folder / v for k, v in files.items() if _inside(v)},
+            events=[e for e in events if isinstance(e, dict)],
             folder=folder,
         )
 
@@ -622,20 +651,37 @@ class ResultStore:
         found: builtins.list[str] = []
         now = time.time()
         for folder in sorted(self.jobs_dir.iterdir()):
-            if not folder.is_dir() or folder.name.startswith("."):
+            if folder.name.startswith("."):
+                continue
+            if folder.is_symlink():  # never followed, never removed: it is not a folder the store made
+                found.append(f"{bounded_text(folder.name, 80)} in the jobs folder is a link, not a job folder; "
+                             "left alone.")
+                continue
+            if not folder.is_dir():
+                continue
+            try:
+                check_job_id(folder.name)
+            except LookupError:
+                found.append(f"Folder {bounded_text(folder.name, 80)!r} in the jobs folder is not named like a job; "
+                             "left alone.")
                 continue
             if now - folder.stat().st_mtime < min_age and not (folder / "record.json").exists():
                 continue  # maybe being written by a live process right now
             try:
                 rec = json.loads((folder / "record.json").read_text())
-                if not isinstance(rec, dict) or rec.get("id") != folder.name:
-                    raise ValueError("it is not this folder's job record")
+                if not isinstance(rec, dict):
+                    raise ValueError("it is not a job record")
             except FileNotFoundError:
                 why = "no record.json"
             except (OSError, ValueError) as exc:
                 why = f"an unreadable record.json ({bounded_text(exc, 120)})"
             else:
                 why = ""
+                if rec.get("id") != folder.name:  # a whole record in the wrong folder: a person's to rename
+                    found.append(f"Job folder {folder.name} holds the record of job "
+                                 f"{bounded_text(rec.get('id'), 80)!r}; kept (rename the folder to that id to "
+                                 "restore it).")
+                    continue
             if why:
                 leftovers = [p for p in folder.iterdir() if not p.name.startswith(".record-")
                              and p.name != "record.json"]
@@ -675,9 +721,13 @@ class ResultStore:
                 if state in ("queued", "running") or (state == "unknown" and now - folder.stat().st_mtime < min_age):
                     continue
                 if clean:
-                    shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink()
-                found.append(f"Working folder work/{folder.name} of a {state} job was left behind"
-                             + ("; removed." if clean else "."))
+                    if folder.is_dir() and not folder.is_symlink():
+                        shutil.rmtree(folder, ignore_errors=True)
+                    else:  # a file or a link: the link goes, never what it points at
+                        folder.unlink(missing_ok=True)
+                gone = clean and not folder.exists() and not folder.is_symlink()
+                found.append(f"Working folder work/{bounded_text(folder.name, 80)} of a {state} job was left behind"
+                             + ("; removed." if gone else "; could not be removed." if clean else "."))
         return found
 
     # ---- working folders ---------------------------------------------------------------

@@ -25,7 +25,16 @@ TASKS: dict[str, TaskSpec] = {}
 ENTRY_POINT_GROUP = "workbench.tasks"
 
 
-def register(spec: TaskSpec) -> TaskSpec:
+#: plug-ins that could not be registered, each as one sentence (`workbench doctor` lists them)
+PLUGIN_PROBLEMS: list[str] = []
+
+
+def register(spec: TaskSpec, *, replace: bool = False) -> TaskSpec:
+    """Make `spec` a task by its name. A name already taken by another spec is refused unless `replace=True`
+    (a plug-in must not silently swap a built-in task for its own)."""
+    known = TASKS.get(spec.name)
+    if known is not None and known != spec and not replace:
+        raise ValueError(f"The task name {spec.name!r} is taken; pass replace=True to replace it on purpose.")
     TASKS[spec.name] = spec
     return spec
 
@@ -211,23 +220,31 @@ register(TaskSpec(
 
 
 def _load_plugins() -> None:
-    """Register the `TaskSpec`s other packages declare (entry point group `workbench.tasks`); one that
-    cannot be loaded, or is not a spec, is skipped with a warning (it must not take the built-ins down)."""
+    """Register the `TaskSpec`s other packages declare (entry point group `workbench.tasks`). One that cannot
+    be loaded (it raises, or even exits), is not a spec, or would replace a task is skipped: one line in the
+    log (the traceback at debug level) and in `PLUGIN_PROBLEMS`; it must not take the built-ins, or the CLI,
+    down with it."""
     import logging
     from importlib.metadata import entry_points
 
     log = logging.getLogger(__name__)
+
+    def skipped(ep: Any, why: str) -> None:
+        PLUGIN_PROBLEMS.append(f"task plug-in {ep.name} ({ep.value}) {why}; skipped")
+        log.warning("%s", PLUGIN_PROBLEMS[-1])
+
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             spec = ep.load()
-        except Exception:  # noqa: BLE001 - a broken plug-in: said, and the other tasks still work
-            log.warning("task plug-in %s (%s) could not be loaded", ep.name, ep.value, exc_info=True)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken plug-in is said, the rest still works
+            log.debug("task plug-in %s failed to load", ep.name, exc_info=True)
+            what = f"exit({exc.code!r})" if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
+            skipped(ep, f"could not be loaded ({what[:200]})")
             continue
         if not isinstance(spec, TaskSpec):
-            log.warning("task plug-in %s (%s) is a %s, not a TaskSpec; skipped", ep.name, ep.value,
-                        type(spec).__name__)
+            skipped(ep, f"is a {type(spec).__name__}, not a TaskSpec")
         elif spec.name in TASKS and TASKS[spec.name] != spec:
-            log.warning("task plug-in %s would replace the task %r; skipped", ep.value, spec.name)
+            skipped(ep, f"would replace the task {spec.name!r}")
         else:
             register(spec)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.contract.errors import InputError
+from workbench.contract.names import confined
 from workbench.paths import is_file
 from workbench.tasks.rearrange.scene import TABLE, Placed, Scene, quat4, quat_of
 
@@ -41,8 +42,9 @@ def scene_name(name: str) -> str:
     return re.sub(r"[^a-z0-9_-]+", "_", name.strip().lower()).strip("_") or "object"
 
 
-def _mesh_of(urdf: Path) -> Path:
-    """The mesh file a URDF's first visual (or collision) geometry names, resolved beside the URDF."""
+def _mesh_of(urdf: Path, objects: Path) -> Path:
+    """The mesh file a URDF's first visual (or collision) geometry names, resolved beside the URDF and
+    inside the asset folder `objects` (a task file must not make a job read files elsewhere)."""
     try:
         root = ET.parse(urdf).getroot()
     except (ET.ParseError, OSError) as exc:
@@ -52,7 +54,7 @@ def _mesh_of(urdf: Path) -> Path:
             mesh = element.find("./geometry/mesh")
             filename = mesh.get("filename", "") if mesh is not None else ""
             if filename:
-                path = (urdf.parent / filename.removeprefix("package://")).resolve()
+                path = confined(objects, urdf.parent / filename.removeprefix("package://"), "mesh")
                 if not is_file(path):
                     raise InputError(f"{urdf.name} names the mesh {filename!r}, which is not in {urdf.parent}.")
                 return path
@@ -63,9 +65,9 @@ def _object(name: str, urdf: str, objects: Path | None) -> str:
     from workbench.tasks.grasping.objects import BUNDLED
 
     if objects is not None and urdf:
-        path = (objects / urdf).resolve()
+        path = confined(objects, urdf, "URDF")
         if is_file(path):
-            return str(_mesh_of(path))
+            return str(_mesh_of(path, objects))
     if name in BUNDLED:
         return name
     where = f" under {objects}" if objects is not None else " (give the benchmark's asset folder with --objects)"
