@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from workbench.contract.errors import JobNotFound, StoreError
 from workbench.jobs import checkpoints as disk_checkpoints
@@ -148,11 +148,20 @@ class StoredJob:
         return self.finished - self.started
 
 
+T = TypeVar("T")
+D = TypeVar("D")
+
+
 def _number(value: Any) -> float | None:
     """A record's time or fraction as a finite number, or None (a hand-edited record may hold anything)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
+
+
+def _typed(value: Any, kind: type[T], default: D) -> T | D:
+    """`value` when it is a `kind`, else `default` (a record's field as the type its readers expect)."""
+    return value if isinstance(value, kind) and not (kind is int and isinstance(value, bool)) else default
 
 
 def _inside(relative: Any) -> bool:
@@ -607,17 +616,17 @@ class ResultStore:
                              f"Its folder is {folder}.")
         result = self._result_of(job_id, row["task"], rec) if rebuild else rec.get("result")
         # each field as its type, whatever a hand-edited record holds; files only inside the job's folder
-        files = rec.get("files") if isinstance(rec.get("files"), dict) else {}
-        events = rec.get("events") if isinstance(rec.get("events"), list) else []
+        files: dict[str, Any] = _typed(rec.get("files"), dict, {})
+        events: list[Any] = _typed(rec.get("events"), list, [])
         return StoredJob(
             **base,
-            request=rec.get("request") if isinstance(rec.get("request"), dict) else {},
-            request_type=rec.get("request_type") if isinstance(rec.get("request_type"), str) else None,
-            result_type=rec.get("result_type") if isinstance(rec.get("result_type"), str) else None,
-            summary=rec.get("summary") if isinstance(rec.get("summary"), str) else "",
+            request=_typed(rec.get("request"), dict, {}),
+            request_type=_typed(rec.get("request_type"), str, None),
+            result_type=_typed(rec.get("result_type"), str, None),
+            summary=_typed(rec.get("summary"), str, ""),
             result=result,
-            placement=rec.get("placement") if isinstance(rec.get("placement"), str) else "",
-            moves=rec.get("moves") if isinstance(rec.get("moves"), int) else 0,
+            placement=_typed(rec.get("placement"), str, ""),
+            moves=_typed(rec.get("moves"), int, 0),
             files={str(k): folder / v for k, v in files.items() if _inside(v)},
             events=[e for e in events if isinstance(e, dict)],
             folder=folder,
