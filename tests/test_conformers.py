@@ -218,6 +218,16 @@ def test_a_huge_smiles_is_refused_before_rdkit_reads_it(devices):
     assert wb.run("conformers", smiles=("CCO",), num_conformers=2, device="cpu").num_ok == 1  # still alive
 
 
+def test_a_long_name_is_said_to_be_the_name_not_the_smiles(devices):
+    """A 4-character SMILES with a 10,000-character title was refused as "the SMILES is 10,005 characters long"."""
+    with pytest.raises(JobFailed, match="the name is 10,000 characters long; the limit is 200"):
+        wb.run("conformers", smiles=("CCCO " + "n" * 10_000,), device="cpu", timeout=60)
+    with pytest.raises(JobFailed, match="the name is 10,000 characters long; the limit is 200"):
+        wb.run("conformers", smiles=("CCCO",), names=("n" * 10_000,), device="cpu", timeout=60)
+    ok = wb.run("conformers", smiles=("CCCO " + "n" * 200,), num_conformers=2, device="cpu", timeout=60)
+    assert ok.num_ok == 1
+
+
 @pytest.mark.slow
 def test_no_orphan_workers_after_the_process_is_killed(tmp_path):
     """kill -9 of a process running a --workers 2 job used to leave its pool processes blocked."""

@@ -41,15 +41,23 @@ def _sanitize_error(mol: Chem.Mol) -> str:
 MAX_SMILES_LENGTH = 2000
 
 
+#: the longest molecule name kept (a title after the SMILES, or `names=`)
+MAX_NAME_LENGTH = 200
+
+
 def parse_smiles(smiles: str, index: int, name: str | None = None) -> ParsedMolecule:
     text = smiles.strip()
-    if len(text) > MAX_SMILES_LENGTH:
-        return ParsedMolecule(index, name or f"mol{index + 1}", None, text[:40] + "...",
-                              f"the SMILES is {len(text):,} characters long; the limit is {MAX_SMILES_LENGTH:,}")
     if " " in text:  # "CCO ethanol": SMILES then a title, as in .smi files
         text, _, title = text.partition(" ")
         name = name or title.strip()
-    name = name or f"mol{index + 1}"
+    fallback = f"mol{index + 1}"
+    if name and len(name) > MAX_NAME_LENGTH:  # say which part is too long: the name, not the SMILES
+        return ParsedMolecule(index, fallback, None, text[:40],
+                              f"the name is {len(name):,} characters long; the limit is {MAX_NAME_LENGTH:,}")
+    if len(text) > MAX_SMILES_LENGTH:
+        return ParsedMolecule(index, name or fallback, None, text[:40] + "...",
+                              f"the SMILES is {len(text):,} characters long; the limit is {MAX_SMILES_LENGTH:,}")
+    name = name or fallback
     if not text:
         return ParsedMolecule(index, name, None, smiles, "empty SMILES")
     with rdBase.BlockLogs():
