@@ -280,3 +280,18 @@ def test_a_participant_over_quota_gets_one_sentence(workshop_server, monkeypatch
     for j in held:  # and she may cancel her own
         assert cy.predict(j.id, api_name="/cancel") == f"cancel requested for {j.id}"
         j.wait(30)
+
+
+def test_a_dead_process_lease_is_not_counted_as_load(tmp_path):
+    """The sidebar said "cpu 1 job" with nothing running: a killed process's lease counted until the next job
+    reclaimed it."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store = default_store()
+    pool = store.pool
+    with pool._transaction() as db:
+        db.execute("INSERT INTO pool_leases (device, job, owner, home, host, pid, since, task) "
+                   "VALUES ('cpu', '20260101-000000-555555', 'ann', '', ?, ?, 0, 'count')", (pool._host, dead.pid))
+    assert store.leases("cpu") == 0 and registry.get("cpu").load() == 0
+    job = wb.submit("count", steps=1, delay=0.0, device="cpu")
+    assert job.result(60)  # the dead lease is no obstacle either

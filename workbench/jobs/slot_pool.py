@@ -190,8 +190,10 @@ class SlotPool:
         self._exec("DELETE FROM pool_leases WHERE device=? AND job=?", (device, job_id))
 
     def leases(self, device: str) -> int:
-        """Slots of `device` held now, by any process of any home sharing the pool."""
-        return int(self._exec("SELECT count(*) FROM pool_leases WHERE device=?", (device,))[0][0])
+        """Slots of `device` held now, by any live process of any home sharing the pool (a dead process's lease
+        is not counted while it waits to be reclaimed: the sidebar said "cpu 1 job" with nothing running)."""
+        held = self._exec("SELECT host, pid FROM pool_leases WHERE device=?", (device,))
+        return sum(1 for host, pid in held if host != self._host or pid == os.getpid() or pid_alive(pid))
 
     def position(self, device: str, job_id: str) -> int:
         """1 + the waiting jobs that get a slot of `device` before this one (machine-wide, fair order)."""
