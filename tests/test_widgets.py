@@ -44,6 +44,20 @@ def test_conformer_widget_runs_a_job_and_shows_the_ensemble():
     assert list(w.downloads) == ["conformers.sdf"]
 
 
+def test_the_saved_2d_grid_shows_each_molecule_once():
+    """With aspirin and pentanol the grid drew pentanol's conformers seven times and no aspirin: it grouped by
+    the record name (`pentanol_conf1`, ...), not by the molecule."""
+    import workbench as wb
+    from workbench.widgets.molecule import _first_of_each
+
+    r = wb.run("conformers", smiles=("CC(=O)Oc1ccccc1C(=O)O aspirin", "CCCCCO pentanol"), num_conformers=7,
+               device="cpu")
+    sdf = r.files["sdf"].read_text()
+    assert sdf.count("$$$$") >= 8  # several conformers of each
+    mols, names = _first_of_each(sdf)
+    assert names == ["aspirin", "pentanol"] and [m.GetNumAtoms() for m in mols] == [13, 6]
+
+
 def test_fold_widget_shows_plddt_structure_and_pae():
     w = MoleculeWidget("MKTAYIAKQR:GSHMLEDP", mode="fold", tiny=True)
     _settle(w, w.run())

@@ -154,30 +154,42 @@ class MoleculeWidget(JobWidget):
         return f"<div>{plots}</div>" + table(self.summary, columns)
 
 
-def _depictions(sdf: str) -> str:
-    """The molecules of an SDF (the first conformer of each name) as an RDKit 2D grid, a PNG <img>."""
-    import base64
-
+def _first_of_each(sdf: str, limit: int = 8) -> tuple[list[Any], list[str]]:
+    """The first conformer of each molecule in an SDF (at most `limit`), flattened to 2D, and their names. A
+    conformer's molecule is its `input_name` (the conformers task names records `NAME_confK`; grouping by
+    that drew one molecule's conformers seven times and left the others out)."""
     from rdkit import Chem
-    from rdkit.Chem import Draw, rdDepictor
+    from rdkit.Chem import rdDepictor
 
-    from workbench.widgets.snapshot import image
-
-    mols, names = [], []
+    mols: list[Any] = []
+    names: list[str] = []
     supplier = Chem.SDMolSupplier()
     supplier.SetData(sdf)
     for mol in supplier:
         if mol is None:
             continue
-        name = mol.GetProp("_Name") if mol.HasProp("_Name") else ""
+        name = mol.GetProp("input_name") if mol.HasProp("input_name") else (
+            mol.GetProp("_Name") if mol.HasProp("_Name") else "")
         if name in names:
             continue
         flat = Chem.RemoveHs(mol)
         rdDepictor.Compute2DCoords(flat)
         mols.append(flat)
         names.append(name)
-        if len(mols) == 8:
+        if len(mols) == limit:
             break
+    return mols, names
+
+
+def _depictions(sdf: str) -> str:
+    """The molecules of an SDF (`_first_of_each`) as an RDKit 2D grid, a PNG <img>."""
+    import base64
+
+    from rdkit.Chem import Draw
+
+    from workbench.widgets.snapshot import image
+
+    mols, names = _first_of_each(sdf)
     if not mols:
         return ""
     picture = Draw.MolsToGridImage(mols, molsPerRow=min(4, len(mols)), subImgSize=(180, 150), legends=names,
