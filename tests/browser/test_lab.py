@@ -655,6 +655,13 @@ def test_the_result_link_opens_a_readable_job_page(lab):
     assert re.search(r"created\s+\d{4}-\d\d-\d\d \d\d:\d\d", text) and "1 molecule(s) ok" in text
     assert "placement" in text and '"num_conformers": 4' in text
     page.screenshot(path=str(ARTIFACTS / "7-job-page.png"))
+    # a 10,000-character input breaks inside the page: it scrolled sideways by 83,128 px
+    long = subprocess.run([sys.executable, "-m", "workbench", "run", "conformers", "--smiles", "C" * 10_000,
+                           "--json", "--quiet"], env=env, capture_output=True, text=True, timeout=300)
+    failed_id = json.loads(long.stdout)["id"]
+    page.goto(f"{lab['url']}/workbench/jobs/{failed_id}?token={TOKEN}")
+    page.wait_for_selector(".wb-job-page[data-state='failed']", timeout=60000)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     page.close()
 
 
