@@ -43,6 +43,12 @@ class Settings:
     max_running: int | None = None
     #: WORKBENCH_MAX_COMPUTE_S: seconds of device time one owner may use in a store (default: no limit)
     max_compute_s: float | None = None
+    #: WORKBENCH_DEVICE_HOST=1: model tasks run in each device's host, one per user, shared by all their processes
+    device_host: bool = False
+    #: WORKBENCH_HOST_DIR: where this user's device hosts keep their sockets (default: /tmp/workbench-hosts-UID)
+    host_dir: Path | None = None
+    #: WORKBENCH_HOST_IDLE_S: seconds a device host waits without work before it leaves (and frees its models)
+    host_idle_s: float = 600.0
     #: sentences for variables that could not be read (their defaults were used)
     problems: tuple[str, ...] = field(default=(), compare=False)
 
@@ -54,7 +60,8 @@ VARIABLES = {
     "simulated_devices": "WORKBENCH_SIMULATED_DEVICES", "ray_start_attempts": "WORKBENCH_RAY_START_ATTEMPTS",
     "ray_connect_timeout_s": "WORKBENCH_RAY_CONNECT_TIMEOUT", "slot_pool": "WORKBENCH_SLOT_POOL",
     "owner": "WORKBENCH_OWNER", "max_queued": "WORKBENCH_MAX_QUEUED", "max_running": "WORKBENCH_MAX_RUNNING",
-    "max_compute_s": "WORKBENCH_MAX_COMPUTE_S",
+    "max_compute_s": "WORKBENCH_MAX_COMPUTE_S", "device_host": "WORKBENCH_DEVICE_HOST",
+    "host_dir": "WORKBENCH_HOST_DIR", "host_idle_s": "WORKBENCH_HOST_IDLE_S",
 }
 ISOLATION = ("all", "native")
 #: the largest quota counts and device seconds a setting or flag may give (beyond them, no limit is meant)
@@ -81,7 +88,7 @@ def settings() -> Settings:
             return
         values[name] = value
 
-    for name in ("home", "cache", "slot_pool"):
+    for name in ("home", "cache", "slot_pool", "host_dir"):
         text = env.get(VARIABLES[name], "")
         if text:
             values[name] = Path(text).expanduser()
@@ -92,6 +99,7 @@ def settings() -> Settings:
         problems.append(f"{VARIABLES['isolate']}={isolate[:40]!r} is ignored: it is one of {', '.join(ISOLATION)}.")
     values["progress"] = env.get(VARIABLES["progress"]) == "1"
     values["debug"] = env.get(VARIABLES["debug"]) == "1"
+    values["device_host"] = env.get(VARIABLES["device_host"]) == "1"
     values["free_memory"] = env.get(VARIABLES["free_memory"], "").strip()
     values["simulated_devices"] = env.get(VARIABLES["simulated_devices"], "").strip()
     number("ray_start_attempts", int, 1, 100)
@@ -99,6 +107,7 @@ def settings() -> Settings:
     number("max_queued", int, 1, MAX_COUNT)
     number("max_running", int, 1, MAX_COUNT)
     number("max_compute_s", float, 1, MAX_SECONDS)
+    number("host_idle_s", float, 1, MAX_SECONDS)
     values["owner"] = env.get(VARIABLES["owner"], "").strip()  # normalised where it is used (jobs.owners)
     return Settings(**values, problems=tuple(problems))
 

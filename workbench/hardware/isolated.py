@@ -19,6 +19,7 @@ import multiprocessing
 import multiprocessing.util  # noqa: F401 - registers its exit handler (it waits for children) before ours
 import os
 import signal
+import sys
 import threading
 import time
 import weakref
@@ -56,6 +57,9 @@ def _serve(conn: Any, backend: Backend, device_id: str, parent: int, cancel: Any
             message = conn.recv()
         except EOFError:
             return
+        if message[0] == "status":
+            conn.send(("status", _resident()))
+            continue
         _, spec, request, checkpoints, workdir, environment = message
         _apply_environment(environment)
 
@@ -72,6 +76,13 @@ def _serve(conn: Any, backend: Backend, device_id: str, parent: int, cancel: Any
         except Exception as exc:
             log.debug("_serve: ignored", exc_info=True)
             conn.send(error_outcome(exc))
+
+
+def _resident() -> dict[str, Any]:
+    """What this worker holds: its pid, the models loaded in it and how often each was really loaded."""
+    models = sys.modules.get("workbench.models")
+    loaded = sorted({f"{key[0]}{' (tiny)' if key[3] else ''}" for key in getattr(models, "_loaded", {})})
+    return {"worker_pid": os.getpid(), "models": loaded, "loads": dict(getattr(models, "load_counts", {}))}
 
 
 #: environment a job takes from the process that submitted it (model caches, offline mode, settings)
@@ -138,12 +149,14 @@ class Worker:
     def alive(self) -> bool:
         return self.process.is_alive()
 
-    def run(self, spec: TaskSpec, request: Any, ctx: TaskContext) -> Any:
+    def run(self, spec: TaskSpec, request: Any, ctx: TaskContext, environment: dict[str, str] | None = None) -> Any:
         """Run the task of `spec` in the worker; its events go to `ctx`. A cancel or drain seen by
-        `ctx` stops the worker's task at its next progress report and is raised here once it stopped."""
+        `ctx` stops the worker's task at its next progress report and is raised here once it stopped.
+        `environment`: the submitting process's settings (default: this process's)."""
         task = spec.name
         self.cancel.clear()
-        self.conn.send(("run", spec, request, dict(ctx.checkpoints), str(ctx.workdir), forwarded_environment()))
+        self.conn.send(("run", spec, request, dict(ctx.checkpoints), str(ctx.workdir),
+                        forwarded_environment() if environment is None else environment))
         stop: BaseException | None = None
         stop_deadline = stopped_at = heard = next_look = 0.0
         while True:
@@ -220,14 +233,32 @@ class WorkerPool:
         self._idle: list[Worker] = []
         self._lock = threading.Lock()
         self._turns = threading.BoundedSemaphore(limit) if limit else None
+        self._last_status: dict[str, Any] = {}
+        self._running = 0  #: jobs inside a worker now
 
-    def run(self, spec: TaskSpec, request: Any, ctx: TaskContext) -> Any:
+    def run(self, spec: TaskSpec, request: Any, ctx: TaskContext, environment: dict[str, str] | None = None) -> Any:
         if self._turns is None:
-            return self._run(spec, request, ctx)
+            return self._run(spec, request, ctx, environment)
         with self._turns:
-            return self._run(spec, request, ctx)
+            return self._run(spec, request, ctx, environment)
 
-    def _run(self, spec: TaskSpec, request: Any, ctx: TaskContext) -> Any:
+    def status(self) -> dict[str, Any]:
+        """What an idle worker holds (`_resident`); while every worker is busy, what the last look saw."""
+        with self._lock:
+            for worker in self._idle:
+                if worker.alive:
+                    try:
+                        worker.conn.send(("status",))
+                        while worker.conn.poll(10):
+                            reply = worker.conn.recv()
+                            if reply[0] == "status":
+                                self._last_status = dict(reply[1], busy=False)
+                                return self._last_status
+                    except (EOFError, OSError):
+                        continue
+            return {"models": [], "loads": {}, **self._last_status, "busy": self._running > 0}
+
+    def _run(self, spec: TaskSpec, request: Any, ctx: TaskContext, environment: dict[str, str] | None) -> Any:
         with self._lock:
             worker = None
             while self._idle and worker is None:
@@ -238,7 +269,13 @@ class WorkerPool:
                                            "so a crash fails one job)"))
             worker = Worker(self.backend, self.device_id)
         try:
-            result = worker.run(spec, request, ctx)
+            with self._lock:
+                self._running += 1
+            try:
+                result = worker.run(spec, request, ctx, environment)
+            finally:
+                with self._lock:
+                    self._running -= 1
         except BaseException:
             if worker.alive and not worker.cancel.is_set():
                 self._give_back(worker)

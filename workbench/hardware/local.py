@@ -25,6 +25,7 @@ from workbench.jobs.drain import DeadlineWatch
 from workbench.jobs.job import Job, JobState
 from workbench.jobs.runner import JobQueue, execute, make_context, settle
 from workbench.jobs.store import ResultStore, default_store
+from workbench.settings import settings
 from workbench.tasks.registry import TASKS, TaskLike, task_function
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,13 @@ class LocalDevice:
                 if self._workers is None:
                     self._workers = WorkerPool(self.backend, self.id)
             pool = self._workers
+        elif spec.isolate_model and isolation_policy() == "all" and settings().device_host:
+            from workbench.hardware import device_host
+
+            def in_host(request: Any, ctx: TaskContext) -> Any:  # the device's host, shared by every process
+                return device_host.run(spec, request, ctx)
+
+            return in_host
         elif spec.isolate_model and isolation_policy() == "all":
             with self._queue_lock:
                 if self._model_worker is None:

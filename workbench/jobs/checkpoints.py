@@ -27,16 +27,16 @@ FILE = "checkpoints.jsonl"
 _BYTES = "$bytes"
 
 
-def _plain(value: Any) -> Any:
+def to_plain(value: Any) -> Any:
     """`value` as JSON (bytes as {"$bytes": base64}); TypeError for anything else."""
     if isinstance(value, (bytes, bytearray)):
         return {_BYTES: base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             raise TypeError("a checkpoint's keys must be text")
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: to_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [to_plain(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         raise TypeError("a checkpoint holds a number that is not finite")
     if value is None or isinstance(value, (str, int, float, bool)):
@@ -44,20 +44,21 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"a {type(value).__name__} has no JSON form")
 
 
-def _restored(value: Any) -> Any:
+def from_plain(value: Any) -> Any:
+    """The inverse of `to_plain`."""
     if isinstance(value, dict):
         if set(value) == {_BYTES}:
             return base64.b64decode(value[_BYTES])
-        return {k: _restored(v) for k, v in value.items()}
+        return {k: from_plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_restored(v) for v in value]
+        return [from_plain(v) for v in value]
     return value
 
 
 def append(folder: Path, key: str, value: Any) -> bool:
     """Add one checkpoint to the job's file (True), or leave it in memory only (False, logged)."""
     try:
-        line = json.dumps({"key": key, "value": _plain(value)}, ensure_ascii=True, allow_nan=False)
+        line = json.dumps({"key": key, "value": to_plain(value)}, ensure_ascii=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
         log.debug("checkpoint %r of %s kept in memory only: %s", key, folder.name, exc)
         return False
@@ -86,7 +87,7 @@ def read(folder: Path) -> dict[str, Any]:
         except (ValueError, KeyError, TypeError):  # cut short by a kill, or not ours
             continue
         if isinstance(key, str):
-            out[key] = _restored(value)
+            out[key] = from_plain(value)
     return out
 
 

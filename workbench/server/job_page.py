@@ -25,7 +25,8 @@ body:not([data-theme]) a { color: #8ab4f8; } }
 body[data-theme='dark'] { color: #ddd; background: #1e1e1e; } body[data-theme='dark'] a { color: #8ab4f8; }
 table { border-collapse: collapse; } td, th { padding: 2px 10px 2px 0; text-align: left; vertical-align: top; }
 th { font-weight: 600; white-space: nowrap; } td { overflow-wrap: anywhere; }
-pre { white-space: pre-wrap; overflow-wrap: anywhere; background: rgba(127,127,127,.12); padding: 8px; } .file { margin: 12px 0; } .viewer { width: 480px; height: 320px; position: relative;
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: rgba(127,127,127,.12); padding: 8px; }
+.file { margin: 12px 0; } .viewer { width: 480px; height: 320px; position: relative;
 border: 1px solid rgba(127,127,127,.4); } img { max-width: 480px; } .failed { color: #c62828; }
 .key span { margin-right: 10px; font-size: 12px; } .key i { display: inline-block; width: 10px; height: 10px;
 margin-right: 3px; } .frames { display: block; font-size: 12px; }
