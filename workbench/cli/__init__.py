@@ -426,6 +426,39 @@ def cmd_gradio(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(a: argparse.Namespace) -> int:
+    """`workbench serve`: start a device's host now (instead of at the first model job), or say what it holds,
+    or stop it."""
+    import signal
+
+    from workbench.hardware import device_host
+    from workbench.settings import settings
+
+    found = device_host.status(a.device)
+    if a.stop:
+        if found is None:
+            print(f"no device host runs for {a.device}")
+            return 0
+        os.kill(int(found["pid"]), signal.SIGTERM)  # its model worker leaves with it
+        print(f"device host for {a.device} (pid {found['pid']}) stopped")
+        return 0
+    if found is None and not a.status:
+        device_host.connect(a.device).close()
+        found = device_host.status(a.device)
+    if a.json:
+        _print_json(found)
+        return 0
+    if found is None:
+        print(f"no device host runs for {a.device}")
+        return 0
+    print(f"device host for {found['device']}: pid {found['pid']}, socket {device_host.socket_path(a.device)}\n"
+          f"  models resident: {', '.join(found.get('models') or []) or 'none yet'}; jobs served: {found['served']}"
+          f"; {'running a job' if found.get('busy') else 'idle'}")
+    if not settings().device_host:
+        print("  note: processes send their model jobs to it when WORKBENCH_DEVICE_HOST=1 is set for them")
+    return 0
+
+
 def cmd_lab(a: argparse.Namespace) -> int:
     import subprocess
 
@@ -580,6 +613,14 @@ def build_parser(argv: list[str] | None = None) -> Parser:
     gr.add_argument("--host-token", default=None, metavar="TOKEN",
                     help="the token that shows the host every participant's jobs (default: a random one, printed)")
     gr.set_defaults(func=cmd_gradio)
+
+    sv = sub.add_parser("serve", help="start a device's host (one copy of each model for every process of this "
+                                      "user; used with WORKBENCH_DEVICE_HOST=1), say what it holds, or stop it")
+    sv.add_argument("--device", default="cpu", help="the device (default: cpu)")
+    sv.add_argument("--status", action="store_true", help="say what the host holds; start nothing")
+    sv.add_argument("--stop", action="store_true", help="stop the host (its models are freed)")
+    sv.add_argument("--json", action="store_true")
+    sv.set_defaults(func=cmd_serve)
 
     lab = sub.add_parser("lab", help="start JupyterLab with the workbench server extension")
     lab.add_argument("--host", default="127.0.0.1")
