@@ -152,8 +152,9 @@ def pools(root: Path) -> None:
         _case(f"pool {name}: jobs list --all-users", "Traceback" not in listed.stderr)
 
 
-def quotas() -> None:
-    """15 simultaneous submits against a quota of 3, three times, and owners with long or odd names."""
+def quotas(root: Path) -> None:
+    """15 simultaneous submits against a quota of 3, three times, and owners with long or odd names (`root`
+    unused: every step gets a folder)."""
     import workbench as wb
     from workbench.jobs import owners
     from workbench.jobs.owners import Quota, QuotaExceeded
@@ -163,13 +164,15 @@ def quotas() -> None:
         accepted: list = []
         go = threading.Event()
 
-        def submit(who: str = owner, accepted: list = accepted, go: threading.Event = go) -> None:
+        def submit(who: str = owner, accepted: list = accepted, go: threading.Event = go, n: int = round_) -> None:
             go.wait()
             try:
                 with owners.acting_as(who, Quota(max_queued=3)):
                     accepted.append(wb.submit("count", steps=300, delay=0.01, device="cpu"))
             except QuotaExceeded:
                 pass
+            except Exception as exc:  # noqa: BLE001 - a raw exception where a sentence belongs
+                _case(f"quota round {n}: {type(exc).__name__}: {str(exc)[:80]}", False)
 
         threads = [threading.Thread(target=submit) for _ in range(15)]
         for t in threads:
@@ -223,13 +226,13 @@ def main() -> int:
     os.environ["WORKBENCH_HOME"] = str(root / "home")
     os.environ.pop("WORKBENCH_SLOT_POOL", None)
     t0 = time.perf_counter()
-    for step in (screens, killed_screen, pools):
+    for step in (screens, killed_screen, pools, quotas, reading):
         folder = root / step.__name__
         folder.mkdir()
-        step(folder)
-    quotas()
-    (root / "reading").mkdir()
-    reading(root / "reading")
+        try:
+            step(folder)
+        except Exception as exc:  # noqa: BLE001 - a surface that breaks the run is unclean, and the rest still run
+            _case(f"{step.__name__} stopped: {type(exc).__name__}: {str(exc)[:120]}", False)
     print(f"hostile surfaces: {COUNTS['cases']} cases, {COUNTS['unclean']} unclean, {COUNTS['hangs']} hangs, "
           f"{COUNTS['lost']} lost, {COUNTS['outside_writes']} outside writes ({time.perf_counter() - t0:.0f} s)",
           file=sys.stderr)
