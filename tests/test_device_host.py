@@ -80,7 +80,7 @@ def test_two_homes_share_one_copy_of_a_model(hosts, tmp_path):
 def test_the_host_killed_mid_job_fails_it_with_a_sentence_and_the_next_job_starts_a_fresh_one(hosts):
     assert wb.run("fold", sequences=(SEQ,), tiny=True, device="cpu")  # the host is up
     first = device_host.status("cpu")
-    job = wb.submit("text-to-image", prompt="a red cube", tiny=True, steps=40, width=64, height=64, device="cpu")
+    job = wb.submit("text-to-image", prompt="a red cube", tiny=True, steps=400, width=64, height=64, device="cpu")
     deadline = time.time() + 120
     while not (job.last_progress and "step" in job.last_progress.message) and time.time() < deadline:
         time.sleep(0.05)
