@@ -355,8 +355,11 @@ def run(spec: TaskSpec, request: Any, ctx: TaskContext) -> Any:
         except TypeError:
             log.debug("checkpoint %r has no JSON form; the host redoes that item", key)
     with sock:
-        send(sock, {"op": "run", "task": spec.name, "request": to_jsonable(request), "checkpoints": carried,
-                    "workdir": str(ctx.workdir), "environment": forwarded_environment()})
+        try:
+            send(sock, {"op": "run", "task": spec.name, "request": to_jsonable(request), "checkpoints": carried,
+                        "workdir": str(ctx.workdir), "environment": forwarded_environment()})
+        except OSError:  # a host that refuses the caller says why before it reads anything: read that below
+            log.debug("device host: the request was not taken", exc_info=True)
         sock.settimeout(CANCEL_POLL_S)
         while True:
             try:
