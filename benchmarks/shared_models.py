@@ -29,9 +29,9 @@ PARTICIPANT = textwrap.dedent("""
     import json, sys, time
     import workbench as wb
     if __name__ == "__main__":
-        t0 = time.perf_counter()
-        wb.run("fold", sequences=("MKTAYIAKQRQISFVKSHFSRQ",), tiny=True, device="cpu", timeout=900)
-        first = time.perf_counter() - t0
+        job = wb.submit("fold", sequences=("MKTAYIAKQRQISFVKSHFSRQ",), tiny=True, device="cpu")
+        job.result(900)
+        first = job.finished - job.created  # the job itself: a worker's start and the model's load, or neither
         wb.run("text-to-image", prompt="a red cube", tiny=True, steps=2, width=64, height=64, device="cpu",
                timeout=900)
         print(json.dumps({"first_fold_s": first}), flush=True)
@@ -83,9 +83,10 @@ def run_mode(n: int, root: Path, host: bool) -> dict[str, float]:
                              env={**env, "WORKBENCH_HOME": str(root / f"{'host' if host else 'own'}-{i}")})
         firsts.append(json.loads(p.stdout.readline())["first_fold_s"])
         participants.append(p)
-    own = [sum(_pss_kib(pid) for pid in _tree(p.pid)) for p in participants]
-    kernels = [_pss_kib(p.pid) for p in participants]
     hosted = sorted({pid for h in _host_pids(root / "hosts") for pid in _tree(h)}) if host else []
+    # the host is a child of the participant that started it: counted once, as the host
+    own = [sum(_pss_kib(pid) for pid in _tree(p.pid) if pid not in hosted) for p in participants]
+    kernels = [_pss_kib(p.pid) for p in participants]
     host_kib = sum(_pss_kib(pid) for pid in hosted)
     for p in participants:
         p.stdin.close()
