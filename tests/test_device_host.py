@@ -65,6 +65,9 @@ def test_two_homes_share_one_copy_of_a_model(hosts, tmp_path):
     found = device_host.status("cpu")
     assert found is not None and found["loads"] == {"esmfold": 1} and found["models"] == ["esmfold (tiny)"]
     assert found["served"] == 2
+    shown = run_cli("devices")  # the host in the devices view: what it holds, for every process of the user
+    assert shown.returncode == 0 and "device host for cpu: esmfold (tiny) resident, 2 job(s) served, idle" in \
+        shown.stdout
     # the same numbers as the job run in the caller's own model worker
     os.environ.pop("WORKBENCH_DEVICE_HOST")
     try:

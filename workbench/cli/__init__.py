@@ -131,15 +131,35 @@ def cmd_devices(a: argparse.Namespace) -> int:
                   "stay, the others move at their next checkpoint")
         return 0
     rows = device_rows(a.profile, a.seconds, a.cluster, refresh=a.refresh)
+    hosts = _device_hosts([row["id"] for row in rows])
     if a.json:
-        _print_json(rows)
+        _print_json([{**row, "host": hosts.get(row["id"])} for row in rows])
         return 0
     headers, body = presenters.device_table(rows)
     print(_table(body, headers))
+    for device, found in hosts.items():  # one copy of each model for every process of this user
+        print(f"device host for {device}: {', '.join(found.get('models') or []) or 'no model'} resident, "
+              f"{found['served']} job(s) served, {'running a job' if found.get('busy') else 'idle'} "
+              f"(pid {found['pid']})")
     discovery = sys.modules.get("workbench.scheduling.registry")  # imported only when it discovered
     for problem in getattr(discovery, "problems", ()):
         print(f"note: {problem}", file=sys.stderr)
     return 0
+
+
+def _device_hosts(devices: list[str]) -> dict[str, dict[str, Any]]:
+    """What each device's host holds, for the devices that have one running (asked over its socket)."""
+    from workbench.hardware import device_host
+
+    out = {}
+    for device in devices:
+        try:
+            found = device_host.status(device)
+        except (OSError, EOFError, WorkbenchError):  # a host going away as it is asked: none to show
+            found = None
+        if found is not None:
+            out[device] = found
+    return out
 
 
 def cmd_bench(a: argparse.Namespace) -> int:

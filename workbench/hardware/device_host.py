@@ -99,11 +99,14 @@ def peer_uid(sock: socket.socket) -> int:
 
 # ---- where hosts live ---------------------------------------------------------------------------
 
-def host_dir() -> Path:
-    """This user's folder of device hosts (`WORKBENCH_HOST_DIR`, else /tmp/workbench-hosts-UID), mode 0700."""
+def host_dir(create: bool = True) -> Path:
+    """This user's folder of device hosts (`WORKBENCH_HOST_DIR`, else /tmp/workbench-hosts-UID), mode 0700
+    (`create=False`: only where it is; looking at hosts makes nothing)."""
     from workbench.settings import settings
 
     folder = settings().host_dir or Path(f"/tmp/workbench-hosts-{os.getuid()}")
+    if not create:
+        return folder
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     if folder.stat().st_uid != os.getuid():
         raise HostError(f"The device host folder {folder} belongs to another user; set WORKBENCH_HOST_DIR to a "
@@ -112,10 +115,10 @@ def host_dir() -> Path:
     return folder
 
 
-def socket_path(device_id: str) -> Path:
+def socket_path(device_id: str, create: bool = True) -> Path:
     from workbench.contract.names import safe_name
 
-    path = host_dir() / f"{safe_name(device_id, fallback='device')}.sock"
+    path = host_dir(create) / f"{safe_name(device_id, fallback='device')}.sock"
     if len(str(path)) > 100:  # AF_UNIX paths hold 108 bytes
         raise HostError(f"The device host's socket path {path} is too long for a Unix socket; set "
                         "WORKBENCH_HOST_DIR to a shorter folder.")
@@ -327,7 +330,8 @@ def connect(device_id: str, ctx: TaskContext | None = None) -> socket.socket:
 def status(device_id: str) -> dict[str, Any] | None:
     """What the device's host holds (models resident, how often each was loaded, its worker's pid), or None
     when no host runs."""
-    sock = _connect(socket_path(device_id))
+    path = socket_path(device_id, create=False)
+    sock = _connect(path) if path.exists() else None
     if sock is None:
         return None
     with sock:
