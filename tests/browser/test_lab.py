@@ -417,6 +417,16 @@ def test_generation_widget_previews_and_fills_the_gallery(lab):
     page.locator(".wb-upload").set_input_files(str(png))
     page.wait_for_selector("img.wb-uploaded[src^='data:image/png']", state="visible", timeout=10000)
     page.screenshot(path=str(ARTIFACTS / "4-generation-vqa.png"))
+    # the answer stays when the job ends (it streamed, then the box was empty, 0 x 0 px, on success)
+    page.locator(".wb-question").fill("what colour is it?")
+    page.locator(".wb-question").dispatch_event("change")
+    page.locator(".wb-run").click()
+    page.wait_for_function("() => { const r = document.querySelector('[data-mode=\"vqa\"][data-state=\"succeeded\"]');"
+                           " const a = r && r.querySelector('.wb-answer'); return a && a.textContent.length > 0; }",
+                           timeout=180000)
+    page.wait_for_timeout(1500)  # the output is rewritten as the job ends: the answer must survive it
+    box = page.locator("[data-mode='vqa'] .wb-answer").first.bounding_box()
+    assert page.locator("[data-mode='vqa'] .wb-answer").first.inner_text().strip() and box and box["height"] > 0
     page.close()
 
 

@@ -146,6 +146,8 @@ function render({ model, el: root }) {
   model.on("change:gallery", drawGallery);
   sync(); status_(); drawGallery();
   if (model.get("preview")) preview.src = model.get("preview");
+  // a view drawn again (the output is rewritten when the job ends) shows the answer it already has
+  answer.textContent = model.get("answer");
 }
 
 export default { render };
