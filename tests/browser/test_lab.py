@@ -219,6 +219,8 @@ def test_molecule_widget_runs_and_renders(lab):
     _press_run_and_wait(page, ".wb-mol[data-state='succeeded'][data-models]", shot="2-molecule-run.png")
     assert page.locator(".wb-mol progress").get_attribute("value") in ("1", "1.0")
     assert int(root.get_attribute("data-models")) >= 2
+    # the headline keeps its lines (one per molecule), as the CLI prints it; they ran together before
+    assert "\n" in page.locator(".wb-mol .wb-status").inner_text().strip()
     failed = page.locator(".wb-mol .wb-outcomes tr.wb-failed")  # a failed molecule shows its reason
     assert failed.count() == 1 and "fivevalent" in failed.inner_text() and "valence" in failed.inner_text().lower()
     assert failed.is_visible()

@@ -196,6 +196,8 @@ export function showStatus(model, root, { bar, status, error, run, cancel }, det
   bar.value = model.get("progress");
   status.textContent = `${state} ${detail ?? `${Math.round(100 * model.get("progress"))}% ${model.get("message")}`}`;
   error.textContent = model.get("error");
+  // a result's headline is several lines (a line per molecule, per ligand): keep them apart
+  status.style.whiteSpace = error.style.whiteSpace = "pre-line";
   run.disabled = busy;
   cancel.disabled = !busy;
   root.dataset.state = state;
