@@ -130,6 +130,8 @@ async function render({ model, el: root }) {
 
   // columns: [key, header] pairs (a header carries the unit); a row with ok === false is marked failed
   function table(rows, columns, cls = "", onRow = null) {
+    // a column empty in every row (affinity without --affinity) is left out: it pushed the others sideways
+    if (rows.length) columns = columns.filter(([key]) => rows.some((r) => (r[key] ?? "") !== ""));
     const t = el("table", cls ? { class: cls } : {});
     const head = el("tr");
     for (const [, header] of columns) head.append(el("th", {}, header));
