@@ -151,6 +151,8 @@ def test_a_batch_moved_after_its_second_image_redraws_at_most_one_and_draws_the_
     for i in range(4):
         assert np.array_equal(_pixels(moved.files[f"image_{i}"]), _pixels(unmoved.files[f"image_{i}"])), i
     assert [im.recipe["image_seed"] for im in moved.images] == [11, 12, 13, 14]
+    # the recipe names the device that drew, not only its kind (it said "npu" for a simulated chip)
+    assert unmoved.images[0].recipe["device"] == "sim:npu1" and unmoved.images[0].recipe["device_kind"] == "npu"
 
 
 def test_the_model_hash_is_the_sha256_of_the_snapshots_denoiser_weights(tmp_path):

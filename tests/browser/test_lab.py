@@ -325,6 +325,8 @@ def test_grasp_widget_runs_and_fills_in(lab):
     page = _page(lab, "lab/tree/grasping.ipynb")
     _run_first_cell(page)
     _press_run_and_wait(page, "[data-state='succeeded'][data-grasps='4']", shot="3-grasp-widget.png")
+    legend = page.locator(".wb-legend").first.inner_text()  # a refused grasp was never tried: no "failed at refused"
+    assert "failed at refused" not in legend and "refused (wider than the gripper)" in legend
     # a real mouse click on a grasp's target replays that trial in a new job and shows its GIF
     canvas = page.locator(".wb-view canvas").first
     page.wait_for_function("el => JSON.parse(el.dataset.targets || '[]').length === 4", arg=canvas.element_handle())

@@ -215,7 +215,9 @@ def _draw_all(request: Text2ImageRequest, model_id: str, dtype: str, ctx: TaskCo
                 "seed": request.seed,
                 "image_seed": request.seed + i, "image_index": i, "batch_size": request.num_images,
                 "steps": request.steps, "guidance": request.guidance, "width": image.width,
-                "height": image.height, "scheduler": scheduler, "device": ctx.capabilities.kind,
+                # the device it ran on ("sim:npu0", not "npu": a simulated chip is not one) and that device's kind
+                "height": image.height, "scheduler": scheduler, "device": ctx.device_id,
+                "device_kind": ctx.capabilities.kind,
                 "dtype": dtype, "tiny": request.tiny,
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t0)),
             }

@@ -16,12 +16,17 @@ function select(options, value) {
 //: one colour per outcome: success, and each stage a trial can fail at (shown in the legend)
 const STAGE_COLOURS = { success: 0x1a9e3a, collision: 0x7f7f7f, lift: 0xd0342c, shake: 0xe08a00, refused: 0x5b3fa8 };
 
+//: an outcome in words: "refused" is a grasp never tried (wider than the gripper opens), not a stage it failed at
+function outcomeWords(stage) {
+  return stage === "success" ? "held" : stage === "refused" ? "refused (wider than the gripper)" : `failed at ${stage}`;
+}
+
 function legend() {
   const box = el("div", { class: "wb-legend", style: "display:flex;gap:10px;flex-wrap:wrap" });
   for (const [name, colour] of Object.entries(STAGE_COLOURS)) {
     const swatch = el("span", { style: `display:inline-block;width:10px;height:10px;margin-right:3px;` +
                                        `background:#${colour.toString(16).padStart(6, "0")}` });
-    const item = el("span", {}, name === "success" ? "held" : `failed at ${name}`);
+    const item = el("span", {}, outcomeWords(name));
     item.prepend(swatch);
     box.append(item);
   }
@@ -275,7 +280,7 @@ async function render({ model, el: root }) {
 
   function syncReplay() {
     const g = model.get("grasps").find((x) => x.index === model.get("selected"));
-    const outcome = g ? (g.success ? "held through lift and shake" : `failed at ${g.stage}`) : "";
+    const outcome = g ? (g.success ? "held through lift and shake" : outcomeWords(g.stage)) : "";
     void player.load(model.get("trial_image"), g ? `trial ${g.index}: ${outcome} (replayed in MuJoCo)` : "");
   }
   model.on("change:trial_image", syncReplay);
