@@ -84,7 +84,8 @@ def test_a_chip_is_one_class_registered_through_the_entry_point(tmp_path, home):
         print(json.dumps({"kind": caps.kind, "backend": caps.backend, "dtypes": caps.dtypes,
                           "preferred": caps.fast_dtype, "memory": caps.total_memory,
                           "selftest": [st.passed, st.checks[0].dtype], "fold": fold.dtype,
-                          "t2i": [t2i.dtype, t2i.images[0].recipe["dtype"], t2i.images[0].recipe["device"]],
+                          "t2i": [t2i.dtype, t2i.images[0].recipe["dtype"], t2i.images[0].recipe["device_kind"],
+                                  t2i.images[0].recipe["device"]],
                           "refusal": refusal}))
     """)
     env = {**os.environ, "PYTHONPATH": str(_install_chip(tmp_path / "site")), "WORKBENCH_HOME": str(home)}
@@ -96,7 +97,7 @@ def test_a_chip_is_one_class_registered_through_the_entry_point(tmp_path, home):
     assert got["memory"] == 3 * 1024**3
     assert got["selftest"] == [True, "bfloat16"]
     assert got["fold"] == "bfloat16"  # the language model in the chip's preferred dtype
-    assert got["t2i"] == ["bfloat16", "bfloat16", "vpu"]
+    assert got["t2i"] == ["bfloat16", "bfloat16", "vpu", "vpu:0"]
     assert "does not compute in float16" in got["refusal"] and "Use cpu instead" in got["refusal"]
 
 
