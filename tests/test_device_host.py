@@ -68,6 +68,8 @@ def test_two_homes_share_one_copy_of_a_model(hosts, tmp_path):
     shown = run_cli("devices")  # the host in the devices view: what it holds, for every process of the user
     assert shown.returncode == 0 and "device host for cpu: esmfold (tiny) resident, 2 job(s) served, idle" in \
         shown.stdout
+    everyone = run_cli("jobs", "list", "--all-users", env={"WORKBENCH_HOME": str(tmp_path / "ann")})
+    assert "device host for cpu: esmfold (tiny) resident, 2 job(s) served" in everyone.stdout
     # the same numbers as the job run in the caller's own model worker
     os.environ.pop("WORKBENCH_DEVICE_HOST")
     try:

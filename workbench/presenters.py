@@ -57,6 +57,13 @@ def job_table(rows: list[dict[str, Any]], headlines: dict[str, str] | None = Non
     return headers, body
 
 
+def device_host_line(device: str, found: dict[str, Any]) -> str:
+    """A device host in one line, as `workbench devices` and `jobs list --all-users` show it."""
+    models = ", ".join(found.get("models") or []) or "no model"
+    state = "running a job" if found.get("busy") else "idle"
+    return f"device host for {device}: {models} resident, {found.get('served', 0)} job(s) served, {state}"
+
+
 def occupancy_table(rows: list[dict[str, Any]], now: float | None = None) -> tuple[list[str], list[list[str]]]:
     """Who holds and waits for device slots, machine-wide (`SlotPool.occupancy`): a teacher's view."""
     import time

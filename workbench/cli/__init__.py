@@ -138,9 +138,7 @@ def cmd_devices(a: argparse.Namespace) -> int:
     headers, body = presenters.device_table(rows)
     print(_table(body, headers))
     for device, found in hosts.items():  # one copy of each model for every process of this user
-        print(f"device host for {device}: {', '.join(found.get('models') or []) or 'no model'} resident, "
-              f"{found['served']} job(s) served, {'running a job' if found.get('busy') else 'idle'} "
-              f"(pid {found['pid']})")
+        print(f"{presenters.device_host_line(device, found)} (pid {found['pid']})")
     discovery = sys.modules.get("workbench.scheduling.registry")  # imported only when it discovered
     for problem in getattr(discovery, "problems", ()):
         print(f"note: {problem}", file=sys.stderr)
@@ -404,9 +402,10 @@ def _all_users(store: Any, as_json: bool) -> int:
         raise UsageError(f"There is no slot pool at {store.pool_path} yet: no job has used it. Check "
                          "WORKBENCH_SLOT_POOL, or run a job first.")
     rows, usage = store.pool.occupancy(), store.usage()
+    hosts = _device_hosts(sorted({"cpu", *(r["device"] for r in rows)}))  # this user's device hosts
     if as_json:
         _print_json({"slot_pool": str(store.pool.path), "machine_wide": settings().slot_pool is not None,
-                     "slots": rows, "usage": usage})
+                     "slots": rows, "usage": usage, "hosts": hosts})
         return 0
     where = ("every home on this machine" if settings().slot_pool is not None else
              "this home only (set WORKBENCH_SLOT_POOL to share one pool machine-wide)")
@@ -416,6 +415,8 @@ def _all_users(store: Any, as_json: bool) -> int:
     print(f"\njobs per owner in {store.root}:")
     headers, body = presenters.usage_table(usage)
     print(_table(body, headers) if usage else "no jobs yet")
+    for device, found in hosts.items():  # one copy of each model for every process of this user
+        print("\n" + presenters.device_host_line(device, found))
     return 0
 
 
