@@ -85,7 +85,7 @@ def resume(job_id: str, *, device: DeviceName = "auto", owner: str | None = None
         raise InputError(f"Job {job_id} is still {old.state}; cancel it first, or wait for it.")
     spec = get_task(old.task)
     done = store.checkpoints(job_id)
-    job = submit(spec, make_request(spec, None, **old.request), device=device, owner=owner, checkpoints=done)
+    job = submit(spec, device=device, owner=owner, checkpoints=done, **old.request)  # the fields, checked once
     job.note(f"resumes job {job_id}: {len(done)} finished item(s) kept, the rest run now")
     return job
 

@@ -68,6 +68,16 @@ ISOLATION = ("all", "native")
 MAX_COUNT, MAX_SECONDS = 1_000_000, 1e9
 
 
+def bounded_number(text: str, kind: type, low: float, high: float) -> float | int | None:
+    """`text` as a `kind` (int or float) from `low` to `high`, or None: what a setting and a quota flag accept
+    (NaN fails both comparisons, and a count past `high` would not fit SQLite)."""
+    try:
+        value = kind(text)
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
 def settings() -> Settings:
     """The settings the environment gives now."""
     env = os.environ
@@ -78,11 +88,8 @@ def settings() -> Settings:
         text = env.get(VARIABLES[name], "").strip()
         if not text:
             return
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not low <= value <= high:  # NaN fails both comparisons; a huge count never fits SQLite
+        value = bounded_number(text, kind, low, high)
+        if value is None:
             problems.append(f"{VARIABLES[name]}={text[:40]!r} is ignored: it must be "
                             f"{'a whole number' if kind is int else 'a number'} from {low:g} to {high:,.0f}.")
             return

@@ -20,7 +20,7 @@ from workbench import presenters
 from workbench.contract.errors import Cancelled, JobFailed, WorkbenchError
 from workbench.jobs.codec import to_jsonable
 from workbench.paths import kept_layout
-from workbench.settings import MAX_COUNT, MAX_SECONDS
+from workbench.settings import MAX_COUNT, MAX_SECONDS, bounded_number
 
 
 class UsageError(Exception):
@@ -100,11 +100,8 @@ def _limit(kind: type, high: float) -> Callable[[str], Any]:
     negative number, NaN or infinity is refused in one line rather than read as "no limit"."""
 
     def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not 1 <= value <= high:
+        value = bounded_number(text, kind, 1, high)
+        if value is None:
             what = "a whole number" if kind is int else "a number of seconds"
             raise argparse.ArgumentTypeError(f"{text[:40]!r} is not {what} from 1 to {high:,.0f} (leave the flag out "
                                              "for no limit)")

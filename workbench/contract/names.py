@@ -27,15 +27,20 @@ def safe_name(text: str, *, fallback: str = "item", limit: int = 100) -> str:
     return name or fallback
 
 
-def label(text: str, *, limit: int = 64) -> str:
-    """`text` as a name a person reads in a table: valid UTF-8 (a lone surrogate becomes `\\udcff`),
-    control characters as spaces, surrounding space stripped, at most `limit` characters."""
-    text = str(text)[: limit * 4]
+def printable(text: str) -> str:
+    """`text` as one line a person reads: valid UTF-8 (a lone surrogate becomes `\\udcff`), control characters
+    (NUL included) as spaces, runs of space as one, surrounding space stripped."""
+    text = str(text)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return " ".join(text.translate(_CONTROL).split())[:limit]
+    return " ".join(text.translate(_CONTROL).split())
+
+
+def label(text: str, *, limit: int = 64) -> str:
+    """`text` as a name a person reads in a table: `printable`, at most `limit` characters."""
+    return printable(str(text)[: limit * 4])[:limit]
 
 
 def confined(folder: str | Path, relative: str | Path, what: str = "file") -> Path:

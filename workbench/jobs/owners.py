@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from workbench.contract.errors import WorkbenchError
-from workbench.jobs.text import valid_text
+from workbench.contract.names import printable
 from workbench.settings import settings
 
 
@@ -60,14 +60,12 @@ def owner_name(text: str) -> str:
     `OWNER_LIMIT` characters; a longer name keeps its first 60 and a digest of the whole, so two long names
     never become one. The same function for storing and for querying: a 100-character Gradio session was
     stored cut short and looked up whole, so its quota counted nothing and it saw none of its jobs."""
-    name = " ".join(valid_text(text).translate(_CONTROL).split())
+    name = printable(text)
     if len(name) > OWNER_LIMIT:
         digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
         name = f"{name[:60]}~{digest}"
     return name
 
-
-_CONTROL = {c: " " for c in [*range(0x20), 0x7F]}
 
 
 def login_owner() -> str:

@@ -277,7 +277,7 @@ class ResultStore:
         row["pid"] = rec.get("pid") if isinstance(rec.get("pid"), int) and not isinstance(rec.get("pid"), bool) \
             and 0 < rec["pid"] < 2**31 else None
         finished = row["state"] in FINISHED  # an unfinished one keeps its pid: dead ones show failed
-        row.update(host=rec.get("host", ""), pid=None if finished else rec.get("pid"), cancel_requested=0,
+        row.update(host=rec.get("host", ""), pid=None if finished else row["pid"], cancel_requested=0,
                    reason=bounded_text(rec.get("reason") or ""), message=bounded_text(rec.get("message") or ""),
                    placement=bounded_text(rec.get("placement") or ""), tag=bounded_text(rec.get("tag") or "", 40),
                    owner=owner_name(rec.get("owner") or ""))
